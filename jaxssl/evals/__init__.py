@@ -1,0 +1,1 @@
+"""Evaluation of frozen encoders: kNN now; linear probe, fine-tuning later."""

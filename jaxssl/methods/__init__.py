@@ -1,0 +1,22 @@
+"""SSL methods, one file each, in a plain registry.
+
+Adding a method: write `methods/<name>.py` with `build(config) -> Method`
+(see `methods.base`), add it to `METHODS`, add a config. The loop is not
+edited.
+"""
+
+from jaxssl.methods import simclr
+from jaxssl.methods.base import Method
+
+METHODS = {
+    "simclr": simclr.build,
+}
+
+
+def build(config) -> Method:
+  """The method named by `config.method.name`, built from `config`."""
+  name = config.method.name
+  if name not in METHODS:
+    raise ValueError(f"config.method.name={name!r} is not one of "
+                     f"{sorted(METHODS)}")
+  return METHODS[name](config)

@@ -1,0 +1,47 @@
+"""The method interface: what every SSL method gives the training loop.
+
+A method is a frozen dataclass of pure functions built from the config by
+`build(config)`. The loop never looks inside params or extra; everything a
+method needs between steps (BatchNorm statistics, an EMA teacher, a DINO
+centre, a queue) lives in `extra`, a pytree of arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+
+Params = Any
+Extra = Any
+Batch = dict[str, jax.Array]
+Metrics = dict[str, jax.Array]
+
+
+def _keep_extra(params, extra, step):
+  del params, step
+  return extra
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  """The functions one method plugs into the loop.
+
+  Attributes:
+    name: registry name.
+    init: `(rng, batch) -> (params, extra)`; `batch` is a (possibly
+      abstract) training batch, used only for shapes.
+    loss: `(params, extra, batch, rng, step) -> (loss, (extra, metrics))`,
+      differentiated w.r.t. `params`; `extra` returned is the new extra
+      state (e.g. BatchNorm statistics), `metrics` a dict of scalars.
+    features: `(params, extra, images) -> feats [n, d]`: the frozen
+      backbone used by kNN / linear evaluation, in inference mode.
+    update_extra: `(params, extra, step) -> extra`, run after the optimizer
+      update (EMA teachers, momentum schedules). Defaults to identity.
+  """
+  name: str
+  init: Callable[..., tuple[Params, Extra]]
+  loss: Callable[..., tuple[jax.Array, tuple[Extra, Metrics]]]
+  features: Callable[..., jax.Array]
+  update_extra: Callable[..., Extra] = _keep_extra

@@ -1,0 +1,251 @@
+"""`run(config, workdir)`: the one training loop, for every method.
+
+A plain Python `for` over steps: host batch -> global sharded batch -> one
+jitted, donated step. Metrics are fetched every `log_every_steps`,
+checkpoints are saved every `ckpt_every_steps`, kNN runs every
+`eval_every_steps` and at the end. Re-running with the same workdir resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+
+import jax
+from absl import logging
+
+from jaxssl import configs_lib
+from jaxssl import methods
+from jaxssl.data import pipeline
+from jaxssl.train import checkpoint as ckpt_lib
+from jaxssl.train import evaluate as eval_lib
+from jaxssl.train import mesh as mesh_lib
+from jaxssl.train import optim
+from jaxssl.train import state as state_lib
+from jaxssl.train import step as step_lib
+from jaxssl.train import writer as writer_lib
+
+
+def prepare_workdir(workdir: str) -> str:
+  """Creates `workdir` and checks that it is writable (one-line error)."""
+  if not workdir:
+    raise ValueError("--workdir is required (where checkpoints and metrics go)")
+  workdir = os.path.abspath(os.path.expanduser(workdir))
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, f".write_test_{os.getpid()}")
+    with open(probe, "w", encoding="utf-8") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise ValueError(f"workdir {workdir!r} is not writable: "
+                     f"{e.strerror or e}") from None
+  return workdir
+
+
+class _Preemption:
+  """Turns SIGTERM into a flag the loop checks once per step."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = None
+
+  def __enter__(self):
+    try:
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    except ValueError:  # not the main thread (e.g. some notebook kernels)
+      self._previous = None
+    return self
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    self.requested = True
+
+  def __exit__(self, *exc):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def _global_spec(host_batch):
+  """Shapes of the global batch from one host-local batch."""
+  n = jax.process_count()
+  return jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct((x.shape[0] * n,) + x.shape[1:],
+                                     x.dtype), host_batch)
+
+
+def _log(msg: str) -> None:
+  if jax.process_index() == 0:
+    print(msg, flush=True)
+  logging.info(msg)
+
+
+def _progress(config, start: int):
+  disable = (not config.train.progress_bar) or jax.process_index() != 0
+  from tqdm.auto import tqdm  # pylint: disable=g-import-not-at-top
+  return tqdm(total=config.train.total_steps, initial=start, disable=disable,
+              unit="step", dynamic_ncols=True, desc="train")
+
+
+def _baselines(workdir, evaluator, state, config):
+  """Raw-pixel and random-init kNN, computed once and kept in the workdir."""
+  path = os.path.join(workdir, "baselines.json")
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  if int(state.step) != 0:
+    return {}  # Resumed without baselines: the random init is gone.
+  _log("Scoring baselines (raw pixels, random-init encoder) with kNN...")
+  result = {"eval/knn_top1_raw_pixels": evaluator.raw_pixels(),
+            "eval/knn_top1_random_init": evaluator.knn(state)}
+  if jax.process_index() == 0:
+    with open(path, "w", encoding="utf-8") as f:
+      json.dump(result, f, indent=2)
+  return result
+
+
+def run(config, workdir: str) -> dict:
+  """Trains (or resumes) `config` in `workdir`; returns the final summary.
+
+  Returns:
+    A dict with `steps`, `wall_s`, `images_per_s`, `images_per_s_per_device`,
+    the final `eval/knn_top1` and, when computed, the baselines.
+  """
+  config = configs_lib.validate(config)
+  workdir = prepare_workdir(workdir)
+  t = config.train
+  mesh = mesh_lib.make_mesh(config.mesh)
+  mesh_lib.check_batch_size(t.batch_size, mesh, "train.batch_size")
+  method = methods.build(config)
+  info = pipeline.dataset_info(config)
+  tx, lr_schedule = optim.make(config.optim, t.batch_size, t.total_steps)
+  checkpointer = ckpt_lib.Checkpointer(
+      os.path.join(workdir, "checkpoints"), every_steps=t.ckpt_every_steps,
+      max_to_keep=t.max_to_keep)
+  start = checkpointer.latest_step() or 0
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, "config.json"), "w",
+              encoding="utf-8") as f:
+      f.write(config.to_json_best_effort(indent=2))
+
+  batches = pipeline.train_batches(config, start_step=start)
+  first = next(batches)
+  init_key, step_key = jax.random.split(jax.random.key(config.seed))
+  init = state_lib.init_fn(method, tx, _global_spec(first))
+  shapes = jax.eval_shape(init, init_key)
+  replicated = mesh_lib.replicated(mesh)
+  state_sh = jax.tree.map(lambda _: replicated, shapes)
+  if start:
+    state = checkpointer.restore(ckpt_lib.abstract(shapes, state_sh))
+    _log(f"Resuming from the checkpoint at step {start} in {workdir}")
+  else:
+    state = jax.jit(init, out_shardings=state_sh)(init_key)
+  n_params = sum(x.size for x in jax.tree.leaves(state.params))
+  _log(f"{method.name}: {config.model.name} ({n_params / 1e6:.2f}M params), "
+       f"{config.data.name} ({info.num_train} train images), global batch "
+       f"{t.batch_size}, mesh {dict(mesh.shape)}, {jax.process_count()} "
+       f"process(es)")
+
+  evaluator = eval_lib.KnnEvaluator(config, method, mesh, info.num_classes)
+  baselines = _baselines(workdir, evaluator, state, config) if (
+      config.eval.baselines) else {}
+
+  train_step = jax.jit(
+      step_lib.make_train_step(method, tx, lr_schedule, step_key),
+      donate_argnums=(0,), out_shardings=(state_sh, replicated))
+  writer = writer_lib.MetricWriter(workdir)
+  bar = _progress(config, start)
+  n_devices = mesh.devices.size
+  host_batch = first
+  timed_steps, timed_s = 0, 0.0
+  last_eval = {}
+  t_log, steps_since_log = time.perf_counter(), 0
+  preempted = False
+  with _Preemption() as preemption:
+    for step in range(start, t.total_steps):
+      if preemption.requested:
+        preempted = True
+        break
+      if host_batch is None:
+        host_batch = next(batches)
+      batch = mesh_lib.to_global(host_batch, mesh)
+      host_batch = None
+      with jax.transfer_guard("disallow"):
+        state, metrics = train_step(state, batch)
+      done = step + 1
+      bar.update(1)
+      if step == start:  # compilation: keep it out of the throughput
+        jax.block_until_ready(state)
+        t_log = time.perf_counter()
+      else:
+        steps_since_log += 1
+      if done % t.log_every_steps == 0 or done == t.total_steps:
+        metrics = jax.device_get(metrics)
+        now = time.perf_counter()
+        timed_steps += steps_since_log
+        timed_s += now - t_log
+        rate = (t.batch_size * steps_since_log / max(now - t_log, 1e-9)
+                if steps_since_log else float("nan"))
+        t_log, steps_since_log = now, 0
+        loss = float(metrics["train/loss"])
+        if not math.isfinite(loss):
+          raise FloatingPointError(
+              f"train/loss is {loss} at step {done}: lower config.optim.lr "
+              "or set config.optim.clip_grad_norm")
+        metrics["train/images_per_s"] = rate
+        metrics["train/images_per_s_per_device"] = rate / n_devices
+        writer.write(done, metrics)
+        bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.0f}")
+        t_log = time.perf_counter()
+      checkpointer.maybe_save(done, state)
+      if t.eval_every_steps and done % t.eval_every_steps == 0 and (
+          done != t.total_steps):
+        last_eval = {"eval/knn_top1": evaluator.knn(state)}
+        writer.write(done, last_eval)
+        bar.write(f"step {done}: kNN top-1 {last_eval['eval/knn_top1']:.2f}%")
+        t_log = time.perf_counter()
+  bar.close()
+  final_step = int(jax.device_get(state.step))
+  checkpointer.maybe_save(final_step, state, force=True)
+  checkpointer.close()
+  if preempted:
+    _log(f"SIGTERM: saved a checkpoint at step {final_step} in {workdir}; "
+         "run the same command to resume.")
+    writer.close()
+    return {"steps": final_step, "preempted": True}
+
+  final = {"eval/knn_top1": evaluator.knn(state)}
+  writer.write(final_step, final)
+  writer.close()
+  rate = t.batch_size * timed_steps / timed_s if timed_s else float("nan")
+  summary = {"steps": final_step, "resumed_from": start,
+             "images_per_s": rate, "images_per_s_per_device": rate / n_devices,
+             **final, **baselines}
+  _log(format_summary(summary, method.name, config))
+  return summary
+
+
+def format_summary(summary: dict, method_name: str, config) -> str:
+  """The end-of-run table printed to the console."""
+  lines = [
+      "",
+      f"== {method_name} on {config.data.name}: done ==",
+      f"steps                {summary['steps']} (resumed from "
+      f"{summary['resumed_from']})" if summary["resumed_from"] else
+      f"steps                {summary['steps']}",
+      f"throughput           {summary['images_per_s']:.1f} images/s "
+      f"({summary['images_per_s_per_device']:.1f} per device)",
+      f"kNN top-1 (k={config.eval.knn_k})",
+      f"  learned encoder    {summary['eval/knn_top1']:.2f}%",
+  ]
+  if "eval/knn_top1_random_init" in summary:
+    lines.append(f"  random-init        "
+                 f"{summary['eval/knn_top1_random_init']:.2f}%")
+  if "eval/knn_top1_raw_pixels" in summary:
+    lines.append(f"  raw pixels         "
+                 f"{summary['eval/knn_top1_raw_pixels']:.2f}%")
+  return "\n".join(lines)
+

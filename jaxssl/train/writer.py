@@ -1,0 +1,62 @@
+"""Metric output: `metrics.jsonl`, TensorBoard event files and the console."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import jax
+
+
+class MetricWriter:
+  """Writes scalar metrics from process 0 only.
+
+  One JSON object per logged step goes to `<workdir>/metrics.jsonl` (append
+  mode, so a resumed run continues the file) and TensorBoard events to
+  `<workdir>/tb`.
+  """
+
+  def __init__(self, workdir: str, *, tensorboard: bool = True):
+    self._active = jax.process_index() == 0
+    self._jsonl = None
+    self._tb = None
+    if not self._active:
+      return
+    self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a",
+                       encoding="utf-8")
+    if tensorboard:
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      self._tf = tf
+      self._tb = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
+
+  def write(self, step: int, metrics: dict[str, float]) -> None:
+    if not self._active:
+      return
+    row = {"step": int(step)}
+    row.update({k: _json_float(v) for k, v in metrics.items()})
+    self._jsonl.write(json.dumps(row) + "\n")
+    self._jsonl.flush()
+    if self._tb is not None:
+      with self._tb.as_default():
+        for k, v in metrics.items():
+          self._tf.summary.scalar(k, float(v), step=int(step))
+      self._tb.flush()
+
+  def close(self) -> None:
+    if self._jsonl is not None:
+      self._jsonl.close()
+    if self._tb is not None:
+      self._tb.close()
+
+
+def _json_float(v) -> float | None:
+  v = float(v)
+  return v if math.isfinite(v) else None
+
+
+def read_metrics(workdir: str) -> list[dict]:
+  """All rows of `<workdir>/metrics.jsonl` (for notebooks and tests)."""
+  path = os.path.join(workdir, "metrics.jsonl")
+  with open(path, encoding="utf-8") as f:
+    return [json.loads(line) for line in f if line.strip()]
