@@ -1,0 +1,65 @@
+"""Argument checks and dtype handling shared by every loss module.
+
+Only tiny, loss-agnostic helpers belong here: eager shape/dtype validation
+that raises `ValueError` naming the argument, the float32 promotion rule and
+L2 normalisation. Anything specific to one family lives in its own module.
+"""
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+
+
+def as_float(x: jax.typing.ArrayLike, name: str) -> jax.Array:
+  """Returns `x` as an array computed in at least float32.
+
+  bf16/f16 inputs are promoted to float32; float32 stays float32 and float64
+  (only with x64 enabled, e.g. in gradient checks) stays float64.
+
+  Args:
+    x: a floating array.
+    name: argument name used in the error message.
+
+  Raises:
+    ValueError: if `x` is not a floating array.
+  """
+  x = jnp.asarray(x)
+  if not jnp.issubdtype(x.dtype, jnp.floating):
+    raise ValueError(f"`{name}` must be a floating array, got dtype "
+                     f"{x.dtype}.")
+  return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+def check_rank(x: jax.Array, rank: int | Sequence[int], name: str) -> None:
+  """Raises ValueError unless `x.ndim` is `rank` (or one of `rank`)."""
+  ranks = (rank,) if isinstance(rank, int) else tuple(rank)
+  if x.ndim not in ranks:
+    want = " or ".join(str(r) for r in ranks)
+    raise ValueError(f"`{name}` must have rank {want}, got shape "
+                     f"{tuple(x.shape)}.")
+
+
+def check_same_shape(x: jax.Array, y: jax.Array, x_name: str,
+                     y_name: str) -> None:
+  """Raises ValueError unless `x` and `y` have the same shape."""
+  if x.shape != y.shape:
+    raise ValueError(f"`{x_name}` and `{y_name}` must have the same shape, "
+                     f"got {tuple(x.shape)} and {tuple(y.shape)}.")
+
+
+def check_labels(labels: jax.typing.ArrayLike, n: int,
+                 name: str = "labels") -> jax.Array:
+  """Returns integer `labels` of shape [n]; raises ValueError otherwise."""
+  labels = jnp.asarray(labels)
+  if labels.shape != (n,) or not jnp.issubdtype(labels.dtype, jnp.integer):
+    raise ValueError(f"`{name}` must be an integer array of shape ({n},), got "
+                     f"shape {tuple(labels.shape)} and dtype {labels.dtype}.")
+  return labels
+
+
+def l2_normalize(x: jax.Array, axis: int = -1,
+                 eps: float = 1e-12) -> jax.Array:
+  """x / max(‖x‖₂, eps) along `axis` (torch.nn.functional.normalize)."""
+  norm = jnp.sqrt(jnp.sum(x * x, axis=axis, keepdims=True))
+  return x / jnp.maximum(norm, eps)

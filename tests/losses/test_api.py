@@ -1,0 +1,58 @@
+"""Package-level checks: public names, light imports, doctested examples."""
+
+import doctest
+import importlib
+import os
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import jaxssl
+from jaxssl import losses
+
+# Every public name of the loss-library issue (the contract).
+_CONTRACT = """
+nt_xent
+""".split()
+
+_HELPER_MODULES = ()
+# Internal plumbing without public functions (no examples required).
+_NO_EXAMPLES = ("_common", "_collectives")
+
+
+def test_public_names_exist():
+  missing = [n for n in _CONTRACT if not callable(getattr(losses, n, None))]
+  assert not missing, missing
+  assert set(_CONTRACT) <= set(losses.__all__)
+  for name in losses.__all__:
+    assert getattr(losses, name).__doc__, f"{name} has no docstring"
+
+
+def test_import_is_light():
+  code = (
+      "import sys; import jaxssl.losses\n"
+      "heavy = [m for m in ('tensorflow', 'orbax', 'absl.flags', 'flax',"
+      " 'tensorflow_datasets') if m in sys.modules]\n"
+      "assert not heavy, heavy\n")
+  root = os.path.dirname(os.path.dirname(jaxssl.__file__))
+  env = dict(os.environ, PYTHONPATH=root)
+  subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def _doc_modules():
+  names = [f"jaxssl.losses.{m.name}"
+           for m in pkgutil.iter_modules(losses.__path__)]
+  return sorted(names) + list(_HELPER_MODULES)
+
+
+@pytest.mark.parametrize("module_name", _doc_modules())
+def test_doctests(module_name):
+  module = importlib.import_module(module_name)
+  assert module.__doc__, f"{module_name} needs a module docstring"
+  result = doctest.testmod(module, optionflags=doctest.ELLIPSIS,
+                           extraglobs={}, verbose=False)
+  assert result.failed == 0, f"{result.failed} doctest(s) failed"
+  if module_name.rsplit(".", 1)[-1] not in _NO_EXAMPLES:
+    assert result.attempted > 0, f"{module_name} has no doctested example"
