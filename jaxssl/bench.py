@@ -1,0 +1,162 @@
+r"""Benchmarks: the compiled train step of a config, or the losses.
+
+  python -m jaxssl.bench --config configs/simclr_cifar10.py
+  python -m jaxssl.bench --config configs/simclr_imagenet.py --compile_only
+  python -m jaxssl.bench losses [--mode speed|memory]
+
+The train-step benchmark feeds synthetic batches of the config's shapes (the
+input pipeline is not timed), excludes compilation and warm-up, and reports
+the median over repeats as JSON: images/s, images/s/device, XLA's FLOP count
+per step and per image, achieved GFLOP/s, and the GFLOP/s of a plain float32
+matmul measured in the same run (the ceiling on this machine). Throughput is
+in examples per second (each example carries all its views).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def batch_spec(config) -> dict[str, jax.ShapeDtypeStruct]:
+  """Global training-batch shapes of a config (what the pipeline yields)."""
+  b = config.train.batch_size
+  spec = {name: jax.ShapeDtypeStruct((b, g.num_views, g.size, g.size, 3),
+                                     jnp.float32)
+          for name, g in config.data.views.items()}
+  spec["label"] = jax.ShapeDtypeStruct((b,), jnp.int32)
+  return spec
+
+
+def _flops(compiled) -> float:
+  cost = compiled.cost_analysis()
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0] if cost else {}
+  return float((cost or {}).get("flops", float("nan")))
+
+
+def _median_seconds(fn, repeats: int) -> float:
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - t0)
+  return statistics.median(times)
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+  """Achieved GFLOP/s of an n x n float32 matmul (the machine's ceiling)."""
+  a = jnp.ones((n, n), jnp.float32)
+  f = jax.jit(lambda x: x @ x)
+  jax.block_until_ready(f(a))
+  return 2 * n**3 / _median_seconds(lambda: f(a), repeats) / 1e9
+
+
+def bench_step(config, *, repeats: int = 5, warmup: int = 2,
+               compile_only: bool = False) -> dict:
+  """Times (or only compiles) the train step of `config`."""
+  # Imported here so `python -m jaxssl.bench losses` stays light.
+  from jaxssl import configs_lib, methods  # pylint: disable=g-import-not-at-top
+  from jaxssl.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
+  from jaxssl.train import optim, state as state_lib, step as step_lib  # pylint: disable=g-import-not-at-top
+
+  configs_lib.validate(config)
+  mesh = mesh_lib.make_mesh(config.mesh)
+  b = config.train.batch_size
+  mesh_lib.check_batch_size(b, mesh, "train.batch_size")
+  method = methods.build(config)
+  tx, lr = optim.make(config.optim, b, config.train.total_steps)
+  spec = batch_spec(config)
+  init = state_lib.init_fn(method, tx, spec)
+  init_key, step_key = jax.random.split(jax.random.key(config.seed))
+  shapes = jax.eval_shape(init, init_key)
+  rep = mesh_lib.replicated(mesh)
+  state_sh = jax.tree.map(lambda _: rep, shapes)
+  batch_sh = jax.tree.map(lambda _: mesh_lib.data_sharding(mesh), spec)
+  step = jax.jit(step_lib.make_train_step(method, tx, lr, step_key),
+                 donate_argnums=(0,), out_shardings=(state_sh, rep))
+  abstract_state = jax.tree.map(
+      lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+      shapes, state_sh)
+  abstract_batch = jax.tree.map(
+      lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+      spec, batch_sh)
+  t0 = time.perf_counter()
+  compiled = step.lower(abstract_state, abstract_batch).compile()
+  compile_s = time.perf_counter() - t0
+  flops = _flops(compiled)
+  n_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(
+      shapes.params))
+  result = {
+      "config": f"{config.method.name}/{config.model.name}/"
+                f"{config.data.name}",
+      "batch_size": b,
+      "devices": int(mesh.devices.size),
+      "params": n_params,
+      "compile_s": round(compile_s, 2),
+      "gflop_per_step": flops / 1e9,
+      "gflop_per_image": flops / b / 1e9,
+  }
+  if compile_only:
+    return result
+  state = jax.jit(init, out_shardings=state_sh)(init_key)
+  rng = np.random.default_rng(0)
+  batch = {k: jax.device_put(
+      rng.standard_normal(s.shape).astype(s.dtype) if k != "label" else
+      np.zeros(s.shape, s.dtype), batch_sh[k]) for k, s in spec.items()}
+  holder = [state]
+
+  def one_step():
+    holder[0], metrics = compiled(holder[0], batch)
+    return metrics
+  for _ in range(warmup):
+    jax.block_until_ready(one_step())
+  sec = _median_seconds(one_step, repeats)
+  ceiling = matmul_gflops()
+  result.update({
+      "step_s_median": sec,
+      "images_per_s": b / sec,
+      "images_per_s_per_device": b / sec / mesh.devices.size,
+      "achieved_gflop_per_s": flops / sec / 1e9,
+      "matmul_f32_gflop_per_s": ceiling,
+      "fraction_of_matmul": flops / sec / 1e9 / ceiling,
+  })
+  return result
+
+
+def main(argv=None) -> None:
+  argv = list(sys.argv[1:] if argv is None else argv)
+  if argv and argv[0] == "losses":
+    from jaxssl import bench_losses  # pylint: disable=g-import-not-at-top
+    bench_losses.main(argv[1:])
+    return
+  parser = argparse.ArgumentParser(
+      prog="python -m jaxssl.bench", description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--config", required=True,
+                      help="config file, optionally path.py:arg")
+  parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--warmup", type=int, default=2)
+  parser.add_argument("--batch_size", type=int, default=0,
+                      help="override config.train.batch_size")
+  parser.add_argument("--compile_only", action="store_true",
+                      help="only lower + compile: params and FLOPs/image")
+  args = parser.parse_args(argv)
+  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+  config = configs_lib.load(args.config)
+  if args.batch_size:
+    config.train.batch_size = args.batch_size
+  print(json.dumps(bench_step(config, repeats=args.repeats,
+                              warmup=args.warmup,
+                              compile_only=args.compile_only), indent=2))
+
+
+if __name__ == "__main__":
+  main()
