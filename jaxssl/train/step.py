@@ -25,8 +25,8 @@ def make_train_step(method, tx, lr_schedule, base_key):
     metrics = {f"train/{k}": v for k, v in metrics.items()}
     metrics["train/loss"] = loss
     metrics["train/lr"] = lr_schedule(state.step)
-    metrics["train/grad_norm"] = optax.global_norm(grads)
-    metrics["train/param_norm"] = optax.global_norm(params)
+    metrics["train/grad_norm"] = optax.tree.norm(grads)
+    metrics["train/param_norm"] = optax.tree.norm(params)
     new_state = state.replace(step=state.step + 1, params=params,
                               opt_state=opt_state, extra=extra)
     return new_state, metrics

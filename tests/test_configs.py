@@ -1,0 +1,80 @@
+"""Config base, arg parsing, validation, and that every shipped config loads."""
+
+import glob
+import os
+
+import pytest
+
+from jaxssl import configs_lib
+
+ROOT = os.path.dirname(os.path.dirname(__file__))
+CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "*.py")))
+
+
+def test_parse_arg_types_and_errors():
+  args = configs_lib.parse_arg("smoke,epochs=5,model=vit", smoke=False,
+                               epochs=100, model="r18")
+  assert args.smoke is True and args.epochs == 5 and args.model == "vit"
+  with pytest.raises(ValueError, match="'nope' is not one of"):
+    configs_lib.parse_arg("nope=1", smoke=False)
+  with pytest.raises(ValueError, match="needs a value"):
+    configs_lib.parse_arg("epochs", epochs=1)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+@pytest.mark.parametrize("arg", [None, "smoke"])
+def test_shipped_configs_validate(path, arg):
+  config = configs_lib.load(path, arg)
+  assert config.train.batch_size >= 1
+  if arg == "smoke":
+    assert config.train.total_steps <= 5
+
+
+def test_config_docstrings_give_a_command():
+  for path in CONFIGS:
+    with open(path, encoding="utf-8") as f:
+      text = f.read()
+    assert "python -m jaxssl.main --config configs/" in text, path
+
+
+def test_unknown_key_is_named():
+  config = configs_lib.base_config()
+  config.unlock()
+  config.optim.learning_rate = 0.1
+  with pytest.raises(ValueError, match="'optim.learning_rate'"):
+    configs_lib.validate(config)
+
+
+def test_unknown_view_key_is_named():
+  with pytest.raises(ValueError, match="unknown keys"):
+    configs_lib.view_group(blur=0.5)
+  config = configs_lib.base_config()
+  config.data.views.views.unlock()
+  config.data.views.views.blurr_prob = 0.1
+  with pytest.raises(ValueError, match="data.views.views.blurr_prob"):
+    configs_lib.validate(config)
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("train.batch_size", 0, "train.batch_size"),
+    ("optim.name", "adam", "optim.name"),
+    ("optim.warmup_steps", 10**9, "optim.warmup_steps"),
+    ("mesh.data", 0, "mesh.data"),
+    ("method.temperature", 0.0, "method.temperature"),
+])
+def test_invalid_values_are_named(key, value, match):
+  config = configs_lib.base_config()
+  section, name = key.split(".")
+  config[section][name] = value
+  with pytest.raises(ValueError, match=match):
+    configs_lib.validate(config)
+
+
+def test_per_view_probabilities():
+  config = configs_lib.base_config()
+  config.data.views = {"views": configs_lib.view_group(blur_prob=(1.0, 0.1))}
+  configs_lib.validate(config)
+  config.data.views = {"views": configs_lib.view_group(
+      blur_prob=(1.0, 0.1, 0.5))}
+  with pytest.raises(ValueError, match="blur_prob"):
+    configs_lib.validate(config)
