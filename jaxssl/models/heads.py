@@ -1,0 +1,87 @@
+"""Projection/prediction heads and the backbone + projector `Encoder`.
+
+`MLP` is the Linear-BN-ReLU ... Linear head of SimCLR, BYOL, SimSiam and
+MoCo v3; `Encoder` chains a backbone and an optional projector and returns
+the dict the methods consume.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxssl.models.resnet import batch_norm
+
+
+class MLP(nn.Module):
+  """Linear(-BN)-ReLU for each hidden width, then a final Linear.
+
+  Linear layers followed by BatchNorm have no bias (BN's beta replaces it).
+
+  Attributes:
+    hidden_dims: widths of the hidden layers; () gives a single Linear.
+    out_dim: output width.
+    use_bn: BatchNorm after each hidden Linear.
+    last_bn: BatchNorm without affine parameters on the output (SimSiam's
+      and MoCo v3's projector).
+  """
+  hidden_dims: Sequence[int]
+  out_dim: int
+  use_bn: bool = True
+  last_bn: bool = False
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    """Applies the head.
+
+    Args:
+      x: [n, d] features.
+      train: BatchNorm uses batch statistics and updates running ones.
+
+    Returns:
+      [n, out_dim] float32.
+    """
+    x = jnp.asarray(x, jnp.float32)
+    for i, width in enumerate(self.hidden_dims):
+      x = nn.Dense(width, use_bias=not self.use_bn, name=f"dense{i}")(x)
+      if self.use_bn:
+        x = batch_norm(train, name=f"bn{i}")(x)
+      x = nn.relu(x)
+    i = len(self.hidden_dims)
+    x = nn.Dense(self.out_dim, use_bias=not self.last_bn, name=f"dense{i}")(x)
+    if self.last_bn:
+      x = batch_norm(train, use_bias=False, use_scale=False,
+                     name=f"bn{i}")(x)
+    return x
+
+
+class Encoder(nn.Module):
+  """A backbone followed by an optional projector.
+
+  Attributes:
+    backbone: module with `__call__(images, *, train) -> dict(feats=...)`.
+    projector: head applied to the features, or None.
+  """
+  backbone: nn.Module
+  projector: nn.Module | None = None
+
+  @nn.compact
+  def __call__(self, images: jax.Array, *,
+               train: bool) -> dict[str, jax.Array]:
+    """Encodes images.
+
+    Args:
+      images: [n, h, w, 3] float images.
+      train: training mode for BatchNorm.
+
+    Returns:
+      The backbone's dict ("feats": [n, d], plus e.g. ViT "tokens") and,
+      when there is a projector, "z": [n, proj_dim].
+    """
+    out = dict(self.backbone(images, train=train))
+    if self.projector is not None:
+      out["z"] = self.projector(out["feats"], train=train)
+    return out

@@ -1,0 +1,179 @@
+"""ResNet backbones without a classification head: images -> pooled features.
+
+One `ResNet` module covers the CIFAR variants (3x3 stride-1 stem, no max
+pool), the ImageNet variant (7x7/2 stem + 3x3/2 max pool) and `tiny_resnet`,
+the small CPU-fast network of the quickstart and the tests (3x3 stride-2
+stem, widths 32/64/128, one BasicBlock per stage).
+
+BatchNorm follows torchvision/flax examples: momentum 0.9 (flax convention:
+running = 0.9 * running + 0.1 * batch), epsilon 1e-5, and the last BatchNorm
+of every residual block starts with gamma = 0 so each block starts as the
+identity (Goyal et al., arXiv:1706.02677). Under `jit` with a sharded batch
+the statistics are global already; no `axis_name` is needed.
+
+References:
+  He et al., Deep Residual Learning for Image Recognition, arXiv:1512.03385.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxssl.models.conv import Conv
+
+
+def batch_norm(train: bool, **kwargs) -> nn.BatchNorm:
+  """float32 BatchNorm: batch statistics when `train`, running ones otherwise."""
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                      epsilon=1e-5, dtype=jnp.float32,
+                      param_dtype=jnp.float32, **kwargs)
+
+
+class BasicBlock(nn.Module):
+  """Two 3x3 convolutions with an identity (or 1x1 projection) shortcut.
+
+  Attributes:
+    features: output channels.
+    strides: stride of the first convolution (and of the projection).
+    conv_impl: see `jaxssl.models.conv.Conv`.
+  """
+  features: int
+  strides: int = 1
+  conv_impl: str = "xla"
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    conv = functools.partial(Conv, impl=self.conv_impl)
+    s = (self.strides, self.strides)
+    y = conv(self.features, (3, 3), s)(x)
+    y = nn.relu(batch_norm(train)(y))
+    y = conv(self.features, (3, 3))(y)
+    y = batch_norm(train, scale_init=nn.initializers.zeros)(y)
+    if x.shape != y.shape:
+      x = conv(self.features, (1, 1), s, name="proj_conv")(x)
+      x = batch_norm(train, name="proj_bn")(x)
+    return nn.relu(x + y)
+
+
+class Bottleneck(nn.Module):
+  """1x1 -> 3x3 (strided, as ResNet v1.5) -> 1x1 (4x wider) block.
+
+  Attributes:
+    features: width of the 3x3 convolution; the block outputs 4x as many.
+    strides: stride of the 3x3 convolution (and of the projection).
+    conv_impl: see `jaxssl.models.conv.Conv`.
+  """
+  features: int
+  strides: int = 1
+  conv_impl: str = "xla"
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    conv = functools.partial(Conv, impl=self.conv_impl)
+    s = (self.strides, self.strides)
+    y = conv(self.features, (1, 1))(x)
+    y = nn.relu(batch_norm(train)(y))
+    y = conv(self.features, (3, 3), s)(y)
+    y = nn.relu(batch_norm(train)(y))
+    y = conv(4 * self.features, (1, 1))(y)
+    y = batch_norm(train, scale_init=nn.initializers.zeros)(y)
+    if x.shape != y.shape:
+      x = conv(4 * self.features, (1, 1), s, name="proj_conv")(x)
+      x = batch_norm(train, name="proj_bn")(x)
+    return nn.relu(x + y)
+
+
+BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+
+
+class ResNet(nn.Module):
+  """ResNet trunk with global average pooling and no classifier.
+
+  Attributes:
+    stage_sizes: residual blocks per stage; stages after the first halve the
+      resolution.
+    widths: block width per stage (Bottleneck outputs 4x this).
+    block: "basic" or "bottleneck".
+    stem_width: channels of the stem convolution.
+    stem_kernel: side of the stem convolution (3 for CIFAR, 7 for ImageNet).
+    stem_stride: stride of the stem convolution.
+    stem_pool: 3x3/2 max pool after the stem (ImageNet).
+    conv_impl: "xla", "matmul" or "patches" (see `jaxssl.models.conv`).
+  """
+  stage_sizes: Sequence[int]
+  widths: Sequence[int] = (64, 128, 256, 512)
+  block: str = "basic"
+  stem_width: int = 64
+  stem_kernel: int = 3
+  stem_stride: int = 1
+  stem_pool: bool = False
+  conv_impl: str = "xla"
+
+  @property
+  def num_features(self) -> int:
+    """Width d of the pooled features."""
+    return self.widths[-1] * (4 if self.block == "bottleneck" else 1)
+
+  @nn.compact
+  def __call__(self, images: jax.Array, *, train: bool) -> dict[str, jax.Array]:
+    """Runs the network.
+
+    Args:
+      images: [n, h, w, 3] float images (normalised).
+      train: use batch statistics in BatchNorm and update the running ones
+        (apply with `mutable=["batch_stats"]`).
+
+    Returns:
+      dict with "feats": [n, d] float32 globally average-pooled features.
+    """
+    if images.ndim != 4:
+      raise ValueError(f"ResNet expects [n, h, w, c] images, got shape "
+                       f"{images.shape}")
+    if self.block not in BLOCKS:
+      raise ValueError(f"ResNet block={self.block!r} is not one of "
+                       f"{sorted(BLOCKS)}")
+    x = jnp.asarray(images, jnp.float32)
+    k, s = self.stem_kernel, self.stem_stride
+    x = Conv(self.stem_width, (k, k), (s, s), impl=self.conv_impl,
+             name="stem_conv")(x)
+    x = nn.relu(batch_norm(train, name="stem_bn")(x))
+    if self.stem_pool:
+      x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    block = BLOCKS[self.block]
+    for i, (size, width) in enumerate(zip(self.stage_sizes, self.widths)):
+      for j in range(size):
+        strides = 2 if i > 0 and j == 0 else 1
+        x = block(width, strides, conv_impl=self.conv_impl,
+                  name=f"stage{i + 1}_block{j + 1}")(x, train=train)
+    return {"feats": jnp.mean(x, axis=(1, 2))}
+
+
+def tiny_resnet(conv_impl: str = "matmul") -> ResNet:
+  """Small CPU-fast ResNet: 3x3/2 stem, widths 32/64/128, 3 blocks -> [n, 128].
+
+  About 0.3M params; at 32x32 it sees 16x16, 8x8 and 4x4 feature maps.
+  """
+  return ResNet(stage_sizes=(1, 1, 1), widths=(32, 64, 128), stem_width=32,
+                stem_stride=2, conv_impl=conv_impl)
+
+
+def resnet18_cifar(conv_impl: str = "matmul") -> ResNet:
+  """CIFAR ResNet-18 (3x3/1 stem, no max pool) -> [n, 512], 11.2M params."""
+  return ResNet(stage_sizes=(2, 2, 2, 2), conv_impl=conv_impl)
+
+
+def resnet50_cifar(conv_impl: str = "matmul") -> ResNet:
+  """CIFAR ResNet-50 (3x3/1 stem, no max pool) -> [n, 2048], 23.5M params."""
+  return ResNet(stage_sizes=(3, 4, 6, 3), block="bottleneck",
+                conv_impl=conv_impl)
+
+
+def resnet50(conv_impl: str = "xla") -> ResNet:
+  """ImageNet ResNet-50 (7x7/2 stem + max pool) -> [n, 2048], 23.5M params."""
+  return ResNet(stage_sizes=(3, 4, 6, 3), block="bottleneck", stem_kernel=7,
+                stem_stride=2, stem_pool=True, conv_impl=conv_impl)
