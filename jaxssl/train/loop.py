@@ -80,7 +80,8 @@ def _global_spec(host_batch):
 def _log(msg: str) -> None:
   if jax.process_index() == 0:
     print(msg, flush=True)
-  logging.info(msg)
+  else:
+    logging.info(msg)
 
 
 def _progress(config, start: int):
