@@ -189,9 +189,12 @@ def random_flip(image: tf.Tensor, seed: tf.Tensor, *,
   return apply_flip(image, draw_coin(seed, prob=prob))
 
 
+_LUMA = (0.2989, 0.587, 0.114)  # ITU-R 601, as torchvision and tf.image
+
+
 def _luma(images: tf.Tensor) -> tf.Tensor:
-  """[..., h, w, 1] luma with ITU-R 601 weights (as torchvision/tf.image)."""
-  return tf.image.rgb_to_grayscale(images)
+  """[..., h, w, 1] luma of [..., h, w, 3] images."""
+  return tf.reduce_sum(images * tf.constant(_LUMA), axis=-1, keepdims=True)
 
 
 def apply_grayscale(images: tf.Tensor, gray: tf.Tensor) -> tf.Tensor:
@@ -263,17 +266,19 @@ def apply_jitter(images: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
   fire = tf.reshape(params["apply"], [-1])
   factors = tf.reshape(params["factors"], [-1, 4])
   order = tf.reshape(params["order"], [-1, 4])
-  one = tf.ones_like(factors[:, 0])
+  fire = tf.cast(fire, tf.float32)[:, None]
   for slot in range(4):
     op = order[:, slot]
     # Rows whose op in this slot is not X get factor 1: exactly the identity.
-    f = [_bc(tf.where((op == i) & fire, factors[:, i], one)) for i in range(3)]
+    chosen = tf.one_hot(op, 4) * fire  # [n, 4]
+    f = tf.where(chosen[:, :3] > 0, factors[:, :3], 1.0)
+    f = [_bc(f[:, i]) for i in range(3)]
     x = tf.clip_by_value(x * f[0], 0.0, 1.0)
     mean = tf.reduce_mean(_luma(x), axis=[-3, -2, -1], keepdims=True)
     x = tf.clip_by_value(f[1] * x + (1.0 - f[1]) * mean, 0.0, 1.0)
     x = tf.clip_by_value(f[2] * x + (1.0 - f[2]) * _luma(x), 0.0, 1.0)
     # Hue is the costly one: only on the rows that take it in this slot.
-    rows = tf.where((op == 3) & fire)
+    rows = tf.where(chosen[:, 3] > 0)
     shifted = _shift_hue(tf.gather_nd(x, rows),
                          tf.gather_nd(factors[:, 3], rows))
     x = tf.tensor_scatter_nd_update(x, rows,
