@@ -6,8 +6,30 @@ float32 scalar, and with `axis_name` set runs inside `jax.shard_map`.
 This package depends only on JAX.
 """
 
+from jaxssl.losses._contrastive import clip
+from jaxssl.losses._contrastive import info_nce
+from jaxssl.losses._contrastive import noise_contrastive
 from jaxssl.losses._contrastive import nt_xent
+from jaxssl.losses._contrastive import siglip
+from jaxssl.losses._contrastive import supcon
+from jaxssl.losses._metric import contrastive_pair
+from jaxssl.losses._metric import lifted_structured
+from jaxssl.losses._metric import n_pairs
+from jaxssl.losses._metric import soft_nearest_neighbor
+from jaxssl.losses._metric import triplet_all
+from jaxssl.losses._metric import triplet_margin
 
 __all__ = [
+    "clip",
+    "contrastive_pair",
+    "info_nce",
+    "lifted_structured",
+    "n_pairs",
+    "noise_contrastive",
     "nt_xent",
+    "siglip",
+    "soft_nearest_neighbor",
+    "supcon",
+    "triplet_all",
+    "triplet_margin",
 ]

@@ -28,7 +28,8 @@ def _value_and_grads(fn, params, batch):
 
 
 def assert_sharded_equivalent(make_loss, params, batch, *, batch_axes=None,
-                              rtol=2e-5, atol=2e-6, grad_batch=True):
+                              rtol=2e-5, atol=2e-6, grad_batch=True,
+                              shard_map_form=True):
   """Checks global-jit and shard_map forms against the 1-device reference.
 
   Args:
@@ -39,6 +40,8 @@ def assert_sharded_equivalent(make_loss, params, batch, *, batch_axes=None,
     rtol, atol: tolerances of the comparison.
     grad_batch: also compare gradients w.r.t. the batch arrays (False for
       integer inputs such as labels: then only the params gradient).
+    shard_map_form: also check `shard_map(make_loss("data"))` (only for
+      losses that take `axis_name`).
   """
   batch = [np.asarray(b) for b in batch]
   if batch_axes is None:
@@ -65,6 +68,8 @@ def assert_sharded_equivalent(make_loss, params, batch, *, batch_axes=None,
     chex.assert_trees_all_close(got, ref, rtol=rtol, atol=atol,
                                 custom_message=f"global jit, {axis_type}")
 
+  if not shard_map_form:
+    return
   mesh = make_mesh(AxisType.Explicit)
   sharded = jax.shard_map(
       make_loss("data"), mesh=mesh,
@@ -82,7 +87,8 @@ def check_grads_f64(fn, args, *, eps=1e-4, rtol=1e-5, atol=1e-6):
   from jax import test_util  # pylint: disable=g-import-not-at-top
   with jax.enable_x64(True):
     args = tuple(jnp.asarray(np.asarray(a, np.float64)) for a in args)
-    test_util.check_grads(fn, args, order=1, modes=("rev",), eps=eps,
+    # jit: check_grads evaluates `fn` many times; eager dispatch is slow.
+    test_util.check_grads(jax.jit(fn), args, order=1, modes=("rev",), eps=eps,
                           rtol=rtol, atol=atol)
 
 

@@ -14,7 +14,9 @@ from jaxssl import losses
 
 # Every public name of the loss-library issue (the contract).
 _CONTRACT = """
-nt_xent
+nt_xent info_nce supcon clip siglip triplet_margin triplet_all
+contrastive_pair lifted_structured n_pairs soft_nearest_neighbor
+noise_contrastive
 """.split()
 
 _HELPER_MODULES = ()
