@@ -16,6 +16,9 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN only matters for TF math we do not use (tf.data augmentation is
+# light); turning it off also silences its start-up banner.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
@@ -58,5 +61,55 @@ def main(argv):
     sys.exit(f"jaxssl: error: {e}\n(set JAXSSL_TRACEBACK=1 for the traceback)")
 
 
+def _config_arg(argv) -> str | None:
+  """The value of --config in argv (either `--config=x` or `--config x`)."""
+  for i, arg in enumerate(argv):
+    if arg.startswith("--config="):
+      return arg.split("=", 1)[1]
+    if arg == "--config" and i + 1 < len(argv):
+      return argv[i + 1]
+  return None
+
+
+def _bad_override(argv, config) -> str:
+  """The first `--config.a.b=v` whose key is not in `config`."""
+  for arg in argv[1:]:
+    if not arg.startswith("--config."):
+      continue
+    path = arg[len("--config."):].split("=", 1)[0]
+    node = config
+    for part in path.split("."):
+      if not hasattr(node, "keys") or part not in node:
+        return path
+      node = node[part]
+  return ""
+
+
+def parse_flags(argv):
+  """absl flag parsing, with one-line errors for bad config files and keys."""
+  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+  path = _config_arg(argv)
+  if path is not None:
+    file = path.rsplit(":", 1)[0] if ":" in os.path.basename(path) else path
+    if not os.path.isfile(file):
+      sys.exit(f"jaxssl: error: config file not found: {file}")
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f"jaxssl: error: {e}\nPass --helpfull to see the flags.")
+  except (AttributeError, KeyError, TypeError, ValueError) as e:
+    bad = ""
+    if path is not None:
+      try:
+        bad = _bad_override(argv, configs_lib.load(path))
+      except Exception:  # pylint: disable=broad-except
+        pass
+    if bad:
+      sys.exit(f"jaxssl: error: unknown config key {bad!r} "
+               f"(in --config.{bad}); every key and its default is in "
+               "jaxssl/configs_lib.py:base_config()")
+    sys.exit(f"jaxssl: error: bad flag or config: {e}")
+
+
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)
