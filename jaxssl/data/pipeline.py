@@ -252,7 +252,7 @@ def eval_batches(config, split: str, *, batch_size: int,
   if isinstance(src, sources.Examples):
     ds = tf.data.Dataset.from_tensor_slices((src.images, src.labels))
   else:
-    ds = src.make(None).take(stop - start)
+    ds = src.make(None)
   size = config.data.image_size
   mean, std = tuple(config.data.mean), tuple(config.data.std)
 
@@ -263,7 +263,10 @@ def eval_batches(config, split: str, *, batch_size: int,
             "label": label, "valid": True}
 
   ds = ds.map(_plain(prepare), num_parallel_calls=tf.data.AUTOTUNE)
-  pad = num_batches * batch_size - (stop - start)
+  pad = num_batches * batch_size - len(src)
+  if pad < 0:
+    raise ValueError(f"split {split!r} of {config.data.name!r} holds more "
+                     f"examples than its metadata says ({stop - start})")
   padding = {"image": tf.zeros([size, size, 3]),
              "label": tf.constant(0, tf.int32), "valid": False}
   ds = ds.concatenate(tf.data.Dataset.from_tensors(padding).repeat(pad))

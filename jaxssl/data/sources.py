@@ -239,12 +239,13 @@ def _tfds_examples(data_config, split: str, start: int, stop: int
       ds = builder.as_dataset(split=sub_split, decoders=skip,
                               shuffle_files=shuffle_seed is not None,
                               read_config=read_config)
-      return ds.map(select, num_parallel_calls=tf.data.AUTOTUNE)
+      return ds.take(n).map(select, num_parallel_calls=tf.data.AUTOTUNE)
     return Stream(make, n)
 
   ds = builder.as_dataset(split=sub_split, decoders=None if raw else skip,
                           read_config=tfds.ReadConfig(try_autocache=False))
-  ds = ds.map(select, num_parallel_calls=tf.data.AUTOTUNE).batch(1024)
+  ds = ds.take(n).map(select, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.batch(1024)
   images, labels = [], []
   for image, label in ds.as_numpy_iterator():
     images.append(image if raw else image.astype(object))

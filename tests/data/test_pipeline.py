@@ -151,3 +151,11 @@ def test_importing_jaxssl_data_does_not_import_tensorflow():
   code = ("import sys, jaxssl.data, jaxssl.data.embedded; "
           "assert 'tensorflow' not in sys.modules")
   subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plot_views(config, tmp_path):
+  from jaxssl.data import figures  # pylint: disable=g-import-not-at-top
+  batch = _take(config, 1, process_index=0, process_count=1)[0]
+  path = tmp_path / "views.png"
+  fig = figures.plot_views(batch, config, n=3, path=str(path))
+  assert len(fig.axes) == 3 * (2 + 3) and path.stat().st_size > 0
