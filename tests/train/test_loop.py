@@ -73,26 +73,30 @@ def test_sigterm_sets_the_flag():
   assert signal.getsignal(signal.SIGTERM) is not p._handle  # pylint: disable=protected-access
 
 
-def test_smoke_run_writes_everything(tmp_path):
-  summary = loop.run(smoke_config(), str(tmp_path))
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+  """An uninterrupted 4-step run on the 8-device mesh, shared by tests."""
+  workdir = str(tmp_path_factory.mktemp("straight"))
+  summary = loop.run(smoke_config(), workdir)
+  return workdir, summary
+
+
+def test_smoke_run_writes_everything(straight):
+  workdir, summary = straight
   assert summary["steps"] == 4
   assert 0.0 <= summary["eval/knn_top1"] <= 100.0
   for name in ("config.json", "metrics.jsonl", "tb", "checkpoints"):
-    assert os.path.exists(tmp_path / name), name
-  rows = _rows(str(tmp_path))
+    assert os.path.exists(os.path.join(workdir, name)), name
+  rows = _rows(workdir)
   assert sorted(rows) == [1, 2, 3, 4]
   assert all(np.isfinite(rows[s]["train/loss"]) for s in rows)
-  with open(tmp_path / "config.json", encoding="utf-8") as f:
+  assert rows[4]["train/images_per_s"] > 0
+  with open(os.path.join(workdir, "config.json"), encoding="utf-8") as f:
     assert json.load(f)["train"]["total_steps"] == 4
-  # Re-running a finished run resumes at the end instead of starting over.
-  again = loop.run(smoke_config(), str(tmp_path))
-  assert again["resumed_from"] == 4
 
 
-def test_preempt_and_resume_is_exact(tmp_path, monkeypatch):
-  straight = str(tmp_path / "straight")
-  loop.run(smoke_config(), straight)
-
+def test_preempt_and_resume_is_exact(straight, tmp_path, monkeypatch):
+  straight_dir, _ = straight
   broken = str(tmp_path / "broken")
   monkeypatch.setattr(loop, "_Preemption", _StopAfter)
   out = loop.run(smoke_config(), broken)
@@ -101,21 +105,24 @@ def test_preempt_and_resume_is_exact(tmp_path, monkeypatch):
   resumed = loop.run(smoke_config(), broken)
   assert resumed["resumed_from"] == 2 and resumed["steps"] == 4
 
-  a, b = _rows(straight), _rows(broken)
+  a, b = _rows(straight_dir), _rows(broken)
   assert sorted(b) == [1, 2, 3, 4]
   for step in (1, 2, 3, 4):
     for key in COMPARED:
       assert a[step][key] == b[step][key], (step, key)
-  jax.tree.map(np.testing.assert_array_equal, _params(straight, 4),
+  jax.tree.map(np.testing.assert_array_equal, _params(straight_dir, 4),
                _params(broken, 4))
+  # Re-running a finished run resumes at the end instead of starting over.
+  again = loop.run(smoke_config(), broken)
+  assert again["resumed_from"] == 4 and again["steps"] == 4
 
 
-def test_one_device_equals_eight(tmp_path):
+def test_one_device_equals_eight(straight, tmp_path):
+  eight, _ = straight
   one = str(tmp_path / "one")
-  eight = str(tmp_path / "eight")
   loop.run(smoke_config(**{"mesh.data": 1}), one)
-  loop.run(smoke_config(**{"mesh.data": 8}), eight)
   a, b = _rows(one), _rows(eight)
+  assert sorted(a) == sorted(b) == [1, 2, 3, 4]
   for step in a:
     for key in COMPARED:
       np.testing.assert_allclose(a[step][key], b[step][key], rtol=2e-4,
