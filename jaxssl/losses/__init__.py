@@ -6,30 +6,48 @@ float32 scalar, and with `axis_name` set runs inside `jax.shard_map`.
 This package depends only on JAX.
 """
 
+from jaxssl.losses._clustering import sinkhorn
+from jaxssl.losses._clustering import swav
 from jaxssl.losses._contrastive import clip
 from jaxssl.losses._contrastive import info_nce
 from jaxssl.losses._contrastive import noise_contrastive
 from jaxssl.losses._contrastive import nt_xent
 from jaxssl.losses._contrastive import siglip
 from jaxssl.losses._contrastive import supcon
+from jaxssl.losses._distillation import dino
+from jaxssl.losses._distillation import dino_center
+from jaxssl.losses._distillation import dino_teacher_temp
 from jaxssl.losses._metric import contrastive_pair
 from jaxssl.losses._metric import lifted_structured
 from jaxssl.losses._metric import n_pairs
 from jaxssl.losses._metric import soft_nearest_neighbor
 from jaxssl.losses._metric import triplet_all
 from jaxssl.losses._metric import triplet_margin
+from jaxssl.losses._redundancy import barlow_twins
+from jaxssl.losses._redundancy import byol
+from jaxssl.losses._redundancy import negative_cosine
+from jaxssl.losses._redundancy import vicreg
 
 __all__ = [
+    "barlow_twins",
+    "byol",
     "clip",
     "contrastive_pair",
+    "dino",
+    "dino_center",
+    "dino_teacher_temp",
     "info_nce",
     "lifted_structured",
     "n_pairs",
+    "negative_cosine",
     "noise_contrastive",
     "nt_xent",
     "siglip",
+    "sinkhorn",
     "soft_nearest_neighbor",
     "supcon",
+    "swav",
     "triplet_all",
     "triplet_margin",
+    "vicreg",
 ]

@@ -75,3 +75,34 @@ def unshard_rows(x: jax.Array) -> jax.Array:
     return x
   new_spec = jax.sharding.PartitionSpec(None, *spec[1:])
   return jax.sharding.reshard(x, jax.sharding.NamedSharding(mesh, new_spec))
+
+
+def _explicit_mesh(*arrays):
+  """The mesh of the first array sharded over an Explicit axis, or None."""
+  for x in arrays:
+    sharding = getattr(jax.typeof(x), "sharding", None)
+    spec = getattr(sharding, "spec", None)
+    if not spec:
+      continue
+    mesh = sharding.mesh
+    types = dict(zip(mesh.axis_names, mesh.axis_types))
+    for entry in spec:
+      names = entry if isinstance(entry, tuple) else (entry,)
+      if any(types.get(a) == jax.sharding.AxisType.Explicit for a in names):
+        return mesh
+  return None
+
+
+def einsum_over_batch(subscripts: str, *operands: jax.Array) -> jax.Array:
+  """`jnp.einsum` whose contraction includes the (sharded) batch axis.
+
+  Batch statistics such as `zᵀz` contract the axis a global-batch input is
+  sharded over. Auto meshes resolve this themselves; Explicit meshes ask
+  for the output sharding, which is replicated (the small statistic every
+  device needs), so XLA emits the all-reduce.
+  """
+  mesh = _explicit_mesh(*operands)
+  if mesh is None:
+    return jnp.einsum(subscripts, *operands)
+  out = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  return jnp.einsum(subscripts, *operands, out_sharding=out)

@@ -16,7 +16,8 @@ from jaxssl import losses
 _CONTRACT = """
 nt_xent info_nce supcon clip siglip triplet_margin triplet_all
 contrastive_pair lifted_structured n_pairs soft_nearest_neighbor
-noise_contrastive
+noise_contrastive negative_cosine byol barlow_twins vicreg sinkhorn swav
+dino dino_center dino_teacher_temp
 """.split()
 
 _HELPER_MODULES = ()
