@@ -129,39 +129,50 @@ def draw_crop(seed: tf.Tensor, image_hw: tf.Tensor, *, shape=(),
 def apply_crop(image: tf.Tensor, boxes: tf.Tensor, *, size: int) -> tf.Tensor:
   """Crops `boxes` out of one image and resizes each to size x size.
 
+  Bilinear. When the image's static size is at most `size` (CIFAR-sized
+  sources), crops are only ever enlarged and all boxes go through one
+  `crop_and_resize` (3x cheaper per example on this CPU); otherwise each box
+  is sliced and resized with antialiasing for the shrinking case (as
+  torchvision).
+
   Args:
     image: float32 [h, w, c] in [0, 1].
     boxes: int32 [4] or [v, 4] (top, left, height, width), v static.
     size: output side.
 
   Returns:
-    float32 [size, size, c] or [v, size, size, c] in [0, 1]; bilinear,
-    antialiased when shrinking (as torchvision).
+    float32 [size, size, c] or [v, size, size, c] in [0, 1].
   """
+  h, w, c = image.shape
+  if h is not None and w is not None and max(h, w) <= size:
+    many = boxes if boxes.shape.rank == 2 else boxes[None]
+    top, left, height, width = tf.unstack(tf.cast(many, tf.float32), axis=-1)
+    # crop_and_resize maps box corners onto the first and last pixel centres.
+    norm = [tf.maximum(h - 1.0, 1.0), tf.maximum(w - 1.0, 1.0)]
+    corners = tf.stack([top / norm[0], left / norm[1],
+                        (top + height - 1.0) / norm[0],
+                        (left + width - 1.0) / norm[1]], axis=-1)
+    out = tf.image.crop_and_resize(image[None], corners,
+                                   tf.zeros_like(many[:, 0]), [size, size])
+    out = tf.clip_by_value(out, 0.0, 1.0)
+    return out if boxes.shape.rank == 2 else out[0]
   if boxes.shape.rank == 2:
     return tf.stack([apply_crop(image, boxes[i], size=size)
                      for i in range(boxes.shape[0])])
   crop = tf.slice(image, tf.stack([boxes[0], boxes[1], 0]),
                   tf.stack([boxes[2], boxes[3], -1]))
   out = tf.image.resize(crop, [size, size], method="bilinear", antialias=True)
-  out.set_shape([size, size, image.shape[-1]])
+  out.set_shape([size, size, c])
   return tf.clip_by_value(out, 0.0, 1.0)
 
 
 def random_resized_crop(image: tf.Tensor, seed: tf.Tensor, *, size: int,
                         scale: Sequence[float] = (0.08, 1.0),
                         ratio: Sequence[float] = (3 / 4, 4 / 3)) -> tf.Tensor:
-  """Random area/aspect crop resized to size x size (see `draw_crop`).
+  """float32 [h, w, c] in [0, 1] -> a random crop resized to [size, size, c].
 
-  Args:
-    image: float32 [h, w, c] in [0, 1], any h, w.
-    seed: shape-[2] int seed.
-    size: output side in pixels.
-    scale: (min, max) fraction of the image area to keep.
-    ratio: (min, max) aspect ratio width / height.
-
-  Returns:
-    float32 [size, size, c] in [0, 1].
+  `scale` bounds the kept fraction of the area, `ratio` the aspect ratio
+  width / height (see `draw_crop`).
   """
   boxes = draw_crop(seed, tf.shape(image)[:2], scale=scale, ratio=ratio)
   return apply_crop(image, boxes, size=size)
@@ -194,7 +205,9 @@ _LUMA = (0.2989, 0.587, 0.114)  # ITU-R 601, as torchvision and tf.image
 
 def _luma(images: tf.Tensor) -> tf.Tensor:
   """[..., h, w, 1] luma of [..., h, w, 3] images."""
-  return tf.reduce_sum(images * tf.constant(_LUMA), axis=-1, keepdims=True)
+  # Channel slices: 3x faster here than a reduce_sum over a size-3 axis.
+  return (images[..., 0:1] * _LUMA[0] + images[..., 1:2] * _LUMA[1] +
+          images[..., 2:3] * _LUMA[2])
 
 
 def apply_grayscale(images: tf.Tensor, gray: tf.Tensor) -> tf.Tensor:
@@ -268,15 +281,20 @@ def apply_jitter(images: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
   order = tf.reshape(params["order"], [-1, 4])
   fire = tf.cast(fire, tf.float32)[:, None]
   for slot in range(4):
-    op = order[:, slot]
-    # Rows whose op in this slot is not X get factor 1: exactly the identity.
-    chosen = tf.one_hot(op, 4) * fire  # [n, 4]
-    f = tf.where(chosen[:, :3] > 0, factors[:, :3], 1.0)
-    f = [_bc(f[:, i]) for i in range(3)]
-    x = tf.clip_by_value(x * f[0], 0.0, 1.0)
-    mean = tf.reduce_mean(_luma(x), axis=[-3, -2, -1], keepdims=True)
-    x = tf.clip_by_value(f[1] * x + (1.0 - f[1]) * mean, 0.0, 1.0)
-    x = tf.clip_by_value(f[2] * x + (1.0 - f[2]) * _luma(x), 0.0, 1.0)
+    chosen = tf.one_hot(order[:, slot], 4) * fire  # [n, 4]: this slot's op
+    # At most one of brightness / contrast / saturation acts on a row in a
+    # slot, so one affine map and one clip give each row exactly its op:
+    #   y = a * x + b * mean(luma(x)) + c * luma(x),
+    # with (a, b, c) = (f, 0, 0), (f, 1 - f, 0), (f, 0, 1 - f) or (1, 0, 0).
+    cheap = chosen[:, :3]
+    a = (tf.reduce_sum(cheap * factors[:, :3], axis=1) +
+         (1.0 - tf.reduce_sum(cheap, axis=1)))  # exactly f, or exactly 1
+    b = cheap[:, 1] * (1.0 - factors[:, 1])
+    c = cheap[:, 2] * (1.0 - factors[:, 2])
+    luma = _luma(x)
+    mean = tf.reduce_mean(luma, axis=[-3, -2, -1], keepdims=True)
+    x = tf.clip_by_value(_bc(a) * x + _bc(b) * mean + _bc(c) * luma, 0.0,
+                         1.0)
     # Hue is the costly one: only on the rows that take it in this slot.
     rows = tf.where(chosen[:, 3] > 0)
     shifted = _shift_hue(tf.gather_nd(x, rows),
@@ -289,20 +307,11 @@ def apply_jitter(images: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
 def color_jitter(image: tf.Tensor, seed: tf.Tensor, *, brightness: float,
                  contrast: float, saturation: float, hue: float,
                  prob: float = 1.0) -> tf.Tensor:
-  """Brightness, contrast, saturation and hue jitter in random order.
+  """Colour jitter of a float32 [h, w, 3] image in [0, 1], random order.
 
-  torchvision `RandomApply([ColorJitter(b, c, s, h)], p=prob)`.
-
-  Args:
-    image: float32 [h, w, 3] in [0, 1].
-    seed: shape-[2] int seed.
-    brightness, contrast, saturation: strengths >= 0; factors are drawn
-      from [max(0, 1 - x), 1 + x].
-    hue: shift range in turns, in [0, 0.5].
-    prob: probability of applying the jitter at all.
-
-  Returns:
-    float32 [h, w, 3] in [0, 1].
+  torchvision `RandomApply([ColorJitter(b, c, s, h)], p=prob)`: factors
+  from [max(0, 1 - x), 1 + x] for brightness, contrast and saturation, a
+  hue shift in [-hue, hue] turns (hue <= 0.5).
   """
   params = draw_jitter(seed, brightness=brightness, contrast=contrast,
                        saturation=saturation, hue=hue, prob=prob)
@@ -363,17 +372,10 @@ def apply_blur(images: tf.Tensor, params: dict[str, tf.Tensor], *,
 def gaussian_blur(image: tf.Tensor, seed: tf.Tensor, *, prob: float = 0.5,
                   sigma: Sequence[float] = (0.1, 2.0),
                   radius: int | None = None) -> tf.Tensor:
-  """Gaussian blur with sigma ~ U(sigma), with probability `prob`.
+  """Blurs a float32 [h, w, 3] image in [0, 1] (static size) with `prob`.
 
-  Args:
-    image: float32 [h, w, 3] in [0, 1] with a static size.
-    seed: shape-[2] int seed.
-    prob: probability of blurring.
-    sigma: (min, max) standard deviation in pixels.
-    radius: kernel half-width; default ~10% of the side as SimCLR.
-
-  Returns:
-    float32 [h, w, 3] in [0, 1].
+  sigma ~ U(sigma) pixels; the kernel half-width `radius` defaults to ~5%
+  of the side (SimCLR's kernel of 10%).
   """
   return apply_blur(image, draw_blur(seed, prob=prob, sigma=sigma),
                     radius=radius)
@@ -392,13 +394,8 @@ def normalize(image: tf.Tensor, *, mean: Sequence[float],
 def resize_center_crop(image: tf.Tensor, *, size: int) -> tf.Tensor:
   """Evaluation view: resize the shorter side to `size`, centre crop.
 
-  Args:
-    image: float32 [h, w, c] in [0, 1].
-    size: output side.
-
-  Returns:
-    float32 [size, size, c] in [0, 1]; an image already size x size is
-    returned unchanged.
+  float32 [h, w, c] in [0, 1] -> [size, size, c]; an image already
+  size x size is returned unchanged.
   """
   shape = tf.shape(image)
   h = tf.cast(shape[0], tf.float32)

@@ -90,6 +90,16 @@ def test_full_crop_is_identity():
   np.testing.assert_allclose(out, image, atol=1e-6)
 
 
+def test_enlarging_crops_map_box_corners_to_corner_pixels():
+  # Sources no larger than the output take the crop_and_resize path.
+  image = _image(8, 8)
+  boxes = tf.constant([[2, 3, 4, 5], [0, 0, 8, 8]])
+  out = ops.apply_crop(image, boxes, size=8).numpy()
+  np.testing.assert_allclose(out[0, 0, 0], image[2, 3], atol=1e-6)
+  np.testing.assert_allclose(out[0, -1, -1], image[5, 7], atol=1e-6)
+  np.testing.assert_allclose(out[1], image, atol=1e-6)
+
+
 def test_coin_rate_and_per_view_probabilities():
   flips = ops.draw_coin(SEED, shape=(4000,), prob=0.3).numpy()
   assert abs(flips.mean() - 0.3) < 0.03
