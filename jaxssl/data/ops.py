@@ -190,7 +190,7 @@ def draw_coin(seed: tf.Tensor, *, shape=(), prob: Prob = 0.5) -> tf.Tensor:
 
 
 def apply_flip(images: tf.Tensor, flip: tf.Tensor) -> tf.Tensor:
-  """Mirrors left-right the images [..., h, w, c] where `flip` [...]."""
+  """Mirrors images [..., h, w, c] (any range) left-right where `flip`."""
   return tf.where(_bc(flip), tf.reverse(images, axis=[-2]), images)
 
 
@@ -211,7 +211,7 @@ def _luma(images: tf.Tensor) -> tf.Tensor:
 
 
 def apply_grayscale(images: tf.Tensor, gray: tf.Tensor) -> tf.Tensor:
-  """Replaces images [..., h, w, 3] by their luma (3 channels) where `gray`."""
+  """Luma (3 channels) where `gray` [...]; images [..., h, w, 3] in [0, 1]."""
   luma = tf.broadcast_to(_luma(images), tf.shape(images))
   return tf.where(_bc(gray), luma, images)
 
@@ -224,7 +224,7 @@ def random_grayscale(image: tf.Tensor, seed: tf.Tensor, *,
 
 def apply_solarize(images: tf.Tensor, solarize: tf.Tensor, *,
                    threshold: float = 0.5) -> tf.Tensor:
-  """x -> 1 - x for pixels >= threshold, in the images where `solarize`."""
+  """x -> 1 - x for pixels >= threshold where `solarize`; [0, 1] floats."""
   inverted = tf.where(images >= threshold, 1.0 - images, images)
   return tf.where(_bc(solarize), inverted, images)
 
