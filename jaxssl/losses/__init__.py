@@ -17,6 +17,9 @@ from jaxssl.losses._contrastive import supcon
 from jaxssl.losses._distillation import dino
 from jaxssl.losses._distillation import dino_center
 from jaxssl.losses._distillation import dino_teacher_temp
+from jaxssl.losses._masked import mae
+from jaxssl.losses._masked import masked_lm
+from jaxssl.losses._masked import next_token
 from jaxssl.losses._metric import contrastive_pair
 from jaxssl.losses._metric import lifted_structured
 from jaxssl.losses._metric import n_pairs
@@ -38,8 +41,11 @@ __all__ = [
     "dino_teacher_temp",
     "info_nce",
     "lifted_structured",
+    "mae",
+    "masked_lm",
     "n_pairs",
     "negative_cosine",
+    "next_token",
     "noise_contrastive",
     "nt_xent",
     "siglip",

@@ -115,8 +115,9 @@ def dino_center(
   _common.check_rank(teacher, 3, "teacher")
   k = teacher.shape[-1]
   if center.shape not in ((k,), (1, k)):
-    raise ValueError(f"`center` must be [{k}] or [1, {k}] for `teacher` of "
-                     f"shape {tuple(teacher.shape)}, got {tuple(center.shape)}.")
+    raise ValueError(
+        f"`center` must be [{k}] or [1, {k}] for `teacher` of shape "
+        f"{tuple(teacher.shape)}, got {tuple(center.shape)}.")
   teacher = jax.lax.stop_gradient(teacher)
   batch_center = _collectives.global_mean(teacher, axis_name, axis=(0, 1))
   new = momentum * center + (1.0 - momentum) * batch_center.reshape(

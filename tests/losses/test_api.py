@@ -17,12 +17,22 @@ _CONTRACT = """
 nt_xent info_nce supcon clip siglip triplet_margin triplet_all
 contrastive_pair lifted_structured n_pairs soft_nearest_neighbor
 noise_contrastive negative_cosine byol barlow_twins vicreg sinkhorn swav
-dino dino_center dino_teacher_temp
+dino dino_center dino_teacher_temp mae masked_lm next_token
 """.split()
 
-_HELPER_MODULES = ()
+_HELPER_MODULES = ("jaxssl.masking", "jaxssl.pretext")
 # Internal plumbing without public functions (no examples required).
 _NO_EXAMPLES = ("_common", "_collectives")
+
+
+def test_helper_names_exist():
+  from jaxssl import masking, pretext  # pylint: disable=g-import-not-at-top
+  for module, names in ((masking, ("patchify", "unpatchify", "random_masking",
+                                   "mask_tokens")),
+                        (pretext, ("rotation", "jigsaw", "relative_position",
+                                   "rgb_to_lab", "colorization"))):
+    for name in names:
+      assert callable(getattr(module, name)), name
 
 
 def test_public_names_exist():

@@ -133,7 +133,8 @@ def test_bf16_and_errors():
   low = rng.uniform(-1, 1, size=(1, 8, 4))
   lt.assert_bf16_gives_f32(losses.swav, (high, low), rtol=0.05)
   assert losses.sinkhorn(high[0].astype(jnp.bfloat16)).dtype == jnp.float32
-  with pytest.raises(ValueError, match=r"`high_res` and `low_res`.*\(1, 8, 3\)"):
+  with pytest.raises(ValueError,
+                     match=r"`high_res` and `low_res`.*\(1, 8, 3\)"):
     losses.swav(high, low[..., :3])
   with pytest.raises(ValueError, match=r"`scores`.*rank 2.*\(2, 8, 4\)"):
     losses.sinkhorn(high)

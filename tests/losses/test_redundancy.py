@@ -43,8 +43,9 @@ def np_vicreg(x, y, inv_w, var_w, cov_w):
               + np.mean(np.maximum(1 - std_y, 0)) / 2)
   cov_x = x.T @ x / (n - 1)
   cov_y = y.T @ y / (n - 1)
-  off = lambda c: c[~np.eye(d, dtype=bool)]  # pylint: disable=unnecessary-lambda-assignment
-  cov_loss = np.sum(off(cov_x) ** 2) / d + np.sum(off(cov_y) ** 2) / d
+  is_off = ~np.eye(d, dtype=bool)
+  cov_loss = (np.sum(cov_x[is_off] ** 2) / d
+              + np.sum(cov_y[is_off] ** 2) / d)
   return inv_w * repr_loss + var_w * std_loss + cov_w * cov_loss
 
 
