@@ -112,9 +112,13 @@ def run(config, workdir: str) -> dict:
   """Trains (or resumes) `config` in `workdir`; returns the final summary.
 
   Returns:
-    A dict with `steps`, `wall_s`, `images_per_s`, `images_per_s_per_device`,
-    the final `eval/knn_top1` and, when computed, the baselines.
+    A dict with `steps`, `resumed_from`, `wall_s` (this call, compilation
+    and evaluation included), `images_per_s`, `images_per_s_per_device`
+    (training steps only), the final `eval/knn_top1` and, when computed,
+    `eval/knn_top1_random_init` and `eval/knn_top1_raw_pixels`. A run
+    stopped by SIGTERM returns `{"steps": ..., "preempted": True}`.
   """
+  t_start = time.perf_counter()
   config = configs_lib.validate(config)
   workdir = prepare_workdir(workdir)
   t = config.train
@@ -223,6 +227,7 @@ def run(config, workdir: str) -> dict:
   writer.close()
   rate = t.batch_size * timed_steps / timed_s if timed_s else float("nan")
   summary = {"steps": final_step, "resumed_from": start,
+             "wall_s": time.perf_counter() - t_start,
              "images_per_s": rate, "images_per_s_per_device": rate / n_devices,
              **final, **baselines}
   _log(format_summary(summary, method.name, config))
@@ -237,6 +242,7 @@ def format_summary(summary: dict, method_name: str, config) -> str:
       f"steps                {summary['steps']} (resumed from "
       f"{summary['resumed_from']})" if summary["resumed_from"] else
       f"steps                {summary['steps']}",
+      f"wall time            {summary['wall_s']:.0f} s",
       f"throughput           {summary['images_per_s']:.1f} images/s "
       f"({summary['images_per_s_per_device']:.1f} per device)",
       f"kNN top-1 (k={config.eval.knn_k})",
