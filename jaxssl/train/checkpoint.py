@@ -8,6 +8,21 @@ import jax
 import orbax.checkpoint as ocp
 
 
+def _no_replica_parallel_on_cpu() -> None:
+  """Saves each replicated CPU array once, without slicing it per replica.
+
+  Orbax's replica-parallel save splits every replicated array across its
+  replicas so that many hosts write in parallel. Fake CPU devices share one
+  host's memory, so there it only adds a compiled slice per array (~100
+  compilations for a small ResNet on 8 devices). Accelerators keep the
+  default.
+  """
+  if jax.default_backend() == "cpu":
+    ocp.type_handlers.register_type_handler(
+        jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False),
+        override=True)
+
+
 class Checkpointer:
   """A thin wrapper over `ocp.CheckpointManager` for one TrainState.
 
@@ -17,6 +32,7 @@ class Checkpointer:
 
   def __init__(self, directory: str, *, every_steps: int, max_to_keep: int):
     self.directory = os.path.abspath(directory)
+    _no_replica_parallel_on_cpu()
     options = ocp.CheckpointManagerOptions(
         max_to_keep=max_to_keep,
         save_interval_steps=max(every_steps, 1),
