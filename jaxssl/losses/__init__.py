@@ -6,6 +6,10 @@ float32 scalar, and with `axis_name` set runs inside `jax.shard_map`.
 This package depends only on JAX.
 """
 
+from jaxssl.losses._blockwise import clip_blockwise
+from jaxssl.losses._blockwise import info_nce_blockwise
+from jaxssl.losses._blockwise import nt_xent_blockwise
+from jaxssl.losses._blockwise import siglip_blockwise
 from jaxssl.losses._clustering import sinkhorn
 from jaxssl.losses._clustering import swav
 from jaxssl.losses._contrastive import clip
@@ -35,11 +39,13 @@ __all__ = [
     "barlow_twins",
     "byol",
     "clip",
+    "clip_blockwise",
     "contrastive_pair",
     "dino",
     "dino_center",
     "dino_teacher_temp",
     "info_nce",
+    "info_nce_blockwise",
     "lifted_structured",
     "mae",
     "masked_lm",
@@ -48,7 +54,9 @@ __all__ = [
     "next_token",
     "noise_contrastive",
     "nt_xent",
+    "nt_xent_blockwise",
     "siglip",
+    "siglip_blockwise",
     "sinkhorn",
     "soft_nearest_neighbor",
     "supcon",

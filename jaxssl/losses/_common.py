@@ -48,6 +48,19 @@ def check_same_shape(x: jax.Array, y: jax.Array, x_name: str,
                      f"got {tuple(x.shape)} and {tuple(y.shape)}.")
 
 
+def check_pair(x: jax.typing.ArrayLike, y: jax.typing.ArrayLike,
+               names: tuple[str, str] = ("z1", "z2"),
+               ) -> tuple[jax.Array, jax.Array]:
+  """Two floating [n, d] arrays of equal shape, promoted to one dtype."""
+  x = as_float(x, names[0])
+  y = as_float(y, names[1])
+  check_rank(x, 2, names[0])
+  check_rank(y, 2, names[1])
+  check_same_shape(x, y, *names)
+  dtype = jnp.promote_types(x.dtype, y.dtype)
+  return x.astype(dtype), y.astype(dtype)
+
+
 def check_labels(labels: jax.typing.ArrayLike, n: int,
                  name: str = "labels") -> jax.Array:
   """Returns integer `labels` of shape [n]; raises ValueError otherwise."""

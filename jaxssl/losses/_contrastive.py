@@ -14,16 +14,6 @@ from jaxssl.losses import _collectives
 from jaxssl.losses import _common
 
 
-def _check_pair(z1, z2, names=("z1", "z2")):
-  z1 = _common.as_float(z1, names[0])
-  z2 = _common.as_float(z2, names[1])
-  _common.check_rank(z1, 2, names[0])
-  _common.check_rank(z2, 2, names[1])
-  _common.check_same_shape(z1, z2, *names)
-  dtype = jnp.promote_types(z1.dtype, z2.dtype)
-  return z1.astype(dtype), z2.astype(dtype)
-
-
 def _check_temperature(temperature, name="temperature"):
   if isinstance(temperature, (int, float)) and temperature <= 0:
     raise ValueError(f"`{name}` must be > 0, got {temperature}.")
@@ -73,7 +63,7 @@ def nt_xent(
     >>> print(f"{losses.nt_xent(z1, z2, temperature=0.5):.4f}")
     0.2899
   """
-  z1, z2 = _check_pair(z1, z2)
+  z1, z2 = _common.check_pair(z1, z2)
   _check_temperature(temperature)
   n = z1.shape[0]
   z1 = _common.l2_normalize(z1)
@@ -149,7 +139,7 @@ def info_nce(
     >>> print(f"{losses.info_nce(q, q, queue, temperature=1.0):.4f}")
     0.9176
   """
-  query, positive = _check_pair(query, positive, ("query", "positive"))
+  query, positive = _common.check_pair(query, positive, ("query", "positive"))
   _check_temperature(temperature)
   n = query.shape[0]
   if negatives is None:
@@ -276,7 +266,7 @@ def clip(
     >>> print(f"{losses.clip(x, x, logit_scale=10.0):.5f}")
     0.00005
   """
-  x, y = _check_pair(image_emb, text_emb, ("image_emb", "text_emb"))
+  x, y = _common.check_pair(image_emb, text_emb, ("image_emb", "text_emb"))
   scale = jnp.asarray(logit_scale, x.dtype)
   logits = scale * (x @ _collectives.unshard_rows(y).T)  # [N, N]
   diag = scale * jnp.sum(x * y, axis=1)  # the matched pairs
@@ -320,7 +310,7 @@ def siglip(
     >>> print(f"{losses.siglip(x, x, t=10.0, b=-5.0):.4f}")
     0.0134
   """
-  x, y = _check_pair(image_emb, text_emb, ("image_emb", "text_emb"))
+  x, y = _common.check_pair(image_emb, text_emb, ("image_emb", "text_emb"))
   y = _collectives.unshard_rows(y)
   big_n = x.shape[0]
   logits = (jnp.asarray(t, x.dtype) * (x @ y.T)

@@ -14,16 +14,6 @@ from jaxssl.losses import _collectives
 from jaxssl.losses import _common
 
 
-def _check_pair(x, y, names):
-  x = _common.as_float(x, names[0])
-  y = _common.as_float(y, names[1])
-  _common.check_rank(x, 2, names[0])
-  _common.check_rank(y, 2, names[1])
-  _common.check_same_shape(x, y, *names)
-  dtype = jnp.promote_types(x.dtype, y.dtype)
-  return x.astype(dtype), y.astype(dtype)
-
-
 def negative_cosine(
     p: jax.typing.ArrayLike,
     z: jax.typing.ArrayLike,
@@ -57,7 +47,7 @@ def negative_cosine(
     >>> print(f"{losses.negative_cosine(p, z):.4f}")
     -0.8536
   """
-  p, z = _check_pair(p, z, ("p", "z"))
+  p, z = _common.check_pair(p, z, ("p", "z"))
   cos = jnp.sum(_common.l2_normalize(p) * _common.l2_normalize(z), axis=-1)
   return -jnp.mean(cos)
 
@@ -92,7 +82,7 @@ def byol(
     >>> print(f"{losses.byol(p, z):.4f}")
     0.2929
   """
-  p, z = _check_pair(p, z, ("p", "z"))
+  p, z = _common.check_pair(p, z, ("p", "z"))
   diff = _common.l2_normalize(p) - _common.l2_normalize(z)
   return jnp.mean(jnp.sum(diff * diff, axis=-1))
 
@@ -144,7 +134,7 @@ def barlow_twins(
     >>> print(f"{losses.barlow_twins(z, z, off_diagonal_weight=0.5):.4f}")
     0.2500
   """
-  z1, z2 = _check_pair(z1, z2, ("z1", "z2"))
+  z1, z2 = _common.check_pair(z1, z2, ("z1", "z2"))
   n = z1.shape[0]
   big_n = n * _collectives.axis_size(axis_name)
   z1 = _standardize(z1, axis_name, 1e-5)
@@ -215,7 +205,7 @@ def vicreg(
     >>> print(f"{losses.vicreg(z, z):.4f}")
     0.0000
   """
-  z1, z2 = _check_pair(z1, z2, ("z1", "z2"))
+  z1, z2 = _common.check_pair(z1, z2, ("z1", "z2"))
   diff = z1 - z2
   invariance = _collectives.global_mean(diff * diff, axis_name, axis=(0, 1))
   var1, cov1 = _variance_covariance(z1, axis_name)

@@ -18,6 +18,7 @@ nt_xent info_nce supcon clip siglip triplet_margin triplet_all
 contrastive_pair lifted_structured n_pairs soft_nearest_neighbor
 noise_contrastive negative_cosine byol barlow_twins vicreg sinkhorn swav
 dino dino_center dino_teacher_temp mae masked_lm next_token
+nt_xent_blockwise info_nce_blockwise clip_blockwise siglip_blockwise
 """.split()
 
 _HELPER_MODULES = ("jaxssl.masking", "jaxssl.pretext")
