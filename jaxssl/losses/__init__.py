@@ -3,7 +3,9 @@
 Flat public API (one import path per function; the private modules may move).
 Every loss takes arrays first and keyword-only hyper-parameters, returns a
 float32 scalar, and with `axis_name` set runs inside `jax.shard_map`.
-This package depends only on JAX.
+Diagnostics for the metrics dict (contrastive_accuracy, embedding_std,
+mean_entropy, marginal_entropy) sit beside the losses. This package depends
+only on JAX.
 """
 
 from jaxssl.losses._blockwise import clip_blockwise
@@ -18,6 +20,10 @@ from jaxssl.losses._contrastive import noise_contrastive
 from jaxssl.losses._contrastive import nt_xent
 from jaxssl.losses._contrastive import siglip
 from jaxssl.losses._contrastive import supcon
+from jaxssl.losses._diagnostics import contrastive_accuracy
+from jaxssl.losses._diagnostics import embedding_std
+from jaxssl.losses._diagnostics import marginal_entropy
+from jaxssl.losses._diagnostics import mean_entropy
 from jaxssl.losses._distillation import dino
 from jaxssl.losses._distillation import dino_center
 from jaxssl.losses._distillation import dino_teacher_temp
@@ -40,15 +46,19 @@ __all__ = [
     "byol",
     "clip",
     "clip_blockwise",
+    "contrastive_accuracy",
     "contrastive_pair",
     "dino",
     "dino_center",
     "dino_teacher_temp",
+    "embedding_std",
     "info_nce",
     "info_nce_blockwise",
     "lifted_structured",
     "mae",
+    "marginal_entropy",
     "masked_lm",
+    "mean_entropy",
     "n_pairs",
     "negative_cosine",
     "next_token",

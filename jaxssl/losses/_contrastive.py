@@ -19,6 +19,7 @@ def _check_temperature(temperature, name="temperature"):
     raise ValueError(f"`{name}` must be > 0, got {temperature}.")
 
 
+@_common.jit_loss(static=("axis_name",), positive=("temperature",))
 def nt_xent(
     z1: jax.typing.ArrayLike,
     z2: jax.typing.ArrayLike,
@@ -85,6 +86,7 @@ def nt_xent(
   return total / (2 * big_n)
 
 
+@_common.jit_loss(static=("axis_name",), positive=("temperature",))
 def info_nce(
     query: jax.typing.ArrayLike,
     positive: jax.typing.ArrayLike,
@@ -168,6 +170,7 @@ def info_nce(
   return total / (n * _collectives.axis_size(axis_name))
 
 
+@_common.jit_loss(positive=("temperature",))
 def supcon(
     features: jax.typing.ArrayLike,
     labels: jax.typing.ArrayLike | None = None,
@@ -229,6 +232,7 @@ def supcon(
   return jnp.mean(per_anchor)
 
 
+@_common.jit_loss()
 def clip(
     image_emb: jax.typing.ArrayLike,
     text_emb: jax.typing.ArrayLike,
@@ -275,6 +279,7 @@ def clip(
   return 0.5 * (jnp.mean(rows) + jnp.mean(cols))
 
 
+@_common.jit_loss()
 def siglip(
     image_emb: jax.typing.ArrayLike,
     text_emb: jax.typing.ArrayLike,
@@ -319,6 +324,7 @@ def siglip(
   return -jnp.sum(jax.nn.log_sigmoid(signs * logits)) / big_n
 
 
+@_common.jit_loss()
 def noise_contrastive(
     data_logits: jax.typing.ArrayLike,
     noise_logits: jax.typing.ArrayLike,

@@ -12,6 +12,7 @@ from jaxssl.losses import _collectives
 from jaxssl.losses import _common
 
 
+@_common.jit_loss(positive=("student_temp", "teacher_temp"))
 def dino(
     student: jax.typing.ArrayLike,
     teacher: jax.typing.ArrayLike,
@@ -76,6 +77,7 @@ def dino(
   return jnp.sum(jnp.where(is_pair, ce, 0.0)) / (t * s - t)
 
 
+@_common.jit_loss(static=("axis_name",))
 def dino_center(
     center: jax.typing.ArrayLike,
     teacher: jax.typing.ArrayLike,
@@ -125,6 +127,7 @@ def dino_center(
   return jax.lax.stop_gradient(new)
 
 
+@_common.jit_loss(static=("warmup_epochs",))
 def dino_teacher_temp(
     epoch: jax.typing.ArrayLike,
     *,

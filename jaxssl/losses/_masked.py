@@ -25,6 +25,7 @@ def _check_bool(x, shape, name):
   return x.astype(bool)
 
 
+@_common.jit_loss(static=("norm_pix",))
 def mae(
     pred: jax.typing.ArrayLike,
     target: jax.typing.ArrayLike,
@@ -96,6 +97,7 @@ def _token_ce(logits, targets):
   return -jnp.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
 
 
+@_common.jit_loss()
 def masked_lm(
     logits: jax.typing.ArrayLike,
     targets: jax.typing.ArrayLike,
@@ -133,6 +135,7 @@ def masked_lm(
   return _masked_mean(_token_ce(logits, targets), is_masked)
 
 
+@_common.jit_loss()
 def next_token(
     logits: jax.typing.ArrayLike,
     tokens: jax.typing.ArrayLike,

@@ -51,6 +51,7 @@ def _avg_non_zero(losses, valid):
   return jnp.sum(losses) / jnp.maximum(count, 1)
 
 
+@_common.jit_loss(static=("p",))
 def triplet_margin(
     anchor: jax.typing.ArrayLike,
     positive: jax.typing.ArrayLike,
@@ -113,6 +114,7 @@ def triplet_margin(
   return jnp.mean(jax.nn.relu(dist(a, pos) - dist(a, neg) + margin))
 
 
+@_common.jit_loss()
 def triplet_all(
     embeddings: jax.typing.ArrayLike,
     labels: jax.typing.ArrayLike,
@@ -160,6 +162,7 @@ def triplet_all(
   return _avg_non_zero(per_triplet, valid)
 
 
+@_common.jit_loss()
 def contrastive_pair(
     embeddings: jax.typing.ArrayLike,
     labels: jax.typing.ArrayLike,
@@ -209,6 +212,7 @@ def contrastive_pair(
   return pos + neg
 
 
+@_common.jit_loss()
 def lifted_structured(
     embeddings: jax.typing.ArrayLike,
     labels: jax.typing.ArrayLike,
@@ -272,6 +276,7 @@ def lifted_structured(
   return total / jnp.maximum(num_pos, 1)
 
 
+@_common.jit_loss()
 def n_pairs(
     embeddings: jax.typing.ArrayLike,
     labels: jax.typing.ArrayLike,
@@ -326,6 +331,7 @@ def n_pairs(
   return jnp.sum(per_anchor) / jnp.maximum(jnp.sum(is_anchor), 1)
 
 
+@_common.jit_loss(positive=("temperature",))
 def soft_nearest_neighbor(
     embeddings: jax.typing.ArrayLike,
     labels: jax.typing.ArrayLike,

@@ -14,6 +14,7 @@ from jaxssl.losses import _collectives
 from jaxssl.losses import _common
 
 
+@_common.jit_loss()
 def negative_cosine(
     p: jax.typing.ArrayLike,
     z: jax.typing.ArrayLike,
@@ -52,6 +53,7 @@ def negative_cosine(
   return -jnp.mean(cos)
 
 
+@_common.jit_loss()
 def byol(
     p: jax.typing.ArrayLike,
     z: jax.typing.ArrayLike,
@@ -95,6 +97,7 @@ def _standardize(z, axis_name, eps):
   return centred / jnp.sqrt(var + eps)
 
 
+@_common.jit_loss(static=("axis_name",))
 def barlow_twins(
     z1: jax.typing.ArrayLike,
     z2: jax.typing.ArrayLike,
@@ -161,6 +164,7 @@ def _variance_covariance(z, axis_name):
   return variance, covariance
 
 
+@_common.jit_loss(static=("axis_name",))
 def vicreg(
     z1: jax.typing.ArrayLike,
     z2: jax.typing.ArrayLike,
