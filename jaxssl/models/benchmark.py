@@ -1,4 +1,4 @@
-"""Measures backbone train-step speed: images/s of fwd + bwd + SGD under jit.
+"""Measures ResNet train-step speed: images/s of fwd + bwd + SGD under jit.
 
     python -m jaxssl.models.benchmark --models tiny_resnet,resnet18_cifar \
         --impls xla,matmul --batch 256 --steps 3
@@ -25,8 +25,10 @@ def train_step_speed(model, *, batch: int = 256, size: int = 32,
   """Compiles and times a train step of `model` on random images.
 
   Returns:
-    dict with "images_per_s" (median over `steps` timed steps after one
-    warm-up step) and "compile_s".
+    dict with "images_per_s" from the fastest of `steps` timed steps after
+    the compiling one (on a shared machine the fastest step is the one least
+    slowed down by other jobs, as in `timeit`), "median_images_per_s" and
+    "compile_s".
   """
   rng = jax.random.key(seed)
   images = jax.random.normal(rng, (batch, size, size, 3), jnp.float32)
@@ -58,7 +60,8 @@ def train_step_speed(model, *, batch: int = 256, size: int = 32,
     jax.block_until_ready(out)
     times.append(time.perf_counter() - t0)
   times.sort()
-  return {"images_per_s": batch / times[len(times) // 2],
+  return {"images_per_s": batch / times[0],
+          "median_images_per_s": batch / times[len(times) // 2],
           "compile_s": compile_s}
 
 
@@ -70,14 +73,16 @@ def main() -> None:
   parser.add_argument("--size", type=int, default=32)
   parser.add_argument("--steps", type=int, default=3)
   args = parser.parse_args()
-  print(f"{'model':<16}{'impl':<9}{'images/s':>10}{'compile s':>11}")
+  print(f"{'model':<16}{'impl':<9}{'best img/s':>11}{'median':>9}"
+        f"{'compile s':>11}")
   for name in args.models.split(","):
     for impl in args.impls.split(","):
       model = getattr(resnet, name)(conv_impl=impl)
       r = train_step_speed(model, batch=args.batch, size=args.size,
                            steps=args.steps)
-      print(f"{name:<16}{impl:<9}{r['images_per_s']:>10.1f}"
-            f"{r['compile_s']:>11.1f}", flush=True)
+      print(f"{name:<16}{impl:<9}{r['images_per_s']:>11.1f}"
+            f"{r['median_images_per_s']:>9.1f}{r['compile_s']:>11.1f}",
+            flush=True)
 
 
 if __name__ == "__main__":

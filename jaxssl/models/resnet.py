@@ -28,7 +28,7 @@ from jaxssl.models.conv import Conv
 
 
 def batch_norm(train: bool, **kwargs) -> nn.BatchNorm:
-  """float32 BatchNorm: batch statistics when `train`, running ones otherwise."""
+  """float32 BatchNorm: batch statistics if `train`, else running ones."""
   return nn.BatchNorm(use_running_average=not train, momentum=0.9,
                       epsilon=1e-5, dtype=jnp.float32,
                       param_dtype=jnp.float32, **kwargs)
@@ -153,21 +153,23 @@ class ResNet(nn.Module):
     return {"feats": jnp.mean(x, axis=(1, 2))}
 
 
-def tiny_resnet(conv_impl: str = "matmul") -> ResNet:
+def tiny_resnet(conv_impl: str = "xla") -> ResNet:
   """Small CPU-fast ResNet: 3x3/2 stem, widths 32/64/128, 3 blocks -> [n, 128].
 
-  About 0.3M params; at 32x32 it sees 16x16, 8x8 and 4x4 feature maps.
+  About 0.3M params; at 32x32 it sees 16x16, 8x8 and 4x4 feature maps. A
+  train step runs at 250-550 images/s (batch 256, 32x32) on the shared 2-core
+  CPU, depending on its load; resnet18_cifar at 9-18.
   """
   return ResNet(stage_sizes=(1, 1, 1), widths=(32, 64, 128), stem_width=32,
                 stem_stride=2, conv_impl=conv_impl)
 
 
-def resnet18_cifar(conv_impl: str = "matmul") -> ResNet:
+def resnet18_cifar(conv_impl: str = "xla") -> ResNet:
   """CIFAR ResNet-18 (3x3/1 stem, no max pool) -> [n, 512], 11.2M params."""
   return ResNet(stage_sizes=(2, 2, 2, 2), conv_impl=conv_impl)
 
 
-def resnet50_cifar(conv_impl: str = "matmul") -> ResNet:
+def resnet50_cifar(conv_impl: str = "xla") -> ResNet:
   """CIFAR ResNet-50 (3x3/1 stem, no max pool) -> [n, 2048], 23.5M params."""
   return ResNet(stage_sizes=(3, 4, 6, 3), block="bottleneck",
                 conv_impl=conv_impl)

@@ -1,0 +1,191 @@
+"""Vision Transformer encoders (ViT-Ti/S/B) returning the cls token as features.
+
+Pre-norm blocks (LayerNorm -> attention -> residual, LayerNorm -> MLP ->
+residual), a cls token, learned or fixed 2-D sin-cos position embeddings,
+and a final LayerNorm. There is no classification head. `keep_idx` runs the
+encoder on a subset of patch tokens, as MAE's encoder does on the visible
+patches.
+
+The patch embedding is a Dense over flattened p x p x 3 patches, which is a
+stride-p convolution written as a matmul (fast on CPU); its kernel is a
+[p, p, 3, d] conv kernel reshaped to [p * p * 3, d].
+
+References:
+  Dosovitskiy et al., An Image is Worth 16x16 Words, arXiv:2010.11929.
+  He et al., Masked Autoencoders Are Scalable Vision Learners,
+  arXiv:2111.06377 (sin-cos embeddings, encoding visible patches only).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+POS_EMBEDS = ("learned", "sincos")
+
+_dense = functools.partial(nn.Dense,
+                           kernel_init=nn.initializers.xavier_uniform())
+_layer_norm = functools.partial(nn.LayerNorm, epsilon=1e-6)
+
+
+def sincos_pos_embed(grid_h: int, grid_w: int, dim: int) -> np.ndarray:
+  """Fixed 2-D sin-cos position embeddings (MAE's `get_2d_sincos_pos_embed`).
+
+  Args:
+    grid_h, grid_w: patch grid size.
+    dim: embedding width, a multiple of 4.
+
+  Returns:
+    [grid_h * grid_w, dim] float32, row-major over the grid; the first half
+    of the channels encodes the row, the second half the column.
+  """
+  if dim % 4:
+    raise ValueError(f"sin-cos position embedding needs dim % 4 == 0, got "
+                     f"{dim}")
+  omega = 1.0 / 10000 ** (np.arange(dim // 4, dtype=np.float64) / (dim / 4))
+  rows, cols = np.meshgrid(np.arange(grid_h), np.arange(grid_w),
+                           indexing="ij")
+
+  def embed(pos):
+    angles = pos.reshape(-1)[:, None] * omega[None]
+    return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+  return np.concatenate([embed(rows), embed(cols)], 1).astype(np.float32)
+
+
+class MultiHeadSelfAttention(nn.Module):
+  """Self-attention with a fused qkv projection.
+
+  Attributes:
+    num_heads: heads; the width must be divisible by it.
+  """
+  num_heads: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    n, l, d = x.shape
+    if d % self.num_heads:
+      raise ValueError(f"width {d} is not divisible by num_heads="
+                       f"{self.num_heads}")
+    qkv = _dense(3 * d, name="qkv")(x)
+    q, k, v = jnp.split(qkv.reshape(n, l, 3, self.num_heads, -1), 3, axis=2)
+    y = jax.nn.dot_product_attention(q[:, :, 0], k[:, :, 0], v[:, :, 0])
+    return _dense(d, name="proj")(y.reshape(n, l, d))
+
+
+class Block(nn.Module):
+  """Pre-norm transformer block.
+
+  Attributes:
+    num_heads: attention heads.
+    mlp_ratio: MLP hidden width over model width.
+  """
+  num_heads: int
+  mlp_ratio: int = 4
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    d = x.shape[-1]
+    x = x + MultiHeadSelfAttention(self.num_heads, name="attn")(
+        _layer_norm(name="norm1")(x))
+    y = _layer_norm(name="norm2")(x)
+    y = _dense(self.mlp_ratio * d, name="mlp_fc1")(y)
+    y = _dense(d, name="mlp_fc2")(nn.gelu(y, approximate=False))
+    return x + y
+
+
+class ViT(nn.Module):
+  """ViT encoder: patches -> tokens -> blocks -> final LayerNorm.
+
+  Attributes:
+    width: token width d.
+    depth: number of blocks.
+    num_heads: attention heads.
+    patch_size: side p of the square patches; image sides must divide by it.
+    mlp_ratio: MLP hidden width over d.
+    pos_embed: "learned" (init N(0, 0.02)) or "sincos" (fixed, not a param).
+  """
+  width: int
+  depth: int
+  num_heads: int
+  patch_size: int = 16
+  mlp_ratio: int = 4
+  pos_embed: str = "learned"
+
+  @property
+  def num_features(self) -> int:
+    """Width d of the features."""
+    return self.width
+
+  def patchify(self, images: jax.Array) -> jax.Array:
+    """[n, h, w, c] -> [n, l, p * p * c] patches, row-major over the grid."""
+    n, h, w, c = images.shape
+    p = self.patch_size
+    if h % p or w % p:
+      raise ValueError(f"image size {h}x{w} is not divisible by patch_size="
+                       f"{p}")
+    x = images.reshape(n, h // p, p, w // p, p, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(n, (h // p) * (w // p), p * p * c)
+
+  @nn.compact
+  def __call__(self, images: jax.Array, *, train: bool,
+               keep_idx: jax.Array | None = None) -> dict[str, jax.Array]:
+    """Encodes images, or only the patch tokens in `keep_idx`.
+
+    Args:
+      images: [n, h, w, 3] float images; h and w divisible by patch_size.
+      train: unused (no dropout or BatchNorm); kept for a uniform API.
+      keep_idx: optional [n, l_keep] int indices into the l = (h/p)(w/p)
+        patch tokens (row-major); only these tokens, with their position
+        embeddings, enter the blocks (MAE's encoder).
+
+    Returns:
+      dict with "feats": [n, d] the cls token after the final LayerNorm, and
+      "tokens": [n, l_keep or l, d] the patch tokens after it, in `keep_idx`
+      order.
+    """
+    del train
+    if self.pos_embed not in POS_EMBEDS:
+      raise ValueError(f"ViT pos_embed={self.pos_embed!r} is not one of "
+                       f"{POS_EMBEDS}")
+    n, h, w, _ = images.shape
+    x = self.patchify(jnp.asarray(images, jnp.float32))
+    x = _dense(self.width, name="patch_embed")(x)
+    grid = (h // self.patch_size, w // self.patch_size)
+    if self.pos_embed == "learned":
+      pos = self.param("pos_embed", nn.initializers.normal(0.02),
+                       (1, grid[0] * grid[1], self.width), jnp.float32)
+    else:
+      pos = jnp.asarray(sincos_pos_embed(*grid, self.width))[None]
+    x = x + pos
+    if keep_idx is not None:
+      if keep_idx.ndim != 2 or keep_idx.shape[0] != n:
+        raise ValueError(f"keep_idx must be [n={n}, l_keep], got shape "
+                         f"{keep_idx.shape}")
+      x = jnp.take_along_axis(x, keep_idx[..., None], axis=1)
+    cls = self.param("cls_token", nn.initializers.normal(0.02),
+                     (1, 1, self.width), jnp.float32)
+    x = jnp.concatenate([jnp.broadcast_to(cls, (n, 1, self.width)), x], 1)
+    for i in range(self.depth):
+      x = Block(self.num_heads, self.mlp_ratio, name=f"block{i}")(x)
+    x = _layer_norm(name="norm")(x)
+    return {"feats": x[:, 0], "tokens": x[:, 1:]}
+
+
+def vit_tiny(patch_size: int = 16, pos_embed: str = "learned") -> ViT:
+  """ViT-Ti: d 192, depth 12, 3 heads (5.5M params at 224 / patch 16)."""
+  return ViT(192, 12, 3, patch_size=patch_size, pos_embed=pos_embed)
+
+
+def vit_small(patch_size: int = 16, pos_embed: str = "learned") -> ViT:
+  """ViT-S: d 384, depth 12, 6 heads (21.7M params at 224 / patch 16)."""
+  return ViT(384, 12, 6, patch_size=patch_size, pos_embed=pos_embed)
+
+
+def vit_base(patch_size: int = 16, pos_embed: str = "learned") -> ViT:
+  """ViT-B: d 768, depth 12, 12 heads (85.8M params at 224 / patch 16)."""
+  return ViT(768, 12, 12, patch_size=patch_size, pos_embed=pos_embed)
