@@ -6,9 +6,9 @@ and a final LayerNorm. There is no classification head. `keep_idx` runs the
 encoder on a subset of patch tokens, as MAE's encoder does on the visible
 patches.
 
-The patch embedding is a Dense over flattened p x p x 3 patches, which is a
-stride-p convolution written as a matmul (fast on CPU); its kernel is a
-[p, p, 3, d] conv kernel reshaped to [p * p * 3, d].
+The patch embedding is a Dense over `jaxssl.masking.patchify` patches (the
+layout of MAE's targets), i.e. a stride-p convolution written as a matmul;
+its kernel is a [p, p, 3, d] conv kernel reshaped to [p * p * 3, d].
 
 References:
   Dosovitskiy et al., An Image is Worth 16x16 Words, arXiv:2010.11929.
@@ -24,6 +24,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxssl import masking
 
 POS_EMBEDS = ("learned", "sincos")
 
@@ -105,7 +107,8 @@ class ViT(nn.Module):
     width: token width d.
     depth: number of blocks.
     num_heads: attention heads.
-    patch_size: side p of the square patches; image sides must divide by it.
+    patch_size: side p of the square patches; image sides must divide by it
+      (ValueError otherwise).
     mlp_ratio: MLP hidden width over d.
     pos_embed: "learned" (init N(0, 0.02)) or "sincos" (fixed, not a param).
   """
@@ -121,16 +124,6 @@ class ViT(nn.Module):
     """Width d of the features."""
     return self.width
 
-  def patchify(self, images: jax.Array) -> jax.Array:
-    """[n, h, w, c] -> [n, l, p * p * c] patches, row-major over the grid."""
-    n, h, w, c = images.shape
-    p = self.patch_size
-    if h % p or w % p:
-      raise ValueError(f"image size {h}x{w} is not divisible by patch_size="
-                       f"{p}")
-    x = images.reshape(n, h // p, p, w // p, p, c).transpose(0, 1, 3, 2, 4, 5)
-    return x.reshape(n, (h // p) * (w // p), p * p * c)
-
   @nn.compact
   def __call__(self, images: jax.Array, *, train: bool,
                keep_idx: jax.Array | None = None) -> dict[str, jax.Array]:
@@ -140,8 +133,9 @@ class ViT(nn.Module):
       images: [n, h, w, 3] float images; h and w divisible by patch_size.
       train: unused (no dropout or BatchNorm); kept for a uniform API.
       keep_idx: optional [n, l_keep] int indices into the l = (h/p)(w/p)
-        patch tokens (row-major); only these tokens, with their position
-        embeddings, enter the blocks (MAE's encoder).
+        patch tokens (row-major, as `jaxssl.masking.patchify`), e.g. the
+        `ids_keep` of `jaxssl.masking.random_masking`; only these tokens, with
+        their position embeddings, enter the blocks (MAE's encoder).
 
     Returns:
       dict with "feats": [n, d] the cls token after the final LayerNorm, and
@@ -153,7 +147,8 @@ class ViT(nn.Module):
       raise ValueError(f"ViT pos_embed={self.pos_embed!r} is not one of "
                        f"{POS_EMBEDS}")
     n, h, w, _ = images.shape
-    x = self.patchify(jnp.asarray(images, jnp.float32))
+    # One patch layout for the ViT input, MAE's targets and masks.
+    x = masking.patchify(jnp.asarray(images, jnp.float32), self.patch_size)
     x = _dense(self.width, name="patch_embed")(x)
     grid = (h // self.patch_size, w // self.patch_size)
     if self.pos_embed == "learned":

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from jaxssl import configs_lib
+from jaxssl import masking
 from jaxssl import models
 from jaxssl.models import conv as conv_lib
 from jaxssl.models import resnet
@@ -189,15 +190,18 @@ def test_vit_outputs_and_keep_idx():
   keep = perm[:, :5]
   keep_rows = jnp.tile(jnp.arange(4, 9)[None], (2, 1))  # skips grid row 0
   other = images.at[:, :4].set(0.0)  # changes grid row 0 (tokens 0..3) only
+  ids_keep, _, _ = masking.random_masking(jax.random.key(3), 2, 16, ratio=0.75)
 
   @jax.jit
   def run(variables, images, other):
     apply = lambda x, idx=None: model.apply(  # noqa: E731
         variables, x, train=False, keep_idx=idx)
     return (apply(images), apply(images, perm), apply(images, keep),
-            apply(images, keep_rows), apply(other, keep_rows))
+            apply(images, keep_rows), apply(other, keep_rows),
+            apply(images, ids_keep))
 
-  out, permuted, subset, rows, rows_other = run(variables, images, other)
+  out, permuted, subset, rows, rows_other, masked = run(variables, images,
+                                                        other)
   chex.assert_shape(out["feats"], (2, 16))
   chex.assert_shape(out["tokens"], (2, 16, 16))
   # All tokens permuted: same cls features, permuted tokens (position
@@ -211,6 +215,8 @@ def test_vit_outputs_and_keep_idx():
   assert not np.allclose(subset["feats"], out["feats"], atol=1e-3)
   # Dropped patches do not matter.
   np.testing.assert_allclose(rows["feats"], rows_other["feats"], atol=1e-5)
+  # MAE's masking output plugs in directly.
+  chex.assert_shape(masked["tokens"], (2, 4, 16))
   with pytest.raises(ValueError, match="keep_idx must be"):
     jax.eval_shape(lambda v: model.apply(v, images, train=False,
                                          keep_idx=keep[0]), variables)
@@ -233,7 +239,7 @@ def test_vit_sincos_is_fixed_and_matches_mae_values():
 
 def test_vit_rejects_bad_patch_size():
   model = models.backbone(_model_config(name="vit_tiny"))
-  with pytest.raises(ValueError, match="not divisible by patch_size=16"):
+  with pytest.raises(ValueError, match="divisible into patches of size 16"):
     _abstract_init(model, (1, 40, 40, 3), train=False)
 
 
