@@ -1,6 +1,6 @@
 """Loss benchmark: forward+backward timings and compiled peak memory.
 
-`python -m jaxssl.bench losses [--mode time|memory] [--json]` (wired by
+`python -m jaxssl.bench losses [--mode time|memory|all] [--json]` (wired by
 `jaxssl.bench`) calls `main(argv)`. Time mode reports the median
 milliseconds of a jitted `value_and_grad` over `--repeats` calls, compile and
 warm-up excluded, for the cases of the loss-library acceptance. Memory mode
@@ -64,6 +64,23 @@ def timing_cases(quick=False):
   cases.append(("supcon", "(512, 2 views, 128), 100 classes",
                 lambda f: losses.supcon(f, labels), (feats,), 20))
   return cases
+
+
+def matmul_gflops(n=4096, d=256, repeats=5):
+  """Achieved f32 GFLOP/s of an [n, d] x [d, n] matmul right now.
+
+  Printed with the timings: on a shared CPU it says how loaded the machine
+  was (the nt_xent cases are matmul-bound).
+  """
+  a = _normal(5, (n, d))
+  mm = jax.jit(lambda a: a @ a.T)
+  jax.block_until_ready(mm(a))
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(mm(a))
+    times.append(time.perf_counter() - start)
+  return 2 * n * n * d / statistics.median(times) / 1e9
 
 
 def run_timing(repeats_scale=1.0, quick=False):
@@ -133,8 +150,8 @@ def main(argv: list[str]) -> None:
   """Runs the loss benchmark; `argv` excludes the program name."""
   parser = argparse.ArgumentParser(prog="python -m jaxssl.bench losses",
                                    description=__doc__.split("\n")[0])
-  parser.add_argument("--mode", choices=("time", "memory", "all"),
-                      default="time")
+  parser.add_argument("--mode", choices=("time", "speed", "memory", "all"),
+                      default="time", help="speed is an alias of time")
   parser.add_argument("--json", action="store_true",
                       help="print JSON instead of a table")
   parser.add_argument("--quick", action="store_true",
@@ -142,9 +159,12 @@ def main(argv: list[str]) -> None:
   parser.add_argument("--block_size", type=int, default=1024)
   parser.add_argument("--sizes", type=int, nargs="+", default=[16384, 65536])
   args = parser.parse_args(argv)
+  if args.mode == "speed":
+    args.mode = "time"
   result = {"backend": jax.default_backend(),
             "devices": jax.device_count(), "jax": jax.__version__}
   if args.mode in ("time", "all"):
+    result["matmul_gflops"] = round(matmul_gflops(), 1)
     result["time"] = run_timing(0.2 if args.quick else 1.0, args.quick)
   if args.mode in ("memory", "all"):
     result["memory"] = run_memory(tuple(args.sizes), d=256,
@@ -155,7 +175,8 @@ def main(argv: list[str]) -> None:
   print(f"backend={result['backend']} devices={result['devices']} "
         f"jax={result['jax']}")
   if "time" in result:
-    print("\nforward+backward (jit value_and_grad), ms:")
+    print(f"\nf32 matmul reference: {result['matmul_gflops']} GFLOP/s")
+    print("forward+backward (jit value_and_grad), ms:")
     _print_table(result["time"])
   if "memory" in result:
     print("\ncompiled memory of value_and_grad (XLA memory_analysis):")

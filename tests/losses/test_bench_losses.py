@@ -6,16 +6,17 @@ from jaxssl import bench_losses
 
 
 def test_memory_mode_json(capsys):
-  bench_losses.main(["--mode", "memory", "--sizes", "2048", "--block_size",
-                     "64", "--json"])
+  # Tiny sizes: this checks the entry point and its output; that tiling
+  # bounds memory is test_blockwise.test_peak_memory_is_bounded.
+  bench_losses.main(["--mode", "memory", "--sizes", "128", "--block_size",
+                     "32", "--json"])
   result = json.loads(capsys.readouterr().out)
-  rows = {(r["loss"], r["form"]): r for r in result["memory"]}
-  assert {name for name, _ in rows} == {"nt_xent", "info_nce", "clip",
-                                        "siglip"}
-  for name in ("nt_xent", "info_nce", "clip", "siglip"):
-    # At N = 2048 the [N, N] terms already dominate the O(N·d) ones.
-    assert (rows[(name, "block=64")]["temp_MiB"]
-            < 0.5 * rows[(name, "dense")]["temp_MiB"])
+  assert result["backend"] == "cpu"
+  forms = {(r["loss"], r["form"]) for r in result["memory"]}
+  assert forms == {(name, form)
+                   for name in ("nt_xent", "info_nce", "clip", "siglip")
+                   for form in ("dense", "block=32")}
+  assert all(r["peak_MiB"] >= r["temp_MiB"] > 0 for r in result["memory"])
 
 
 def test_timing_cases_cover_the_acceptance():

@@ -95,8 +95,8 @@ def test_swav_grads_hold_codes_fixed():
   with jax.enable_x64(True):
     h, l = jnp.asarray(high), jnp.asarray(low)
     codes = jax.vmap(losses.sinkhorn)(h)
-    got = jax.grad(losses.swav, argnums=(0, 1))(h, l)
-    want = jax.grad(fixed_codes_loss, argnums=(0, 1))(h, l, codes)
+    got = jax.jit(jax.grad(losses.swav, argnums=(0, 1)))(h, l)
+    want = jax.jit(jax.grad(fixed_codes_loss, argnums=(0, 1)))(h, l, codes)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=1e-9)
   lt.check_grads_f64(lambda h, l: fixed_codes_loss(h, l, codes), (h, l))

@@ -70,7 +70,7 @@ def test_nt_xent_sharded_equivalence(devices):
                             axis_name=axis_name)
     return f
 
-  lt.assert_sharded_equivalent(make_loss, w, [z1, z2])
+  lt.assert_sharded_equivalent(make_loss, w, [z1, z2], auto_mesh=True)
 
 
 @jax.custom_vjp
