@@ -43,7 +43,8 @@ def sincos_pos_embed(grid_h: int, grid_w: int, dim: int) -> np.ndarray:
 
   Returns:
     [grid_h * grid_w, dim] float32, row-major over the grid; the first half
-    of the channels encodes the row, the second half the column.
+    of the channels encodes the column, the second half the row (MAE's
+    order: its meshgrid puts the w coordinate first).
   """
   if dim % 4:
     raise ValueError(f"sin-cos position embedding needs dim % 4 == 0, got "
@@ -56,7 +57,7 @@ def sincos_pos_embed(grid_h: int, grid_w: int, dim: int) -> np.ndarray:
     angles = pos.reshape(-1)[:, None] * omega[None]
     return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
 
-  return np.concatenate([embed(rows), embed(cols)], 1).astype(np.float32)
+  return np.concatenate([embed(cols), embed(rows)], 1).astype(np.float32)
 
 
 class MultiHeadSelfAttention(nn.Module):

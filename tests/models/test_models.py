@@ -229,11 +229,12 @@ def test_vit_sincos_is_fixed_and_matches_mae_values():
   assert "pos_embed" not in variables["params"]
   table = vit.sincos_pos_embed(2, 3, 8)
   chex.assert_shape(table, (6, 8))
-  # Token (row 1, col 2): rows use channels 0..3, columns 4..7.
+  # Token (row 1, col 2): columns use channels 0..3, rows 4..7, as in MAE's
+  # get_2d_sincos_pos_embed (omega_k = 1 / 10000^(k / (dim / 4))).
   omega = 1.0 / 10000 ** (np.arange(2) / 2)
   np.testing.assert_allclose(
-      table[5], np.concatenate([np.sin(omega), np.cos(omega),
-                                np.sin(2 * omega), np.cos(2 * omega)]),
+      table[5], np.concatenate([np.sin(2 * omega), np.cos(2 * omega),
+                                np.sin(omega), np.cos(omega)]),
       rtol=1e-6)
 
 
