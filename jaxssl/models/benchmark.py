@@ -5,7 +5,9 @@
 
 The step is what a method's step costs minus the loss: forward in train mode
 (BatchNorm batch statistics), a scalar of the features, gradients, an SGD
-update. Keep runs short on shared machines.
+update; it compares backbones and conv implementations, which configs do not
+select. `python -m jaxssl.bench --config ...` times a config's full step.
+Keep runs short on shared machines.
 """
 
 from __future__ import annotations

@@ -8,10 +8,9 @@ implementations and to/from `nn.Conv`:
 - `impl="matmul"`: im2col + one matmul. The kh*kw shifted (strided) windows
   of the padded input are concatenated on the channel axis, giving
   [n, h', w', kh*kw*c_in], which multiplies `kernel.reshape(-1, c_out)`
-  directly; the backward of slicing is just padding and adds.
-- `impl="patches"`: `lax.conv_general_dilated_patches` + matmul. Same maths
-  as "matmul", but its input gradient is itself an XLA convolution with a
-  one-hot kernel: 7x slower than "matmul" in a train step.
+  directly; the backward of slicing is just padding and adds. (Extracting
+  the windows with `lax.conv_general_dilated_patches` instead was 7x slower
+  in a train step: its input gradient is an XLA convolution itself.)
 
 Measured on the shared 2-core CPU with jax 0.10.2 (train step, batch 256,
 32x32; `python -m jaxssl.models.benchmark`), "xla" is as fast as "matmul" on
@@ -36,7 +35,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-IMPLS = ("xla", "matmul", "patches")
+IMPLS = ("xla", "matmul")
 
 # He init over fan_out, as torchvision ResNets (kaiming_normal_, fan_out).
 he_normal_fan_out = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
@@ -72,8 +71,8 @@ class Conv(nn.Module):
     kernel_size: (kh, kw).
     strides: (sh, sw).
     use_bias: add a learned bias (off before BatchNorm).
-    impl: "xla", "matmul" or "patches" (see module docstring); all give the
-      same outputs and gradients up to float rounding.
+    impl: "xla" or "matmul" (see module docstring); both give the same
+      outputs and gradients up to float rounding.
     kernel_init: initializer of the [kh, kw, c_in, c_out] kernel.
   """
   features: int
@@ -107,16 +106,9 @@ class Conv(nn.Module):
       y = jax.lax.conv_general_dilated(
           x, kernel, strides, padding,
           dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    elif self.impl == "matmul":
+    else:
       cols = im2col(x, self.kernel_size, strides, padding)
       y = cols @ kernel.reshape(kh * kw * c_in, self.features)
-    else:
-      # Patches come out ordered (c_in, kh, kw) on the last axis.
-      cols = jax.lax.conv_general_dilated_patches(
-          x, (kh, kw), strides, padding,
-          dimension_numbers=("NHWC", "OIHW", "NHWC"))
-      w = jnp.transpose(kernel, (2, 0, 1, 3)).reshape(-1, self.features)
-      y = cols @ w
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros, (self.features,),
                          jnp.float32)

@@ -103,7 +103,7 @@ class ResNet(nn.Module):
     stem_kernel: side of the stem convolution (3 for CIFAR, 7 for ImageNet).
     stem_stride: stride of the stem convolution.
     stem_pool: 3x3/2 max pool after the stem (ImageNet).
-    conv_impl: "xla", "matmul" or "patches" (see `jaxssl.models.conv`).
+    conv_impl: "xla" or "matmul" (see `jaxssl.models.conv`).
   """
   stage_sizes: Sequence[int]
   widths: Sequence[int] = (64, 128, 256, 512)

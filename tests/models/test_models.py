@@ -34,12 +34,6 @@ def _abstract_init(model, shape, **kwargs):
                         jax.ShapeDtypeStruct(shape, jnp.float32))
 
 
-def _micro_resnet(block="basic", conv_impl="matmul"):
-  """Two stages (so a projection shortcut) of narrow blocks: fast to compile."""
-  return models.ResNet(stage_sizes=(1, 1), widths=(4, 8), block=block,
-                       stem_width=8, stem_stride=2, conv_impl=conv_impl)
-
-
 def _model_config(**overrides):
   config = configs_lib.base_config().model
   config.update(overrides)
@@ -324,7 +318,7 @@ def test_encoder_and_mlp_last_bn():
   assert set(updates["batch_stats"]) == {"backbone", "projector"}
   np.testing.assert_allclose(z.mean(0), 0.0, atol=1e-5)
   np.testing.assert_allclose(z.std(0), 1.0, atol=1e-2)
-  bare = models.Encoder(_micro_resnet())
+  bare = models.Encoder(models.ResNet(stage_sizes=(1,), widths=(4,)))
   variables = _abstract_init(bare, images.shape, train=False)
   out = jax.eval_shape(lambda v: bare.apply(v, images, train=False), variables)
   assert set(out) == {"feats"}
