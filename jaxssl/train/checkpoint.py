@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 
+from absl import logging
 import jax
 import orbax.checkpoint as ocp
+
+
+_REGISTERED = False
 
 
 def _no_replica_parallel_on_cpu() -> None:
@@ -17,10 +21,18 @@ def _no_replica_parallel_on_cpu() -> None:
   compilations for a small ResNet on 8 devices). Accelerators keep the
   default.
   """
-  if jax.default_backend() == "cpu":
+  global _REGISTERED
+  if _REGISTERED or jax.default_backend() != "cpu":
+    return
+  level = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)  # Orbax warns about the override.
+  try:
     ocp.type_handlers.register_type_handler(
         jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False),
         override=True)
+  finally:
+    logging.set_verbosity(level)
+  _REGISTERED = True
 
 
 class Checkpointer:
