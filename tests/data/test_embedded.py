@@ -1,0 +1,162 @@
+"""Tests for jaxssl.data.embedded: the dataset built from bundled data."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxssl.data import embedded
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp("embedded_cache"))
+
+
+@pytest.fixture(scope="module")
+def splits(cache_dir):
+  return {s: embedded.load(s, cache_dir=cache_dir) for s in ("train", "test")}
+
+
+def test_constants():
+  assert embedded.NAME == "embedded_digits"
+  assert embedded.NUM_CLASSES == 10
+  assert embedded.IMAGE_SHAPE == (32, 32, 3)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_shapes_dtypes_ranges(splits, split):
+  data = splits[split]
+  images, labels = data["image"], data["label"]
+  n = len(images)
+  assert images.shape == (n,) + embedded.IMAGE_SHAPE
+  assert images.dtype == np.uint8
+  assert labels.shape == (n,) and labels.dtype == np.int32
+  assert data["source_index"].shape == (n,)
+  assert data["source_index"].dtype == np.int32
+  assert labels.min() == 0 and labels.max() == embedded.NUM_CLASSES - 1
+  # Not degenerate: uses most of the range, images differ.
+  assert images.min() < 20 and images.max() > 235
+  assert not np.array_equal(images[0], images[1])
+
+
+def test_sizes(splits):
+  assert 10_000 <= len(splits["train"]["label"]) <= 20_000
+  assert 1_500 <= len(splits["test"]["label"]) <= 3_000
+
+
+def test_source_digits_are_disjoint(splits):
+  train = set(splits["train"]["source_index"].tolist())
+  test = set(splits["test"]["source_index"].tolist())
+  assert not train & test
+  assert len(train) + len(test) == 1797  # every source digit is used
+
+
+def test_labels_match_source_digits(splits):
+  from sklearn import datasets  # pylint: disable=g-import-not-at-top
+  target = datasets.load_digits().target
+  for data in splits.values():
+    np.testing.assert_array_equal(data["label"], target[data["source_index"]])
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_class_balance(splits, split):
+  counts = np.bincount(splits[split]["label"], minlength=10)
+  assert counts.min() >= 0.9 * counts.mean()
+  assert counts.max() <= 1.1 * counts.mean()
+
+
+def test_splits_are_shuffled(splits):
+  # Any prefix is a class-mixed sample (the figure and quick evals rely on it).
+  assert len(np.unique(splits["train"]["label"][:100])) == 10
+
+
+def test_deterministic(splits, tmp_path):
+  again = embedded.load("train", cache_dir=str(tmp_path))
+  for key in ("image", "label", "source_index"):
+    assert again[key].tobytes() == splits["train"][key].tobytes(), key
+
+
+def test_cache_is_reused(splits, cache_dir, monkeypatch):
+  path = os.path.join(cache_dir, f"embedded_digits_{embedded._VERSION}.npz")
+  assert os.path.exists(path)
+  assert not [f for f in os.listdir(cache_dir) if f.startswith(".tmp")]
+
+  def fail(*args):
+    raise AssertionError("rebuilt although the cache exists")
+
+  monkeypatch.setattr(embedded, "_build", fail)
+  data = embedded.load("test", cache_dir=cache_dir)
+  np.testing.assert_array_equal(data["image"], splits["test"]["image"])
+
+
+def _tiny_build(recipe):
+  del recipe
+  arrays = {}
+  for split in ("train", "test"):
+    arrays[f"{split}/image"] = np.zeros((2, 32, 32, 3), np.uint8)
+    arrays[f"{split}/label"] = np.arange(2, dtype=np.int32)
+    arrays[f"{split}/source_index"] = np.arange(2, dtype=np.int32)
+  return arrays
+
+
+def test_corrupt_cache_is_rebuilt(tmp_path, monkeypatch):
+  monkeypatch.setattr(embedded, "_build", _tiny_build)
+  path = tmp_path / f"embedded_digits_{embedded._VERSION}.npz"
+  path.write_bytes(b"not a zip file")
+  data = embedded.load("train", cache_dir=str(tmp_path))
+  assert data["image"].shape == (2, 32, 32, 3)
+  assert embedded.load("test", cache_dir=str(tmp_path))["label"].tolist() == [
+      0, 1]
+
+
+def test_default_cache_dir(tmp_path, monkeypatch):
+  monkeypatch.setattr(embedded, "_build", _tiny_build)
+  monkeypatch.delenv("JAXSSL_CACHE_DIR", raising=False)
+  monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+  embedded.load("train")
+  assert os.listdir(tmp_path / "xdg" / "jaxssl") == [
+      f"embedded_digits_{embedded._VERSION}.npz"]
+  monkeypatch.setenv("JAXSSL_CACHE_DIR", str(tmp_path / "own"))
+  embedded.load("train")
+  assert len(os.listdir(tmp_path / "own")) == 1
+
+
+@pytest.mark.parametrize("split", ["validation", "TRAIN", ""])
+def test_bad_split(split, tmp_path):
+  with pytest.raises(ValueError, match=repr(split)):
+    embedded.load(split, cache_dir=str(tmp_path))
+  assert not os.listdir(tmp_path)  # fails before building anything
+
+
+def test_imports_no_tensorflow_or_jax(cache_dir):
+  # The module file alone, so the check is about it and not about whatever
+  # jaxssl/data/__init__.py may import. Loading and the build's data readers
+  # must not pull tensorflow or jax either.
+  code = f"""
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("embedded", {embedded.__file__!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+module.load("train", cache_dir={cache_dir!r})
+module._load_backgrounds((4,))
+module.describe()
+heavy = sorted(m for m in sys.modules
+               if m.split(".")[0] in ("tensorflow", "jax", "jaxlib", "flax"))
+assert not heavy, heavy
+"""
+  subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_describe():
+  text = embedded.describe()
+  assert embedded.NAME in text and "load_digits" in text
+  assert 2 <= len(text.splitlines()) <= 8
+
+
+def test_examples_figure(cache_dir, tmp_path):
+  path = tmp_path / "examples.png"
+  embedded.save_examples_figure(str(path), n=12, cache_dir=cache_dir)
+  assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
