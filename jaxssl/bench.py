@@ -63,37 +63,26 @@ def bench_step(config, *, repeats: int = 5, warmup: int = 2,
                compile_only: bool = False) -> dict:
   """Times (or only compiles) the train step of `config`."""
   # Imported here so `python -m jaxssl.bench losses` stays light.
-  from jaxssl import configs_lib, methods  # pylint: disable=g-import-not-at-top
+  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
   from jaxssl.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
-  from jaxssl.train import optim, state as state_lib, step as step_lib  # pylint: disable=g-import-not-at-top
+  from jaxssl.train import setup as setup_lib  # pylint: disable=g-import-not-at-top
 
   configs_lib.validate(config)
-  mesh = mesh_lib.make_mesh(config.mesh)
   b = config.train.batch_size
-  mesh_lib.check_batch_size(b, mesh, "train.batch_size")
-  method = methods.build(config)
-  tx, lr = optim.make(config.optim, b, config.train.total_steps)
   spec = batch_spec(config)
-  init = state_lib.init_fn(method, tx, spec)
-  init_key, step_key = jax.random.split(jax.random.key(config.seed))
-  shapes = jax.eval_shape(init, init_key)
-  rep = mesh_lib.replicated(mesh)
-  state_sh = jax.tree.map(lambda _: rep, shapes)
+  run = setup_lib.build(config, spec)
+  mesh = run.mesh
   batch_sh = jax.tree.map(lambda _: mesh_lib.data_sharding(mesh), spec)
-  step = jax.jit(step_lib.make_train_step(method, tx, lr, step_key),
-                 donate_argnums=(0,), out_shardings=(state_sh, rep))
-  abstract_state = jax.tree.map(
-      lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-      shapes, state_sh)
   abstract_batch = jax.tree.map(
       lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
       spec, batch_sh)
   t0 = time.perf_counter()
-  compiled = step.lower(abstract_state, abstract_batch).compile()
+  compiled = run.train_step.lower(run.abstract_state(),
+                                   abstract_batch).compile()
   compile_s = time.perf_counter() - t0
   flops = _flops(compiled)
   n_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(
-      shapes.params))
+      run.state_shapes.params))
   result = {
       "config": f"{config.method.name}/{config.model.name}/"
                 f"{config.data.name}",
@@ -106,7 +95,7 @@ def bench_step(config, *, repeats: int = 5, warmup: int = 2,
   }
   if compile_only:
     return result
-  state = jax.jit(init, out_shardings=state_sh)(init_key)
+  state = run.init(run.init_key)
   rng = np.random.default_rng(0)
   batch = {k: jax.device_put(
       rng.standard_normal(s.shape).astype(s.dtype) if k != "label" else

@@ -18,14 +18,11 @@ import jax
 from absl import logging
 
 from jaxssl import configs_lib
-from jaxssl import methods
 from jaxssl.data import pipeline
 from jaxssl.train import checkpoint as ckpt_lib
 from jaxssl.train import evaluate as eval_lib
 from jaxssl.train import mesh as mesh_lib
-from jaxssl.train import optim
-from jaxssl.train import state as state_lib
-from jaxssl.train import step as step_lib
+from jaxssl.train import setup as setup_lib
 from jaxssl.train import writer as writer_lib
 
 
@@ -122,11 +119,7 @@ def run(config, workdir: str) -> dict:
   config = configs_lib.validate(config)
   workdir = prepare_workdir(workdir)
   t = config.train
-  mesh = mesh_lib.make_mesh(config.mesh)
-  mesh_lib.check_batch_size(t.batch_size, mesh, "train.batch_size")
-  method = methods.build(config)
   info = pipeline.dataset_info(config)
-  tx, lr_schedule = optim.make(config.optim, t.batch_size, t.total_steps)
   checkpointer = ckpt_lib.Checkpointer(
       os.path.join(workdir, "checkpoints"), every_steps=t.ckpt_every_steps,
       max_to_keep=t.max_to_keep)
@@ -138,16 +131,13 @@ def run(config, workdir: str) -> dict:
 
   batches = pipeline.train_batches(config, start_step=start)
   first = next(batches)
-  init_key, step_key = jax.random.split(jax.random.key(config.seed))
-  init = state_lib.init_fn(method, tx, _global_spec(first))
-  shapes = jax.eval_shape(init, init_key)
-  replicated = mesh_lib.replicated(mesh)
-  state_sh = jax.tree.map(lambda _: replicated, shapes)
+  run = setup_lib.build(config, _global_spec(first))
+  mesh, method = run.mesh, run.method
   if start:
-    state = checkpointer.restore(ckpt_lib.abstract(shapes, state_sh))
+    state = checkpointer.restore(run.abstract_state())
     _log(f"Resuming from the checkpoint at step {start} in {workdir}")
   else:
-    state = jax.jit(init, out_shardings=state_sh)(init_key)
+    state = run.init(run.init_key)
   n_params = sum(x.size for x in jax.tree.leaves(state.params))
   _log(f"{method.name}: {config.model.name} ({n_params / 1e6:.2f}M params), "
        f"{config.data.name} ({info.num_train} train images), global batch "
@@ -158,9 +148,7 @@ def run(config, workdir: str) -> dict:
   baselines = _baselines(workdir, evaluator, state, config) if (
       config.eval.baselines) else {}
 
-  train_step = jax.jit(
-      step_lib.make_train_step(method, tx, lr_schedule, step_key),
-      donate_argnums=(0,), out_shardings=(state_sh, replicated))
+  train_step = run.train_step
   writer = writer_lib.MetricWriter(workdir)
   bar = _progress(config, start)
   n_devices = mesh.devices.size
