@@ -160,3 +160,12 @@ def test_examples_figure(cache_dir, tmp_path):
   path = tmp_path / "examples.png"
   embedded.save_examples_figure(str(path), n=12, cache_dir=cache_dir)
   assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_hsv_tint_matches_colorsys():
+  import colorsys  # pylint: disable=g-import-not-at-top
+  hue = np.array([0.0, 0.2, 0.5, 0.77, 1.3])
+  saturation = np.array([0.0, 0.6, 1.0, 0.55, 0.3])
+  want = [colorsys.hsv_to_rgb(h % 1, s, 1.0) for h, s in zip(hue, saturation)]
+  np.testing.assert_allclose(embedded._hsv_tint(hue, saturation), want,
+                             atol=1e-6)
