@@ -87,11 +87,48 @@ def base_config() -> ConfigDict:
   c.model.proj_hidden_dim = 2048
   c.model.proj_dim = 128
   c.model.proj_layers = 2        # linear layers in the projection MLP
+  c.model.proj_last_bn = False   # affine-free BN on the projector output
   c.model.pred_hidden_dim = 512  # predictor MLP (BYOL, SimSiam, MoCo v3)
+  c.model.pred_last_bn = False   # affine-free BN on the predictor output
 
   c.method = ConfigDict()
   c.method.name = "simclr"       # see jaxssl.methods.METHODS
-  c.method.temperature = 0.1
+  c.method.temperature = 0.1     # SimCLR, MoCo v3, SupCon, SwAV
+  # EMA teacher (BYOL, MoCo v3, DINO): momentum per step, cosine from
+  # `ema_momentum` at step 0 to `ema_momentum_end` at train.total_steps.
+  c.method.ema_momentum = 0.996
+  c.method.ema_momentum_end = 1.0
+  # Prototype heads (DINO, SwAV).
+  c.method.num_prototypes = 65536  # DINO's K / SwAV's prototypes
+  c.method.head_hidden_dim = 2048  # DINO head MLP width
+  c.method.head_bottleneck_dim = 256
+  c.method.head_layers = 3         # DINO head Linear layers before the last
+  c.method.norm_last_layer = True  # DINO: weight-norm gain fixed at 1
+  c.method.freeze_last_layer_steps = 0  # DINO last layer / SwAV prototypes
+  # DINO temperatures and centring.
+  c.method.student_temp = 0.1
+  c.method.teacher_temp = 0.04     # linear warm-up from this ...
+  c.method.teacher_temp_end = 0.07  # ... to this, then constant
+  c.method.teacher_temp_warmup_steps = 0
+  c.method.center_momentum = 0.9
+  # SwAV: Sinkhorn-Knopp and the optional feature queue.
+  c.method.sinkhorn_iters = 3
+  c.method.sinkhorn_epsilon = 0.05
+  c.method.queue_size = 0          # 0: no queue
+  c.method.queue_start_steps = 0   # use the queue from this step on
+  # Barlow Twins.
+  c.method.barlow_lambda = 5e-3    # off-diagonal weight
+  c.method.barlow_scale = 1.0      # overall loss scale (solo-learn: 0.1)
+  # VICReg coefficients.
+  c.method.vicreg_sim = 25.0
+  c.method.vicreg_std = 25.0
+  c.method.vicreg_cov = 1.0
+  # MAE.
+  c.method.mask_ratio = 0.75
+  c.method.norm_pix_loss = True
+  c.method.decoder_dim = 512
+  c.method.decoder_depth = 8
+  c.method.decoder_heads = 16
 
   c.optim = ConfigDict()
   c.optim.name = "lars"          # lars | adamw | sgd
@@ -165,6 +202,14 @@ def make_smoke(config: ConfigDict) -> ConfigDict:
   config.model.proj_hidden_dim = min(config.model.proj_hidden_dim, 64)
   config.model.proj_dim = min(config.model.proj_dim, 32)
   config.model.pred_hidden_dim = min(config.model.pred_hidden_dim, 32)
+  m = config.method
+  m.num_prototypes = min(m.num_prototypes, 64)
+  m.head_hidden_dim = min(m.head_hidden_dim, 64)
+  m.head_bottleneck_dim = min(m.head_bottleneck_dim, 32)
+  m.queue_size = min(m.queue_size, 32)
+  m.decoder_dim = min(m.decoder_dim, 32)
+  m.decoder_depth = min(m.decoder_depth, 1)
+  m.decoder_heads = min(m.decoder_heads, 2)
   config.train.batch_size = 16
   config.train.total_steps = 3
   config.train.log_every_steps = 1

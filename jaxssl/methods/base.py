@@ -38,10 +38,18 @@ class Method:
     features: `(params, extra, images) -> feats [n, d]`: the frozen
       backbone used by kNN / linear evaluation, in inference mode.
     update_extra: `(params, extra, step) -> extra`, run after the optimizer
-      update (EMA teachers, momentum schedules). Defaults to identity.
+      update with the new params (EMA teachers, momentum schedules).
+      Defaults to identity.
+    figures: optional `(params, extra, images, rng) -> {name: image}`,
+      pictures the method draws of itself at evaluation time (MAE's
+      original / masked / reconstruction grid); `images` is a fixed batch of
+      normalised eval-split images [n, h, w, 3] and each returned image a
+      float [H, W, 3] array in [0, 1]. The loop saves them as PNG files under
+      `<workdir>/figures/` and as TensorBoard images.
   """
   name: str
   init: Callable[..., tuple[Params, Extra]]
   loss: Callable[..., tuple[jax.Array, tuple[Extra, Metrics]]]
   features: Callable[..., jax.Array]
   update_extra: Callable[..., Extra] = _keep_extra
+  figures: Callable[..., dict[str, Any]] | None = None

@@ -43,3 +43,55 @@ def embedding_metrics(z1: jax.Array, z2: jax.Array) -> dict[str, jax.Array]:
       "z_std": jnp.mean(jnp.std(u1, axis=0)),
       "pos_cos": jnp.mean(jnp.sum(u1 * u2, axis=-1)),
   }
+
+
+# Per-step schedules. Functions of the step only (no state), so a resumed run
+# computes exactly the values an uninterrupted one would.
+
+
+def cosine_increase(step: jax.Array, total_steps: int, base: float,
+                    end: float = 1.0) -> jax.Array:
+  """`base` at step 0 rising to `end` at `total_steps` on a half cosine.
+
+  BYOL's `target_ema` (Grill et al. 2020, Sec. 3.2): tau_k = 1 - (1 -
+  tau_base) * (cos(pi k / K) + 1) / 2, used by MoCo v3 and DINO as well.
+  Steps past `total_steps` stay at `end`.
+  """
+  frac = jnp.clip(jnp.asarray(step, jnp.float32) / max(total_steps, 1), 0, 1)
+  return end - (end - base) * (jnp.cos(jnp.pi * frac) + 1) / 2
+
+
+def linear_warmup(step: jax.Array, warmup_steps: int, start: float,
+                  end: float) -> jax.Array:
+  """`start` at step 0, linearly to `end` at `warmup_steps`, then `end`."""
+  if warmup_steps <= 0:
+    return jnp.asarray(end, jnp.float32)
+  frac = jnp.clip(jnp.asarray(step, jnp.float32) / warmup_steps, 0, 1)
+  return start + (end - start) * frac
+
+
+def ema(target, online, momentum: jax.Array):
+  """momentum * target + (1 - momentum) * online, leaf by leaf.
+
+  Used for teacher parameters and teacher BatchNorm statistics alike: the
+  teacher's running statistics are averaged from the student's, not frozen
+  at their initial values.
+  """
+  return jax.tree.map(
+      lambda t, o: (momentum * t + (1 - momentum) * o).astype(t.dtype),
+      target, online)
+
+
+def frozen_until(tree, step: jax.Array, until_step: int):
+  """`tree` with its gradient stopped while `step < until_step`.
+
+  DINO freezes its last layer and SwAV its prototypes for the first
+  iterations. The parameters still pass through the optimizer, but with a
+  zero gradient; weight decay can only rescale them, which changes nothing
+  for the weight-normalised / L2-normalised layers this is used on.
+  """
+  if until_step <= 0:
+    return tree
+  frozen = step < until_step
+  return jax.tree.map(
+      lambda p: jnp.where(frozen, jax.lax.stop_gradient(p), p), tree)

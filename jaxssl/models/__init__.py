@@ -28,7 +28,7 @@ if TYPE_CHECKING:
   import ml_collections
 
 __all__ = ["BACKBONES", "Conv", "Encoder", "MLP", "ResNet", "backbone",
-           "num_params", "projector", "ViT"]
+           "num_params", "predictor", "projector", "ViT"]
 
 # name -> factory. ViT factories take `patch_size`; the others take nothing
 # from the config. ResNets default to conv_impl="xla", measured as fast or
@@ -87,7 +87,24 @@ def projector(model_config: ml_collections.ConfigDict) -> MLP | None:
   if layers == 0:
     return None
   return MLP(hidden_dims=(model_config.proj_hidden_dim,) * (layers - 1),
-             out_dim=model_config.proj_dim)
+             out_dim=model_config.proj_dim,
+             last_bn=model_config.proj_last_bn)
+
+
+def predictor(model_config: ml_collections.ConfigDict) -> MLP:
+  """The predictor MLP of BYOL, SimSiam and MoCo v3: proj_dim -> proj_dim.
+
+  Args:
+    model_config: the `model` section (reads pred_hidden_dim, proj_dim,
+      pred_last_bn).
+
+  Returns:
+    Linear-BN-ReLU of width `pred_hidden_dim`, then Linear to `proj_dim`
+    (affine-free BN after it when `pred_last_bn`, as MoCo v3).
+  """
+  return MLP(hidden_dims=(model_config.pred_hidden_dim,),
+             out_dim=model_config.proj_dim,
+             last_bn=model_config.pred_last_bn)
 
 
 def num_params(params: Any) -> int:
