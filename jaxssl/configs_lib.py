@@ -158,6 +158,11 @@ def base_config() -> ConfigDict:
   c.eval.batch_size = 512
   c.eval.baselines = True        # also score raw pixels and random init
   c.eval.max_train_examples = 0  # 0: use the whole memory bank split
+  # Offline linear probe (jaxssl.evals.linear) on the same frozen features:
+  # L-BFGS logistic regression, L2 chosen on 10% of the train split.
+  c.eval.linear_probe = True
+  c.eval.linear_steps = 300
+  c.eval.num_figures = 8         # eval images given to Method.figures
 
   c.mesh = ConfigDict()
   c.mesh.data = -1               # -1: every device not used by model
@@ -218,6 +223,7 @@ def make_smoke(config: ConfigDict) -> ConfigDict:
   config.eval.batch_size = 64
   config.eval.max_train_examples = 256
   config.eval.baselines = False
+  config.eval.linear_steps = min(config.eval.linear_steps, 20)
   config.optim.warmup_steps = 1
   return config
 

@@ -1,4 +1,9 @@
-"""Evaluation inside training: frozen-feature kNN and its baselines."""
+"""Evaluation inside training: frozen-feature kNN, linear probe, baselines.
+
+Features of the memory-bank (train) split and the eval split are extracted
+once per evaluation and scored by both the weighted kNN and, when
+`config.eval.linear_probe`, the offline linear probe.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ from jax.experimental import multihost_utils
 
 from jaxssl.data import pipeline
 from jaxssl.evals import knn
+from jaxssl.evals import linear
 from jaxssl.train import mesh as mesh_lib
 
 
-class KnnEvaluator:
-  """Extracts features of the train (memory bank) and eval splits; scores kNN.
+class Evaluator:
+  """Extracts features of the train (memory bank) and eval splits; scores them.
 
   The feature function is compiled once and reused for every evaluation.
   """
@@ -43,19 +49,34 @@ class KnnEvaluator:
       labels.append(np.asarray(gathered["y"])[keep])
     return np.concatenate(feats), np.concatenate(labels)
 
-  def _score(self, fn) -> float:
+  def _score(self, fn) -> dict[str, float]:
     c = self._config
     bank, bank_y = self._extract(fn, c.data.train_split,
                                  c.eval.max_train_examples)
     queries, query_y = self._extract(fn, c.data.eval_split, 0)
-    return knn.knn_top1(bank, bank_y, queries, query_y, k=c.eval.knn_k,
-                        temperature=c.eval.knn_temperature,
-                        num_classes=self._num_classes)
+    out = {"knn_top1": knn.knn_top1(
+        bank, bank_y, queries, query_y, k=c.eval.knn_k,
+        temperature=c.eval.knn_temperature, num_classes=self._num_classes)}
+    if c.eval.linear_probe:
+      out["linear_top1"] = linear.linear_probe(
+          bank, bank_y, queries, query_y, num_classes=self._num_classes,
+          steps=c.eval.linear_steps)["top1"]
+    return out
 
-  def knn(self, state) -> float:
-    """kNN top-1 (%) of the method's frozen features at `state`."""
+  def scores(self, state) -> dict[str, float]:
+    """{"knn_top1", "linear_top1"} (%) of the method's features at `state`."""
     return self._score(lambda x: self._features(state.params, state.extra, x))
 
-  def raw_pixels(self) -> float:
-    """kNN top-1 (%) of the normalised raw pixels (a floor to beat)."""
+  def raw_pixels(self) -> dict[str, float]:
+    """The same scores of the normalised raw pixels (a floor to beat)."""
     return self._score(self._pixels)
+
+  def figure_images(self) -> jax.Array | None:
+    """A fixed batch of `eval.num_figures` eval images for Method.figures."""
+    c = self._config
+    n = c.eval.num_figures
+    if n <= 0:
+      return None
+    batch = next(iter(pipeline.eval_batches(c, c.data.eval_split,
+                                            batch_size=n, max_examples=n)))
+    return jnp.asarray(batch["image"])

@@ -88,21 +88,38 @@ def _progress(config, start: int):
               unit="step", dynamic_ncols=True, desc="train")
 
 
+def _prefixed(scores: dict, suffix: str = "") -> dict:
+  return {f"eval/{k}{suffix}": v for k, v in scores.items()}
+
+
 def _baselines(workdir, evaluator, state, config):
-  """Raw-pixel and random-init kNN, computed once and kept in the workdir."""
+  """Raw-pixel and random-init scores, computed once and kept in the workdir."""
   path = os.path.join(workdir, "baselines.json")
   if os.path.exists(path):
     with open(path, encoding="utf-8") as f:
       return json.load(f)
   if int(state.step) != 0:
     return {}  # Resumed without baselines: the random init is gone.
-  _log("Scoring baselines (raw pixels, random-init encoder) with kNN...")
-  result = {"eval/knn_top1_raw_pixels": evaluator.raw_pixels(),
-            "eval/knn_top1_random_init": evaluator.knn(state)}
+  probes = "kNN and linear probe" if config.eval.linear_probe else "kNN"
+  _log(f"Scoring baselines (raw pixels, random-init encoder) with {probes}...")
+  result = {**_prefixed(evaluator.raw_pixels(), "_raw_pixels"),
+            **_prefixed(evaluator.scores(state), "_random_init")}
   if jax.process_index() == 0:
     with open(path, "w", encoding="utf-8") as f:
       json.dump(result, f, indent=2)
   return result
+
+
+def _evaluate(evaluator, method, state, figure_images, writer, step):
+  """Scores `state`, draws the method's figures; logs both at `step`."""
+  scores = _prefixed(evaluator.scores(state))
+  writer.write(step, scores)
+  if method.figures is not None and figure_images is not None:
+    rng = jax.random.key(step)
+    images = jax.device_get(method.figures(state.params, state.extra,
+                                           figure_images, rng))
+    writer.write_images(step, images)
+  return scores
 
 
 def run(config, workdir: str) -> dict:
@@ -111,8 +128,9 @@ def run(config, workdir: str) -> dict:
   Returns:
     A dict with `steps`, `resumed_from`, `wall_s` (this call, compilation
     and evaluation included), `images_per_s`, `images_per_s_per_device`
-    (training steps only), the final `eval/knn_top1` and, when computed,
-    `eval/knn_top1_random_init` and `eval/knn_top1_raw_pixels`. A run
+    (training steps only), the final `eval/knn_top1` (and
+    `eval/linear_top1` with `config.eval.linear_probe`) and, when computed,
+    the same keys suffixed `_random_init` and `_raw_pixels`. A run
     stopped by SIGTERM returns `{"steps": ..., "preempted": True}`.
   """
   t_start = time.perf_counter()
@@ -144,7 +162,11 @@ def run(config, workdir: str) -> dict:
        f"{t.batch_size}, mesh {dict(mesh.shape)}, {jax.process_count()} "
        f"process(es)")
 
-  evaluator = eval_lib.KnnEvaluator(config, method, mesh, info.num_classes)
+  evaluator = eval_lib.Evaluator(config, method, mesh, info.num_classes)
+  # Method figures (e.g. MAE reconstructions) on a fixed eval batch; single
+  # process only, where the batch needs no cross-host assembly.
+  figure_images = (evaluator.figure_images() if method.figures is not None
+                   and jax.process_count() == 1 else None)
   baselines = _baselines(workdir, evaluator, state, config) if (
       config.eval.baselines) else {}
 
@@ -196,9 +218,11 @@ def run(config, workdir: str) -> dict:
       checkpointer.maybe_save(done, state)
       if t.eval_every_steps and done % t.eval_every_steps == 0 and (
           done != t.total_steps):
-        last_eval = {"eval/knn_top1": evaluator.knn(state)}
-        writer.write(done, last_eval)
-        bar.write(f"step {done}: kNN top-1 {last_eval['eval/knn_top1']:.2f}%")
+        last_eval = _evaluate(evaluator, method, state, figure_images, writer,
+                              done)
+        bar.write(f"step {done}: " + ", ".join(
+            f"{k.removeprefix('eval/')} {v:.2f}%"
+            for k, v in last_eval.items()))
         t_log = time.perf_counter()
   bar.close()
   final_step = int(jax.device_get(state.step))
@@ -210,8 +234,8 @@ def run(config, workdir: str) -> dict:
     writer.close()
     return {"steps": final_step, "preempted": True}
 
-  final = {"eval/knn_top1": evaluator.knn(state)}
-  writer.write(final_step, final)
+  final = _evaluate(evaluator, method, state, figure_images, writer,
+                    final_step)
   writer.close()
   rate = t.batch_size * timed_steps / timed_s if timed_s else float("nan")
   summary = {"steps": final_step, "resumed_from": start,
@@ -233,14 +257,18 @@ def format_summary(summary: dict, method_name: str, config) -> str:
       f"wall time            {summary['wall_s']:.0f} s",
       f"throughput           {summary['images_per_s']:.1f} images/s "
       f"({summary['images_per_s_per_device']:.1f} per device)",
-      f"kNN top-1 (k={config.eval.knn_k})",
-      f"  learned encoder    {summary['eval/knn_top1']:.2f}%",
   ]
-  if "eval/knn_top1_random_init" in summary:
-    lines.append(f"  random-init        "
-                 f"{summary['eval/knn_top1_random_init']:.2f}%")
-  if "eval/knn_top1_raw_pixels" in summary:
-    lines.append(f"  raw pixels         "
-                 f"{summary['eval/knn_top1_raw_pixels']:.2f}%")
+  columns = [("kNN top-1", "eval/knn_top1")]
+  if "eval/linear_top1" in summary:
+    columns.append(("linear top-1", "eval/linear_top1"))
+  lines.append(f"{'':21}" + "".join(f"{name:>14}" for name, _ in columns))
+  for label, suffix in (("learned encoder", ""),
+                        ("random-init encoder", "_random_init"),
+                        ("raw pixels", "_raw_pixels")):
+    if columns[0][1] + suffix in summary:
+      lines.append(f"{label:21}" + "".join(
+          f"{summary.get(key + suffix, float('nan')):>13.2f}%"
+          for _, key in columns))
+  lines.append(f"(kNN: k={config.eval.knn_k}, T={config.eval.knn_temperature}"
+               f", cosine; on the {config.data.eval_split} split)")
   return "\n".join(lines)
-

@@ -19,6 +19,7 @@ class MetricWriter:
 
   def __init__(self, workdir: str, *, tensorboard: bool = True):
     self._active = jax.process_index() == 0
+    self._workdir = workdir
     self._jsonl = None
     self._tb = None
     if not self._active:
@@ -42,6 +43,36 @@ class MetricWriter:
         for k, v in metrics.items():
           self._tf.summary.scalar(k, float(v), step=int(step))
       self._tb.flush()
+
+  def write_images(self, step: int, images: dict) -> list[str]:
+    """Saves float [H, W, 3] images in [0, 1] as PNGs and TensorBoard images.
+
+    Files go to `<workdir>/figures/<name>_<step>.png`; returns their paths
+    (empty on processes other than 0).
+    """
+    if not self._active or not images:
+      return []
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    import matplotlib  # pylint: disable=g-import-not-at-top
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+    folder = os.path.join(self._workdir, "figures")
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for name, image in images.items():
+      image = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
+      if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"figure {name!r} must be [H, W, 3], got "
+                         f"{image.shape}")
+      path = os.path.join(folder, f"{name}_{int(step)}.png")
+      plt.imsave(path, image)
+      paths.append(path)
+      if self._tb is not None:
+        with self._tb.as_default():
+          self._tf.summary.image(name, image[None], step=int(step))
+    if self._tb is not None:
+      self._tb.flush()
+    return paths
 
   def close(self) -> None:
     if self._jsonl is not None:
