@@ -5,10 +5,12 @@ Adding a method: write `methods/<name>.py` with `build(config) -> Method`
 edited.
 """
 
+from jaxssl.methods import barlow_twins
 from jaxssl.methods import simclr
 from jaxssl.methods.base import Method
 
 METHODS = {
+    "barlow_twins": barlow_twins.build,
     "simclr": simclr.build,
 }
 

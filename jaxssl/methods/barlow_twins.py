@@ -1,0 +1,90 @@
+"""Barlow Twins: two views, one encoder + projector, redundancy reduction.
+
+The cross-correlation matrix of the two views' standardised projections is
+pushed towards the identity: its diagonal to 1 (invariance), its
+off-diagonal to 0 (decorrelated features). Both branches are the same
+network and both get gradients (no stop-gradient, no predictor, no EMA).
+
+The loss (`jaxssl.losses.barlow_twins`) standardises each feature with the
+batch mean and biased variance (the official code's affine-free BatchNorm1d)
+and divides by the batch size; under `jit` on the sharded global batch those
+are global-batch statistics, as the official code's SyncBatchNorm and
+all-reduced cross-correlation.
+
+Defaults of the official code (facebookresearch/barlowtwins, main.py):
+projector 8192-8192-8192 (Linear-BN-ReLU twice, then Linear), lambda
+0.0051 (the paper rounds it to 5e-3), LARS, batch 2048. solo-learn multiplies
+the loss by `scale_loss` (0.1 in its CIFAR recipe): `method.barlow_scale`.
+
+References:
+  Zbontar, Jing, Misra, LeCun & Deny, "Barlow Twins: Self-Supervised
+  Learning via Redundancy Reduction", ICML 2021, arXiv:2103.03230.
+"""
+
+from __future__ import annotations
+
+import jax
+
+from jaxssl import losses
+from jaxssl import models
+from jaxssl.methods import base
+from jaxssl.methods import common
+
+
+def build(config) -> base.Method:
+  """Barlow Twins from `config.model` and `config.method.barlow_*`.
+
+  Reads the single view group of `config.data.views`, which must hold two
+  views. The loss is `barlow_scale * (on_diag + barlow_lambda * off_diag)`;
+  metrics: loss, z_std, pos_cos, and the unweighted terms `on_diag`
+  (sum_i (1 - C_ii)^2) and `off_diag` (sum_{i!=j} C_ij^2).
+
+  Raises:
+    ValueError: naming the config key, for a view group that is not two
+      views, `method.barlow_lambda < 0`, `method.barlow_scale <= 0` or no
+      projector (`model.proj_layers=0`).
+  """
+  group = common.single_group(config, num_views=2, method="barlow_twins")
+  lam = float(config.method.barlow_lambda)
+  scale = float(config.method.barlow_scale)
+  if lam < 0:
+    raise ValueError(f"config.method.barlow_lambda={lam!r} must be >= 0")
+  if scale <= 0:
+    raise ValueError(f"config.method.barlow_scale={scale!r} must be > 0")
+  if config.model.proj_layers < 1:
+    raise ValueError(f"config.model.proj_layers={config.model.proj_layers!r}:"
+                     " barlow_twins needs a projector (>= 1 layer)")
+  encoder = models.Encoder(models.backbone(config.model),
+                           models.projector(config.model))
+
+  def init(rng, batch):
+    images = common.merge_views(batch[group])
+    variables = encoder.init(rng, images[:2], train=False)
+    return variables["params"], {"batch_stats": variables.get(
+        "batch_stats", {})}
+
+  def loss(params, extra, batch, rng, step):
+    del rng, step  # No stochastic or scheduled part in the step.
+    views = batch[group]
+    n = views.shape[0]
+    out, new_state = encoder.apply(
+        {"params": params, "batch_stats": extra["batch_stats"]},
+        common.merge_views(views), train=True, mutable=["batch_stats"])
+    z1, z2 = out["z"][:n], out["z"][n:]
+    value = scale * losses.barlow_twins(z1, z2, off_diagonal_weight=lam)
+    # The two terms for logging, from the same library loss (no gradient;
+    # XLA shares the standardisation and C with the differentiated call).
+    s1, s2 = jax.lax.stop_gradient(z1), jax.lax.stop_gradient(z2)
+    on_diag = losses.barlow_twins(s1, s2, off_diagonal_weight=0.0)
+    off_diag = losses.barlow_twins(s1, s2, off_diagonal_weight=1.0) - on_diag
+    metrics = {"loss": value, "on_diag": on_diag, "off_diag": off_diag,
+               **common.embedding_metrics(z1, z2)}
+    return value, ({"batch_stats": new_state["batch_stats"]}, metrics)
+
+  def features(params, extra, images):
+    out = encoder.apply({"params": params, "batch_stats": extra["batch_stats"]},
+                        images, train=False)
+    return out["feats"]
+
+  return base.Method(name="barlow_twins", init=init, loss=loss,
+                     features=features)
