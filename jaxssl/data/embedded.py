@@ -15,11 +15,11 @@ How an image is made:
      the luminance of a real photo bundled with scikit-learn
      (`load_sample_images`) or scikit-image (`skimage.data`, only images
      shipped in its wheel), its contrast scaled down around a random level.
-  3. Colour: one random hue per image. The background is tinted with it and
-     the digit is drawn in the opposite hue, lighter or darker (at random)
-     than the background under it.
-  4. The digit, upsampled bilinearly to a random size and aspect, is pasted
-     at a random position; then Gaussian pixel noise.
+  3. The digit, upsampled bilinearly to a random size and aspect, is pasted
+     at a random position, lighter or darker (at random) than the background
+     under it.
+  4. Colour: the grey composite is multiplied by one random tint per image
+     (random hue, saturation in a band); then Gaussian pixel noise.
 
 Why each nuisance exists. The dataset must separate self-supervised features
 from raw pixels and from a random-init encoder, yet stay learnable in CPU
@@ -29,15 +29,20 @@ commit that set `_VERSION` for how they were measured.
     rarely lands on the same pixels twice, which raw-pixel neighbours need,
     while a conv net with global pooling is translation invariant and crop
     augmentation teaches scale.
-  - Hue is uniform per image, which moves every pixel's RGB direction: raw
-    pixels and a random-init encoder match colours, not digits. Hue jitter
-    (`hue=0.5`) undoes it exactly, so SSL can learn to ignore it.
+  - Colour is one global tint per image, which moves every pixel's RGB
+    direction: raw pixels and a random-init encoder match colours, not
+    digits. Because the tint is global, colour jitter (`hue=0.5`) and
+    grayscale undo it, so SSL can learn to ignore it.
   - Everything else about colour varies only in narrow bands (saturation,
     background level, digit-to-background contrast), and the photo texture is
     faint (contrast 0.1). Any per-image cue that survives the augmentations
     lets SimCLR tell instances apart without looking at the digit: with
     uniformly random RGB digit colours on full-colour photos (contrast 0.2),
-    SimCLR stayed at random-init kNN (13% vs 11%, raw pixels 20%).
+    SimCLR stayed at random-init kNN (13% vs 11%, raw pixels 20%); with the
+    digit in the opposite hue of its background (v2), the quickstart reached
+    12% (AdamW) to 22% in 5-15 CPU minutes, raw pixels 21%. The same
+    SimCLR recipe on v3 (global tint): 31% after 250 steps, random init 12%,
+    raw pixels 15%.
   - Lighter or darker digits (a coin flip) so polarity carries no label.
   - Real-photo texture is clutter the features must ignore; at full photo
     contrast even a supervised net did not learn in CPU minutes.
@@ -67,7 +72,7 @@ NUM_CLASSES = 10
 IMAGE_SHAPE = (32, 32, 3)
 
 # Bump on any change to the recipe, the seed or the photos below.
-_VERSION = "v2"
+_VERSION = "v3"
 _SPLITS = ("train", "test")
 
 # Photos shipped inside the wheels (no download). skimage.data functions
@@ -92,8 +97,7 @@ class _Recipe:
   bg_zooms: tuple[int, ...] = (2, 4)  # photo downsampling factors
   bg_contrast: float = 0.1        # photo luminance deviations kept
   bg_level: tuple[float, float] = (0.4, 0.6)  # background mean HSV value
-  bg_saturation: tuple[float, float] = (0.55, 0.65)
-  digit_saturation: tuple[float, float] = (0.55, 0.65)
+  tint_saturation: tuple[float, float] = (0.55, 0.65)
   digit_delta: tuple[float, float] = (0.35, 0.45)  # |digit - backdrop| value
   noise_std: float = 0.03         # Gaussian pixel noise, in [0, 1] units
   stroke_gain: float = 1.6        # >1 sharpens the upsampled stroke edges
@@ -143,8 +147,8 @@ def describe() -> str:
       f"{r.train_copies}x (train) / {r.test_copies}x (test) at a random size "
       f"({r.size_range[0]:g}-{r.size_range[1]:g} px) and position on a "
       f"faint crop of one of {n_photos} real photos,\n"
-      "in one random hue per image (digit in the opposite hue, lighter or "
-      "darker), plus pixel noise.\n"
+      "digit lighter or darker than its backdrop, the whole image in one "
+      "random colour tint, plus pixel noise.\n"
       "Position, scale and hue carry no label: raw pixels do poorly; use "
       "crops >= 0.5 and hue jitter 0.5 for SSL."
   )
@@ -308,10 +312,9 @@ def _composite(strokes: np.ndarray, backgrounds: list[np.ndarray],
   width = np.minimum(size * np.sqrt(aspect), side)
   top = rng.uniform(size=n) * (side - height)
   left = rng.uniform(size=n) * (side - width)
-  # Colour: one random hue per image, the digit in the opposite hue.
-  hue = rng.uniform(size=n)
-  bg_tint = _hsv_tint(hue, rng.uniform(*recipe.bg_saturation, n))
-  digit_tint = _hsv_tint(hue + 0.5, rng.uniform(*recipe.digit_saturation, n))
+  # Colour: one random tint (hue, saturation) for the whole image.
+  tint = _hsv_tint(rng.uniform(size=n), rng.uniform(*recipe.tint_saturation,
+                                                     n))
   delta = rng.uniform(*recipe.digit_delta, n)
   darker = rng.integers(2, size=n).astype(bool)
 
@@ -332,9 +335,8 @@ def _composite(strokes: np.ndarray, backgrounds: list[np.ndarray],
     alpha = np.clip((alpha - 0.5) * recipe.stroke_gain + 0.5, 0, 1)
     alpha = alpha.astype(np.float32)
     digit_value = _digit_value(value, alpha, delta[sl], darker[sl])
-    bg = value[..., None] * bg_tint[sl, None, None, :]
-    fg = (digit_value[:, None] * digit_tint[sl])[:, None, None, :]
-    x = bg + alpha[..., None] * (fg - bg)
+    grey = value + alpha * (digit_value[:, None, None] - value)
+    x = grey[..., None] * tint[sl, None, None, :]
     x += recipe.noise_std * rng.standard_normal(x.shape, dtype=np.float32)
     np.clip(x, 0, 1, out=x)
     images[sl] = np.round(x * 255)

@@ -1,0 +1,102 @@
+r"""Runs every method's quick config and prints the README's results table.
+
+  python -m jaxssl.zoo --workdir /tmp/jaxssl-zoo            # all methods
+  python -m jaxssl.zoo --workdir /tmp/jaxssl-zoo --methods byol,dino
+
+Each method trains its `configs/<name>_quick.py` (SimCLR: `quickstart.py`)
+in `<workdir>/<name>` with the real loop, one after another so that wall
+times are comparable, then the table (markdown) goes to stdout and to
+`<workdir>/results.md`, the raw summaries to `<workdir>/results.json`.
+Re-running resumes or reuses finished runs (a finished run is only
+re-evaluated), so an interrupted sweep picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def config_path(name: str, configs_dir: str) -> str:
+  base = "quickstart.py" if name == "simclr" else f"{name}_quick.py"
+  return os.path.join(configs_dir, base)
+
+
+def _default_configs_dir() -> str:
+  return os.path.join(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))), "configs")
+
+
+def table(results: dict[str, dict]) -> str:
+  """Markdown: method x {wall time, kNN, linear probe} next to baselines."""
+  def pct(summary, key):
+    value = summary.get(key)
+    return "n/a" if value is None else f"{value:.1f}"
+  rows = ["| method | wall time (2-core CPU) | kNN top-1 | linear top-1 | "
+          "random-init kNN / linear | raw pixels kNN / linear |",
+          "|---|---|---|---|---|---|"]
+  for name, s in results.items():
+    rows.append(
+        f"| {name} | {s['wall_s'] / 60:.1f} min ({s['steps']} steps) | "
+        f"{pct(s, 'eval/knn_top1')} | {pct(s, 'eval/linear_top1')} | "
+        f"{pct(s, 'eval/knn_top1_random_init')} / "
+        f"{pct(s, 'eval/linear_top1_random_init')} | "
+        f"{pct(s, 'eval/knn_top1_raw_pixels')} / "
+        f"{pct(s, 'eval/linear_top1_raw_pixels')} |")
+  return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(
+      prog="python -m jaxssl.zoo", description=__doc__.split("\n\n")[0],
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--workdir", required=True,
+                      help="one sub-folder per method is created here")
+  parser.add_argument("--methods", default="",
+                      help="comma-separated names (default: every method)")
+  parser.add_argument("--configs_dir", default=_default_configs_dir(),
+                      help="folder holding the <name>_quick.py configs")
+  args = parser.parse_args(argv)
+
+  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+  from jaxssl import methods  # pylint: disable=g-import-not-at-top
+  from jaxssl.train import loop  # pylint: disable=g-import-not-at-top
+
+  names = [n for n in args.methods.split(",") if n] or list(methods.METHODS)
+  unknown = sorted(set(names) - set(methods.METHODS))
+  if unknown:
+    parser.error(f"--methods: unknown {unknown}; choose from "
+                 f"{sorted(methods.METHODS)}")
+  os.makedirs(args.workdir, exist_ok=True)
+  results_path = os.path.join(args.workdir, "results.json")
+  results = {}
+  if os.path.exists(results_path):
+    with open(results_path, encoding="utf-8") as f:
+      results = json.load(f)
+  for name in names:
+    path = config_path(name, args.configs_dir)
+    if not os.path.isfile(path):
+      parser.error(f"no quick config for {name!r}: {path} does not exist")
+    print(f"== {name}: {path}", flush=True)
+    summary = loop.run(configs_lib.load(path),
+                       os.path.join(args.workdir, name))
+    if summary.get("preempted"):
+      print("stopped by SIGTERM; run the same command to continue")
+      return 1
+    if summary["resumed_from"] and name in results:
+      summary["wall_s"] = results[name]["wall_s"]  # keep the real run's time
+    results[name] = summary
+    with open(results_path, "w", encoding="utf-8") as f:
+      json.dump(results, f, indent=2)
+  text = table({n: results[n] for n in names})
+  with open(os.path.join(args.workdir, "results.md"), "w",
+            encoding="utf-8") as f:
+    f.write(text + "\n")
+  print(text)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
