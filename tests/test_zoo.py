@@ -1,0 +1,55 @@
+"""The results-table runner: formatting, argument errors, a real smoke run."""
+
+import json
+import os
+
+import pytest
+
+from jaxssl import zoo
+
+
+def test_table_lists_every_column():
+  summary = {"wall_s": 150.0, "steps": 400, "eval/knn_top1": 31.25,
+             "eval/linear_top1": 40.0, "eval/knn_top1_random_init": 12.0,
+             "eval/linear_top1_random_init": 20.0,
+             "eval/knn_top1_raw_pixels": 15.5}
+  text = zoo.table({"simclr": summary})
+  header, rule, row = text.splitlines()
+  assert header.count("|") == rule.count("|") == row.count("|") == 7
+  assert "| simclr | 2.5 min (400 steps) | 31.2 | 40.0 | 12.0 / 20.0 |" in row
+  assert "15.5 / n/a" in row  # missing values are marked, not invented
+
+
+def test_unknown_method_is_named(tmp_path, capsys):
+  with pytest.raises(SystemExit):
+    zoo.main(["--workdir", str(tmp_path), "--methods", "simclr,nope"])
+  assert "nope" in capsys.readouterr().err
+
+
+def test_missing_quick_config_is_named(tmp_path, capsys):
+  with pytest.raises(SystemExit):
+    zoo.main(["--workdir", str(tmp_path), "--methods", "simclr",
+              "--configs_dir", str(tmp_path)])
+  assert "quickstart.py does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_smoke_sweep_writes_the_table(tmp_path):
+  # A configs dir whose quickstart is the smoke setting of the real one.
+  root = os.path.dirname(os.path.dirname(__file__))
+  configs = tmp_path / "configs"
+  configs.mkdir()
+  (configs / "quickstart.py").write_text(
+      "from jaxssl import configs_lib\n"
+      f"def get_config(arg=None):\n"
+      f"  c = configs_lib.load({os.path.join(root, 'configs', 'quickstart.py')!r},"
+      " 'smoke')\n"
+      "  c.train.progress_bar = False\n"
+      "  c.eval.max_train_examples = 128\n"
+      "  return c\n")
+  work = tmp_path / "zoo"
+  assert zoo.main(["--workdir", str(work), "--methods", "simclr",
+                   "--configs_dir", str(configs)]) == 0
+  results = json.loads((work / "results.json").read_text())
+  assert results["simclr"]["steps"] == 3
+  assert "| simclr |" in (work / "results.md").read_text()
