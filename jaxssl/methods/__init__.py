@@ -8,12 +8,14 @@ edited.
 from jaxssl.methods import barlow_twins
 from jaxssl.methods import mae
 from jaxssl.methods import simclr
+from jaxssl.methods import vicreg
 from jaxssl.methods.base import Method
 
 METHODS = {
     "barlow_twins": barlow_twins.build,
     "mae": mae.build,
     "simclr": simclr.build,
+    "vicreg": vicreg.build,
 }
 
 

@@ -1,0 +1,149 @@
+"""VICReg method vs a NumPy reference on the tiny model's outputs."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxssl import configs_lib
+from jaxssl import losses
+from jaxssl import methods
+from jaxssl import models
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+N = 8
+
+
+def _config(**method):
+  config = configs_lib.load(
+      os.path.join(ROOT, "configs", "vicreg_quick.py"), "smoke")
+  for key, value in method.items():
+    config.method[key] = value
+  return config
+
+
+def _batch(seed=0, n=N):
+  rng = np.random.default_rng(seed)
+  return {"views": jnp.asarray(rng.normal(size=(n, 2, 32, 32, 3)),
+                               jnp.float32),
+          "label": jnp.arange(n, dtype=jnp.int32) % 3}
+
+
+def np_vicreg_terms(x, y):
+  """The official code's repr / std / cov losses (facebookresearch/vicreg)."""
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  n, d = x.shape
+  inv = np.mean((x - y) ** 2)
+  x = x - x.mean(0)
+  y = y - y.mean(0)
+  std_x = np.sqrt(x.var(0, ddof=1) + 1e-4)
+  std_y = np.sqrt(y.var(0, ddof=1) + 1e-4)
+  var = (np.mean(np.maximum(1 - std_x, 0)) / 2
+         + np.mean(np.maximum(1 - std_y, 0)) / 2)
+  off = ~np.eye(d, dtype=bool)
+  cov = (np.sum((x.T @ x / (n - 1))[off] ** 2) / d
+         + np.sum((y.T @ y / (n - 1))[off] ** 2) / d)
+  return inv, var, cov
+
+
+@pytest.fixture(scope="module")
+def setup():
+  config = _config(vicreg_sim=20.0, vicreg_std=30.0, vicreg_cov=2.0)
+  method = methods.build(config)
+  batch = _batch()
+  params, extra = method.init(jax.random.key(0), batch)
+  return config, method, params, extra, batch
+
+
+def _projections(config, params, extra, views):
+  encoder = models.Encoder(models.backbone(config.model),
+                           models.projector(config.model))
+  images = jnp.concatenate([views[:, 0], views[:, 1]])
+  out, _ = encoder.apply({"params": params, **extra}, images, train=True,
+                         mutable=["batch_stats"])
+  return out["z"][:len(views)], out["z"][len(views):]
+
+
+def test_loss_is_the_library_loss_and_numpy(setup):
+  config, method, params, extra, batch = setup
+  value, (new_extra, metrics) = method.loss(params, extra, batch,
+                                            jax.random.key(1), 0)
+  z1, z2 = _projections(config, params, extra, batch["views"])
+  library = losses.vicreg(z1, z2, invariance_weight=20.0,
+                          variance_weight=30.0, covariance_weight=2.0)
+  np.testing.assert_allclose(value, library, rtol=1e-5)
+  inv, var, cov = np_vicreg_terms(z1, z2)
+  np.testing.assert_allclose(value, 20 * inv + 30 * var + 2 * cov, rtol=1e-4)
+  np.testing.assert_allclose(metrics["inv_loss"], inv, rtol=1e-4)
+  np.testing.assert_allclose(metrics["var_loss"], var, rtol=1e-4)
+  np.testing.assert_allclose(metrics["cov_loss"], cov, rtol=1e-4)
+  assert var > 0 and cov > 0  # the test exercises every term
+  assert float(metrics["loss"]) == float(value)
+  for key in ("z_std", "pos_cos"):
+    assert np.isfinite(metrics[key]), key
+  before, after = jax.tree.leaves(extra), jax.tree.leaves(new_extra)
+  assert any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+def test_both_branches_get_gradient(setup):
+  _, method, params, extra, batch = setup
+
+  def f(views):
+    return method.loss(params, extra, {**batch, "views": views},
+                       jax.random.key(1), 0)[0]
+  g = jax.grad(f)(batch["views"])
+  for v in range(2):
+    assert float(jnp.abs(g[:, v]).sum()) > 0, f"no gradient through view {v}"
+  grads = jax.grad(lambda p: method.loss(p, extra, batch,
+                                         jax.random.key(1), 0)[0])(params)
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(grads))
+
+
+def test_invariance_only_pulls_views_together(setup):
+  # With sim only, identical views give zero loss (no hidden extra term).
+  config = _config(vicreg_sim=1.0, vicreg_std=0.0, vicreg_cov=0.0)
+  method = methods.build(config)
+  _, _, params, extra, batch = setup
+  same = jnp.repeat(batch["views"][:, :1], 2, axis=1)
+  value, _ = method.loss(params, extra, {**batch, "views": same},
+                         jax.random.key(1), 0)
+  assert abs(float(value)) < 1e-10
+
+
+def test_features_are_backbone_in_inference_mode(setup):
+  config, method, params, extra, batch = setup
+  images = batch["views"][:, 0]
+  feats = method.features(params, extra, images)
+  assert feats.shape == (N, 128)
+  np.testing.assert_allclose(method.features(params, extra, images[:3]),
+                             feats[:3], rtol=1e-5, atol=1e-6)
+  backbone = models.backbone(config.model)
+  ref = backbone.apply({"params": params["backbone"],
+                        "batch_stats": extra["batch_stats"]["backbone"]},
+                       images, train=False)["feats"]
+  np.testing.assert_allclose(feats, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("method.vicreg_sim", -1.0, "method.vicreg_sim"),
+    ("method.vicreg_std", -1.0, "method.vicreg_std"),
+    ("method.vicreg_cov", -1.0, "method.vicreg_cov"),
+    ("model.proj_layers", 0, "model.proj_layers"),
+    ("views.num_views", 3, "num_views"),
+])
+def test_config_errors_name_the_key(key, value, match):
+  config = _config()
+  section, name = key.split(".")
+  if section == "views":
+    config.data.views.views[name] = value
+  else:
+    config[section][name] = value
+  with pytest.raises(ValueError, match=match):
+    methods.build(config)
+
+
+def test_all_zero_weights_are_rejected():
+  with pytest.raises(ValueError, match="vicreg_sim/std/cov"):
+    methods.build(_config(vicreg_sim=0.0, vicreg_std=0.0, vicreg_cov=0.0))
