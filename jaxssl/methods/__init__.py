@@ -8,6 +8,7 @@ edited.
 from jaxssl.methods import barlow_twins
 from jaxssl.methods import mae
 from jaxssl.methods import simclr
+from jaxssl.methods import supcon
 from jaxssl.methods import vicreg
 from jaxssl.methods.base import Method
 
@@ -15,6 +16,7 @@ METHODS = {
     "barlow_twins": barlow_twins.build,
     "mae": mae.build,
     "simclr": simclr.build,
+    "supcon": supcon.build,
     "vicreg": vicreg.build,
 }
 

@@ -1,0 +1,165 @@
+"""SupCon method vs a NumPy reference on the tiny model's outputs."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxssl import configs_lib
+from jaxssl import losses
+from jaxssl import methods
+from jaxssl import models
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+N = 8
+TAU = 0.2
+
+
+def _config(**method):
+  config = configs_lib.load(
+      os.path.join(ROOT, "configs", "supcon_quick.py"), "smoke")
+  for key, value in method.items():
+    config.method[key] = value
+  return config
+
+
+def _batch(labels, seed=0):
+  rng = np.random.default_rng(seed)
+  n = len(labels)
+  return {"views": jnp.asarray(rng.normal(size=(n, 2, 32, 32, 3)),
+                               jnp.float32),
+          "label": jnp.asarray(labels, jnp.int32)}
+
+
+def np_supcon(z1, z2, labels, tau):
+  """L_out of Khosla et al. (Eq. 2), written out anchor by anchor."""
+  z = np.concatenate([z1, z2]).astype(np.float64)
+  z /= np.linalg.norm(z, axis=1, keepdims=True)
+  y = np.concatenate([labels, labels])
+  total = 0.0
+  for i in range(len(z)):
+    others = [a for a in range(len(z)) if a != i]
+    log_denom = np.log(np.sum(np.exp(z[i] @ z[others].T / tau)))
+    pos = [p for p in others if y[p] == y[i]]
+    total += -np.mean([z[i] @ z[p] / tau - log_denom for p in pos])
+  return total / len(z)
+
+
+LABELS = np.array([0, 1, 0, 2, 1, 0, 3, 2])
+
+
+@pytest.fixture(scope="module")
+def setup():
+  config = _config(temperature=TAU)
+  method = methods.build(config)
+  batch = _batch(LABELS)
+  params, extra = method.init(jax.random.key(0), batch)
+  return config, method, params, extra, batch
+
+
+def _projections(config, params, extra, views):
+  encoder = models.Encoder(models.backbone(config.model),
+                           models.projector(config.model))
+  images = jnp.concatenate([views[:, 0], views[:, 1]])
+  out, _ = encoder.apply({"params": params, **extra}, images, train=True,
+                         mutable=["batch_stats"])
+  return out["z"][:len(views)], out["z"][len(views):]
+
+
+def _loss(method, params, extra, batch):
+  return method.loss(params, extra, batch, jax.random.key(1), 0)
+
+
+def test_loss_is_the_library_loss_and_numpy(setup):
+  config, method, params, extra, batch = setup
+  value, (new_extra, metrics) = _loss(method, params, extra, batch)
+  z1, z2 = _projections(config, params, extra, batch["views"])
+  library = losses.supcon(jnp.stack([z1, z2], 1), batch["label"],
+                          temperature=TAU)
+  np.testing.assert_allclose(value, library, rtol=1e-5)
+  np.testing.assert_allclose(value, np_supcon(z1, z2, LABELS, TAU),
+                             rtol=1e-4)
+  assert float(metrics["loss"]) == float(value)
+  for key in ("z_std", "pos_cos", "class_cos"):
+    assert np.isfinite(metrics[key]), key
+  # class_cos: mean cosine of distinct same-label examples (view 0).
+  u = np.asarray(z1, np.float64)
+  u /= np.linalg.norm(u, axis=1, keepdims=True)
+  pairs = [(i, j) for i in range(N) for j in range(N)
+           if i != j and LABELS[i] == LABELS[j]]
+  np.testing.assert_allclose(metrics["class_cos"],
+                             np.mean([u[i] @ u[j] for i, j in pairs]),
+                             rtol=1e-5)
+  before, after = jax.tree.leaves(extra), jax.tree.leaves(new_extra)
+  assert any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+def test_distinct_labels_give_nt_xent(setup):
+  # Every example its own class: SupCon is SimCLR's NT-Xent.
+  config, method, params, extra, batch = setup
+  distinct = {**batch, "label": jnp.arange(N, dtype=jnp.int32) * 7}
+  value, _ = _loss(method, params, extra, distinct)
+  z1, z2 = _projections(config, params, extra, batch["views"])
+  np.testing.assert_allclose(value, losses.nt_xent(z1, z2, temperature=TAU),
+                             rtol=1e-5)
+  np.testing.assert_allclose(value, np_supcon(z1, z2, np.arange(N), TAU),
+                             rtol=1e-4)
+
+
+def test_labels_are_used(setup):
+  _, method, params, extra, batch = setup
+  value, _ = _loss(method, params, extra, batch)
+  other = {**batch, "label": jnp.asarray(np.roll(LABELS, 1), jnp.int32)}
+  changed, _ = _loss(method, params, extra, other)
+  assert abs(float(value) - float(changed)) > 1e-3
+  # A relabelling that keeps the partition keeps the loss.
+  renamed = {**batch, "label": jnp.asarray(LABELS * 5 + 11, jnp.int32)}
+  same, _ = _loss(method, params, extra, renamed)
+  np.testing.assert_allclose(same, value, rtol=1e-6)
+
+
+def test_both_branches_get_gradient(setup):
+  _, method, params, extra, batch = setup
+
+  def f(views):
+    return _loss(method, params, extra, {**batch, "views": views})[0]
+  g = jax.grad(f)(batch["views"])
+  for v in range(2):
+    assert float(jnp.abs(g[:, v]).sum()) > 0, f"no gradient through view {v}"
+
+
+def test_features_are_backbone_in_inference_mode(setup):
+  config, method, params, extra, batch = setup
+  images = batch["views"][:, 0]
+  feats = method.features(params, extra, images)
+  assert feats.shape == (N, 128)
+  np.testing.assert_allclose(method.features(params, extra, images[:3]),
+                             feats[:3], rtol=1e-5, atol=1e-6)
+  backbone = models.backbone(config.model)
+  ref = backbone.apply({"params": params["backbone"],
+                        "batch_stats": extra["batch_stats"]["backbone"]},
+                       images, train=False)["feats"]
+  np.testing.assert_allclose(feats, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_missing_label_is_an_error(setup):
+  _, method, params, extra, batch = setup
+  with pytest.raises(ValueError, match="label"):
+    _loss(method, params, extra, {"views": batch["views"]})
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("model.proj_layers", 0, "model.proj_layers"),
+    ("views.num_views", 3, "num_views"),
+])
+def test_config_errors_name_the_key(key, value, match):
+  config = _config()
+  section, name = key.split(".")
+  if section == "views":
+    config.data.views.views[name] = value
+  else:
+    config[section][name] = value
+  with pytest.raises(ValueError, match=match):
+    methods.build(config)
