@@ -6,6 +6,7 @@ edited.
 """
 
 from jaxssl.methods import barlow_twins
+from jaxssl.methods import byol
 from jaxssl.methods import mae
 from jaxssl.methods import simclr
 from jaxssl.methods import supcon
@@ -14,6 +15,7 @@ from jaxssl.methods.base import Method
 
 METHODS = {
     "barlow_twins": barlow_twins.build,
+    "byol": byol.build,
     "mae": mae.build,
     "simclr": simclr.build,
     "supcon": supcon.build,
