@@ -9,6 +9,7 @@ from jaxssl.methods import barlow_twins
 from jaxssl.methods import byol
 from jaxssl.methods import mae
 from jaxssl.methods import simclr
+from jaxssl.methods import simsiam
 from jaxssl.methods import supcon
 from jaxssl.methods import vicreg
 from jaxssl.methods.base import Method
@@ -18,6 +19,7 @@ METHODS = {
     "byol": byol.build,
     "mae": mae.build,
     "simclr": simclr.build,
+    "simsiam": simsiam.build,
     "supcon": supcon.build,
     "vicreg": vicreg.build,
 }

@@ -1,0 +1,71 @@
+"""SimSiam: a predictor regresses the stop-gradient projection of the other view.
+
+One network (backbone, projector, predictor) sees both views; the loss is
+the negative cosine similarity between the prediction of one view and the
+projection of the other with its gradient stopped, symmetrised:
+L = (D(p1, sg(z2)) + D(p2, sg(z1))) / 2, D = -cos. No momentum encoder, no
+negatives; the stop-gradient is what prevents collapse (Sec. 4.1).
+
+Official defaults (arXiv:2011.10566 Sec. 3 and github.com/facebookresearch/
+simsiam): ResNet-50; projector 3 Linear layers of 2048 with BN on every
+output, the last BN without affine parameters (`proj_layers=3`,
+`proj_last_bn=True`); predictor Linear(512)-BN-ReLU-Linear(2048)
+(`pred_hidden_dim=512`, no output BN); SGD momentum 0.9, lr 0.05 x B/256
+(batch 512), weight decay 1e-4, cosine decay without warm-up, 100 epochs,
+predictor lr not decayed (`--fix-pred-lr`); MoCo v2 augmentations.
+Published: 68.1% ImageNet linear top-1 at 100 epochs.
+
+Each view goes through the network separately (BatchNorm statistics per
+view, as the official code); `features` is the backbone in inference mode.
+
+References:
+  Chen & He, "Exploring Simple Siamese Representation Learning", CVPR 2021,
+  arXiv:2011.10566.
+"""
+
+from __future__ import annotations
+
+import jax
+
+from jaxssl import losses
+from jaxssl import models
+from jaxssl.methods import base
+from jaxssl.methods import byol
+from jaxssl.methods import common
+
+
+def build(config) -> base.Method:
+  """SimSiam from `config.model` (projector, predictor).
+
+  Reads the single two-view group of `config.data.views`.
+  """
+  group = common.single_group(config, num_views=2, method="simsiam")
+  byol.check_projector(config, "simsiam")
+  encoder = models.Encoder(models.backbone(config.model),
+                           models.projector(config.model))
+  online = byol.OnlineNetwork(encoder, models.predictor(config.model))
+
+  def init(rng, batch):
+    variables = online.init(rng, batch[group][:2, 0], train=False)
+    return variables["params"], {"batch_stats": variables.get(
+        "batch_stats", {})}
+
+  def loss(params, extra, batch, rng, step):
+    del rng, step  # SimSiam has no stochastic or scheduled part in the step.
+    outs, stats = byol.encode_views(online, params, extra["batch_stats"],
+                                    batch[group])
+    p1, p2 = outs[0]["p"], outs[1]["p"]
+    z1, z2 = outs[0]["z"], outs[1]["z"]
+    value = 0.5 * (losses.negative_cosine(p1, jax.lax.stop_gradient(z2))
+                   + losses.negative_cosine(p2, jax.lax.stop_gradient(z1)))
+    metrics = {"loss": value, **common.embedding_metrics(z1, z2)}
+    return value, ({"batch_stats": stats}, metrics)
+
+  def features(params, extra, images):
+    out = encoder.apply({"params": params["encoder"],
+                         "batch_stats": extra["batch_stats"].get("encoder",
+                                                                 {})},
+                        images, train=False)
+    return out["feats"]
+
+  return base.Method(name="simsiam", init=init, loss=loss, features=features)

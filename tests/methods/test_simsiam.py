@@ -1,0 +1,169 @@
+"""SimSiam: loss vs numpy, the stop-gradient, heads, config errors."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxssl import configs_lib
+from jaxssl import losses
+from jaxssl import methods
+from jaxssl import models
+from jaxssl.methods import byol
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+
+
+def tiny_config():
+  return configs_lib.load(os.path.join(ROOT, "configs", "simsiam_quick.py"),
+                          "smoke")
+
+
+def tiny_batch(n=8, size=16, seed=0):
+  rng = np.random.default_rng(seed)
+  views = rng.normal(size=(n, 2, size, size, 3)).astype(np.float32)
+  return {"views": jnp.asarray(views),
+          "label": jnp.zeros((n,), jnp.int32)}
+
+
+@pytest.fixture(scope="module")
+def setup():
+  config = tiny_config()
+  method = methods.build(config)
+  batch = tiny_batch()
+  params, extra = method.init(jax.random.key(0), batch)
+  return config, method, batch, params, extra
+
+
+def modules(config):
+  encoder = models.Encoder(models.backbone(config.model),
+                           models.projector(config.model))
+  return encoder, models.predictor(config.model)
+
+
+def run(module, params, stats, x):
+  """Training-mode forward (batch statistics), running stats discarded."""
+  out, _ = module.apply({"params": params, "batch_stats": stats}, x,
+                        train=True, mutable=["batch_stats"])
+  return out
+
+
+def test_heads_follow_the_paper_layout(setup):
+  config, _, _, params, extra = setup
+  projector = params["encoder"]["projector"]
+  # 3 Linear layers, BN after each; the output BN has no affine params.
+  assert sorted(k for k in projector if k.startswith("dense")) == [
+      "dense0", "dense1", "dense2"]
+  assert "bn2" not in projector
+  assert "bn2" in extra["batch_stats"]["encoder"]["projector"]
+  # Bottleneck predictor proj_dim -> pred_hidden_dim -> proj_dim, no out BN.
+  pred = params["predictor"]
+  assert pred["dense0"]["kernel"].shape == (config.model.proj_dim,
+                                            config.model.pred_hidden_dim)
+  assert pred["dense1"]["kernel"].shape == (config.model.pred_hidden_dim,
+                                            config.model.proj_dim)
+  assert "bn1" not in extra["batch_stats"]["predictor"]
+
+
+def test_loss_matches_numpy_definition(setup):
+  config, method, batch, params, extra = setup
+  encoder, predictor = modules(config)
+  stats = extra["batch_stats"]
+  ps, zs = [], []
+  for v in range(2):
+    z = run(encoder, params["encoder"], stats["encoder"],
+            batch["views"][:, v])["z"]
+    zs.append(np.asarray(z, np.float64))
+    ps.append(np.asarray(run(predictor, params["predictor"],
+                             stats["predictor"], z), np.float64))
+
+  def cos(a, b):
+    return np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1)
+                                * np.linalg.norm(b, axis=-1))
+
+  want = -0.5 * (np.mean(cos(ps[0], zs[1])) + np.mean(cos(ps[1], zs[0])))
+  value, (_, metrics) = method.loss(params, extra, batch, jax.random.key(0),
+                                    jnp.asarray(0))
+  np.testing.assert_allclose(value, want, rtol=1e-5)
+  np.testing.assert_allclose(metrics["loss"], want, rtol=1e-5)
+  assert -1.0 <= float(value) <= 1.0
+
+
+def test_stop_gradient_on_the_target_branch(setup):
+  """d loss / d params flows only through the predictions p, never z."""
+  config, method, batch, params, extra = setup
+  encoder, predictor = modules(config)
+  stats = extra["batch_stats"]
+  views = batch["views"]
+
+  def reference(p, target_params):
+    """The symmetric loss with targets from `target_params`."""
+    total = 0.0
+    for v in range(2):
+      z = run(encoder, p["encoder"], stats["encoder"], views[:, v])["z"]
+      pred = run(predictor, p["predictor"], stats["predictor"], z)
+      target = run(encoder, target_params["encoder"], stats["encoder"],
+                   views[:, 1 - v])["z"]
+      total += 0.5 * losses.negative_cosine(pred, target)
+    return total
+
+  got = jax.grad(lambda p: method.loss(p, extra, batch, jax.random.key(0),
+                                       jnp.asarray(0))[0])(params)
+  # Targets from a constant copy of the params: no gradient through them.
+  want = jax.grad(lambda p: reference(p, params))(params)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4,
+                                                       atol=1e-6), got, want)
+  # Without the stop-gradient the encoder gradient would differ.
+  both = jax.grad(lambda p: reference(p, p))(params)
+  diff = sum(float(jnp.sum(jnp.abs(a - b))) for a, b in zip(
+      jax.tree.leaves(got["encoder"]), jax.tree.leaves(both["encoder"])))
+  assert diff > 1e-3
+
+
+def test_running_stats_are_updated_once_per_view(setup):
+  config, method, batch, params, extra = setup
+  _, (new_extra, _) = method.loss(params, extra, batch, jax.random.key(0),
+                                  jnp.asarray(0))
+  online = byol.OnlineNetwork(*modules(config))
+  stats = extra["batch_stats"]
+  for v in range(2):
+    _, state = online.apply({"params": params, "batch_stats": stats},
+                            batch["views"][:, v], train=True,
+                            mutable=["batch_stats"])
+    stats = state["batch_stats"]
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5,
+                                                       atol=1e-6),
+               new_extra["batch_stats"], stats)
+
+
+def test_features_are_the_backbone_in_inference_mode(setup):
+  config, method, batch, params, extra = setup
+  images = batch["views"][:, 0]
+  want = models.backbone(config.model).apply(
+      {"params": params["encoder"]["backbone"],
+       "batch_stats": extra["batch_stats"]["encoder"]["backbone"]},
+      images, train=False)["feats"]
+  np.testing.assert_allclose(method.features(params, extra, images), want,
+                             rtol=1e-5, atol=1e-6)
+
+
+def test_bad_config_values_name_the_key():
+  config = tiny_config()
+  config.model.proj_layers = 0
+  with pytest.raises(ValueError, match="model.proj_layers"):
+    methods.build(config)
+  config = tiny_config()
+  config.data.views.views.num_views = 1
+  with pytest.raises(ValueError, match="num_views=2"):
+    methods.build(config)
+
+
+@pytest.mark.parametrize("name", ["simsiam_quick", "simsiam_cifar10",
+                                  "simsiam_imagenet"])
+def test_shipped_configs_build(name):
+  config = configs_lib.load(os.path.join(ROOT, "configs", f"{name}.py"))
+  assert config.method.name == "simsiam"
+  assert config.model.proj_last_bn and not config.model.pred_last_bn
+  methods.build(config)
