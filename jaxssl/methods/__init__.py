@@ -8,6 +8,7 @@ edited.
 from jaxssl.methods import barlow_twins
 from jaxssl.methods import byol
 from jaxssl.methods import mae
+from jaxssl.methods import mocov3
 from jaxssl.methods import simclr
 from jaxssl.methods import simsiam
 from jaxssl.methods import supcon
@@ -18,6 +19,7 @@ METHODS = {
     "barlow_twins": barlow_twins.build,
     "byol": byol.build,
     "mae": mae.build,
+    "mocov3": mocov3.build,
     "simclr": simclr.build,
     "simsiam": simsiam.build,
     "supcon": supcon.build,

@@ -1,0 +1,81 @@
+r"""MoCo v3, ImageNet, ViT-S/16 (or ViT-B/16): the paper's ViT recipe.
+
+Command:
+  python -m jaxssl.main --config configs/mocov3_imagenet.py \
+      --config.data.data_dir=gs://your-bucket/tfds --workdir gs://.../mocov3
+  (`configs/mocov3_imagenet.py:arch=vit_base` for ViT-B/16.)
+
+Hyper-parameters: arXiv:2104.02057 Sec. 4 / Appendix and the official
+reference commands (facebookresearch/moco-v3 `CONFIG.md`, `main_moco.py`):
+batch 4096, AdamW (betas 0.9, 0.999) with lr 1.5e-4 x B/256 (= 2.4e-3) and
+weight decay 0.1, 40 warm-up epochs then cosine decay, 300 epochs;
+temperature 0.2; momentum 0.99 rising to 1 on a half cosine
+(`--moco-m-cos`); ViT heads: projector 3 Linear layers (4096, 4096, 256) and
+predictor 2 Linear layers (4096, 256), BN after every layer, the output BNs
+without affine parameters. Augmentations (BYOL's): random resized crop
+(0.08, 1) to 224, colour jitter (0.4, 0.4, 0.2, 0.1) p=0.8, grayscale
+p=0.2, Gaussian blur sigma (0.1, 2) p=1.0 / 0.1, solarisation p=0.0 / 0.2
+(first / second view), flip. Expected (the official models at batch 4096):
+73.2% linear top-1 for ViT-S/16, 76.7% for ViT-B/16.
+
+Not reproduced here (no config keys): the frozen random patch projection
+(`--stop-grad-conv1`, the paper's stability trick; a stop-gradient alone
+would let AdamW's weight decay shrink the frozen kernel), the official
+ViT-S's 12 heads (jaxssl's vit_small has DeiT-S's 6) and fixed 2-D sin-cos
+position embedding (jaxssl's default is learned), and weight decay on biases
+and LayerNorm/BN parameters (jaxssl always excludes them).
+"""
+
+from jaxssl import configs_lib
+
+_TRAIN_IMAGES = 1_281_167
+
+
+def get_config(arg=None):
+  args = configs_lib.parse_arg(arg, smoke=False, epochs=300, arch="vit_small")
+  if args.arch not in ("vit_small", "vit_base"):
+    raise ValueError(f"config arg arch={args.arch!r} must be vit_small or "
+                     "vit_base")
+  config = configs_lib.base_config()
+  config.data.name = "imagenet2012"
+  config.data.eval_split = "validation"
+  config.data.image_size = 224
+  config.data.mean = (0.485, 0.456, 0.406)
+  config.data.std = (0.229, 0.224, 0.225)
+  config.data.shuffle_buffer = 50_000
+  config.data.views = {"views": configs_lib.view_group(
+      num_views=2, size=224, crop_scale=(0.08, 1.0), brightness=0.4,
+      contrast=0.4, saturation=0.2, hue=0.1, jitter_prob=0.8, gray_prob=0.2,
+      blur_prob=(1.0, 0.1), blur_sigma=(0.1, 2.0), solarize_prob=(0.0, 0.2),
+      flip_prob=0.5)}
+  config.model.name = args.arch
+  config.model.patch_size = 16
+  config.model.proj_layers = 3
+  config.model.proj_hidden_dim = 4096
+  config.model.proj_dim = 256
+  config.model.proj_last_bn = True
+  config.model.pred_hidden_dim = 4096
+  config.model.pred_last_bn = True
+  config.method.name = "mocov3"
+  config.method.temperature = 0.2
+  config.method.ema_momentum = 0.99
+  config.method.ema_momentum_end = 1.0
+  config.optim.name = "adamw"
+  config.optim.lr = 1.5e-4
+  config.optim.lr_scaling = "linear"
+  config.optim.b1 = 0.9
+  config.optim.b2 = 0.999
+  config.optim.weight_decay = 0.1
+  config.train.batch_size = 4096
+  steps_per_epoch = _TRAIN_IMAGES // config.train.batch_size
+  config.train.total_steps = args.epochs * steps_per_epoch
+  config.optim.warmup_steps = 40 * steps_per_epoch
+  config.train.log_every_steps = 100
+  config.train.ckpt_every_steps = 2 * steps_per_epoch
+  config.train.eval_every_steps = 0
+  config.eval.max_train_examples = 100_000  # kNN bank subset during training
+  if args.smoke:
+    configs_lib.make_smoke(config)
+    config.data.views.views.size = 64
+    config.data.image_size = 64
+  return config

@@ -1,0 +1,121 @@
+"""MoCo v3: in-batch InfoNCE between online predictions and momentum keys.
+
+The online network (backbone, projector, predictor) gives queries q, the
+momentum encoder (backbone and projector, an EMA of the online ones with no
+gradient) gives keys k. With q and k L2-normalised, each query's positive is
+the key of the other view of the same image and its negatives the keys of
+every other image of the GLOBAL batch (no queue):
+
+  ctr(q, k) = CE(q k^T / tau, diag) * 2 tau,
+  L = ctr(q1, k2) + ctr(q2, k1).
+
+The 2 tau factor (official code) makes the gradient scale independent of
+the temperature. Under `jit` on a sharded batch the arrays are the global
+batch, so `losses.info_nce` (no `axis_name`) already contrasts against all
+N keys, like the official `concat_all_gather`.
+
+Official defaults (arXiv:2104.02057 and github.com/facebookresearch/moco-v3,
+`main_moco.py`, `CONFIG.md`): batch 4096; MLP heads with BN on every hidden
+layer and an affine-free BN on the output, hidden width 4096, output 256;
+momentum m = 0.99 rising to 1 on a half cosine over training
+(`--moco-m-cos`). ViT (ViT-S/16, ViT-B/16): 3-layer projector, 2-layer
+predictor with output BN, temperature 0.2, AdamW lr 1.5e-4 x B/256, weight
+decay 0.1, 40 warm-up epochs, 300 epochs, frozen random patch projection
+(`--stop-grad-conv1`); 73.2% (ViT-S) / 76.7% (ViT-B) linear top-1.
+ResNet-50: 2-layer projector, 2-layer predictor without output BN,
+temperature 1.0, LARS lr 0.6 x B/256 (100 epochs; 0.3 for 300/1000),
+weight decay 1e-6 (1.5e-6 at 1000 epochs, with m = 0.996); 68.9 / 72.8 /
+74.6% at 100 / 300 / 1000 epochs. The heads follow `model.proj_layers`,
+`model.proj_last_bn` and `model.pred_last_bn`. Augmentations are BYOL's
+(blur p = 1.0 / 0.1, solarisation p = 0.0 / 0.2).
+
+Implementation notes: each view goes through the networks separately
+(BatchNorm statistics per view, as the official code); the momentum
+encoder runs in training mode (batch statistics) under `stop_gradient`, and
+its running statistics in `extra` are the EMA of the online ones (see
+`byol`). `features` is the online backbone in inference mode. The metric
+`tau` is the encoder momentum m of the step, `contrast_acc` the fraction of
+queries whose positive key is the most similar.
+
+References:
+  Chen, Xie & He, "An Empirical Study of Training Self-Supervised Vision
+  Transformers", ICCV 2021, arXiv:2104.02057.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxssl import losses
+from jaxssl import models
+from jaxssl.methods import base
+from jaxssl.methods import byol
+from jaxssl.methods import common
+
+
+def _normalize(x: jax.Array) -> jax.Array:
+  """x / max(||x||, 1e-12) per row (torch.nn.functional.normalize)."""
+  norm = jnp.linalg.norm(x, axis=-1, keepdims=True)
+  return x / jnp.maximum(norm, 1e-12)
+
+
+def _top1(q: jax.Array, k: jax.Array) -> jax.Array:
+  """Fraction of rows i whose most similar key is k[i]."""
+  hits = jnp.argmax(q @ k.T, axis=1) == jnp.arange(q.shape[0])
+  return jnp.mean(hits.astype(jnp.float32))
+
+
+def build(config) -> base.Method:
+  """MoCo v3 from `config.model` (heads), the EMA keys and the temperature.
+
+  Reads the single two-view group of `config.data.views`,
+  `config.method.temperature`, `config.method.ema_momentum(_end)` and
+  `config.train.total_steps` (the length of the momentum schedule).
+  """
+  group = common.single_group(config, num_views=2, method="mocov3")
+  byol.check_projector(config, "mocov3")
+  byol.check_ema_config(config)
+  temperature = config.method.temperature
+  encoder = models.Encoder(models.backbone(config.model),
+                           models.projector(config.model))
+  online = byol.OnlineNetwork(encoder, models.predictor(config.model))
+
+  def init(rng, batch):
+    variables = online.init(rng, batch[group][:2, 0], train=False)
+    params = variables["params"]
+    stats = variables.get("batch_stats", {})
+    teacher = {"params": params["encoder"],
+               "batch_stats": stats.get("encoder", {})}
+    return params, {"batch_stats": stats, "teacher": teacher}
+
+  def loss(params, extra, batch, rng, step):
+    del rng  # No stochastic part in the step.
+    views = batch[group]
+    outs, stats = byol.encode_views(online, params, extra["batch_stats"],
+                                    views)
+    teacher = extra["teacher"]
+    keys, _ = byol.encode_views(encoder, teacher["params"],
+                                teacher["batch_stats"], views)
+    q1, q2 = (_normalize(o["p"]) for o in outs)
+    k1, k2 = (_normalize(jax.lax.stop_gradient(k["z"])) for k in keys)
+    value = 2 * temperature * (
+        losses.info_nce(q1, k2, temperature=temperature)
+        + losses.info_nce(q2, k1, temperature=temperature))
+    metrics = {"loss": value, "tau": byol.ema_momentum(config, step),
+               "contrast_acc": 0.5 * (_top1(q1, k2) + _top1(q2, k1)),
+               **common.embedding_metrics(outs[0]["z"], outs[1]["z"])}
+    return value, ({**extra, "batch_stats": stats}, metrics)
+
+  def features(params, extra, images):
+    out = encoder.apply({"params": params["encoder"],
+                         "batch_stats": extra["batch_stats"].get("encoder",
+                                                                 {})},
+                        images, train=False)
+    return out["feats"]
+
+  def update_extra(params, extra, step):
+    return byol.ema_update(config, params, extra, step)
+
+  return base.Method(name="mocov3", init=init, loss=loss, features=features,
+                     update_extra=update_extra)

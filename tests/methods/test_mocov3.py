@@ -1,0 +1,184 @@
+"""MoCo v3: closed-form momentum encoder, stop-gradient, InfoNCE vs numpy
+over the global batch (also when sharded over 8 devices), config errors."""
+
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from jaxssl import configs_lib
+from jaxssl import methods
+from jaxssl import models
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+TOTAL = 40
+BASE_M = 0.99
+TEMPERATURE = 0.5
+
+
+def tiny_config():
+  config = configs_lib.load(os.path.join(ROOT, "configs", "mocov3_quick.py"),
+                            "smoke")
+  config.train.total_steps = TOTAL
+  config.method.ema_momentum = BASE_M
+  config.method.temperature = TEMPERATURE
+  return config
+
+
+def tiny_batch(n=8, size=16, seed=0):
+  rng = np.random.default_rng(seed)
+  views = rng.normal(size=(n, 2, size, size, 3)).astype(np.float32)
+  return {"views": jnp.asarray(views),
+          "label": jnp.zeros((n,), jnp.int32)}
+
+
+def perturb(tree, seed, scale=0.1):
+  leaves, treedef = jax.tree.flatten(tree)
+  keys = jax.random.split(jax.random.key(seed), len(leaves))
+  return jax.tree.unflatten(treedef, [
+      x + scale * jax.random.normal(k, x.shape, x.dtype)
+      for x, k in zip(leaves, keys)])
+
+
+@pytest.fixture(scope="module")
+def setup():
+  config = tiny_config()
+  method = methods.build(config)
+  batch = tiny_batch()
+  params, extra = method.init(jax.random.key(0), batch)
+  extra = {**extra, "teacher": perturb(extra["teacher"], seed=1)}
+  return config, method, batch, params, extra
+
+
+@pytest.mark.parametrize("step", [0, 10, 20, 39, 40, 41])
+def test_momentum_encoder_is_closed_form_ema(setup, step):
+  _, method, _, params, extra = setup
+  new_params = perturb(params, seed=2)
+  extra = {**extra, "batch_stats": perturb(extra["batch_stats"], seed=3)}
+  out = method.update_extra(new_params, extra, jnp.asarray(step))
+  k = min(step, TOTAL)
+  m = 1 - (1 - BASE_M) * (math.cos(math.pi * k / TOTAL) + 1) / 2
+  check = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  jax.tree.map(check, out["teacher"]["params"], jax.tree.map(
+      lambda t, o: m * t + (1 - m) * o, extra["teacher"]["params"],
+      new_params["encoder"]))
+  jax.tree.map(check, out["teacher"]["batch_stats"], jax.tree.map(
+      lambda t, o: m * t + (1 - m) * o, extra["teacher"]["batch_stats"],
+      extra["batch_stats"]["encoder"]))
+  assert "predictor" not in out["teacher"]["params"]
+
+
+def test_momentum_encoder_gets_exactly_zero_gradient(setup):
+  _, method, batch, params, extra = setup
+  grads = jax.grad(lambda t: method.loss(
+      params, {**extra, "teacher": t}, batch, jax.random.key(0),
+      jnp.asarray(0))[0])(extra["teacher"])
+  for g in jax.tree.leaves(grads):
+    np.testing.assert_array_equal(g, np.zeros_like(g))
+
+
+def numpy_loss(config, batch, params, extra):
+  """MoCo v3's loss written out: CE(q k^T / t, diag) * 2t, both orders."""
+  encoder = models.Encoder(models.backbone(config.model),
+                           models.projector(config.model))
+  predictor = models.predictor(config.model)
+
+  def run(module, p, stats, x):
+    return module.apply({"params": p, "batch_stats": stats}, x, train=True,
+                        mutable=["batch_stats"])[0]
+
+  def normalize(x):
+    x = np.asarray(x, np.float64)
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+  qs, ks = [], []
+  for v in range(2):
+    x = batch["views"][:, v]
+    z = run(encoder, params["encoder"], extra["batch_stats"]["encoder"],
+            x)["z"]
+    qs.append(normalize(run(predictor, params["predictor"],
+                            extra["batch_stats"]["predictor"], z)))
+    ks.append(normalize(run(encoder, extra["teacher"]["params"],
+                            extra["teacher"]["batch_stats"], x)["z"]))
+
+  def ctr(q, k):
+    logits = q @ k.T / TEMPERATURE
+    logits -= logits.max(axis=1, keepdims=True)
+    log_prob = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return -np.mean(np.diag(log_prob)) * 2 * TEMPERATURE
+
+  return ctr(qs[0], ks[1]) + ctr(qs[1], ks[0])
+
+
+def test_loss_matches_numpy_definition(setup):
+  config, method, batch, params, extra = setup
+  want = numpy_loss(config, batch, params, extra)
+  value, (_, metrics) = method.loss(params, extra, batch, jax.random.key(0),
+                                    jnp.asarray(0))
+  np.testing.assert_allclose(value, want, rtol=1e-5)
+  np.testing.assert_allclose(metrics["loss"], want, rtol=1e-5)
+  np.testing.assert_allclose(metrics["tau"], BASE_M, rtol=1e-7)
+  assert 0.0 <= float(metrics["contrast_acc"]) <= 1.0
+
+
+def test_loss_contrasts_the_global_batch_when_sharded(setup, devices):
+  """Sharded over 8 devices (1 example each) the loss is still the
+  global-batch loss: every query sees all N keys, BN sees all N rows."""
+  config, method, batch, params, extra = setup
+  mesh = Mesh(np.array(devices), ("data",))
+  sharded = jax.device_put(batch, NamedSharding(mesh, P("data")))
+  loss = jax.jit(lambda p, e, b: method.loss(p, e, b, jax.random.key(0),
+                                             jnp.asarray(0))[0])
+  np.testing.assert_allclose(loss(params, extra, sharded),
+                             numpy_loss(config, batch, params, extra),
+                             rtol=1e-5)
+
+
+def test_vit_heads_follow_the_imagenet_config():
+  config = configs_lib.load(os.path.join(ROOT, "configs",
+                                         "mocov3_imagenet.py"), "smoke")
+  config.data.views.views.size = 32
+  config.model.patch_size = 16
+  method = methods.build(config)
+  params, extra = method.init(jax.random.key(0), tiny_batch(n=4, size=32))
+  proj = params["encoder"]["projector"]
+  # 3-layer projector and 2-layer predictor, both with an affine-free BN out.
+  assert sorted(k for k in proj if k.startswith("dense")) == [
+      "dense0", "dense1", "dense2"]
+  assert "bn2" in extra["batch_stats"]["encoder"]["projector"]
+  assert "bn2" not in proj
+  assert "bn1" in extra["batch_stats"]["predictor"]
+  assert "bn1" not in params["predictor"]
+
+
+@pytest.mark.parametrize("section,key,value,match", [
+    ("method", "ema_momentum", -0.1, "method.ema_momentum="),
+    ("method", "ema_momentum_end", 0.9, "method.ema_momentum_end"),
+    ("model", "proj_layers", 0, "model.proj_layers"),
+])
+def test_bad_config_values_name_the_key(section, key, value, match):
+  config = tiny_config()
+  config[section][key] = value
+  with pytest.raises(ValueError, match=match):
+    methods.build(config)
+
+
+def test_needs_two_views():
+  config = tiny_config()
+  config.data.views = {
+      "global": configs_lib.view_group(num_views=2),
+      "local": configs_lib.view_group(num_views=4, size=16)}
+  with pytest.raises(ValueError, match="one view group"):
+    methods.build(config)
+
+
+@pytest.mark.parametrize("name", ["mocov3_quick", "mocov3_cifar10",
+                                  "mocov3_imagenet"])
+def test_shipped_configs_build(name):
+  config = configs_lib.load(os.path.join(ROOT, "configs", f"{name}.py"))
+  assert config.method.name == "mocov3"
+  methods.build(config)
