@@ -17,6 +17,9 @@ Expected: solo-learn publishes no CIFAR-10 number for this recipe (its
 README table has MAE only for ImageNet-100, ViT-B/16, fine-tuned), so there
 is no published target to reproduce here; score it with the linear probe
 (cls token). Needs the TFDS `cifar10` data (`tfds build cifar10`).
+`jaxssl.bench --compile_only`: 46.8M parameters (the 512-d, 8-block decoder
+is larger than the ViT-S encoder), 12.4 GFLOP per image per train step:
+an accelerator job (~1000 GPU/TPU-class epochs), not a CPU one.
 """
 
 from jaxssl import configs_lib

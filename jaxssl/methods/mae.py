@@ -179,5 +179,6 @@ def build(config) -> base.Method:
     grid = jnp.pad(grid, ((1, 0), (1, 0), (0, 0)), constant_values=1.0)
     return {"reconstruction": grid}
 
+  # Jitted here: the loop calls figures eagerly, op by op otherwise.
   return base.Method(name="mae", init=init, loss=loss, features=features,
-                     figures=figures)
+                     figures=jax.jit(figures))
