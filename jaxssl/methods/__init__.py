@@ -7,6 +7,7 @@ edited.
 
 from jaxssl.methods import barlow_twins
 from jaxssl.methods import byol
+from jaxssl.methods import dino
 from jaxssl.methods import mae
 from jaxssl.methods import mocov3
 from jaxssl.methods import simclr
@@ -18,6 +19,7 @@ from jaxssl.methods.base import Method
 METHODS = {
     "barlow_twins": barlow_twins.build,
     "byol": byol.build,
+    "dino": dino.build,
     "mae": mae.build,
     "mocov3": mocov3.build,
     "simclr": simclr.build,

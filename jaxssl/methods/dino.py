@@ -1,0 +1,329 @@
+"""DINO: self-distillation with no labels, multi-crop, EMA teacher.
+
+A student (backbone + `DINOHead`) sees every crop; a teacher with the same
+architecture, an exponential moving average of the student (its parameters
+and its BatchNorm statistics), sees only the global crops. The student's
+softmax over K prototypes at temperature `student_temp` is trained to match
+the teacher's centred, sharpened softmax (temperature warmed up linearly
+from `teacher_temp` to `teacher_temp_end`) over every (teacher view, student
+view) pair of different crops (`jaxssl.losses.dino`). The centre is an EMA
+(`center_momentum`) of the teacher's mean logit (`losses.dino_center`).
+
+Multi-crop: `config.data.views` holds one group of global crops (the group
+with the largest `size`, e.g. "global": 2 views of 224 px, crop_scale
+(0.4, 1)) and optionally groups of local crops (smaller `size`, e.g.
+"local": 8-10 views of 96 px, crop_scale (0.05, 0.4)). As the official
+`MultiCropWrapper`, the backbone runs once per view group (BatchNorm
+statistics per resolution) and the head once on all crops together. A ViT
+with learned position embeddings (initialised on the global crops' patch
+grid) reads other grids (local crops, evaluation images) through a bicubic
+interpolation of the embeddings, as DINO's `interpolate_pos_encoding`.
+
+State in `extra`: the student's BatchNorm statistics, the teacher's
+parameters and BatchNorm statistics, and the centre. Schedules (teacher
+temperature, EMA momentum, last-layer freeze) are functions of the step.
+
+Config keys read: method.{num_prototypes, head_hidden_dim,
+head_bottleneck_dim, head_layers, norm_last_layer, freeze_last_layer_steps,
+student_temp, teacher_temp, teacher_temp_end, teacher_temp_warmup_steps,
+center_momentum, ema_momentum, ema_momentum_end}; model.{name, patch_size};
+train.total_steps (EMA schedule); optim.clip_grad_norm (DINO: 3.0) is
+applied by the optimizer.
+
+Differences from the official code: the head has BatchNorm after its
+hidden layers for convolutional backbones (official `use_bn_in_head`, off
+by default; see `head_use_bn`), never for ViTs; gradient clipping is by global norm
+(official: each parameter tensor's norm is clipped to 3.0); the weight decay
+is constant (official: cosine 0.04 -> 0.4); the teacher-temperature and
+last-layer freeze schedules are counted in steps, not epochs.
+
+References:
+  Caron et al., "Emerging Properties in Self-Supervised Vision
+  Transformers", ICCV 2021, arXiv:2104.14294; official code
+  github.com/facebookresearch/dino (`main_dino.py`: defaults out_dim 65536,
+  momentum_teacher 0.996, teacher_temp 0.04, student temp 0.1, centre
+  momentum 0.9, clip_grad 3.0, freeze_last_layer 1 epoch).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from jaxssl import losses
+from jaxssl import models
+from jaxssl.methods import base
+from jaxssl.methods import common
+from jaxssl.models import prototype_heads
+
+# --- Multi-crop helpers (shared with jaxssl.methods.swav) -------------------
+
+
+def multicrop_groups(config, *, method: str) -> tuple[str, tuple[str, ...]]:
+  """(global group, local groups) of `config.data.views`.
+
+  The global group is the one with the largest `size`; every other group
+  holds local crops (sorted by decreasing size, then name). A single group
+  is global with no local crops.
+
+  Raises:
+    ValueError: if several groups share the largest size, or there are
+      fewer than 2 views in all.
+  """
+  groups = dict(config.data.views.items())
+  sizes = {name: g.size for name, g in groups.items()}
+  largest = max(sizes.values())
+  tied = sorted(name for name, size in sizes.items() if size == largest)
+  if len(tied) != 1:
+    raise ValueError(
+        f"method {method!r} takes the view group with the largest size as "
+        f"its global crops, but config.data.views groups {tied} all have "
+        f"size {largest}; give the local crops a smaller "
+        f"config.data.views.<group>.size")
+  global_group = tied[0]
+  local = tuple(sorted((name for name in groups if name != global_group),
+                       key=lambda name: (-sizes[name], name)))
+  if sum(g.num_views for g in groups.values()) < 2:
+    raise ValueError(
+        f"method {method!r} needs at least 2 views in all, got "
+        f"config.data.views.{global_group}.num_views="
+        f"{groups[global_group].num_views} and no other group")
+  return global_group, local
+
+
+def check_patch_size(config, groups) -> None:
+  """ViTs: `config.model.patch_size` must divide every crop and eval size."""
+  if not config.model.name.startswith("vit_"):
+    return
+  p = config.model.patch_size
+  sides = [(f"data.views.{name}.size", config.data.views[name].size)
+           for name in groups]
+  sides.append(("data.image_size", config.data.image_size))
+  for key, side in sides:
+    if p < 1 or side % p:
+      raise ValueError(
+          f"config.model.patch_size={p} must divide config.{key}={side}: a "
+          f"ViT tiles every crop (and evaluation image) with patches")
+
+
+def fit_pos_embed(params, grid: tuple[int, int]):
+  """ViT `params` whose learned `pos_embed` fits a `grid` of patches.
+
+  The embeddings learned on the (square) global-crop grid are resized
+  bicubically (DINO's `interpolate_pos_encoding`); the resize is
+  differentiable, so local crops train the same embedding table. Params
+  without `pos_embed` (ResNets, fixed sin-cos ViTs) and grids of the right
+  size are returned unchanged.
+  """
+  if "pos_embed" not in params:
+    return params
+  pos = params["pos_embed"]
+  _, length, width = pos.shape
+  if length == grid[0] * grid[1]:
+    return params
+  side = math.isqrt(length)
+  if side * side != length:
+    raise ValueError(f"cannot resize a non-square pos_embed of {length} "
+                     f"patches to the grid {grid}")
+  resized = jax.image.resize(pos.reshape(side, side, width),
+                             (grid[0], grid[1], width), method="bicubic",
+                             antialias=False)
+  return {**params, "pos_embed": resized.reshape(1, -1, width)}
+
+
+def apply_backbone(backbone, params, batch_stats, images_per_group, *,
+                   train: bool):
+  """Runs `backbone` on each group's images; concatenates the features.
+
+  Args:
+    backbone: a `models.backbone` module.
+    params: its params.
+    batch_stats: its BatchNorm statistics ({} for a ViT).
+    images_per_group: list of [m_g, h_g, w_g, 3] arrays (one size each).
+    train: BatchNorm on batch statistics; the running statistics are then
+      updated once per group, chained in order (as consecutive PyTorch
+      forwards would).
+
+  Returns:
+    (feats [sum m_g, d], batch_stats after the updates).
+  """
+  patch = getattr(backbone, "patch_size", None)
+  feats = []
+  for images in images_per_group:
+    p = params
+    if isinstance(backbone, models.ViT):
+      p = fit_pos_embed(params, (images.shape[1] // patch,
+                                 images.shape[2] // patch))
+    variables = {"params": p, "batch_stats": batch_stats}
+    if train:
+      out, new = backbone.apply(variables, images, train=True,
+                                mutable=["batch_stats"])
+      batch_stats = new.get("batch_stats", batch_stats)
+    else:
+      out = backbone.apply(variables, images, train=False)
+    feats.append(out["feats"])
+  return jnp.concatenate(feats), batch_stats
+
+
+def init_backbone_and_head(backbone, head, rng, images):
+  """(params, batch_stats) dicts {"backbone", "head"} from sample images."""
+  k_backbone, k_head = jax.random.split(rng)
+  b_vars = backbone.init(k_backbone, images, train=False)
+  feats = backbone.apply(b_vars, images, train=False)["feats"]
+  h_vars = head.init(k_head, feats, train=False)
+  params = {"backbone": b_vars["params"], "head": h_vars["params"]}
+  stats = {"backbone": b_vars.get("batch_stats", {}),
+           "head": h_vars.get("batch_stats", {})}
+  return params, stats
+
+
+def apply_backbone_and_head(backbone, head, params, stats, views_per_group):
+  """Training-mode forward of multi-crop views through backbone and head.
+
+  Args:
+    views_per_group: list of [n, v_g, h_g, w_g, 3] view groups.
+
+  Returns:
+    (head outputs over all views, view-major: rows g*n..(g+1)*n-1 are view
+    g counting the groups in order; new batch_stats).
+  """
+  feats, b_stats = apply_backbone(
+      backbone, params["backbone"], stats["backbone"],
+      [common.merge_views(v) for v in views_per_group], train=True)
+  out, new = head.apply({"params": params["head"], "batch_stats": stats["head"]},
+                        feats, train=True, mutable=["batch_stats"])
+  return out, {"backbone": b_stats,
+               "head": new.get("batch_stats", stats["head"])}
+
+
+def _check_range(config, key: str, lo: float, hi: float) -> None:
+  value = config.method[key]
+  if not lo <= value <= hi:
+    raise ValueError(f"config.method.{key}={value!r} must be in "
+                     f"[{lo}, {hi}]")
+
+
+def _check_positive(config, key: str) -> None:
+  value = config.method[key]
+  if not value > 0:
+    raise ValueError(f"config.method.{key}={value!r} must be > 0")
+
+
+def _check_config(config) -> None:
+  for key in ("num_prototypes", "head_hidden_dim", "head_bottleneck_dim",
+              "head_layers", "student_temp", "teacher_temp",
+              "teacher_temp_end"):
+    _check_positive(config, key)
+  for key in ("ema_momentum", "ema_momentum_end", "center_momentum"):
+    _check_range(config, key, 0.0, 1.0)
+  for key in ("teacher_temp_warmup_steps", "freeze_last_layer_steps"):
+    if config.method[key] < 0:
+      raise ValueError(f"config.method.{key}={config.method[key]!r} must "
+                       "be >= 0")
+
+
+def head_use_bn(config) -> bool:
+  """BatchNorm in the DINO head: for convolutional backbones, not for ViTs.
+
+  The official head (no BatchNorm by default, trunc-normal std 0.02
+  weights) is tuned for LayerNorm-ed ViT features. Average-pooled ReLU
+  features of a ResNet share a large common component, and the small
+  initial weights shrink them to a tiny bottleneck vector (||z|| ~ 0.07 for
+  tiny_resnet with a 512-wide head, 3e-3 with the 64-wide smoke head, vs
+  O(1) for a ViT), whose L2 normalisation then amplifies the gradient
+  (global grad norm ~900 at step 1 in the smoke run) and the zero-init
+  biases take over: z collapsed to one direction within 3 steps (LARS, SGD
+  and AdamW alike). The official `use_bn_in_head=True` option fixes it
+  (grad norm ~15, no collapse). There is no config key for it yet.
+  """
+  return not config.model.name.startswith("vit_")
+
+
+def build(config) -> base.Method:
+  """DINO from `config` (see the module docstring for the keys read)."""
+  _check_config(config)
+  m = config.method
+  global_group, local_groups = multicrop_groups(config, method="dino")
+  groups = (global_group, *local_groups)
+  check_patch_size(config, groups)
+  backbone = models.backbone(config.model)
+  head = prototype_heads.DINOHead(
+      num_prototypes=m.num_prototypes, hidden_dim=m.head_hidden_dim,
+      bottleneck_dim=m.head_bottleneck_dim, num_layers=m.head_layers,
+      norm_last_layer=m.norm_last_layer, use_bn=head_use_bn(config))
+  num_global = config.data.views[global_group].num_views
+  num_views = sum(config.data.views[g].num_views for g in groups)
+  total_steps = config.train.total_steps
+  k = m.num_prototypes
+
+  def teacher_temp(step):
+    return losses.dino_teacher_temp(
+        step, warmup=m.teacher_temp, final=m.teacher_temp_end,
+        warmup_epochs=m.teacher_temp_warmup_steps)
+
+  def momentum(step):
+    return common.cosine_increase(step, total_steps, m.ema_momentum,
+                                  m.ema_momentum_end)
+
+  def init(rng, batch):
+    images = common.merge_views(batch[global_group])[:2]
+    params, stats = init_backbone_and_head(backbone, head, rng, images)
+    teacher = jax.tree.map(jnp.copy, {"params": params, "batch_stats": stats})
+    return params, {"batch_stats": stats, "teacher": teacher,
+                    "center": jnp.zeros((k,), jnp.float32)}
+
+  def loss(params, extra, batch, rng, step):
+    del rng  # No stochastic part in the step (augmentations are upstream).
+    views = [batch[g] for g in groups]
+    n = views[0].shape[0]
+    head_params = dict(params["head"])
+    head_params["last_layer"] = common.frozen_until(
+        head_params["last_layer"], step, m.freeze_last_layer_steps)
+    params = {**params, "head": head_params}
+    student, stats = apply_backbone_and_head(
+        backbone, head, params, extra["batch_stats"], views)
+    teacher, _ = apply_backbone_and_head(
+        backbone, head, extra["teacher"]["params"],
+        extra["teacher"]["batch_stats"], views[:1])
+    s_logits = student["logits"].reshape(num_views, n, k)
+    t_logits = jax.lax.stop_gradient(teacher["logits"]).reshape(
+        num_global, n, k)
+    temp = teacher_temp(step)
+    center = extra["center"]
+    value = losses.dino(s_logits, t_logits, center,
+                        student_temp=m.student_temp, teacher_temp=temp)
+    new_center = losses.dino_center(center, t_logits,
+                                    momentum=m.center_momentum)
+    z = student["z"]
+    centred = t_logits - center
+    metrics = {
+        "loss": value,
+        **common.embedding_metrics(z[:n], z[n:2 * n]),
+        "teacher_entropy": losses.mean_entropy(centred, temperature=temp),
+        "teacher_marginal_entropy": losses.marginal_entropy(
+            centred.reshape(-1, k), temperature=temp),
+        "teacher_temp": temp,
+        "ema_momentum": momentum(step),
+    }
+    return value, ({**extra, "batch_stats": stats, "center": new_center},
+                   metrics)
+
+  def update_extra(params, extra, step):
+    mom = momentum(step)
+    teacher = {
+        "params": common.ema(extra["teacher"]["params"], params, mom),
+        "batch_stats": common.ema(extra["teacher"]["batch_stats"],
+                                  extra["batch_stats"], mom),
+    }
+    return {**extra, "teacher": teacher}
+
+  def features(params, extra, images):
+    feats, _ = apply_backbone(backbone, params["backbone"],
+                              extra["batch_stats"]["backbone"], [images],
+                              train=False)
+    return feats
+
+  return base.Method(name="dino", init=init, loss=loss, features=features,
+                     update_extra=update_extra)
