@@ -13,6 +13,7 @@ from jaxssl.methods import mocov3
 from jaxssl.methods import simclr
 from jaxssl.methods import simsiam
 from jaxssl.methods import supcon
+from jaxssl.methods import swav
 from jaxssl.methods import vicreg
 from jaxssl.methods.base import Method
 
@@ -25,6 +26,7 @@ METHODS = {
     "simclr": simclr.build,
     "simsiam": simsiam.build,
     "supcon": supcon.build,
+    "swav": swav.build,
     "vicreg": vicreg.build,
 }
 

@@ -1,0 +1,177 @@
+"""SwAV: swapped prediction of online cluster codes, with multi-crop.
+
+Every crop goes through the backbone, a projector, L2 normalisation and K
+unit-norm prototypes (`prototype_heads.SwAVHead`), giving prototype scores.
+For each global crop, Sinkhorn-Knopp turns the scores of the whole global
+batch into soft codes that spread the batch equally over the prototypes
+(`sinkhorn_iters` iterations, entropic regularisation `sinkhorn_epsilon`);
+every other crop (global or local) predicts those codes with a softmax at
+temperature `method.temperature` (`jaxssl.losses.swav`). Codes come from
+the global crops only and carry no gradient.
+
+Multi-crop views are read as in `jaxssl.methods.dino` (the group with the
+largest `size` holds the global crops, other groups local crops; the
+backbone runs once per group, the head once on all crops).
+
+Prototypes are normalised inside the forward pass rather than projected
+back onto the sphere after each step (see `prototype_heads.Prototypes` for
+why this is equivalent to first order). They get a zero gradient during the
+first `freeze_last_layer_steps` steps (official `freeze_prototypes_niters`).
+
+Queue (small batches): with `queue_size` > 0, the L2-normalised embeddings
+of the global crops of the last steps are kept in `extra["queue"]`
+([num_global, queue_size, d], newest first, updated every step). From step
+`max(queue_start_steps, ceil(queue_size / batch))` on -- once the queue is
+full of real embeddings, as the official code waits for -- Sinkhorn runs
+over the queue's scores (against the current prototypes) stacked on the
+batch's, and the batch rows of the result are the codes. The official code
+starts filling at `epoch_queue_starts`; filling from step 0 instead gives
+the same queue contents whenever it is in use.
+
+Config keys read: method.{num_prototypes, temperature, sinkhorn_iters,
+sinkhorn_epsilon, queue_size, queue_start_steps, freeze_last_layer_steps};
+model.{name, patch_size, proj_hidden_dim, proj_dim, proj_layers,
+proj_last_bn}.
+
+References:
+  Caron et al., "Unsupervised Learning of Visual Features by Contrasting
+  Cluster Assignments", NeurIPS 2020, arXiv:2006.09882; official code
+  github.com/facebookresearch/swav (`main_swav.py`: temperature 0.1,
+  epsilon 0.05, 3 Sinkhorn iterations, 3000 prototypes, feat_dim 128,
+  queue_length 3840 from epoch 15 for batches of 256,
+  freeze_prototypes_niters 313).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from jaxssl import losses
+from jaxssl import models
+from jaxssl.methods import base
+from jaxssl.methods import common
+from jaxssl.methods import dino
+from jaxssl.models import prototype_heads
+
+
+def swapped_prediction(codes: jax.Array, scores: jax.Array,
+                       temperature) -> jax.Array:
+  """SwAV's cross-entropy from given codes (the queue path of the loss).
+
+  loss = 1/(v_h (V-1)) sum_a sum_{b != a} mean_i [-sum_c q_a,ic log
+  softmax(s_b,i / temperature)_c], as `losses.swav` once it has its codes.
+
+  Args:
+    codes: [v_h, n, k] codes of the global crops (no gradient).
+    scores: [V, n, k] prototype scores of all crops, global ones first.
+    temperature: softmax temperature.
+
+  Returns:
+    float32 scalar.
+  """
+  v_h, v = codes.shape[0], scores.shape[0]
+  log_p = jax.nn.log_softmax(scores / temperature, axis=-1)
+  ce = -jnp.einsum("aic,bic->ab", jax.lax.stop_gradient(codes),
+                   log_p) / scores.shape[1]
+  is_other = ~jnp.eye(v_h, v, dtype=bool)
+  return jnp.sum(jnp.where(is_other, ce, 0.0)) / (v_h * (v - 1))
+
+
+def queue_start(config, batch_size: int) -> int:
+  """First step at which the queue is used: it must be full and started."""
+  m = config.method
+  return max(m.queue_start_steps, math.ceil(m.queue_size / batch_size))
+
+
+def _check_config(config) -> None:
+  m = config.method
+  for key in ("num_prototypes", "sinkhorn_iters", "sinkhorn_epsilon"):
+    if not m[key] > 0:
+      raise ValueError(f"config.method.{key}={m[key]!r} must be > 0")
+  for key in ("queue_size", "queue_start_steps", "freeze_last_layer_steps"):
+    if m[key] < 0:
+      raise ValueError(f"config.method.{key}={m[key]!r} must be >= 0")
+
+
+def build(config) -> base.Method:
+  """SwAV from `config` (see the module docstring for the keys read)."""
+  _check_config(config)
+  m = config.method
+  global_group, local_groups = dino.multicrop_groups(config, method="swav")
+  groups = (global_group, *local_groups)
+  dino.check_patch_size(config, groups)
+  backbone = models.backbone(config.model)
+  head = prototype_heads.SwAVHead(models.projector(config.model),
+                                  m.num_prototypes)
+  num_global = config.data.views[global_group].num_views
+  num_views = sum(config.data.views[g].num_views for g in groups)
+  k = m.num_prototypes
+  sinkhorn_kw = dict(epsilon=m.sinkhorn_epsilon, iterations=m.sinkhorn_iters)
+
+  def sinkhorn(scores):
+    return losses.sinkhorn(jax.lax.stop_gradient(scores), **sinkhorn_kw)
+
+  def init(rng, batch):
+    images = common.merge_views(batch[global_group])[:2]
+    params, stats = dino.init_backbone_and_head(backbone, head, rng, images)
+    extra = {"batch_stats": stats}
+    if m.queue_size:
+      d = params["head"]["prototypes"]["kernel"].shape[0]
+      extra["queue"] = jnp.zeros((num_global, m.queue_size, d), jnp.float32)
+    return params, extra
+
+  def loss(params, extra, batch, rng, step):
+    del rng  # No stochastic part in the step (augmentations are upstream).
+    views = [batch[g] for g in groups]
+    n = views[0].shape[0]
+    head_params = dict(params["head"])
+    head_params["prototypes"] = common.frozen_until(
+        head_params["prototypes"], step, m.freeze_last_layer_steps)
+    params = {**params, "head": head_params}
+    out, stats = dino.apply_backbone_and_head(
+        backbone, head, params, extra["batch_stats"], views)
+    scores = out["scores"].reshape(num_views, n, k)
+    z = out["z"].reshape(num_views, n, -1)
+    high, low = scores[:num_global], scores[num_global:]
+    new_extra = {"batch_stats": stats}
+    metrics = {}
+    if not m.queue_size:
+      value = losses.swav(high, low, temperature=m.temperature,
+                          **sinkhorn_kw)
+      codes = jax.vmap(sinkhorn)(high)  # For the metrics only.
+    else:
+      queue = extra["queue"]
+      prototypes = prototype_heads.l2_normalize(
+          jax.lax.stop_gradient(params["head"]["prototypes"]["kernel"]),
+          axis=0)
+      queue_scores = queue @ prototypes  # [num_global, queue_size, k]
+      with_queue = jax.vmap(
+          lambda q, s: sinkhorn(jnp.concatenate([q, s]))[-n:])(
+              queue_scores, high)
+      in_use = jnp.asarray(step) >= queue_start(config, n)
+      codes = jnp.where(in_use, with_queue, jax.vmap(sinkhorn)(high))
+      value = swapped_prediction(codes, scores, m.temperature)
+      new_extra["queue"] = jnp.concatenate(
+          [jax.lax.stop_gradient(z[:num_global]), queue],
+          axis=1)[:, :m.queue_size]
+      metrics["queue_in_use"] = in_use.astype(jnp.float32)
+    metrics.update({
+        "loss": value,
+        **common.embedding_metrics(z[0], z[1]),
+        "code_entropy": losses.mean_entropy(
+            jnp.log(jnp.maximum(codes, 1e-30))),
+        "pred_marginal_entropy": losses.marginal_entropy(
+            high[0], temperature=m.temperature),
+    })
+    return value, (new_extra, metrics)
+
+  def features(params, extra, images):
+    feats, _ = dino.apply_backbone(backbone, params["backbone"],
+                                   extra["batch_stats"]["backbone"], [images],
+                                   train=False)
+    return feats
+
+  return base.Method(name="swav", init=init, loss=loss, features=features)

@@ -1,0 +1,232 @@
+"""SwAV method: multi-crop wiring, Sinkhorn codes, queue and freezing.
+
+One tiny config (tiny_resnet, 2 global 32-px + 2 local 16-px crops, 12
+prototypes, a queue of 16) and one jitted loss+gradient function shared by
+the tests. The loss is checked against an independent numpy SwAV (the
+official `distributed_sinkhorn` written out, codes from the global crops,
+swapped prediction over every other crop), with and without the queue.
+"""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from jaxssl import configs_lib
+from jaxssl import losses
+from jaxssl import methods
+from jaxssl.methods import dino
+from jaxssl.methods import swav
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+N = 8
+K = 12
+QUEUE = 16
+QUEUE_START = 3
+FREEZE = 2
+
+
+def _config(**method):
+  c = configs_lib.base_config()
+  c.data.views = {
+      "global": configs_lib.view_group(num_views=2, size=32),
+      "local": configs_lib.view_group(num_views=2, size=16),
+  }
+  c.model.name = "tiny_resnet"
+  c.model.proj_hidden_dim, c.model.proj_dim = 16, 8
+  c.method.name = "swav"
+  c.method.update(num_prototypes=K, temperature=0.1, sinkhorn_iters=3,
+                  sinkhorn_epsilon=0.05, queue_size=QUEUE,
+                  queue_start_steps=QUEUE_START,
+                  freeze_last_layer_steps=FREEZE)
+  c.method.update(method)
+  return configs_lib.validate(c)
+
+
+def _batch(config, n=N, seed=0):
+  keys = jax.random.split(jax.random.key(seed), len(config.data.views))
+  batch = {name: jax.random.normal(k, (n, g.num_views, g.size, g.size, 3))
+           for k, (name, g) in zip(keys, config.data.views.items())}
+  batch["label"] = jnp.zeros((n,), jnp.int32)
+  return batch
+
+
+@pytest.fixture(scope="module")
+def setup():
+  config = _config()
+  method = methods.build(config)
+  batch = _batch(config)
+  params, extra = jax.jit(method.init)(jax.random.key(0), batch)
+  queue = jax.random.normal(jax.random.key(3), extra["queue"].shape)
+  extra["queue"] = queue / jnp.linalg.norm(queue, axis=-1, keepdims=True)
+
+  @jax.jit
+  def run(params, extra, batch, step):
+    (value, aux), grads = jax.value_and_grad(method.loss, has_aux=True)(
+        params, extra, batch, jax.random.key(0), step)
+    return value, aux, grads
+
+  @jax.jit
+  def scores(params, extra, batch):
+    out, _ = dino.apply_backbone_and_head(
+        swav.models.backbone(config.model),
+        swav.prototype_heads.SwAVHead(swav.models.projector(config.model), K),
+        params, extra["batch_stats"], [batch["global"], batch["local"]])
+    return out["scores"].reshape(4, N, K), out["z"].reshape(4, N, -1)
+
+  return config, method, batch, params, extra, run, scores
+
+
+def _np_sinkhorn(scores, eps=0.05, iters=3):
+  """facebookresearch/swav `distributed_sinkhorn`, one process, float64."""
+  q = np.exp(np.asarray(scores, np.float64) / eps).T  # [k, b]
+  k, b = q.shape
+  q /= q.sum()
+  for _ in range(iters):
+    q /= q.sum(axis=1, keepdims=True)
+    q /= k
+    q /= q.sum(axis=0, keepdims=True)
+    q /= b
+  return (q * b).T
+
+
+def _np_swav(codes, scores, temperature=0.1):
+  s = np.asarray(scores, np.float64) / temperature
+  log_p = s - s.max(-1, keepdims=True)
+  log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
+  total = 0.0
+  for a in range(len(codes)):
+    others = [b for b in range(len(s)) if b != a]
+    total += np.mean([np.mean(-np.sum(codes[a] * log_p[b], -1))
+                      for b in others])
+  return total / len(codes)
+
+
+def test_extra_layout(setup):
+  _, _, _, params, extra, _, _ = setup
+  assert sorted(extra) == ["batch_stats", "queue"]
+  assert extra["queue"].shape == (2, QUEUE, 8)
+  assert params["head"]["prototypes"]["kernel"].shape == (8, K)
+  assert swav.queue_start(_config(), N) == QUEUE_START
+  assert swav.queue_start(_config(queue_start_steps=0), N) == QUEUE // N
+  no_queue = methods.build(_config(queue_size=0))
+  _, extra = jax.eval_shape(no_queue.init, jax.random.key(0), _batch(
+      _config()))
+  assert sorted(extra) == ["batch_stats"]
+
+
+def test_multicrop_views_reach_the_backbone_at_their_size(setup, monkeypatch):
+  _, method, batch, params, extra, _, _ = setup
+  seen = []
+  original = dino.apply_backbone
+
+  def spy(backbone, p, stats, images_per_group, *, train):
+    seen.append([tuple(x.shape) for x in images_per_group])
+    return original(backbone, p, stats, images_per_group, train=train)
+
+  monkeypatch.setattr(dino, "apply_backbone", spy)
+  jax.eval_shape(method.loss, params, extra, batch, jax.random.key(0), 0)
+  assert seen == [[(2 * N, 32, 32, 3), (2 * N, 16, 16, 3)]]
+
+
+def test_loss_before_the_queue_matches_numpy_and_losses_swav(setup):
+  _, _, batch, params, extra, run, scores = setup
+  s, z = scores(params, extra, batch)
+  value, (new_extra, metrics), _ = run(params, extra, batch, QUEUE_START - 1)
+  codes = np.stack([_np_sinkhorn(s[a]) for a in range(2)])
+  np.testing.assert_allclose(value, _np_swav(codes, s), rtol=1e-4)
+  np.testing.assert_allclose(value, losses.swav(s[:2], s[2:]), rtol=1e-5)
+  assert metrics["queue_in_use"] == 0
+  entropy = -np.sum(codes * np.log(codes), -1).mean()
+  np.testing.assert_allclose(metrics["code_entropy"], entropy, rtol=1e-4)
+  # The queue is filled every step, newest first: [z_global; old queue].
+  want = np.concatenate([np.asarray(z[:2]), np.asarray(extra["queue"])],
+                        axis=1)[:, :QUEUE]
+  np.testing.assert_allclose(new_extra["queue"], want, rtol=1e-5, atol=1e-6)
+
+
+def test_loss_with_the_queue_matches_numpy(setup):
+  _, _, batch, params, extra, run, scores = setup
+  s, _ = scores(params, extra, batch)
+  value, (_, metrics), _ = run(params, extra, batch, QUEUE_START)
+  assert metrics["queue_in_use"] == 1
+  v = np.asarray(params["head"]["prototypes"]["kernel"], np.float64)
+  prototypes = v / np.linalg.norm(v, axis=0, keepdims=True)
+  codes = []
+  for a in range(2):
+    queue_scores = np.asarray(extra["queue"][a], np.float64) @ prototypes
+    codes.append(_np_sinkhorn(np.concatenate([queue_scores, s[a]]))[-N:])
+  np.testing.assert_allclose(value, _np_swav(np.stack(codes), s), rtol=1e-4)
+  no_queue = _np_swav(np.stack([_np_sinkhorn(s[a]) for a in range(2)]), s)
+  assert abs(float(value) - no_queue) > 1e-4  # The queue changed the codes.
+
+
+def test_swapped_prediction_equals_losses_swav():
+  s = jax.random.normal(jax.random.key(0), (5, 6, 4))
+  codes = jax.vmap(losses.sinkhorn)(s[:2])
+  np.testing.assert_allclose(swav.swapped_prediction(codes, s, 0.1),
+                             losses.swav(s[:2], s[2:]), rtol=1e-5)
+
+
+def test_prototypes_frozen_before_the_freeze_step(setup):
+  _, _, batch, params, extra, run, _ = setup
+  for step, frozen in ((0, True), (FREEZE - 1, True), (FREEZE, False),
+                       (QUEUE_START + 5, False)):
+    grads = run(params, extra, batch, step)[2]
+    g = np.abs(np.asarray(grads["head"]["prototypes"]["kernel"])).max()
+    assert (g == 0) == frozen, (step, g)
+    assert np.abs(np.asarray(
+        grads["head"]["projector"]["dense0"]["kernel"])).max() > 0
+
+
+def test_prototype_scale_does_not_change_the_loss(setup):
+  _, _, batch, params, extra, run, _ = setup
+  scaled = jax.tree.map(lambda x: x, params)
+  scaled["head"]["prototypes"]["kernel"] = (
+      params["head"]["prototypes"]["kernel"] * jnp.arange(1.0, K + 1.0))
+  for step in (0, QUEUE_START):
+    np.testing.assert_allclose(run(scaled, extra, batch, step)[0],
+                               run(params, extra, batch, step)[0], rtol=1e-5)
+
+
+def test_sinkhorn_sees_the_global_batch_when_sharded(setup, devices):
+  _, method, batch, params, extra, run, _ = setup
+  mesh = jax.sharding.Mesh(np.array(devices), ("data",))
+  sharded = jax.device_put(batch, NamedSharding(mesh, P("data")))
+  step = QUEUE_START
+  want = run(params, extra, batch, step)[0]
+  replicated = NamedSharding(mesh, P())
+  p, e = jax.device_put((params, extra), replicated)
+  got = jax.jit(lambda p, e, b: method.loss(p, e, b, jax.random.key(0),
+                                            step)[0])(p, e, sharded)
+  np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_features_are_backbone_in_inference_mode(setup):
+  _, method, batch, params, extra, _, _ = setup
+  images = batch["global"][:, 0]
+  feats = jax.jit(method.features)(params, extra, images)
+  assert feats.shape == (N, 128)
+  one = jax.jit(method.features)(params, extra, images[:1])
+  np.testing.assert_allclose(one, feats[:1], rtol=1e-4, atol=1e-5)
+
+
+def test_quick_config_builds_with_multicrop():
+  config = configs_lib.load(os.path.join(ROOT, "configs", "swav_quick.py"))
+  assert dino.multicrop_groups(config, method="swav") == ("global",
+                                                          ("local",))
+  methods.build(config)
+
+
+@pytest.mark.parametrize("key,value", [
+    ("sinkhorn_iters", 0), ("sinkhorn_epsilon", 0.0), ("queue_size", -1),
+    ("queue_start_steps", -1), ("freeze_last_layer_steps", -1),
+    ("num_prototypes", 0),
+])
+def test_bad_method_values_name_the_key(key, value):
+  with pytest.raises(ValueError, match=f"config.method.{key}"):
+    methods.build(_config(**{key: value}))
