@@ -5,13 +5,21 @@ Command:
       --workdir /tmp/jaxssl-barlow-quick
   (`:smoke` for a seconds-long run: batch 16, 3 steps.)
 
-Measured (one run, 2-core CPU shared with other jobs): MEASURED_PLACEHOLDER
+Measured (embedded digits v3, 2-core CPU shared with other jobs; one run,
+288 s wall for 300 steps at ~170 examples/s, training and final evaluation):
+kNN top-1 23.5% (linear probe 30.7%) vs 10.2% for the random-init encoder
+and 16.0% for raw pixels (baselines from the VICReg quick run: same seed,
+so the same random-init backbone).
 
 Recipe: solo-learn's CIFAR Barlow Twins (LARS lr 0.3 x B/256 with trust
 coefficient 0.02, weight decay 1e-4, lambda 0.0051, loss scale 0.1), shrunk
-for a CPU: a 3-layer 512-512-512 projector on the 128-d tiny ResNet
-features, batch 128. Augmentations are the quickstart's colour-robust ones
-(hue jitter 0.5, crops of at least half the image, no flip; see
+for a CPU: a 512-512-128 projector on the 128-d tiny ResNet features, batch
+128. The output is kept at 128 dimensions (<= batch): with a 512-d output
+the 512 x 512 cross-correlation of 128 samples (rank <= 127) kept the
+diagonal far from 1 (on_diag ~150-250 of 512, positive cosine ~0.4) and the
+same run reached only 14.3% kNN; at 128-d on_diag falls to ~8 of 128 and
+positive cosine to ~0.8. Augmentations are the quickstart's colour-robust
+ones (hue jitter 0.5, crops of at least half the image, no flip; see
 configs/quickstart.py and jaxssl.data.embedded).
 """
 
@@ -30,7 +38,7 @@ def get_config(arg=None):
   config.model.name = "tiny_resnet"
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 512
-  config.model.proj_dim = 512
+  config.model.proj_dim = 128
   config.method.name = "barlow_twins"
   config.method.barlow_lambda = 0.0051
   config.method.barlow_scale = 0.1
