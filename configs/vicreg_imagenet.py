@@ -1,0 +1,62 @@
+r"""VICReg, ImageNet, ResNet-50: the paper's recipe (Bardes et al. 2022).
+
+Command:
+  python -m jaxssl.main --config configs/vicreg_imagenet.py \
+      --config.data.data_dir=gs://your-bucket/tfds --workdir gs://.../vicreg
+
+Hyper-parameters: arXiv:2105.04906 Appendix / the official code
+(facebookresearch/vicreg main_vicreg.py): batch 2048, LARS (trust
+coefficient 1e-3, biases and BatchNorm parameters excluded from adaptation
+and weight decay), base lr 0.2 x B/256 (= 1.6), weight decay 1e-6, 1000
+epochs, 10 warm-up epochs then cosine decay to 1/1000 of the peak,
+projector 8192-8192-8192, weights sim 25 / std 25 / cov 1; BYOL's
+augmentations: random resized crop (0.08, 1) to 224, flip, colour jitter
+(0.4, 0.4, 0.2, 0.1) p=0.8, grayscale p=0.2, blur p=1.0 / 0.1 and solarize
+p=0 / 0.2 for the two views. Expected: 73.2% linear top-1 (paper, Table 1).
+"""
+
+from jaxssl import configs_lib
+
+_TRAIN_IMAGES = 1_281_167
+
+
+def get_config(arg=None):
+  args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
+  config = configs_lib.base_config()
+  config.data.name = "imagenet2012"
+  config.data.eval_split = "validation"
+  config.data.image_size = 224
+  config.data.mean = (0.485, 0.456, 0.406)
+  config.data.std = (0.229, 0.224, 0.225)
+  config.data.shuffle_buffer = 50_000
+  config.data.views = {"views": configs_lib.view_group(
+      num_views=2, size=224, crop_scale=(0.08, 1.0), brightness=0.4,
+      contrast=0.4, saturation=0.2, hue=0.1, jitter_prob=0.8, gray_prob=0.2,
+      blur_prob=(1.0, 0.1), solarize_prob=(0.0, 0.2), flip_prob=0.5)}
+  config.model.name = "resnet50"
+  config.model.proj_layers = 3
+  config.model.proj_hidden_dim = 8192
+  config.model.proj_dim = 8192
+  config.method.name = "vicreg"
+  config.method.vicreg_sim = 25.0
+  config.method.vicreg_std = 25.0
+  config.method.vicreg_cov = 1.0
+  config.optim.name = "lars"
+  config.optim.lr = 0.2
+  config.optim.lr_scaling = "linear"
+  config.optim.lars_trust = 1e-3
+  config.optim.weight_decay = 1e-6
+  config.optim.end_lr_ratio = 1e-3
+  config.train.batch_size = 2048
+  steps_per_epoch = _TRAIN_IMAGES // config.train.batch_size
+  config.train.total_steps = args.epochs * steps_per_epoch
+  config.optim.warmup_steps = 10 * steps_per_epoch
+  config.train.log_every_steps = 100
+  config.train.ckpt_every_steps = 2 * steps_per_epoch
+  config.train.eval_every_steps = 0
+  config.eval.max_train_examples = 100_000  # kNN bank subset during training
+  if args.smoke:
+    configs_lib.make_smoke(config)
+    config.data.views.views.size = 64
+    config.data.image_size = 64
+  return config
