@@ -72,8 +72,9 @@ def build(config) -> base.Method:
         common.merge_views(views), train=True, mutable=["batch_stats"])
     z1, z2 = out["z"][:n], out["z"][n:]
     value = scale * losses.barlow_twins(z1, z2, off_diagonal_weight=lam)
-    # The two terms for logging, from the same library loss (no gradient;
-    # XLA shares the standardisation and C with the differentiated call).
+    # The two terms for logging, from the same library loss (no gradient).
+    # Each call is one more [d, n] x [n, d] product unless XLA shares it
+    # with the call above: at most ~0.5% of the ImageNet step's FLOPs.
     s1, s2 = jax.lax.stop_gradient(z1), jax.lax.stop_gradient(z2)
     on_diag = losses.barlow_twins(s1, s2, off_diagonal_weight=0.0)
     off_diag = losses.barlow_twins(s1, s2, off_diagonal_weight=1.0) - on_diag

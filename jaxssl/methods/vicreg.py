@@ -79,7 +79,8 @@ def build(config) -> base.Method:
                           variance_weight=weights["std"],
                           covariance_weight=weights["cov"])
     # The three terms for logging, from the same library loss with one-hot
-    # weights (no gradient; XLA shares the statistics with the loss above).
+    # weights (no gradient). They repeat the covariance products unless XLA
+    # shares them: at most ~1.6% of the ImageNet step's FLOPs.
     s1, s2 = jax.lax.stop_gradient(z1), jax.lax.stop_gradient(z2)
 
     def term(inv, var, cov):
