@@ -1,4 +1,4 @@
-"""SimSiam: a predictor regresses the stop-gradient projection of the other view.
+"""SimSiam: a predictor regresses the other view's stop-gradient projection.
 
 One network (backbone, projector, predictor) sees both views; the loss is
 the negative cosine similarity between the prediction of one view and the
