@@ -161,7 +161,7 @@ def base_config() -> ConfigDict:
   # Offline linear probe (jaxssl.evals.linear) on the same frozen features:
   # L-BFGS logistic regression, L2 chosen on 10% of the train split.
   c.eval.linear_probe = True
-  c.eval.linear_steps = 300
+  c.eval.linear_steps = 100
   c.eval.num_figures = 8         # eval images given to Method.figures
 
   c.mesh = ConfigDict()
