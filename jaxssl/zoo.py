@@ -4,7 +4,8 @@ r"""Runs every method's quick config and prints the README's results table.
   python -m jaxssl.zoo --workdir /tmp/jaxssl-zoo --methods byol,dino
 
 Each method trains its `configs/<name>_quick.py` (SimCLR: `quickstart.py`)
-in `<workdir>/<name>` with the real loop, one after another so that wall
+(with the linear probe switched on) in `<workdir>/<name>` with the real
+loop, one after another so that wall
 times are comparable, then the table (markdown) goes to stdout and to
 `<workdir>/results.md`, the raw summaries to `<workdir>/results.json`.
 Re-running resumes or reuses finished runs (a finished run is only
@@ -58,6 +59,8 @@ def main(argv=None) -> int:
                       help="comma-separated names (default: every method)")
   parser.add_argument("--configs_dir", default=_default_configs_dir(),
                       help="folder holding the <name>_quick.py configs")
+  parser.add_argument("--progress_bar", action=argparse.BooleanOptionalAction,
+                      default=True, help="show a progress bar per run")
   args = parser.parse_args(argv)
 
   from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
@@ -80,8 +83,10 @@ def main(argv=None) -> int:
     if not os.path.isfile(path):
       parser.error(f"no quick config for {name!r}: {path} does not exist")
     print(f"== {name}: {path}", flush=True)
-    summary = loop.run(configs_lib.load(path),
-                       os.path.join(args.workdir, name))
+    config = configs_lib.load(path)
+    config.eval.linear_probe = True  # the table has a linear-probe column
+    config.train.progress_bar = args.progress_bar
+    summary = loop.run(config, os.path.join(args.workdir, name))
     if summary.get("preempted"):
       print("stopped by SIGTERM; run the same command to continue")
       return 1

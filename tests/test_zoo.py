@@ -44,12 +44,12 @@ def test_smoke_sweep_writes_the_table(tmp_path):
       f"def get_config(arg=None):\n"
       f"  c = configs_lib.load({os.path.join(root, 'configs', 'quickstart.py')!r},"
       " 'smoke')\n"
-      "  c.train.progress_bar = False\n"
+      "
       "  c.eval.max_train_examples = 128\n"
       "  return c\n")
   work = tmp_path / "zoo"
   assert zoo.main(["--workdir", str(work), "--methods", "simclr",
-                   "--configs_dir", str(configs)]) == 0
+                   "--configs_dir", str(configs), "--no-progress_bar"]) == 0
   results = json.loads((work / "results.json").read_text())
   assert results["simclr"]["steps"] == 3
   assert "| simclr |" in (work / "results.md").read_text()
