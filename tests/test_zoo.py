@@ -44,7 +44,6 @@ def test_smoke_sweep_writes_the_table(tmp_path):
       f"def get_config(arg=None):\n"
       f"  c = configs_lib.load({os.path.join(root, 'configs', 'quickstart.py')!r},"
       " 'smoke')\n"
-      "
       "  c.eval.max_train_examples = 128\n"
       "  return c\n")
   work = tmp_path / "zoo"
