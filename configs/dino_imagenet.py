@@ -28,27 +28,17 @@ gradient clipping (global norm here), mixed precision.
 
 from jaxssl import configs_lib
 
-_TRAIN_IMAGES = 1_281_167
-
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=800)
   config = configs_lib.base_config()
-  config.data.name = "imagenet2012"
-  config.data.eval_split = "validation"
-  config.data.image_size = 224
-  config.data.mean = (0.485, 0.456, 0.406)
-  config.data.std = (0.229, 0.224, 0.225)
-  config.data.shuffle_buffer = 50_000
-  colour = dict(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1,
-                jitter_prob=0.8, gray_prob=0.2, flip_prob=0.5)
+  steps_per_epoch = configs_lib.imagenet_run(config, epochs=args.epochs,
+                                             batch_size=1024)
   config.data.views = {
-      "global": configs_lib.view_group(
-          num_views=2, size=224, crop_scale=(0.4, 1.0), blur_prob=(1.0, 0.1),
-          solarize_prob=(0.0, 0.2), **colour),
-      "local": configs_lib.view_group(
+      "global": configs_lib.byol_views(size=224, crop_scale=(0.4, 1.0)),
+      "local": configs_lib.byol_views(
           num_views=10, size=96, crop_scale=(0.05, 0.4), blur_prob=0.5,
-          **colour),
+          solarize_prob=0.0),
   }
   config.model.name = "vit_small"
   config.model.patch_size = 16
@@ -61,9 +51,11 @@ def get_config(arg=None):
   config.method.student_temp = 0.1
   config.method.teacher_temp = 0.04
   config.method.teacher_temp_end = 0.07
+  config.method.teacher_temp_warmup_steps = 30 * steps_per_epoch
   config.method.center_momentum = 0.9
   config.method.ema_momentum = 0.996
   config.method.ema_momentum_end = 1.0
+  config.method.freeze_last_layer_steps = steps_per_epoch
   config.optim.name = "adamw"
   config.optim.lr = 5e-4
   config.optim.lr_scaling = "linear"
@@ -71,23 +63,12 @@ def get_config(arg=None):
   config.optim.b2 = 0.999
   config.optim.weight_decay = 0.04
   config.optim.clip_grad_norm = 3.0
-  config.train.batch_size = 1024
   config.optim.end_lr_ratio = 1e-5 / (5e-4 * config.train.batch_size / 256)
-  steps_per_epoch = _TRAIN_IMAGES // config.train.batch_size
-  config.train.total_steps = args.epochs * steps_per_epoch
   config.optim.warmup_steps = 10 * steps_per_epoch
-  config.method.teacher_temp_warmup_steps = 30 * steps_per_epoch
-  config.method.freeze_last_layer_steps = steps_per_epoch
-  config.train.log_every_steps = 100
-  config.train.ckpt_every_steps = 2 * steps_per_epoch
-  config.train.eval_every_steps = 0
-  config.eval.max_train_examples = 100_000  # kNN bank subset during training
   if args.smoke:
-    configs_lib.make_smoke(config)
-    config.data.views["global"].size = 64
+    configs_lib.make_smoke(config, image_size=64)
     config.data.views["local"].size = 32
     config.data.views["local"].num_views = 2
-    config.data.image_size = 64
     config.method.teacher_temp_warmup_steps = 2
     config.method.freeze_last_layer_steps = 1
   return config

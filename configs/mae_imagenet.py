@@ -23,18 +23,12 @@ took ~42 h on 64 V100s. `jaxssl.bench --compile_only`: 111.7M parameters
 
 from jaxssl import configs_lib
 
-_TRAIN_IMAGES = 1_281_167
-
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=800)
   config = configs_lib.base_config()
-  config.data.name = "imagenet2012"
-  config.data.eval_split = "validation"
-  config.data.image_size = 224
-  config.data.mean = (0.485, 0.456, 0.406)
-  config.data.std = (0.229, 0.224, 0.225)
-  config.data.shuffle_buffer = 50_000
+  steps_per_epoch = configs_lib.imagenet_run(
+      config, epochs=args.epochs, batch_size=4096, ckpt_every_epochs=5)
   config.data.views = {"views": configs_lib.view_group(
       num_views=1, size=224, crop_scale=(0.2, 1.0), flip_prob=0.5,
       jitter_prob=0.0, gray_prob=0.0, blur_prob=0.0, solarize_prob=0.0)}
@@ -52,17 +46,8 @@ def get_config(arg=None):
   config.optim.b1 = 0.9
   config.optim.b2 = 0.95
   config.optim.weight_decay = 0.05
-  config.train.batch_size = 4096
-  steps_per_epoch = _TRAIN_IMAGES // config.train.batch_size
-  config.train.total_steps = args.epochs * steps_per_epoch
   config.optim.warmup_steps = min(40 * steps_per_epoch,
                                   config.train.total_steps)
-  config.train.log_every_steps = 100
-  config.train.ckpt_every_steps = 5 * steps_per_epoch
-  config.train.eval_every_steps = 0
-  config.eval.max_train_examples = 100_000  # kNN bank subset during training
   if args.smoke:
-    configs_lib.make_smoke(config)
-    config.data.views.views.size = 64
-    config.data.image_size = 64
+    configs_lib.make_smoke(config, image_size=64)
   return config

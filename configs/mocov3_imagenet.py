@@ -28,8 +28,6 @@ and LayerNorm/BN parameters (jaxssl always excludes them).
 
 from jaxssl import configs_lib
 
-_TRAIN_IMAGES = 1_281_167
-
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=300, arch="vit_small")
@@ -37,17 +35,9 @@ def get_config(arg=None):
     raise ValueError(f"config arg arch={args.arch!r} must be vit_small or "
                      "vit_base")
   config = configs_lib.base_config()
-  config.data.name = "imagenet2012"
-  config.data.eval_split = "validation"
-  config.data.image_size = 224
-  config.data.mean = (0.485, 0.456, 0.406)
-  config.data.std = (0.229, 0.224, 0.225)
-  config.data.shuffle_buffer = 50_000
-  config.data.views = {"views": configs_lib.view_group(
-      num_views=2, size=224, crop_scale=(0.08, 1.0), brightness=0.4,
-      contrast=0.4, saturation=0.2, hue=0.1, jitter_prob=0.8, gray_prob=0.2,
-      blur_prob=(1.0, 0.1), blur_sigma=(0.1, 2.0), solarize_prob=(0.0, 0.2),
-      flip_prob=0.5)}
+  steps_per_epoch = configs_lib.imagenet_run(config, epochs=args.epochs,
+                                             batch_size=4096)
+  config.data.views = {"views": configs_lib.byol_views(size=224)}
   config.model.name = args.arch
   config.model.patch_size = 16
   config.model.proj_layers = 3
@@ -66,16 +56,7 @@ def get_config(arg=None):
   config.optim.b1 = 0.9
   config.optim.b2 = 0.999
   config.optim.weight_decay = 0.1
-  config.train.batch_size = 4096
-  steps_per_epoch = _TRAIN_IMAGES // config.train.batch_size
-  config.train.total_steps = args.epochs * steps_per_epoch
   config.optim.warmup_steps = 40 * steps_per_epoch
-  config.train.log_every_steps = 100
-  config.train.ckpt_every_steps = 2 * steps_per_epoch
-  config.train.eval_every_steps = 0
-  config.eval.max_train_examples = 100_000  # kNN bank subset during training
   if args.smoke:
-    configs_lib.make_smoke(config)
-    config.data.views.views.size = 64
-    config.data.image_size = 64
+    configs_lib.make_smoke(config, image_size=64)
   return config

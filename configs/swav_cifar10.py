@@ -22,20 +22,13 @@ gain fixed at 1 (see `jaxssl.models.prototype_heads.Prototypes`).
 
 from jaxssl import configs_lib
 
-_TRAIN_IMAGES = 50_000
-
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  config.data.name = "cifar10"
-  config.data.image_size = 32
-  config.data.mean = (0.4914, 0.4822, 0.4465)
-  config.data.std = (0.2470, 0.2435, 0.2616)
-  config.data.views = {"global": configs_lib.view_group(
-      num_views=2, size=32, crop_scale=(0.08, 1.0), brightness=0.8,
-      contrast=0.8, saturation=0.8, hue=0.2, jitter_prob=0.8, gray_prob=0.2,
-      blur_prob=0.5, solarize_prob=0.0, flip_prob=0.5)}
+  steps_per_epoch = configs_lib.cifar10_run(config, epochs=args.epochs,
+                                            batch_size=256)
+  config.data.views = {"global": configs_lib.simclr_views(size=32)}
   config.model.name = "resnet18_cifar"
   config.model.proj_hidden_dim = 2048
   config.model.proj_dim = 128
@@ -46,19 +39,13 @@ def get_config(arg=None):
   config.method.sinkhorn_iters = 3
   config.method.sinkhorn_epsilon = 0.05
   config.method.queue_size = 3840
+  config.method.queue_start_steps = 50 * steps_per_epoch
+  config.method.freeze_last_layer_steps = 2 * steps_per_epoch
   config.optim.name = "lars"
   config.optim.lr = 0.6
   config.optim.lars_trust = 0.02
   config.optim.weight_decay = 1e-6
-  config.train.batch_size = 256
-  steps_per_epoch = _TRAIN_IMAGES // config.train.batch_size
-  config.train.total_steps = args.epochs * steps_per_epoch
   config.optim.warmup_steps = 10 * steps_per_epoch
-  config.method.queue_start_steps = 50 * steps_per_epoch
-  config.method.freeze_last_layer_steps = 2 * steps_per_epoch
-  config.train.log_every_steps = 100
-  config.train.ckpt_every_steps = 5 * steps_per_epoch
-  config.train.eval_every_steps = 50 * steps_per_epoch
   if args.smoke:
     configs_lib.make_smoke(config)
     config.method.queue_start_steps = 2

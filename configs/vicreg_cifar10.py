@@ -17,20 +17,14 @@ Linear layer before a BatchNorm is bias-free. Needs the TFDS `cifar10` data
 
 from jaxssl import configs_lib
 
-_TRAIN_IMAGES = 50_000
-
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  config.data.name = "cifar10"
-  config.data.image_size = 32
-  config.data.mean = (0.4914, 0.4822, 0.4465)
-  config.data.std = (0.2470, 0.2435, 0.2616)
-  config.data.views = {"views": configs_lib.view_group(
-      num_views=2, size=32, crop_scale=(0.2, 1.0), brightness=0.4,
-      contrast=0.4, saturation=0.2, hue=0.1, jitter_prob=0.8, gray_prob=0.2,
-      blur_prob=0.0, solarize_prob=0.1, flip_prob=0.5)}
+  steps_per_epoch = configs_lib.cifar10_run(config, epochs=args.epochs,
+                                            batch_size=256)
+  config.data.views = {"views": configs_lib.byol_views(
+      size=32, crop_scale=(0.2, 1.0), blur_prob=0.0, solarize_prob=0.1)}
   config.model.name = "resnet18_cifar"
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 2048
@@ -44,13 +38,7 @@ def get_config(arg=None):
   config.optim.lr_scaling = "linear"
   config.optim.lars_trust = 0.02
   config.optim.weight_decay = 1e-4
-  config.train.batch_size = 256
-  steps_per_epoch = _TRAIN_IMAGES // config.train.batch_size
-  config.train.total_steps = args.epochs * steps_per_epoch
   config.optim.warmup_steps = 10 * steps_per_epoch
-  config.train.log_every_steps = 100
-  config.train.ckpt_every_steps = 5 * steps_per_epoch
-  config.train.eval_every_steps = 50 * steps_per_epoch
   if args.smoke:
     configs_lib.make_smoke(config)
   return config

@@ -17,22 +17,13 @@ p=0 / 0.2 for the two views. Expected: 73.2% linear top-1 (paper, Table 1).
 
 from jaxssl import configs_lib
 
-_TRAIN_IMAGES = 1_281_167
-
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  config.data.name = "imagenet2012"
-  config.data.eval_split = "validation"
-  config.data.image_size = 224
-  config.data.mean = (0.485, 0.456, 0.406)
-  config.data.std = (0.229, 0.224, 0.225)
-  config.data.shuffle_buffer = 50_000
-  config.data.views = {"views": configs_lib.view_group(
-      num_views=2, size=224, crop_scale=(0.08, 1.0), brightness=0.4,
-      contrast=0.4, saturation=0.2, hue=0.1, jitter_prob=0.8, gray_prob=0.2,
-      blur_prob=(1.0, 0.1), solarize_prob=(0.0, 0.2), flip_prob=0.5)}
+  steps_per_epoch = configs_lib.imagenet_run(config, epochs=args.epochs,
+                                             batch_size=2048)
+  config.data.views = {"views": configs_lib.byol_views(size=224)}
   config.model.name = "resnet50"
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 8192
@@ -47,16 +38,7 @@ def get_config(arg=None):
   config.optim.lars_trust = 1e-3
   config.optim.weight_decay = 1e-6
   config.optim.end_lr_ratio = 1e-3
-  config.train.batch_size = 2048
-  steps_per_epoch = _TRAIN_IMAGES // config.train.batch_size
-  config.train.total_steps = args.epochs * steps_per_epoch
   config.optim.warmup_steps = 10 * steps_per_epoch
-  config.train.log_every_steps = 100
-  config.train.ckpt_every_steps = 2 * steps_per_epoch
-  config.train.eval_every_steps = 0
-  config.eval.max_train_examples = 100_000  # kNN bank subset during training
   if args.smoke:
-    configs_lib.make_smoke(config)
-    config.data.views.views.size = 64
-    config.data.image_size = 64
+    configs_lib.make_smoke(config, image_size=64)
   return config

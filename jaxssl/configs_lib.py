@@ -1,9 +1,12 @@
 """The base config (every key and its default), arg parsing, loading, checks.
 
 Every experiment config in `configs/` starts from `base_config()` and changes
-values; it may add view groups under `data.views` (built with `view_group()`)
-but no other key. `validate()` rejects unknown keys and bad values with a
-message naming the key, before anything expensive starts.
+values; it may add view groups under `data.views` (built with `view_group()`,
+or from a published augmentation recipe: `byol_views()`, `simclr_views()`)
+but no other key. `cifar10_run()` and `imagenet_run()` set the data and
+run-length keys that every config of one dataset shares. `validate()`
+rejects unknown keys and bad values with a message naming the key, before
+anything expensive starts.
 """
 
 from __future__ import annotations
@@ -58,6 +61,43 @@ def view_group(**overrides: Any) -> ConfigDict:
                      f"valid keys are {sorted(group)}")
   group.update(overrides)
   return ConfigDict(group)
+
+
+def byol_views(*, size: int, **overrides: Any) -> ConfigDict:
+  """BYOL's asymmetric augmentations (arXiv:2006.07733, Table 6).
+
+  Two views: random resized crop (0.08, 1), flip 0.5, colour jitter (0.4,
+  0.4, 0.2, 0.1) with p=0.8, grayscale p=0.2, Gaussian blur p=1.0 / 0.1 and
+  solarisation p=0.0 / 0.2 (first / second view). solo-learn's CIFAR recipes
+  (`augmentations/asymmetric.yaml`) are these with `blur_prob=0.0`.
+
+  Args:
+    size: output side in pixels.
+    **overrides: `view_group` keys to change.
+  """
+  recipe = dict(
+      num_views=2, size=size, crop_scale=(0.08, 1.0), brightness=0.4,
+      contrast=0.4, saturation=0.2, hue=0.1, jitter_prob=0.8, gray_prob=0.2,
+      blur_prob=(1.0, 0.1), solarize_prob=(0.0, 0.2), flip_prob=0.5)
+  return view_group(**{**recipe, **overrides})
+
+
+def simclr_views(*, size: int, **overrides: Any) -> ConfigDict:
+  """SimCLR's augmentations at colour strength 1 (arXiv:2002.05709, App. A).
+
+  Two views: random resized crop (0.08, 1), flip 0.5, colour jitter (0.8,
+  0.8, 0.8, 0.2) with p=0.8, grayscale p=0.2, Gaussian blur p=0.5, no
+  solarisation (solo-learn's `augmentations/symmetric.yaml`).
+
+  Args:
+    size: output side in pixels.
+    **overrides: `view_group` keys to change.
+  """
+  recipe = dict(
+      num_views=2, size=size, crop_scale=(0.08, 1.0), brightness=0.8,
+      contrast=0.8, saturation=0.8, hue=0.2, jitter_prob=0.8, gray_prob=0.2,
+      blur_prob=0.5, solarize_prob=0.0, flip_prob=0.5)
+  return view_group(**{**recipe, **overrides})
 
 
 def base_config() -> ConfigDict:
@@ -202,8 +242,17 @@ def parse_arg(arg: str | None, **defaults: Any) -> ConfigDict:
   return out
 
 
-def make_smoke(config: ConfigDict) -> ConfigDict:
-  """Shrinks a config in place to a seconds-long CPU run (like big_vision's runlocal)."""
+def make_smoke(config: ConfigDict, *,
+               image_size: int | None = None) -> ConfigDict:
+  """Shrinks a config in place to a seconds-long CPU run.
+
+  Like big_vision's `runlocal`.
+
+  Args:
+    config: the config to shrink.
+    image_size: if given, the largest side of the evaluation images and of
+      every view group (ImageNet configs: 64 instead of 224).
+  """
   config.model.proj_hidden_dim = min(config.model.proj_hidden_dim, 64)
   config.model.proj_dim = min(config.model.proj_dim, 32)
   config.model.pred_hidden_dim = min(config.model.pred_hidden_dim, 32)
@@ -225,7 +274,69 @@ def make_smoke(config: ConfigDict) -> ConfigDict:
   config.eval.baselines = False
   config.eval.linear_steps = min(config.eval.linear_steps, 20)
   config.optim.warmup_steps = 1
+  if image_size is not None:
+    config.data.image_size = min(config.data.image_size, image_size)
+    for group in config.data.views.values():
+      group.size = min(group.size, image_size)
   return config
+
+
+def _epochs(config: ConfigDict, epochs: int, batch_size: int,
+            train_images: int) -> int:
+  steps_per_epoch = train_images // batch_size
+  config.train.batch_size = batch_size
+  config.train.total_steps = epochs * steps_per_epoch
+  return steps_per_epoch
+
+
+def cifar10_run(config: ConfigDict, *, epochs: int, batch_size: int) -> int:
+  """Sets TFDS CIFAR-10 and an `epochs`-epoch run at `batch_size`, in place.
+
+  data: `cifar10` at 32 px with its channel mean and std. train:
+  `batch_size`, `total_steps`, logging every 100 steps, a checkpoint every 5
+  epochs and a kNN evaluation every 50.
+
+  Returns:
+    Steps per epoch (the last partial batch dropped), to count epoch-based
+    schedules such as `optim.warmup_steps` in steps.
+  """
+  config.data.name = "cifar10"
+  config.data.image_size = 32
+  config.data.mean = (0.4914, 0.4822, 0.4465)
+  config.data.std = (0.2470, 0.2435, 0.2616)
+  steps_per_epoch = _epochs(config, epochs, batch_size, 50_000)
+  config.train.log_every_steps = 100
+  config.train.ckpt_every_steps = 5 * steps_per_epoch
+  config.train.eval_every_steps = 50 * steps_per_epoch
+  return steps_per_epoch
+
+
+def imagenet_run(config: ConfigDict, *, epochs: int, batch_size: int,
+                 ckpt_every_epochs: int = 2) -> int:
+  """Sets TFDS ImageNet and an `epochs`-epoch run at `batch_size`, in place.
+
+  data: `imagenet2012` (scored on `validation`) at 224 px with its channel
+  mean and std, a 50k-example shuffle buffer. train: `batch_size`,
+  `total_steps`, logging every 100 steps, a checkpoint every
+  `ckpt_every_epochs` epochs, evaluation only at the end, on a kNN bank of
+  100k training images.
+
+  Returns:
+    Steps per epoch (the last partial batch dropped), to count epoch-based
+    schedules such as `optim.warmup_steps` in steps.
+  """
+  config.data.name = "imagenet2012"
+  config.data.eval_split = "validation"
+  config.data.image_size = 224
+  config.data.mean = (0.485, 0.456, 0.406)
+  config.data.std = (0.229, 0.224, 0.225)
+  config.data.shuffle_buffer = 50_000
+  steps_per_epoch = _epochs(config, epochs, batch_size, 1_281_167)
+  config.train.log_every_steps = 100
+  config.train.ckpt_every_steps = ckpt_every_epochs * steps_per_epoch
+  config.train.eval_every_steps = 0
+  config.eval.max_train_examples = 100_000  # kNN bank subset during training
+  return steps_per_epoch
 
 
 def load(path: str, arg: str | None = None) -> ConfigDict:

@@ -78,3 +78,23 @@ def test_per_view_probabilities():
       blur_prob=(1.0, 0.1, 0.5))}
   with pytest.raises(ValueError, match="blur_prob"):
     configs_lib.validate(config)
+
+
+def test_view_recipes_take_overrides():
+  views = configs_lib.byol_views(size=32, blur_prob=0.0)
+  assert views.size == 32 and views.blur_prob == 0.0
+  assert tuple(views.solarize_prob) == (0.0, 0.2)
+  assert configs_lib.simclr_views(size=96, num_views=6).num_views == 6
+  with pytest.raises(ValueError, match="unknown keys"):
+    configs_lib.simclr_views(size=32, blur=0.5)
+
+
+def test_make_smoke_image_size_shrinks_every_view_group():
+  config = configs_lib.base_config()
+  config.data.image_size = 224
+  config.data.views = {"global": configs_lib.byol_views(size=224),
+                       "local": configs_lib.byol_views(size=32)}
+  configs_lib.make_smoke(config, image_size=64)
+  assert config.data.image_size == 64
+  assert config.data.views["global"].size == 64
+  assert config.data.views["local"].size == 32
