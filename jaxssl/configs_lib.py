@@ -2,11 +2,11 @@
 
 Every experiment config in `configs/` starts from `base_config()` and changes
 values; it may add view groups under `data.views` (built with `view_group()`,
-or from a published augmentation recipe: `byol_views()`, `simclr_views()`)
-but no other key. `cifar10_run()` and `imagenet_run()` set the data and
-run-length keys that every config of one dataset shares. `validate()`
-rejects unknown keys and bad values with a message naming the key, before
-anything expensive starts.
+or from a published augmentation recipe: `byol_views()`, `simclr_views()`,
+`embedded_views()`) but no other key. `cifar10_run()`, `imagenet_run()` and
+`embedded_run()` set the data and run-length keys that every config of one
+dataset shares. `validate()` rejects unknown keys and bad values with a
+message naming the key, before anything expensive starts.
 """
 
 from __future__ import annotations
@@ -97,6 +97,25 @@ def simclr_views(*, size: int, **overrides: Any) -> ConfigDict:
       num_views=2, size=size, crop_scale=(0.08, 1.0), brightness=0.8,
       contrast=0.8, saturation=0.8, hue=0.2, jitter_prob=0.8, gray_prob=0.2,
       blur_prob=0.5, solarize_prob=0.0, flip_prob=0.5)
+  return view_group(**{**recipe, **overrides})
+
+
+def embedded_views(**overrides: Any) -> ConfigDict:
+  """The colour-robust views of the quick configs on the embedded digits.
+
+  Two 32-px views: random resized crop (0.5, 1) (smaller crops cut the digit
+  out), no flip (digits are not mirror symmetric), colour jitter (0.4, 0.4,
+  0.4, 0.5) with p=0.8 (hue 0.5: each digit's random colour must not tell
+  the images apart), grayscale p=0.2, no blur, no solarisation. See
+  `configs/quickstart.py` and `jaxssl.data.embedded`.
+
+  Args:
+    **overrides: `view_group` keys to change.
+  """
+  recipe = dict(
+      num_views=2, size=32, crop_scale=(0.5, 1.0), brightness=0.4,
+      contrast=0.4, saturation=0.4, hue=0.5, jitter_prob=0.8, gray_prob=0.2,
+      flip_prob=0.0, blur_prob=0.0, solarize_prob=0.0)
   return view_group(**{**recipe, **overrides})
 
 
@@ -337,6 +356,22 @@ def imagenet_run(config: ConfigDict, *, epochs: int, batch_size: int,
   config.train.eval_every_steps = 0
   config.eval.max_train_examples = 100_000  # kNN bank subset during training
   return steps_per_epoch
+
+
+def embedded_run(config: ConfigDict, *, total_steps: int,
+                 batch_size: int) -> None:
+  """Sets the embedded digits at 32 px and a CPU-minutes run, in place.
+
+  train: `batch_size`, `total_steps`, logging every 10 steps, a checkpoint
+  every 100, evaluation only at the end.
+  """
+  config.data.name = "embedded_digits"
+  config.data.image_size = 32
+  config.train.batch_size = batch_size
+  config.train.total_steps = total_steps
+  config.train.log_every_steps = 10
+  config.train.ckpt_every_steps = 100
+  config.train.eval_every_steps = 0
 
 
 def load(path: str, arg: str | None = None) -> ConfigDict:

@@ -85,6 +85,7 @@ def test_view_recipes_take_overrides():
   assert views.size == 32 and views.blur_prob == 0.0
   assert tuple(views.solarize_prob) == (0.0, 0.2)
   assert configs_lib.simclr_views(size=96, num_views=6).num_views == 6
+  assert configs_lib.embedded_views().flip_prob == 0.0
   with pytest.raises(ValueError, match="unknown keys"):
     configs_lib.simclr_views(size=32, blur=0.5)
 
