@@ -9,15 +9,16 @@ from `teacher_temp` to `teacher_temp_end`) over every (teacher view, student
 view) pair of different crops (`jaxssl.losses.dino`). The centre is an EMA
 (`center_momentum`) of the teacher's mean logit (`losses.dino_center`).
 
-Multi-crop: `config.data.views` holds one group of global crops (the group
-with the largest `size`, e.g. "global": 2 views of 224 px, crop_scale
-(0.4, 1)) and optionally groups of local crops (smaller `size`, e.g.
-"local": 8-10 views of 96 px, crop_scale (0.05, 0.4)). As the official
-`MultiCropWrapper`, the backbone runs once per view group (BatchNorm
-statistics per resolution) and the head once on all crops together. A ViT
-with learned position embeddings (initialised on the global crops' patch
-grid) reads other grids (local crops, evaluation images) through a bicubic
-interpolation of the embeddings, as DINO's `interpolate_pos_encoding`.
+Multi-crop (`jaxssl.methods.multicrop`): `config.data.views` holds one
+group of global crops (the group with the largest `size`, e.g. "global": 2
+views of 224 px, crop_scale (0.4, 1)) and optionally groups of local crops
+(smaller `size`, e.g. "local": 8-10 views of 96 px, crop_scale (0.05,
+0.4)). As the official `MultiCropWrapper`, the backbone runs once per view
+group (BatchNorm statistics per resolution) and the head once on all crops
+together. A ViT with learned position embeddings (initialised on the global
+crops' patch grid) reads other grids (local crops, evaluation images)
+through a bicubic interpolation of the embeddings, as DINO's
+`interpolate_pos_encoding`.
 
 State in `extra`: the student's BatchNorm statistics, the teacher's
 parameters and BatchNorm statistics, and the centre. Schedules (teacher
@@ -47,8 +48,6 @@ References:
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 
@@ -56,147 +55,8 @@ from jaxssl import losses
 from jaxssl import models
 from jaxssl.methods import base
 from jaxssl.methods import common
+from jaxssl.methods import multicrop
 from jaxssl.models import prototype_heads
-
-# --- Multi-crop helpers (shared with jaxssl.methods.swav) -------------------
-
-
-def multicrop_groups(config, *, method: str) -> tuple[str, tuple[str, ...]]:
-  """(global group, local groups) of `config.data.views`.
-
-  The global group is the one with the largest `size`; every other group
-  holds local crops (sorted by decreasing size, then name). A single group
-  is global with no local crops.
-
-  Raises:
-    ValueError: if several groups share the largest size, or there are
-      fewer than 2 views in all.
-  """
-  groups = dict(config.data.views.items())
-  sizes = {name: g.size for name, g in groups.items()}
-  largest = max(sizes.values())
-  tied = sorted(name for name, size in sizes.items() if size == largest)
-  if len(tied) != 1:
-    raise ValueError(
-        f"method {method!r} takes the view group with the largest size as "
-        f"its global crops, but config.data.views groups {tied} all have "
-        f"size {largest}; give the local crops a smaller "
-        f"config.data.views.<group>.size")
-  global_group = tied[0]
-  local = tuple(sorted((name for name in groups if name != global_group),
-                       key=lambda name: (-sizes[name], name)))
-  if sum(g.num_views for g in groups.values()) < 2:
-    raise ValueError(
-        f"method {method!r} needs at least 2 views in all, got "
-        f"config.data.views.{global_group}.num_views="
-        f"{groups[global_group].num_views} and no other group")
-  return global_group, local
-
-
-def check_patch_size(config, groups) -> None:
-  """ViTs: `config.model.patch_size` must divide every crop and eval size."""
-  if not config.model.name.startswith("vit_"):
-    return
-  p = config.model.patch_size
-  sides = [(f"data.views.{name}.size", config.data.views[name].size)
-           for name in groups]
-  sides.append(("data.image_size", config.data.image_size))
-  for key, side in sides:
-    if p < 1 or side % p:
-      raise ValueError(
-          f"config.model.patch_size={p} must divide config.{key}={side}: a "
-          f"ViT tiles every crop (and evaluation image) with patches")
-
-
-def fit_pos_embed(params, grid: tuple[int, int]):
-  """ViT `params` whose learned `pos_embed` fits a `grid` of patches.
-
-  The embeddings learned on the (square) global-crop grid are resized
-  bicubically (DINO's `interpolate_pos_encoding`); the resize is
-  differentiable, so local crops train the same embedding table. Params
-  without `pos_embed` (ResNets, fixed sin-cos ViTs) and grids of the right
-  size are returned unchanged.
-  """
-  if "pos_embed" not in params:
-    return params
-  pos = params["pos_embed"]
-  _, length, width = pos.shape
-  if length == grid[0] * grid[1]:
-    return params
-  side = math.isqrt(length)
-  if side * side != length:
-    raise ValueError(f"cannot resize a non-square pos_embed of {length} "
-                     f"patches to the grid {grid}")
-  resized = jax.image.resize(pos.reshape(side, side, width),
-                             (grid[0], grid[1], width), method="bicubic",
-                             antialias=False)
-  return {**params, "pos_embed": resized.reshape(1, -1, width)}
-
-
-def apply_backbone(backbone, params, batch_stats, images_per_group, *,
-                   train: bool):
-  """Runs `backbone` on each group's images; concatenates the features.
-
-  Args:
-    backbone: a `models.backbone` module.
-    params: its params.
-    batch_stats: its BatchNorm statistics ({} for a ViT).
-    images_per_group: list of [m_g, h_g, w_g, 3] arrays (one size each).
-    train: BatchNorm on batch statistics; the running statistics are then
-      updated once per group, chained in order (as consecutive PyTorch
-      forwards would).
-
-  Returns:
-    (feats [sum m_g, d], batch_stats after the updates).
-  """
-  patch = getattr(backbone, "patch_size", None)
-  feats = []
-  for images in images_per_group:
-    p = params
-    if isinstance(backbone, models.ViT):
-      p = fit_pos_embed(params, (images.shape[1] // patch,
-                                 images.shape[2] // patch))
-    variables = {"params": p, "batch_stats": batch_stats}
-    if train:
-      out, new = backbone.apply(variables, images, train=True,
-                                mutable=["batch_stats"])
-      batch_stats = new.get("batch_stats", batch_stats)
-    else:
-      out = backbone.apply(variables, images, train=False)
-    feats.append(out["feats"])
-  return jnp.concatenate(feats), batch_stats
-
-
-def init_backbone_and_head(backbone, head, rng, images):
-  """(params, batch_stats) dicts {"backbone", "head"} from sample images."""
-  k_backbone, k_head = jax.random.split(rng)
-  b_vars = backbone.init(k_backbone, images, train=False)
-  feats = backbone.apply(b_vars, images, train=False)["feats"]
-  h_vars = head.init(k_head, feats, train=False)
-  params = {"backbone": b_vars["params"], "head": h_vars["params"]}
-  stats = {"backbone": b_vars.get("batch_stats", {}),
-           "head": h_vars.get("batch_stats", {})}
-  return params, stats
-
-
-def apply_backbone_and_head(backbone, head, params, stats, views_per_group):
-  """Training-mode forward of multi-crop views through backbone and head.
-
-  Args:
-    views_per_group: list of [n, v_g, h_g, w_g, 3] view groups.
-
-  Returns:
-    (head outputs over all views, view-major: rows g*n..(g+1)*n-1 are view
-    g counting the groups in order; new batch_stats).
-  """
-  feats, b_stats = apply_backbone(
-      backbone, params["backbone"], stats["backbone"],
-      [common.merge_views(v) for v in views_per_group], train=True)
-  out, new = head.apply({"params": params["head"], "batch_stats": stats["head"]},
-                        feats, train=True, mutable=["batch_stats"])
-  return out, {"backbone": b_stats,
-               "head": new.get("batch_stats", stats["head"])}
-
 
 def _check_range(config, key: str, lo: float, hi: float) -> None:
   value = config.method[key]
@@ -245,9 +105,9 @@ def build(config) -> base.Method:
   """DINO from `config` (see the module docstring for the keys read)."""
   _check_config(config)
   m = config.method
-  global_group, local_groups = multicrop_groups(config, method="dino")
+  global_group, local_groups = multicrop.view_groups(config, method="dino")
   groups = (global_group, *local_groups)
-  check_patch_size(config, groups)
+  multicrop.check_patch_size(config, groups)
   backbone = models.backbone(config.model)
   head = prototype_heads.DINOHead(
       num_prototypes=m.num_prototypes, hidden_dim=m.head_hidden_dim,
@@ -269,7 +129,8 @@ def build(config) -> base.Method:
 
   def init(rng, batch):
     images = common.merge_views(batch[global_group])[:2]
-    params, stats = init_backbone_and_head(backbone, head, rng, images)
+    params, stats = multicrop.init_backbone_and_head(backbone, head, rng,
+                                                     images)
     teacher = jax.tree.map(jnp.copy, {"params": params, "batch_stats": stats})
     return params, {"batch_stats": stats, "teacher": teacher,
                     "center": jnp.zeros((k,), jnp.float32)}
@@ -282,9 +143,9 @@ def build(config) -> base.Method:
     head_params["last_layer"] = common.frozen_until(
         head_params["last_layer"], step, m.freeze_last_layer_steps)
     params = {**params, "head": head_params}
-    student, stats = apply_backbone_and_head(
+    student, stats = multicrop.apply_backbone_and_head(
         backbone, head, params, extra["batch_stats"], views)
-    teacher, _ = apply_backbone_and_head(
+    teacher, _ = multicrop.apply_backbone_and_head(
         backbone, head, extra["teacher"]["params"],
         extra["teacher"]["batch_stats"], views[:1])
     s_logits = student["logits"].reshape(num_views, n, k)
@@ -320,9 +181,9 @@ def build(config) -> base.Method:
     return {**extra, "teacher": teacher}
 
   def features(params, extra, images):
-    feats, _ = apply_backbone(backbone, params["backbone"],
-                              extra["batch_stats"]["backbone"], [images],
-                              train=False)
+    feats, _ = multicrop.apply_backbone(backbone, params["backbone"],
+                                        extra["batch_stats"]["backbone"],
+                                        [images], train=False)
     return feats
 
   return base.Method(name="dino", init=init, loss=loss, features=features,

@@ -9,9 +9,9 @@ every other crop (global or local) predicts those codes with a softmax at
 temperature `method.temperature` (`jaxssl.losses.swav`). Codes come from
 the global crops only and carry no gradient.
 
-Multi-crop views are read as in `jaxssl.methods.dino` (the group with the
-largest `size` holds the global crops, other groups local crops; the
-backbone runs once per group, the head once on all crops).
+Multi-crop views are read as DINO reads them (`jaxssl.methods.multicrop`:
+the group with the largest `size` holds the global crops, other groups local
+crops; the backbone runs once per group, the head once on all crops).
 
 Prototypes are normalised inside the forward pass rather than projected
 back onto the sphere after each step (see `prototype_heads.Prototypes` for
@@ -53,7 +53,7 @@ from jaxssl import losses
 from jaxssl import models
 from jaxssl.methods import base
 from jaxssl.methods import common
-from jaxssl.methods import dino
+from jaxssl.methods import multicrop
 from jaxssl.models import prototype_heads
 
 
@@ -100,9 +100,9 @@ def build(config) -> base.Method:
   """SwAV from `config` (see the module docstring for the keys read)."""
   _check_config(config)
   m = config.method
-  global_group, local_groups = dino.multicrop_groups(config, method="swav")
+  global_group, local_groups = multicrop.view_groups(config, method="swav")
   groups = (global_group, *local_groups)
-  dino.check_patch_size(config, groups)
+  multicrop.check_patch_size(config, groups)
   backbone = models.backbone(config.model)
   head = prototype_heads.SwAVHead(models.projector(config.model),
                                   m.num_prototypes)
@@ -116,7 +116,8 @@ def build(config) -> base.Method:
 
   def init(rng, batch):
     images = common.merge_views(batch[global_group])[:2]
-    params, stats = dino.init_backbone_and_head(backbone, head, rng, images)
+    params, stats = multicrop.init_backbone_and_head(backbone, head, rng,
+                                                     images)
     extra = {"batch_stats": stats}
     if m.queue_size:
       d = params["head"]["prototypes"]["kernel"].shape[0]
@@ -131,7 +132,7 @@ def build(config) -> base.Method:
     head_params["prototypes"] = common.frozen_until(
         head_params["prototypes"], step, m.freeze_last_layer_steps)
     params = {**params, "head": head_params}
-    out, stats = dino.apply_backbone_and_head(
+    out, stats = multicrop.apply_backbone_and_head(
         backbone, head, params, extra["batch_stats"], views)
     scores = out["scores"].reshape(num_views, n, k)
     z = out["z"].reshape(num_views, n, -1)
@@ -169,9 +170,9 @@ def build(config) -> base.Method:
     return value, (new_extra, metrics)
 
   def features(params, extra, images):
-    feats, _ = dino.apply_backbone(backbone, params["backbone"],
-                                   extra["batch_stats"]["backbone"], [images],
-                                   train=False)
+    feats, _ = multicrop.apply_backbone(backbone, params["backbone"],
+                                        extra["batch_stats"]["backbone"],
+                                        [images], train=False)
     return feats
 
   return base.Method(name="swav", init=init, loss=loss, features=features)

@@ -18,6 +18,7 @@ from jaxssl import configs_lib
 from jaxssl import methods
 from jaxssl import models
 from jaxssl.methods import dino
+from jaxssl.methods import multicrop
 from jaxssl.models import prototype_heads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -95,13 +96,13 @@ def test_extra_layout(setup):
 def test_multicrop_views_reach_the_backbone_at_their_size(setup, monkeypatch):
   config, method, batch, params, extra, _ = setup
   seen = []
-  original = dino.apply_backbone
+  original = multicrop.apply_backbone
 
   def spy(backbone, p, stats, images_per_group, *, train):
     seen.append([tuple(x.shape) for x in images_per_group])
     return original(backbone, p, stats, images_per_group, train=train)
 
-  monkeypatch.setattr(dino, "apply_backbone", spy)
+  monkeypatch.setattr(multicrop, "apply_backbone", spy)
   jax.eval_shape(method.loss, params, extra, batch, jax.random.key(0), 0)
   # Student: every crop, one backbone call per group; teacher: global only.
   assert seen == [[(2 * N, 32, 32, 3), (3 * N, 16, 16, 3)],
@@ -116,7 +117,7 @@ def test_multicrop_groups_from_the_pipeline():
   batch = next(iter(pipeline.train_batches(config)))
   assert batch["global"].shape == (4, 2, 32, 32, 3)
   assert batch["local"].shape == (4, 4, 16, 16, 3)
-  assert dino.multicrop_groups(config, method="dino") == ("global",
+  assert multicrop.view_groups(config, method="dino") == ("global",
                                                           ("local",))
 
 
@@ -127,10 +128,10 @@ def test_loss_matches_numpy_on_the_method_logits(setup):
   backbone = models.backbone(config.model)
   head = prototype_heads.DINOHead(
       num_prototypes=16, hidden_dim=32, bottleneck_dim=8, use_bn=True)
-  s_out, _ = dino.apply_backbone_and_head(
+  s_out, _ = multicrop.apply_backbone_and_head(
       backbone, head, params, extra["batch_stats"],
       [batch["global"], batch["local"]])
-  t_out, _ = dino.apply_backbone_and_head(
+  t_out, _ = multicrop.apply_backbone_and_head(
       backbone, head, extra["teacher"]["params"],
       extra["teacher"]["batch_stats"], [batch["global"]])
   s = np.asarray(s_out["logits"], np.float64).reshape(5, N, 16)
@@ -254,13 +255,13 @@ def test_vit_multicrop_interpolates_position_embeddings():
   # Numerically: the resize is exact for a grid of the same size and
   # differentiable (local crops train the embedding table).
   pos = jax.random.normal(jax.random.key(0), (1, 16, 4))
-  same = dino.fit_pos_embed({"pos_embed": pos}, (4, 4))["pos_embed"]
+  same = multicrop.fit_pos_embed({"pos_embed": pos}, (4, 4))["pos_embed"]
   np.testing.assert_array_equal(same, pos)
-  grad = jax.grad(lambda p: jnp.sum(dino.fit_pos_embed(
+  grad = jax.grad(lambda p: jnp.sum(multicrop.fit_pos_embed(
       {"pos_embed": p}, (2, 2))["pos_embed"] ** 2))(pos)
   assert grad.shape == pos.shape and np.abs(np.asarray(grad)).max() > 0
   # A constant embedding stays constant.
-  const = dino.fit_pos_embed({"pos_embed": jnp.ones((1, 16, 4))}, (2, 2))
+  const = multicrop.fit_pos_embed({"pos_embed": jnp.ones((1, 16, 4))}, (2, 2))
   np.testing.assert_allclose(const["pos_embed"], 1, rtol=1e-5)
   assert const["pos_embed"].shape == (1, 4, 4)
 

@@ -19,7 +19,7 @@ from jax.sharding import PartitionSpec as P
 from jaxssl import configs_lib
 from jaxssl import losses
 from jaxssl import methods
-from jaxssl.methods import dino
+from jaxssl.methods import multicrop
 from jaxssl.methods import swav
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -72,7 +72,7 @@ def setup():
 
   @jax.jit
   def scores(params, extra, batch):
-    out, _ = dino.apply_backbone_and_head(
+    out, _ = multicrop.apply_backbone_and_head(
         swav.models.backbone(config.model),
         swav.prototype_heads.SwAVHead(swav.models.projector(config.model), K),
         params, extra["batch_stats"], [batch["global"], batch["local"]])
@@ -122,13 +122,13 @@ def test_extra_layout(setup):
 def test_multicrop_views_reach_the_backbone_at_their_size(setup, monkeypatch):
   _, method, batch, params, extra, _, _ = setup
   seen = []
-  original = dino.apply_backbone
+  original = multicrop.apply_backbone
 
   def spy(backbone, p, stats, images_per_group, *, train):
     seen.append([tuple(x.shape) for x in images_per_group])
     return original(backbone, p, stats, images_per_group, train=train)
 
-  monkeypatch.setattr(dino, "apply_backbone", spy)
+  monkeypatch.setattr(multicrop, "apply_backbone", spy)
   jax.eval_shape(method.loss, params, extra, batch, jax.random.key(0), 0)
   assert seen == [[(2 * N, 32, 32, 3), (2 * N, 16, 16, 3)]]
 
@@ -217,7 +217,7 @@ def test_features_are_backbone_in_inference_mode(setup):
 
 def test_quick_config_builds_with_multicrop():
   config = configs_lib.load(os.path.join(ROOT, "configs", "swav_quick.py"))
-  assert dino.multicrop_groups(config, method="swav") == ("global",
+  assert multicrop.view_groups(config, method="swav") == ("global",
                                                           ("local",))
   methods.build(config)
 
