@@ -33,9 +33,10 @@ Implementation notes: each view goes through the networks separately
 (BatchNorm statistics per view, as the official code); the momentum
 encoder runs in training mode (batch statistics) under `stop_gradient`, and
 its running statistics in `extra` are the EMA of the online ones (see
-`byol`). `features` is the online backbone in inference mode. The metric
-`tau` is the encoder momentum m of the step, `contrast_acc` the fraction of
-queries whose positive key is the most similar.
+`byol`; both use `online_target`). `features` is the online backbone in
+inference mode. The metric `tau` is the encoder momentum m of the step,
+`contrast_acc` the fraction of queries whose positive key is the most
+similar.
 
 References:
   Chen, Xie & He, "An Empirical Study of Training Self-Supervised Vision
@@ -50,8 +51,8 @@ import jax.numpy as jnp
 from jaxssl import losses
 from jaxssl import models
 from jaxssl.methods import base
-from jaxssl.methods import byol
 from jaxssl.methods import common
+from jaxssl.methods import online_target
 
 
 def _normalize(x: jax.Array) -> jax.Array:
@@ -74,48 +75,41 @@ def build(config) -> base.Method:
   `config.train.total_steps` (the length of the momentum schedule).
   """
   group = common.single_group(config, num_views=2, method="mocov3")
-  byol.check_projector(config, "mocov3")
-  byol.check_ema_config(config)
+  online_target.check_projector(config, "mocov3")
+  online_target.check_ema_config(config)
   temperature = config.method.temperature
   encoder = models.Encoder(models.backbone(config.model),
                            models.projector(config.model))
-  online = byol.OnlineNetwork(encoder, models.predictor(config.model))
+  online = online_target.OnlineNetwork(encoder,
+                                       models.predictor(config.model))
 
   def init(rng, batch):
-    variables = online.init(rng, batch[group][:2, 0], train=False)
-    params = variables["params"]
-    stats = variables.get("batch_stats", {})
-    teacher = {"params": params["encoder"],
-               "batch_stats": stats.get("encoder", {})}
-    return params, {"batch_stats": stats, "teacher": teacher}
+    params, extra = online_target.init(online, rng, batch[group][:2, 0])
+    return params, online_target.with_target(params, extra)
 
   def loss(params, extra, batch, rng, step):
     del rng  # No stochastic part in the step.
     views = batch[group]
-    outs, stats = byol.encode_views(online, params, extra["batch_stats"],
-                                    views)
+    outs, stats = online_target.encode_views(online, params,
+                                             extra["batch_stats"], views)
     teacher = extra["teacher"]
-    keys, _ = byol.encode_views(encoder, teacher["params"],
-                                teacher["batch_stats"], views)
+    keys, _ = online_target.encode_views(encoder, teacher["params"],
+                                         teacher["batch_stats"], views)
     q1, q2 = (_normalize(o["p"]) for o in outs)
     k1, k2 = (_normalize(jax.lax.stop_gradient(k["z"])) for k in keys)
     value = 2 * temperature * (
         losses.info_nce(q1, k2, temperature=temperature)
         + losses.info_nce(q2, k1, temperature=temperature))
-    metrics = {"loss": value, "tau": byol.ema_momentum(config, step),
+    metrics = {"loss": value, "tau": online_target.ema_momentum(config, step),
                "contrast_acc": 0.5 * (_top1(q1, k2) + _top1(q2, k1)),
                **common.embedding_metrics(outs[0]["z"], outs[1]["z"])}
     return value, ({**extra, "batch_stats": stats}, metrics)
 
   def features(params, extra, images):
-    out = encoder.apply({"params": params["encoder"],
-                         "batch_stats": extra["batch_stats"].get("encoder",
-                                                                 {})},
-                        images, train=False)
-    return out["feats"]
+    return online_target.features(encoder, params, extra, images)
 
   def update_extra(params, extra, step):
-    return byol.ema_update(config, params, extra, step)
+    return online_target.ema_update(config, params, extra, step)
 
   return base.Method(name="mocov3", init=init, loss=loss, features=features,
                      update_extra=update_extra)

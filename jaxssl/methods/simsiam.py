@@ -30,8 +30,8 @@ import jax
 from jaxssl import losses
 from jaxssl import models
 from jaxssl.methods import base
-from jaxssl.methods import byol
 from jaxssl.methods import common
+from jaxssl.methods import online_target
 
 
 def build(config) -> base.Method:
@@ -40,20 +40,20 @@ def build(config) -> base.Method:
   Reads the single two-view group of `config.data.views`.
   """
   group = common.single_group(config, num_views=2, method="simsiam")
-  byol.check_projector(config, "simsiam")
+  online_target.check_projector(config, "simsiam")
   encoder = models.Encoder(models.backbone(config.model),
                            models.projector(config.model))
-  online = byol.OnlineNetwork(encoder, models.predictor(config.model))
+  online = online_target.OnlineNetwork(encoder,
+                                       models.predictor(config.model))
 
   def init(rng, batch):
-    variables = online.init(rng, batch[group][:2, 0], train=False)
-    return variables["params"], {"batch_stats": variables.get(
-        "batch_stats", {})}
+    return online_target.init(online, rng, batch[group][:2, 0])
 
   def loss(params, extra, batch, rng, step):
     del rng, step  # SimSiam has no stochastic or scheduled part in the step.
-    outs, stats = byol.encode_views(online, params, extra["batch_stats"],
-                                    batch[group])
+    outs, stats = online_target.encode_views(online, params,
+                                             extra["batch_stats"],
+                                             batch[group])
     p1, p2 = outs[0]["p"], outs[1]["p"]
     z1, z2 = outs[0]["z"], outs[1]["z"]
     value = 0.5 * (losses.negative_cosine(p1, jax.lax.stop_gradient(z2))
@@ -62,10 +62,6 @@ def build(config) -> base.Method:
     return value, ({"batch_stats": stats}, metrics)
 
   def features(params, extra, images):
-    out = encoder.apply({"params": params["encoder"],
-                         "batch_stats": extra["batch_stats"].get("encoder",
-                                                                 {})},
-                        images, train=False)
-    return out["feats"]
+    return online_target.features(encoder, params, extra, images)
 
   return base.Method(name="simsiam", init=init, loss=loss, features=features)

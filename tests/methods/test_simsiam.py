@@ -11,7 +11,7 @@ from jaxssl import configs_lib
 from jaxssl import losses
 from jaxssl import methods
 from jaxssl import models
-from jaxssl.methods import byol
+from jaxssl.methods import online_target
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
@@ -126,7 +126,7 @@ def test_running_stats_are_updated_once_per_view(setup):
   config, method, batch, params, extra = setup
   _, (new_extra, _) = method.loss(params, extra, batch, jax.random.key(0),
                                   jnp.asarray(0))
-  online = byol.OnlineNetwork(*modules(config))
+  online = online_target.OnlineNetwork(*modules(config))
   stats = extra["batch_stats"]
   for v in range(2):
     _, state = online.apply({"params": params, "batch_stats": stats},
