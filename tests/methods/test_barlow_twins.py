@@ -1,34 +1,18 @@
 """Barlow Twins method vs a NumPy reference on the tiny model's outputs."""
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib
 from jaxssl import losses
-from jaxssl import methods
-from jaxssl import models
+import methods_testing as mt
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 N = 8
 
 
 def _config(**method):
-  config = configs_lib.load(
-      os.path.join(ROOT, "configs", "barlow_twins_quick.py"), "smoke")
-  for key, value in method.items():
-    config.method[key] = value
-  return config
-
-
-def _batch(seed=0, n=N):
-  rng = np.random.default_rng(seed)
-  return {"views": jnp.asarray(rng.normal(size=(n, 2, 32, 32, 3)),
-                               jnp.float32),
-          "label": jnp.arange(n, dtype=jnp.int32) % 3}
+  return mt.smoke_config("barlow_twins_quick", **method)
 
 
 def np_barlow_terms(z1, z2):
@@ -45,26 +29,16 @@ def np_barlow_terms(z1, z2):
 @pytest.fixture(scope="module")
 def setup():
   config = _config(barlow_lambda=0.02, barlow_scale=0.1)
-  method = methods.build(config)
-  batch = _batch()
-  params, extra = method.init(jax.random.key(0), batch)
+  batch = mt.two_view_batch(np.arange(N) % 3)
+  method, params, extra = mt.build_and_init(config, batch)
   return config, method, params, extra, batch
-
-
-def _projections(config, params, extra, views):
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
-  images = jnp.concatenate([views[:, 0], views[:, 1]])
-  out, _ = encoder.apply({"params": params, **extra}, images, train=True,
-                         mutable=["batch_stats"])
-  return out["z"][:len(views)], out["z"][len(views):]
 
 
 def test_loss_is_the_scaled_library_loss_and_numpy(setup):
   config, method, params, extra, batch = setup
   value, (new_extra, metrics) = method.loss(params, extra, batch,
                                             jax.random.key(1), 0)
-  z1, z2 = _projections(config, params, extra, batch["views"])
+  z1, z2 = mt.two_view_projections(config, params, extra, batch["views"])
   library = 0.1 * losses.barlow_twins(z1, z2, off_diagonal_weight=0.02)
   np.testing.assert_allclose(value, library, rtol=1e-5)
   on, off = np_barlow_terms(z1, z2)
@@ -74,23 +48,12 @@ def test_loss_is_the_scaled_library_loss_and_numpy(setup):
   assert float(metrics["loss"]) == float(value)
   for key in ("z_std", "pos_cos"):
     assert np.isfinite(metrics[key]), key
-  # BatchNorm statistics moved (train mode).
-  before, after = jax.tree.leaves(extra), jax.tree.leaves(new_extra)
-  assert any(not np.allclose(a, b) for a, b in zip(before, after))
+  mt.assert_batch_stats_moved(extra, new_extra)
 
 
 def test_both_branches_get_gradient(setup):
   _, method, params, extra, batch = setup
-
-  def f(views):
-    return method.loss(params, extra, {**batch, "views": views},
-                       jax.random.key(1), 0)[0]
-  g = jax.grad(f)(batch["views"])
-  for v in range(2):
-    assert float(jnp.abs(g[:, v]).sum()) > 0, f"no gradient through view {v}"
-  grads = jax.grad(lambda p: method.loss(p, extra, batch,
-                                         jax.random.key(1), 0)[0])(params)
-  assert all(np.isfinite(x).all() for x in jax.tree.leaves(grads))
+  grads = mt.assert_every_view_gets_gradient(method, params, extra, batch)
   assert float(optax_norm(grads["projector"])) > 0
 
 
@@ -100,17 +63,9 @@ def optax_norm(tree):
 
 def test_features_are_backbone_in_inference_mode(setup):
   config, method, params, extra, batch = setup
-  images = batch["views"][:, 0]
-  feats = method.features(params, extra, images)
+  feats = mt.assert_features_are_backbone_in_inference_mode(
+      config, method, params, extra, batch["views"][:, 0])
   assert feats.shape == (N, 128)
-  # Inference mode: an example's features do not depend on the batch.
-  np.testing.assert_allclose(method.features(params, extra, images[:3]),
-                             feats[:3], rtol=1e-5, atol=1e-6)
-  backbone = models.backbone(config.model)
-  ref = backbone.apply({"params": params["backbone"],
-                        "batch_stats": extra["batch_stats"]["backbone"]},
-                       images, train=False)["feats"]
-  np.testing.assert_allclose(feats, ref, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("key,value,match", [
@@ -120,11 +75,4 @@ def test_features_are_backbone_in_inference_mode(setup):
     ("views.num_views", 3, "num_views"),
 ])
 def test_config_errors_name_the_key(key, value, match):
-  config = _config()
-  section, name = key.split(".")
-  if section == "views":
-    config.data.views.views[name] = value
-  else:
-    config[section][name] = value
-  with pytest.raises(ValueError, match=match):
-    methods.build(config)
+  mt.assert_build_names_the_key(_config(), key, value, match)

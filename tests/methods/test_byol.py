@@ -1,56 +1,39 @@
 """BYOL: closed-form EMA target, stop-gradient, loss vs numpy, config errors."""
 
 import math
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib
 from jaxssl import methods
 from jaxssl import models
+import methods_testing as mt
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 TOTAL = 100
 BASE_TAU = 0.9
 
 
 def tiny_config(**method_overrides):
-  config = configs_lib.load(os.path.join(ROOT, "configs", "byol_quick.py"),
-                            "smoke")
+  config = mt.smoke_config("byol_quick", **{"ema_momentum": BASE_TAU,
+                                            **method_overrides})
   config.train.total_steps = TOTAL
-  config.method.ema_momentum = BASE_TAU
-  for key, value in method_overrides.items():
-    config.method[key] = value
   return config
 
 
-def tiny_batch(n=8, size=16, seed=0):
-  rng = np.random.default_rng(seed)
-  views = rng.normal(size=(n, 2, size, size, 3)).astype(np.float32)
-  return {"views": jnp.asarray(views),
-          "label": jnp.zeros((n,), jnp.int32)}
-
-
-def perturb(tree, seed, scale=0.1):
-  leaves, treedef = jax.tree.flatten(tree)
-  keys = jax.random.split(jax.random.key(seed), len(leaves))
-  return jax.tree.unflatten(treedef, [
-      x + scale * jax.random.normal(k, x.shape, x.dtype)
-      for x, k in zip(leaves, keys)])
+def tiny_batch():
+  return mt.two_view_batch(np.zeros(8), size=16)
 
 
 @pytest.fixture(scope="module")
 def setup():
   config = tiny_config()
-  method = methods.build(config)
   batch = tiny_batch()
-  params, extra = method.init(jax.random.key(0), batch)
+  method, params, extra = mt.build_and_init(config, batch)
   # A target that differs from the online encoder, so view pairing and the
   # target branch matter in every test.
-  extra = {**extra, "teacher": perturb(extra["teacher"], seed=1)}
+  extra = {**extra, "teacher": mt.perturb(extra["teacher"], seed=1)}
   return config, method, batch, params, extra
 
 
@@ -62,25 +45,8 @@ def closed_form_tau(step, total=TOTAL, base=BASE_TAU):
 @pytest.mark.parametrize("step", [0, 25, 50, 100, 130])
 def test_target_is_closed_form_ema_of_params_and_batch_stats(setup, step):
   _, method, _, params, extra = setup
-  new_params = perturb(params, seed=2)
-  extra = {**extra, "batch_stats": perturb(extra["batch_stats"], seed=3)}
-  out = method.update_extra(new_params, extra, jnp.asarray(step))
-  m = closed_form_tau(step)
-  want = jax.tree.map(lambda t, o: m * t + (1 - m) * o,
-                      extra["teacher"]["params"], new_params["encoder"])
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6,
-                                                       atol=1e-7),
-               out["teacher"]["params"], want)
-  want_stats = jax.tree.map(lambda t, o: m * t + (1 - m) * o,
-                            extra["teacher"]["batch_stats"],
-                            extra["batch_stats"]["encoder"])
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6,
-                                                       atol=1e-7),
-               out["teacher"]["batch_stats"], want_stats)
-  # The online statistics are untouched; the predictor has no target copy.
-  jax.tree.map(np.testing.assert_array_equal, out["batch_stats"],
-               extra["batch_stats"])
-  assert set(out["teacher"]["params"]) == set(params["encoder"])
+  mt.assert_target_is_closed_form_ema(method, params, extra, step,
+                                      closed_form_tau(step))
 
 
 def test_tau_schedule_values(setup):
@@ -108,21 +74,12 @@ def test_target_branch_gets_exactly_zero_gradient(setup):
              jax.tree.leaves(online["predictor"])) > 0
 
 
-def _np_normalize(x):
-  x = np.asarray(x, np.float64)
-  return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
 def test_loss_matches_numpy_definition(setup):
   config, method, batch, params, extra = setup
   encoder = models.Encoder(models.backbone(config.model),
                            models.projector(config.model))
   predictor = models.predictor(config.model)
-
-  def run(module, p, stats, x):  # training mode: batch statistics
-    out, _ = module.apply({"params": p, "batch_stats": stats}, x, train=True,
-                          mutable=["batch_stats"])
-    return out
+  run = mt.train_apply  # training mode: batch statistics
 
   views = batch["views"]
   preds, targets, zs = [], [], []
@@ -134,8 +91,8 @@ def test_loss_matches_numpy_definition(setup):
                      extra["batch_stats"]["predictor"], z))
     targets.append(run(encoder, extra["teacher"]["params"],
                        extra["teacher"]["batch_stats"], views[:, v])["z"])
-  p1, p2 = map(_np_normalize, preds)
-  t1, t2 = map(_np_normalize, targets)
+  p1, p2 = map(mt.np_normalize, preds)
+  t1, t2 = map(mt.np_normalize, targets)
   # 2 - 2 cos(p, z') per example, mean over the batch, both view orders.
   want = (np.mean(2 - 2 * np.sum(p1 * t2, -1))
           + np.mean(2 - 2 * np.sum(p2 * t1, -1)))
@@ -143,7 +100,7 @@ def test_loss_matches_numpy_definition(setup):
                                             jax.random.key(0), jnp.asarray(0))
   np.testing.assert_allclose(value, want, rtol=1e-5)
   np.testing.assert_allclose(metrics["loss"], want, rtol=1e-5)
-  u1, u2 = map(_np_normalize, zs)
+  u1, u2 = map(mt.np_normalize, zs)
   np.testing.assert_allclose(metrics["z_std"], np.mean(np.std(u1, axis=0)),
                              rtol=1e-4)
   np.testing.assert_allclose(metrics["pos_cos"],
@@ -155,26 +112,17 @@ def test_loss_matches_numpy_definition(setup):
 
 def test_features_are_online_backbone_in_inference_mode(setup):
   config, method, batch, params, extra = setup
-  images = batch["views"][:, 0]
-  backbone = models.backbone(config.model)
-  want = backbone.apply(
-      {"params": params["encoder"]["backbone"],
-       "batch_stats": extra["batch_stats"]["encoder"]["backbone"]},
-      images, train=False)["feats"]
-  np.testing.assert_allclose(method.features(params, extra, images), want,
-                             rtol=1e-5, atol=1e-6)
+  mt.assert_features_are_backbone_in_inference_mode(
+      config, method, params, extra, batch["views"][:, 0], path=("encoder",))
 
 
-@pytest.mark.parametrize("section,key,value,match", [
-    ("method", "ema_momentum", 1.5, "method.ema_momentum="),
-    ("method", "ema_momentum_end", 0.5, "method.ema_momentum_end"),
-    ("model", "proj_layers", 0, "model.proj_layers"),
+@pytest.mark.parametrize("key,value,match", [
+    ("method.ema_momentum", 1.5, "method.ema_momentum="),
+    ("method.ema_momentum_end", 0.5, "method.ema_momentum_end"),
+    ("model.proj_layers", 0, "model.proj_layers"),
 ])
-def test_bad_config_values_name_the_key(section, key, value, match):
-  config = tiny_config()
-  config[section][key] = value
-  with pytest.raises(ValueError, match=match):
-    methods.build(config)
+def test_bad_config_values_name_the_key(key, value, match):
+  mt.assert_build_names_the_key(tiny_config(), key, value, match)
 
 
 def test_needs_two_views():
@@ -187,6 +135,5 @@ def test_needs_two_views():
 @pytest.mark.parametrize("name", ["byol_quick", "byol_cifar10",
                                   "byol_imagenet"])
 def test_shipped_configs_build(name):
-  config = configs_lib.load(os.path.join(ROOT, "configs", f"{name}.py"))
+  config, _ = mt.build_shipped_config(name)
   assert config.method.name == "byol"
-  methods.build(config)

@@ -7,8 +7,6 @@ code (`cosine_scheduler`, `np.linspace` teacher temperature, centre EMA),
 the loss against an independent numpy DINO loss on the method's own logits.
 """
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,8 +18,8 @@ from jaxssl import models
 from jaxssl.methods import dino
 from jaxssl.methods import multicrop
 from jaxssl.models import prototype_heads
+import methods_testing as mt
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 N = 4
 TOTAL = 100
 FREEZE = 5
@@ -47,20 +45,11 @@ def _config(**method):
   return configs_lib.validate(c)
 
 
-def _batch(config, n=N, seed=0):
-  keys = jax.random.split(jax.random.key(seed), len(config.data.views))
-  batch = {name: jax.random.normal(k, (n, g.num_views, g.size, g.size, 3))
-           for k, (name, g) in zip(keys, config.data.views.items())}
-  batch["label"] = jnp.zeros((n,), jnp.int32)
-  return batch
-
-
 @pytest.fixture(scope="module")
 def setup():
   config = _config()
-  method = methods.build(config)
-  batch = _batch(config)
-  params, extra = jax.jit(method.init)(jax.random.key(0), batch)
+  batch = mt.multicrop_batch(config, N)
+  method, params, extra = mt.build_and_init(config, batch, jit=True)
   # Make the teacher differ from the student so the EMA is visible.
   extra["teacher"]["params"] = jax.tree.map(lambda p: p * 0.5 + 0.01,
                                             extra["teacher"]["params"])
@@ -94,16 +83,8 @@ def test_extra_layout(setup):
 
 
 def test_multicrop_views_reach_the_backbone_at_their_size(setup, monkeypatch):
-  config, method, batch, params, extra, _ = setup
-  seen = []
-  original = multicrop.apply_backbone
-
-  def spy(backbone, p, stats, images_per_group, *, train):
-    seen.append([tuple(x.shape) for x in images_per_group])
-    return original(backbone, p, stats, images_per_group, train=train)
-
-  monkeypatch.setattr(multicrop, "apply_backbone", spy)
-  jax.eval_shape(method.loss, params, extra, batch, jax.random.key(0), 0)
+  _, method, batch, params, extra, _ = setup
+  seen = mt.backbone_calls(monkeypatch, method, params, extra, batch)
   # Student: every crop, one backbone call per group; teacher: global only.
   assert seen == [[(2 * N, 32, 32, 3), (3 * N, 16, 16, 3)],
                   [(2 * N, 32, 32, 3)]]
@@ -111,8 +92,7 @@ def test_multicrop_views_reach_the_backbone_at_their_size(setup, monkeypatch):
 
 def test_multicrop_groups_from_the_pipeline():
   from jaxssl.data import pipeline  # pylint: disable=g-import-not-at-top
-  config = configs_lib.load(os.path.join(ROOT, "configs", "dino_quick.py"),
-                            "smoke")
+  config = mt.load_config("dino_quick", "smoke")
   config.train.batch_size = 4
   batch = next(iter(pipeline.train_batches(config)))
   assert batch["global"].shape == (4, 2, 32, 32, 3)
@@ -226,13 +206,11 @@ def test_last_layer_frozen_before_the_freeze_step(setup):
 
 
 def test_features_are_student_backbone_in_inference_mode(setup):
-  _, method, batch, params, extra, _ = setup
-  images = batch["global"][:, 0]
-  feats = jax.jit(method.features)(params, extra, images)
+  config, method, batch, params, extra, _ = setup
+  feats = mt.assert_features_are_backbone_in_inference_mode(
+      config, method, params, extra, batch["global"][:, 0], rtol=1e-4,
+      atol=1e-5)
   assert feats.shape == (N, 128)
-  # Inference mode: a single image gets the same features as in a batch.
-  one = jax.jit(method.features)(params, extra, images[:1])
-  np.testing.assert_allclose(one, feats[:1], rtol=1e-4, atol=1e-5)
 
 
 def test_vit_multicrop_interpolates_position_embeddings():
@@ -242,7 +220,7 @@ def test_vit_multicrop_interpolates_position_embeddings():
   config.data.views.local.size = 16
   method = methods.build(config)
   assert not dino.head_use_bn(config)
-  batch = _batch(config, n=2)
+  batch = mt.multicrop_batch(config, 2)
   params, extra = jax.eval_shape(method.init, jax.random.key(0), batch)
   assert params["backbone"]["pos_embed"].shape == (1, 16, 192)
   # Shapes only (a 12-block ViT is slow to compile on CPU): the local crops'

@@ -2,7 +2,6 @@
 over the global batch (also when sharded over 8 devices), config errors."""
 
 import math
-import os
 
 import jax
 import jax.numpy as jnp
@@ -13,63 +12,39 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from jaxssl import configs_lib
 from jaxssl import methods
 from jaxssl import models
+import methods_testing as mt
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 TOTAL = 40
 BASE_M = 0.99
 TEMPERATURE = 0.5
 
 
 def tiny_config():
-  config = configs_lib.load(os.path.join(ROOT, "configs", "mocov3_quick.py"),
-                            "smoke")
+  config = mt.smoke_config("mocov3_quick", ema_momentum=BASE_M,
+                           temperature=TEMPERATURE)
   config.train.total_steps = TOTAL
-  config.method.ema_momentum = BASE_M
-  config.method.temperature = TEMPERATURE
   return config
 
 
-def tiny_batch(n=8, size=16, seed=0):
-  rng = np.random.default_rng(seed)
-  views = rng.normal(size=(n, 2, size, size, 3)).astype(np.float32)
-  return {"views": jnp.asarray(views),
-          "label": jnp.zeros((n,), jnp.int32)}
-
-
-def perturb(tree, seed, scale=0.1):
-  leaves, treedef = jax.tree.flatten(tree)
-  keys = jax.random.split(jax.random.key(seed), len(leaves))
-  return jax.tree.unflatten(treedef, [
-      x + scale * jax.random.normal(k, x.shape, x.dtype)
-      for x, k in zip(leaves, keys)])
+def tiny_batch(n=8, size=16):
+  return mt.two_view_batch(np.zeros(n), size=size)
 
 
 @pytest.fixture(scope="module")
 def setup():
   config = tiny_config()
-  method = methods.build(config)
   batch = tiny_batch()
-  params, extra = method.init(jax.random.key(0), batch)
-  extra = {**extra, "teacher": perturb(extra["teacher"], seed=1)}
+  method, params, extra = mt.build_and_init(config, batch)
+  extra = {**extra, "teacher": mt.perturb(extra["teacher"], seed=1)}
   return config, method, batch, params, extra
 
 
 @pytest.mark.parametrize("step", [0, 10, 20, 39, 40, 41])
 def test_momentum_encoder_is_closed_form_ema(setup, step):
   _, method, _, params, extra = setup
-  new_params = perturb(params, seed=2)
-  extra = {**extra, "batch_stats": perturb(extra["batch_stats"], seed=3)}
-  out = method.update_extra(new_params, extra, jnp.asarray(step))
   k = min(step, TOTAL)
   m = 1 - (1 - BASE_M) * (math.cos(math.pi * k / TOTAL) + 1) / 2
-  check = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-  jax.tree.map(check, out["teacher"]["params"], jax.tree.map(
-      lambda t, o: m * t + (1 - m) * o, extra["teacher"]["params"],
-      new_params["encoder"]))
-  jax.tree.map(check, out["teacher"]["batch_stats"], jax.tree.map(
-      lambda t, o: m * t + (1 - m) * o, extra["teacher"]["batch_stats"],
-      extra["batch_stats"]["encoder"]))
-  assert "predictor" not in out["teacher"]["params"]
+  mt.assert_target_is_closed_form_ema(method, params, extra, step, m)
 
 
 def test_momentum_encoder_gets_exactly_zero_gradient(setup):
@@ -86,24 +61,17 @@ def numpy_loss(config, batch, params, extra):
   encoder = models.Encoder(models.backbone(config.model),
                            models.projector(config.model))
   predictor = models.predictor(config.model)
-
-  def run(module, p, stats, x):
-    return module.apply({"params": p, "batch_stats": stats}, x, train=True,
-                        mutable=["batch_stats"])[0]
-
-  def normalize(x):
-    x = np.asarray(x, np.float64)
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+  run = mt.train_apply
 
   qs, ks = [], []
   for v in range(2):
     x = batch["views"][:, v]
     z = run(encoder, params["encoder"], extra["batch_stats"]["encoder"],
             x)["z"]
-    qs.append(normalize(run(predictor, params["predictor"],
-                            extra["batch_stats"]["predictor"], z)))
-    ks.append(normalize(run(encoder, extra["teacher"]["params"],
-                            extra["teacher"]["batch_stats"], x)["z"]))
+    qs.append(mt.np_normalize(run(predictor, params["predictor"],
+                                  extra["batch_stats"]["predictor"], z)))
+    ks.append(mt.np_normalize(run(encoder, extra["teacher"]["params"],
+                                  extra["teacher"]["batch_stats"], x)["z"]))
 
   def ctr(q, k):
     logits = q @ k.T / TEMPERATURE
@@ -138,9 +106,14 @@ def test_loss_contrasts_the_global_batch_when_sharded(setup, devices):
                              rtol=1e-5)
 
 
+def test_features_are_online_backbone_in_inference_mode(setup):
+  config, method, batch, params, extra = setup
+  mt.assert_features_are_backbone_in_inference_mode(
+      config, method, params, extra, batch["views"][:, 0], path=("encoder",))
+
+
 def test_vit_heads_follow_the_imagenet_config():
-  config = configs_lib.load(os.path.join(ROOT, "configs",
-                                         "mocov3_imagenet.py"), "smoke")
+  config = mt.load_config("mocov3_imagenet", "smoke")
   config.data.views.views.size = 32
   config.model.patch_size = 16
   method = methods.build(config)
@@ -155,16 +128,13 @@ def test_vit_heads_follow_the_imagenet_config():
   assert "bn1" not in params["predictor"]
 
 
-@pytest.mark.parametrize("section,key,value,match", [
-    ("method", "ema_momentum", -0.1, "method.ema_momentum="),
-    ("method", "ema_momentum_end", 0.9, "method.ema_momentum_end"),
-    ("model", "proj_layers", 0, "model.proj_layers"),
+@pytest.mark.parametrize("key,value,match", [
+    ("method.ema_momentum", -0.1, "method.ema_momentum="),
+    ("method.ema_momentum_end", 0.9, "method.ema_momentum_end"),
+    ("model.proj_layers", 0, "model.proj_layers"),
 ])
-def test_bad_config_values_name_the_key(section, key, value, match):
-  config = tiny_config()
-  config[section][key] = value
-  with pytest.raises(ValueError, match=match):
-    methods.build(config)
+def test_bad_config_values_name_the_key(key, value, match):
+  mt.assert_build_names_the_key(tiny_config(), key, value, match)
 
 
 def test_needs_two_views():
@@ -179,6 +149,5 @@ def test_needs_two_views():
 @pytest.mark.parametrize("name", ["mocov3_quick", "mocov3_cifar10",
                                   "mocov3_imagenet"])
 def test_shipped_configs_build(name):
-  config = configs_lib.load(os.path.join(ROOT, "configs", f"{name}.py"))
+  config, _ = mt.build_shipped_config(name)
   assert config.method.name == "mocov3"
-  methods.build(config)

@@ -1,39 +1,26 @@
 """SimSiam: loss vs numpy, the stop-gradient, heads, config errors."""
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib
 from jaxssl import losses
 from jaxssl import methods
 from jaxssl import models
 from jaxssl.methods import online_target
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+import methods_testing as mt
 
 
 def tiny_config():
-  return configs_lib.load(os.path.join(ROOT, "configs", "simsiam_quick.py"),
-                          "smoke")
-
-
-def tiny_batch(n=8, size=16, seed=0):
-  rng = np.random.default_rng(seed)
-  views = rng.normal(size=(n, 2, size, size, 3)).astype(np.float32)
-  return {"views": jnp.asarray(views),
-          "label": jnp.zeros((n,), jnp.int32)}
+  return mt.smoke_config("simsiam_quick")
 
 
 @pytest.fixture(scope="module")
 def setup():
   config = tiny_config()
-  method = methods.build(config)
-  batch = tiny_batch()
-  params, extra = method.init(jax.random.key(0), batch)
+  batch = mt.two_view_batch(np.zeros(8), size=16)
+  method, params, extra = mt.build_and_init(config, batch)
   return config, method, batch, params, extra
 
 
@@ -43,11 +30,7 @@ def modules(config):
   return encoder, models.predictor(config.model)
 
 
-def run(module, params, stats, x):
-  """Training-mode forward (batch statistics), running stats discarded."""
-  out, _ = module.apply({"params": params, "batch_stats": stats}, x,
-                        train=True, mutable=["batch_stats"])
-  return out
+run = mt.train_apply
 
 
 def test_heads_follow_the_paper_layout(setup):
@@ -140,13 +123,8 @@ def test_running_stats_are_updated_once_per_view(setup):
 
 def test_features_are_the_backbone_in_inference_mode(setup):
   config, method, batch, params, extra = setup
-  images = batch["views"][:, 0]
-  want = models.backbone(config.model).apply(
-      {"params": params["encoder"]["backbone"],
-       "batch_stats": extra["batch_stats"]["encoder"]["backbone"]},
-      images, train=False)["feats"]
-  np.testing.assert_allclose(method.features(params, extra, images), want,
-                             rtol=1e-5, atol=1e-6)
+  mt.assert_features_are_backbone_in_inference_mode(
+      config, method, params, extra, batch["views"][:, 0], path=("encoder",))
 
 
 def test_bad_config_values_name_the_key():
@@ -163,7 +141,6 @@ def test_bad_config_values_name_the_key():
 @pytest.mark.parametrize("name", ["simsiam_quick", "simsiam_cifar10",
                                   "simsiam_imagenet"])
 def test_shipped_configs_build(name):
-  config = configs_lib.load(os.path.join(ROOT, "configs", f"{name}.py"))
+  config, _ = mt.build_shipped_config(name)
   assert config.method.name == "simsiam"
   assert config.model.proj_last_bn and not config.model.pred_last_bn
-  methods.build(config)

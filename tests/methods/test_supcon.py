@@ -1,36 +1,19 @@
 """SupCon method vs a NumPy reference on the tiny model's outputs."""
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib
 from jaxssl import losses
-from jaxssl import methods
-from jaxssl import models
+import methods_testing as mt
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 N = 8
 TAU = 0.2
 
 
 def _config(**method):
-  config = configs_lib.load(
-      os.path.join(ROOT, "configs", "supcon_quick.py"), "smoke")
-  for key, value in method.items():
-    config.method[key] = value
-  return config
-
-
-def _batch(labels, seed=0):
-  rng = np.random.default_rng(seed)
-  n = len(labels)
-  return {"views": jnp.asarray(rng.normal(size=(n, 2, 32, 32, 3)),
-                               jnp.float32),
-          "label": jnp.asarray(labels, jnp.int32)}
+  return mt.smoke_config("supcon_quick", **method)
 
 
 def np_supcon(z1, z2, labels, tau):
@@ -53,19 +36,9 @@ LABELS = np.array([0, 1, 0, 2, 1, 0, 3, 2])
 @pytest.fixture(scope="module")
 def setup():
   config = _config(temperature=TAU)
-  method = methods.build(config)
-  batch = _batch(LABELS)
-  params, extra = method.init(jax.random.key(0), batch)
+  batch = mt.two_view_batch(LABELS)
+  method, params, extra = mt.build_and_init(config, batch)
   return config, method, params, extra, batch
-
-
-def _projections(config, params, extra, views):
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
-  images = jnp.concatenate([views[:, 0], views[:, 1]])
-  out, _ = encoder.apply({"params": params, **extra}, images, train=True,
-                         mutable=["batch_stats"])
-  return out["z"][:len(views)], out["z"][len(views):]
 
 
 def _loss(method, params, extra, batch):
@@ -75,7 +48,7 @@ def _loss(method, params, extra, batch):
 def test_loss_is_the_library_loss_and_numpy(setup):
   config, method, params, extra, batch = setup
   value, (new_extra, metrics) = _loss(method, params, extra, batch)
-  z1, z2 = _projections(config, params, extra, batch["views"])
+  z1, z2 = mt.two_view_projections(config, params, extra, batch["views"])
   library = losses.supcon(jnp.stack([z1, z2], 1), batch["label"],
                           temperature=TAU)
   np.testing.assert_allclose(value, library, rtol=1e-5)
@@ -92,8 +65,7 @@ def test_loss_is_the_library_loss_and_numpy(setup):
   np.testing.assert_allclose(metrics["class_cos"],
                              np.mean([u[i] @ u[j] for i, j in pairs]),
                              rtol=1e-5)
-  before, after = jax.tree.leaves(extra), jax.tree.leaves(new_extra)
-  assert any(not np.allclose(a, b) for a, b in zip(before, after))
+  mt.assert_batch_stats_moved(extra, new_extra)
 
 
 def test_distinct_labels_give_nt_xent(setup):
@@ -101,7 +73,7 @@ def test_distinct_labels_give_nt_xent(setup):
   config, method, params, extra, batch = setup
   distinct = {**batch, "label": jnp.arange(N, dtype=jnp.int32) * 7}
   value, _ = _loss(method, params, extra, distinct)
-  z1, z2 = _projections(config, params, extra, batch["views"])
+  z1, z2 = mt.two_view_projections(config, params, extra, batch["views"])
   np.testing.assert_allclose(value, losses.nt_xent(z1, z2, temperature=TAU),
                              rtol=1e-5)
   np.testing.assert_allclose(value, np_supcon(z1, z2, np.arange(N), TAU),
@@ -122,26 +94,14 @@ def test_labels_are_used(setup):
 
 def test_both_branches_get_gradient(setup):
   _, method, params, extra, batch = setup
-
-  def f(views):
-    return _loss(method, params, extra, {**batch, "views": views})[0]
-  g = jax.grad(f)(batch["views"])
-  for v in range(2):
-    assert float(jnp.abs(g[:, v]).sum()) > 0, f"no gradient through view {v}"
+  mt.assert_every_view_gets_gradient(method, params, extra, batch)
 
 
 def test_features_are_backbone_in_inference_mode(setup):
   config, method, params, extra, batch = setup
-  images = batch["views"][:, 0]
-  feats = method.features(params, extra, images)
+  feats = mt.assert_features_are_backbone_in_inference_mode(
+      config, method, params, extra, batch["views"][:, 0])
   assert feats.shape == (N, 128)
-  np.testing.assert_allclose(method.features(params, extra, images[:3]),
-                             feats[:3], rtol=1e-5, atol=1e-6)
-  backbone = models.backbone(config.model)
-  ref = backbone.apply({"params": params["backbone"],
-                        "batch_stats": extra["batch_stats"]["backbone"]},
-                       images, train=False)["feats"]
-  np.testing.assert_allclose(feats, ref, rtol=1e-5, atol=1e-6)
 
 
 def test_missing_label_is_an_error(setup):
@@ -155,11 +115,4 @@ def test_missing_label_is_an_error(setup):
     ("views.num_views", 3, "num_views"),
 ])
 def test_config_errors_name_the_key(key, value, match):
-  config = _config()
-  section, name = key.split(".")
-  if section == "views":
-    config.data.views.views[name] = value
-  else:
-    config[section][name] = value
-  with pytest.raises(ValueError, match=match):
-    methods.build(config)
+  mt.assert_build_names_the_key(_config(), key, value, match)

@@ -7,8 +7,6 @@ official `distributed_sinkhorn` written out, codes from the global crops,
 swapped prediction over every other crop), with and without the queue.
 """
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,8 +19,8 @@ from jaxssl import losses
 from jaxssl import methods
 from jaxssl.methods import multicrop
 from jaxssl.methods import swav
+import methods_testing as mt
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 N = 8
 K = 12
 QUEUE = 16
@@ -47,20 +45,11 @@ def _config(**method):
   return configs_lib.validate(c)
 
 
-def _batch(config, n=N, seed=0):
-  keys = jax.random.split(jax.random.key(seed), len(config.data.views))
-  batch = {name: jax.random.normal(k, (n, g.num_views, g.size, g.size, 3))
-           for k, (name, g) in zip(keys, config.data.views.items())}
-  batch["label"] = jnp.zeros((n,), jnp.int32)
-  return batch
-
-
 @pytest.fixture(scope="module")
 def setup():
   config = _config()
-  method = methods.build(config)
-  batch = _batch(config)
-  params, extra = jax.jit(method.init)(jax.random.key(0), batch)
+  batch = mt.multicrop_batch(config, N)
+  method, params, extra = mt.build_and_init(config, batch, jit=True)
   queue = jax.random.normal(jax.random.key(3), extra["queue"].shape)
   extra["queue"] = queue / jnp.linalg.norm(queue, axis=-1, keepdims=True)
 
@@ -114,22 +103,14 @@ def test_extra_layout(setup):
   assert swav.queue_start(_config(), N) == QUEUE_START
   assert swav.queue_start(_config(queue_start_steps=0), N) == QUEUE // N
   no_queue = methods.build(_config(queue_size=0))
-  _, extra = jax.eval_shape(no_queue.init, jax.random.key(0), _batch(
-      _config()))
+  _, extra = jax.eval_shape(no_queue.init, jax.random.key(0),
+                            mt.multicrop_batch(_config(), N))
   assert sorted(extra) == ["batch_stats"]
 
 
 def test_multicrop_views_reach_the_backbone_at_their_size(setup, monkeypatch):
   _, method, batch, params, extra, _, _ = setup
-  seen = []
-  original = multicrop.apply_backbone
-
-  def spy(backbone, p, stats, images_per_group, *, train):
-    seen.append([tuple(x.shape) for x in images_per_group])
-    return original(backbone, p, stats, images_per_group, train=train)
-
-  monkeypatch.setattr(multicrop, "apply_backbone", spy)
-  jax.eval_shape(method.loss, params, extra, batch, jax.random.key(0), 0)
+  seen = mt.backbone_calls(monkeypatch, method, params, extra, batch)
   assert seen == [[(2 * N, 32, 32, 3), (2 * N, 16, 16, 3)]]
 
 
@@ -207,16 +188,15 @@ def test_sinkhorn_sees_the_global_batch_when_sharded(setup, devices):
 
 
 def test_features_are_backbone_in_inference_mode(setup):
-  _, method, batch, params, extra, _, _ = setup
-  images = batch["global"][:, 0]
-  feats = jax.jit(method.features)(params, extra, images)
+  config, method, batch, params, extra, _, _ = setup
+  feats = mt.assert_features_are_backbone_in_inference_mode(
+      config, method, params, extra, batch["global"][:, 0], rtol=1e-4,
+      atol=1e-5)
   assert feats.shape == (N, 128)
-  one = jax.jit(method.features)(params, extra, images[:1])
-  np.testing.assert_allclose(one, feats[:1], rtol=1e-4, atol=1e-5)
 
 
 def test_quick_config_builds_with_multicrop():
-  config = configs_lib.load(os.path.join(ROOT, "configs", "swav_quick.py"))
+  config = mt.load_config("swav_quick")
   assert multicrop.view_groups(config, method="swav") == ("global",
                                                           ("local",))
   methods.build(config)

@@ -1,0 +1,14 @@
+"""Makes the shared helper module `methods_testing` importable.
+
+The suite runs with `--import-mode=importlib`, which does not put test
+directories on `sys.path`; the method tests share their configs, batches
+and common checks through this one sibling module (as `tests/losses` does
+with `losses_testing`).
+"""
+
+import os
+import sys
+
+_HERE = os.path.abspath(os.path.dirname(__file__))
+if _HERE not in sys.path:
+  sys.path.insert(0, _HERE)

@@ -1,0 +1,197 @@
+"""Shared pieces of the method tests: configs, batches and common checks.
+
+Each check states one property several methods share (features are the
+backbone in inference mode, every view gets a gradient, an EMA target is
+the closed-form average, a bad config value names its key); the method's
+own test file decides which of its outputs the check applies to.
+"""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxssl import configs_lib
+from jaxssl import methods
+from jaxssl import models
+from jaxssl.methods import multicrop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def load_config(name, arg=None):
+  """`configs/<name>.py` loaded (and validated) with `arg`."""
+  return configs_lib.load(os.path.join(ROOT, "configs", f"{name}.py"), arg)
+
+
+def smoke_config(name, **method):
+  """`configs/<name>.py:smoke` with `config.method` keys overridden."""
+  config = load_config(name, "smoke")
+  for key, value in method.items():
+    config.method[key] = value
+  return config
+
+
+def two_view_batch(labels, size=32, seed=0):
+  """{"views": N(0, 1) float32 [n, 2, size, size, 3], "label": int32 [n]}."""
+  n = len(labels)
+  rng = np.random.default_rng(seed)
+  return {"views": jnp.asarray(rng.normal(size=(n, 2, size, size, 3)),
+                               jnp.float32),
+          "label": jnp.asarray(labels, jnp.int32)}
+
+
+def multicrop_batch(config, n, seed=0):
+  """N(0, 1) views for every group of `config.data.views`, zero labels."""
+  keys = jax.random.split(jax.random.key(seed), len(config.data.views))
+  batch = {name: jax.random.normal(k, (n, g.num_views, g.size, g.size, 3))
+           for k, (name, g) in zip(keys, config.data.views.items())}
+  batch["label"] = jnp.zeros((n,), jnp.int32)
+  return batch
+
+
+def build_and_init(config, batch, seed=0, jit=False):
+  """(method, params, extra) of `config`, initialised on `batch`."""
+  method = methods.build(config)
+  init = jax.jit(method.init) if jit else method.init
+  params, extra = init(jax.random.key(seed), batch)
+  return method, params, extra
+
+
+def build_shipped_config(name):
+  """`configs/<name>.py` (default arg) and the method it builds."""
+  config = load_config(name)
+  return config, methods.build(config)
+
+
+def perturb(tree, seed, scale=0.1):
+  """`tree` plus `scale` times N(0, 1) noise, leaf by leaf."""
+  leaves, treedef = jax.tree.flatten(tree)
+  keys = jax.random.split(jax.random.key(seed), len(leaves))
+  return jax.tree.unflatten(treedef, [
+      x + scale * jax.random.normal(k, x.shape, x.dtype)
+      for x, k in zip(leaves, keys)])
+
+
+def train_apply(module, params, stats, x):
+  """Training-mode forward (batch statistics), running stats discarded."""
+  out, _ = module.apply({"params": params, "batch_stats": stats}, x,
+                        train=True, mutable=["batch_stats"])
+  return out
+
+
+def np_normalize(x):
+  """Rows of `x` over their L2 norm, in float64."""
+  x = np.asarray(x, np.float64)
+  return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def two_view_projections(config, params, extra, views):
+  """(z1, z2) of a one-network method (backbone + projector, params at the
+  top), both views through it in one training-mode call."""
+  encoder = models.Encoder(models.backbone(config.model),
+                           models.projector(config.model))
+  images = jnp.concatenate([views[:, 0], views[:, 1]])
+  out = train_apply(encoder, params, extra["batch_stats"], images)
+  return out["z"][:len(views)], out["z"][len(views):]
+
+
+def assert_features_are_backbone_in_inference_mode(
+    config, method, params, extra, images, *, path=(), rtol=1e-5, atol=1e-6):
+  """`method.features` is the backbone in inference mode; returns them.
+
+  Checks that an example's features do not depend on the rest of the batch
+  (alone, or with two others) and that they equal
+  `models.backbone(config.model)` applied in inference mode with the params
+  and BatchNorm statistics under `path` (e.g. ("encoder",)) + ("backbone",).
+  """
+  features = jax.jit(method.features)
+  feats = features(params, extra, images)
+  for n in (1, 3):
+    np.testing.assert_allclose(features(params, extra, images[:n]),
+                               feats[:n], rtol=rtol, atol=atol)
+  p, stats = params, extra["batch_stats"]
+  for key in path:
+    p, stats = p[key], stats[key]
+  ref = models.backbone(config.model).apply(
+      {"params": p["backbone"], "batch_stats": stats["backbone"]}, images,
+      train=False)["feats"]
+  np.testing.assert_allclose(feats, ref, rtol=rtol, atol=atol)
+  return feats
+
+
+def assert_every_view_gets_gradient(method, params, extra, batch,
+                                    group="views"):
+  """d loss / d views is nonzero for each view of `batch[group]`, and
+  d loss / d params finite; returns the latter."""
+
+  def loss(params, views):
+    return method.loss(params, extra, {**batch, group: views},
+                       jax.random.key(1), 0)[0]
+  grads, g = jax.grad(loss, argnums=(0, 1))(params, batch[group])
+  for v in range(g.shape[1]):
+    assert float(jnp.abs(g[:, v]).sum()) > 0, f"no gradient through view {v}"
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(grads))
+  return grads
+
+
+def assert_batch_stats_moved(extra, new_extra):
+  """The loss ran in training mode: some BatchNorm statistic changed."""
+  before, after = jax.tree.leaves(extra), jax.tree.leaves(new_extra)
+  assert any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+def assert_target_is_closed_form_ema(method, params, extra, step, momentum):
+  """`update_extra` moves the target to the EMA of the online encoder.
+
+  From perturbed online params and statistics: teacher = m * teacher +
+  (1 - m) * online for the params and the BatchNorm statistics, with
+  m = `momentum`; the online statistics are untouched and the target has
+  the encoder's params only (no predictor).
+  """
+  new_params = perturb(params, seed=2)
+  extra = {**extra, "batch_stats": perturb(extra["batch_stats"], seed=3)}
+  out = method.update_extra(new_params, extra, jnp.asarray(step))
+  m = momentum
+
+  def check(a, b):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  jax.tree.map(check, out["teacher"]["params"], jax.tree.map(
+      lambda t, o: m * t + (1 - m) * o, extra["teacher"]["params"],
+      new_params["encoder"]))
+  jax.tree.map(check, out["teacher"]["batch_stats"], jax.tree.map(
+      lambda t, o: m * t + (1 - m) * o, extra["teacher"]["batch_stats"],
+      extra["batch_stats"]["encoder"]))
+  jax.tree.map(np.testing.assert_array_equal, out["batch_stats"],
+               extra["batch_stats"])
+  assert set(out["teacher"]["params"]) == set(params["encoder"])
+
+
+def assert_build_names_the_key(config, key, value, match):
+  """`methods.build` raises a ValueError matching `match` once `key` (e.g.
+  "method.temperature", or "views.num_views" for the "views" group) is
+  set to `value`."""
+  section, name = key.split(".")
+  if section == "views":
+    config.data.views.views[name] = value
+  else:
+    config[section][name] = value
+  with pytest.raises(ValueError, match=match):
+    methods.build(config)
+
+
+def backbone_calls(monkeypatch, method, params, extra, batch):
+  """Image shapes of each `multicrop.apply_backbone` call of one loss."""
+  seen = []
+  original = multicrop.apply_backbone
+
+  def spy(backbone, p, stats, images_per_group, *, train):
+    seen.append([tuple(x.shape) for x in images_per_group])
+    return original(backbone, p, stats, images_per_group, train=train)
+
+  monkeypatch.setattr(multicrop, "apply_backbone", spy)
+  jax.eval_shape(method.loss, params, extra, batch, jax.random.key(0), 0)
+  return seen
