@@ -58,19 +58,12 @@ def build(config) -> base.Method:
                            models.projector(config.model))
 
   def init(rng, batch):
-    images = common.merge_views(batch[group])
-    variables = encoder.init(rng, images[:2], train=False)
-    return variables["params"], {"batch_stats": variables.get(
-        "batch_stats", {})}
+    return common.init_encoder(encoder, rng, batch[group])
 
   def loss(params, extra, batch, rng, step):
     del rng, step  # No stochastic or scheduled part in the step.
     views = batch[group]
-    n = views.shape[0]
-    out, new_state = encoder.apply(
-        {"params": params, "batch_stats": extra["batch_stats"]},
-        common.merge_views(views), train=True, mutable=["batch_stats"])
-    z1, z2 = out["z"][:n], out["z"][n:]
+    (z1, z2), new_extra = common.encode_merged(encoder, params, extra, views)
     value = scale * losses.barlow_twins(z1, z2, off_diagonal_weight=lam)
     # The two terms for logging, from the same library loss (no gradient).
     # Each call is one more [d, n] x [n, d] product unless XLA shares it
@@ -80,12 +73,10 @@ def build(config) -> base.Method:
     off_diag = losses.barlow_twins(s1, s2, off_diagonal_weight=1.0) - on_diag
     metrics = {"loss": value, "on_diag": on_diag, "off_diag": off_diag,
                **common.embedding_metrics(z1, z2)}
-    return value, ({"batch_stats": new_state["batch_stats"]}, metrics)
+    return value, (new_extra, metrics)
 
   def features(params, extra, images):
-    out = encoder.apply({"params": params, "batch_stats": extra["batch_stats"]},
-                        images, train=False)
-    return out["feats"]
+    return common.encoder_features(encoder, params, extra, images)
 
   return base.Method(name="barlow_twins", init=init, loss=loss,
                      features=features)

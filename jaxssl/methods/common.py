@@ -1,4 +1,9 @@
-"""Small helpers shared by method files (view handling, collapse metrics)."""
+"""Small helpers shared by method files.
+
+View handling, the one-encoder forward of the methods that put both views
+through one network in one call, collapse metrics, per-step schedules and
+EMA / freezing of parameters.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,46 @@ def merge_views(views: jax.Array) -> jax.Array:
     raise ValueError(f"views must be [n, v, h, w, c], got {views.shape}")
   n, v = views.shape[:2]
   return jnp.swapaxes(views, 0, 1).reshape(v * n, *views.shape[2:])
+
+
+# One encoder (backbone + projector) for both views, in one call: SimCLR,
+# SupCon, Barlow Twins and VICReg. BatchNorm then normalises over all the
+# views of the batch, as their official code does.
+
+
+def init_encoder(encoder, rng: jax.Array, views: jax.Array):
+  """`(params, {"batch_stats": ...})` of `encoder` from [n, v, h, w, c]."""
+  variables = encoder.init(rng, merge_views(views)[:2], train=False)
+  return variables["params"], {"batch_stats": variables.get("batch_stats",
+                                                            {})}
+
+
+def encode_merged(encoder, params, extra, views: jax.Array):
+  """Training-mode projections of every view, all views in one call.
+
+  Args:
+    encoder: a `models.Encoder`.
+    params: its params.
+    extra: `{"batch_stats": ...}`, its BatchNorm statistics.
+    views: [n, v, h, w, c].
+
+  Returns:
+    (zs, extra): the list of the v [n, d] projections, one per view, and
+    `{"batch_stats": ...}` after the update.
+  """
+  n, v = views.shape[:2]
+  out, state = encoder.apply(
+      {"params": params, "batch_stats": extra["batch_stats"]},
+      merge_views(views), train=True, mutable=["batch_stats"])
+  zs = [out["z"][i * n:(i + 1) * n] for i in range(v)]
+  return zs, {"batch_stats": state["batch_stats"]}
+
+
+def encoder_features(encoder, params, extra, images: jax.Array) -> jax.Array:
+  """[n, d] backbone features of `encoder` in inference mode."""
+  out = encoder.apply({"params": params, "batch_stats": extra["batch_stats"]},
+                      images, train=False)
+  return out["feats"]
 
 
 def embedding_metrics(z1: jax.Array, z2: jax.Array) -> dict[str, jax.Array]:

@@ -7,9 +7,6 @@ References:
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-
 from jaxssl import losses
 from jaxssl import models
 from jaxssl.methods import base
@@ -28,26 +25,17 @@ def build(config) -> base.Method:
   temperature = config.method.temperature
 
   def init(rng, batch):
-    images = common.merge_views(batch[group])
-    variables = encoder.init(rng, images[:2], train=False)
-    return variables["params"], {"batch_stats": variables.get(
-        "batch_stats", {})}
+    return common.init_encoder(encoder, rng, batch[group])
 
   def loss(params, extra, batch, rng, step):
     del rng, step  # SimCLR has no stochastic or scheduled part in the step.
     views = batch[group]
-    n = views.shape[0]
-    out, new_state = encoder.apply(
-        {"params": params, "batch_stats": extra["batch_stats"]},
-        common.merge_views(views), train=True, mutable=["batch_stats"])
-    z1, z2 = out["z"][:n], out["z"][n:]
+    (z1, z2), new_extra = common.encode_merged(encoder, params, extra, views)
     value = losses.nt_xent(z1, z2, temperature=temperature)
     metrics = {"loss": value, **common.embedding_metrics(z1, z2)}
-    return value, ({"batch_stats": new_state["batch_stats"]}, metrics)
+    return value, (new_extra, metrics)
 
   def features(params, extra, images):
-    out = encoder.apply({"params": params, "batch_stats": extra["batch_stats"]},
-                        images, train=False)
-    return out["feats"]
+    return common.encoder_features(encoder, params, extra, images)
 
   return base.Method(name="simclr", init=init, loss=loss, features=features)

@@ -52,10 +52,7 @@ def build(config) -> base.Method:
                            models.projector(config.model))
 
   def init(rng, batch):
-    images = common.merge_views(batch[group])
-    variables = encoder.init(rng, images[:2], train=False)
-    return variables["params"], {"batch_stats": variables.get(
-        "batch_stats", {})}
+    return common.init_encoder(encoder, rng, batch[group])
 
   def loss(params, extra, batch, rng, step):
     del rng, step  # No stochastic or scheduled part in the step.
@@ -64,21 +61,15 @@ def build(config) -> base.Method:
                        "dataset must have labels (config.data.label_key)")
     views = batch[group]
     labels = batch["label"]
-    n = views.shape[0]
-    out, new_state = encoder.apply(
-        {"params": params, "batch_stats": extra["batch_stats"]},
-        common.merge_views(views), train=True, mutable=["batch_stats"])
-    z1, z2 = out["z"][:n], out["z"][n:]
+    (z1, z2), new_extra = common.encode_merged(encoder, params, extra, views)
     value = losses.supcon(jnp.stack([z1, z2], axis=1), labels,
                           temperature=temperature)
     metrics = {"loss": value, **common.embedding_metrics(z1, z2),
                "class_cos": _same_class_cos(z1, labels)}
-    return value, ({"batch_stats": new_state["batch_stats"]}, metrics)
+    return value, (new_extra, metrics)
 
   def features(params, extra, images):
-    out = encoder.apply({"params": params, "batch_stats": extra["batch_stats"]},
-                        images, train=False)
-    return out["feats"]
+    return common.encoder_features(encoder, params, extra, images)
 
   return base.Method(name="supcon", init=init, loss=loss, features=features)
 
