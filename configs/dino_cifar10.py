@@ -21,7 +21,7 @@ Differences from solo-learn: BatchNorm in the DINO head (see
 `jaxssl.methods.dino.head_use_bn`; solo-learn's `use_bn_in_head` is False),
 no LARC lr clipping (`clip_lr`), float32 instead of 16-bit mixed precision.
 Add local crops with e.g.
-  config.data.views.local = configs_lib.view_group(num_views=6, size=16,
+  config.data.views.local_crops = configs_lib.view_group(num_views=6, size=16,
       crop_scale=(0.05, 0.4), ...)
 and narrow the global crops to (0.4, 1) (DINO's multi-crop recipe).
 """
@@ -34,7 +34,7 @@ def get_config(arg=None):
   config = configs_lib.base_config()
   steps_per_epoch = configs_lib.cifar10_run(config, epochs=args.epochs,
                                             batch_size=256)
-  config.data.views = {"global": configs_lib.byol_views(size=32,
+  config.data.views = {"global_crops": configs_lib.byol_views(size=32,
                                                         blur_prob=0.0)}
   config.model.name = "resnet18_cifar"
   config.method.name = "dino"

@@ -35,8 +35,8 @@ def get_config(arg=None):
   steps_per_epoch = configs_lib.imagenet_run(config, epochs=args.epochs,
                                              batch_size=1024)
   config.data.views = {
-      "global": configs_lib.byol_views(size=224, crop_scale=(0.4, 1.0)),
-      "local": configs_lib.byol_views(
+      "global_crops": configs_lib.byol_views(size=224, crop_scale=(0.4, 1.0)),
+      "local_crops": configs_lib.byol_views(
           num_views=10, size=96, crop_scale=(0.05, 0.4), blur_prob=0.5,
           solarize_prob=0.0),
   }
@@ -67,8 +67,8 @@ def get_config(arg=None):
   config.optim.warmup_steps = 10 * steps_per_epoch
   if args.smoke:
     configs_lib.make_smoke(config, image_size=64)
-    config.data.views["local"].size = 32
-    config.data.views["local"].num_views = 2
+    config.data.views["local_crops"].size = 32
+    config.data.views["local_crops"].num_views = 2
     config.method.teacher_temp_warmup_steps = 2
     config.method.freeze_last_layer_steps = 1
   return config

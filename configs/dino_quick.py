@@ -56,9 +56,9 @@ def get_config(arg=None):
   colour = dict(brightness=0.0, contrast=0.0, saturation=0.0, hue=0.5,
                 jitter_prob=0.8, gray_prob=0.2, flip_prob=0.0)
   config.data.views = {
-      "global": configs_lib.view_group(num_views=2, size=32,
+      "global_crops": configs_lib.view_group(num_views=2, size=32,
                                        crop_scale=(0.5, 1.0), **colour),
-      "local": configs_lib.view_group(num_views=4, size=16,
+      "local_crops": configs_lib.view_group(num_views=4, size=16,
                                       crop_scale=(0.25, 0.5), **colour),
   }
   config.model.name = "tiny_resnet"

@@ -28,7 +28,7 @@ def get_config(arg=None):
   config = configs_lib.base_config()
   steps_per_epoch = configs_lib.cifar10_run(config, epochs=args.epochs,
                                             batch_size=256)
-  config.data.views = {"global": configs_lib.simclr_views(size=32)}
+  config.data.views = {"global_crops": configs_lib.simclr_views(size=32)}
   config.model.name = "resnet18_cifar"
   config.model.proj_hidden_dim = 2048
   config.model.proj_dim = 128

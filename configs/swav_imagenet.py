@@ -28,8 +28,8 @@ def get_config(arg=None):
   steps_per_epoch = configs_lib.imagenet_run(config, epochs=args.epochs,
                                              batch_size=4096)
   config.data.views = {
-      "global": configs_lib.simclr_views(size=224, crop_scale=(0.14, 1.0)),
-      "local": configs_lib.simclr_views(num_views=6, size=96,
+      "global_crops": configs_lib.simclr_views(size=224, crop_scale=(0.14, 1.0)),
+      "local_crops": configs_lib.simclr_views(num_views=6, size=96,
                                         crop_scale=(0.05, 0.14)),
   }
   config.model.name = "resnet50"
@@ -52,7 +52,7 @@ def get_config(arg=None):
   config.optim.warmup_steps = 10 * steps_per_epoch
   if args.smoke:
     configs_lib.make_smoke(config, image_size=64)
-    config.data.views["local"].size = 32
-    config.data.views["local"].num_views = 2
+    config.data.views["local_crops"].size = 32
+    config.data.views["local_crops"].num_views = 2
     config.method.freeze_last_layer_steps = 1
   return config

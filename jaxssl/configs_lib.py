@@ -12,6 +12,7 @@ message naming the key, before anything expensive starts.
 from __future__ import annotations
 
 import importlib.util
+import keyword
 import os
 from typing import Any
 
@@ -417,6 +418,13 @@ def validate(config: ConfigDict) -> ConfigDict:
   if not len(config.data.views):
     _fail("data.views", {}, "needs at least one view group")
   for group_name, group in config.data.views.items():
+    if not group_name.isidentifier() or keyword.iskeyword(group_name):
+      # `--config.data.views.global.size=...` is parsed as Python: a keyword
+      # or a non-identifier there is a syntax error for the user.
+      _fail(f"data.views.{group_name}", group_name,
+            "view-group names must be Python identifiers and not keywords "
+            "(else --config.data.views.<name>.* cannot be overridden), e.g. "
+            "'global_crops'")
     _check_keys(group, ref_view, f"data.views.{group_name}.")
     prefix = f"data.views.{group_name}"
     if group.num_views < 1:

@@ -55,6 +55,29 @@ def test_unknown_view_key_is_named():
     configs_lib.validate(config)
 
 
+def test_view_group_names_must_be_overridable():
+  config = configs_lib.base_config()
+  config.data.views = {"global": configs_lib.view_group()}
+  with pytest.raises(ValueError, match="data.views.global.*not keywords"):
+    configs_lib.validate(config)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_every_view_group_overridable_from_command_line(path):
+  """`--config.data.views.<group>.size=...` parses for every shipped group."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  groups = list(configs_lib.load(path).data.views.keys())
+  argv = ["prog", f"--config={path}"] + [
+      f"--config.data.views.{g}.size=24" for g in groups]
+  fv = flags.FlagValues()
+  # As jaxssl.main's flag; overrides are found by scanning `sys_argv`.
+  config_flags.DEFINE_config_file("config", flag_values=fv, lock_config=True,
+                                  sys_argv=argv)
+  fv(argv)
+  assert [fv.config.data.views[g].size for g in groups] == [24] * len(groups)
+
+
 @pytest.mark.parametrize("key,value,match", [
     ("train.batch_size", 0, "train.batch_size"),
     ("optim.name", "adam", "optim.name"),
@@ -93,9 +116,9 @@ def test_view_recipes_take_overrides():
 def test_make_smoke_image_size_shrinks_every_view_group():
   config = configs_lib.base_config()
   config.data.image_size = 224
-  config.data.views = {"global": configs_lib.byol_views(size=224),
-                       "local": configs_lib.byol_views(size=32)}
+  config.data.views = {"global_crops": configs_lib.byol_views(size=224),
+                       "local_crops": configs_lib.byol_views(size=32)}
   configs_lib.make_smoke(config, image_size=64)
   assert config.data.image_size == 64
-  assert config.data.views["global"].size == 64
-  assert config.data.views["local"].size == 32
+  assert config.data.views["global_crops"].size == 64
+  assert config.data.views["local_crops"].size == 32

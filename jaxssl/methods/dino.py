@@ -10,9 +10,9 @@ view) pair of different crops (`jaxssl.losses.dino`). The centre is an EMA
 (`center_momentum`) of the teacher's mean logit (`losses.dino_center`).
 
 Multi-crop (`jaxssl.methods.multicrop`): `config.data.views` holds one
-group of global crops (the group with the largest `size`, e.g. "global": 2
+group of global crops (the group with the largest `size`, e.g. "global_crops": 2
 views of 224 px, crop_scale (0.4, 1)) and optionally groups of local crops
-(smaller `size`, e.g. "local": 8-10 views of 96 px, crop_scale (0.05,
+(smaller `size`, e.g. "local_crops": 8-10 views of 96 px, crop_scale (0.05,
 0.4)). As the official `MultiCropWrapper`, the backbone runs once per view
 group (BatchNorm statistics per resolution) and the head once on all crops
 together. A ViT with learned position embeddings (initialised on the global

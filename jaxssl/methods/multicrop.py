@@ -1,8 +1,8 @@
 """Multi-crop views through a backbone and a head (DINO, SwAV).
 
 `config.data.views` holds one group of global crops, the group with the
-largest `size` (e.g. "global": 2 views of 224 px), and optionally groups of
-local crops with smaller sizes (e.g. "local": 6-10 views of 96 px). As the
+largest `size` (e.g. "global_crops": 2 views of 224 px), and optionally groups of
+local crops with smaller sizes (e.g. "local_crops": 6-10 views of 96 px). As the
 official `MultiCropWrapper` (facebookresearch/dino, swav), the backbone runs
 once per view group (BatchNorm statistics per resolution) and the head once
 on the features of all crops together. A ViT with learned position

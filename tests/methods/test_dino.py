@@ -29,8 +29,8 @@ WARMUP = 11
 def _config(**method):
   c = configs_lib.base_config()
   c.data.views = {
-      "global": configs_lib.view_group(num_views=2, size=32),
-      "local": configs_lib.view_group(num_views=3, size=16,
+      "global_crops": configs_lib.view_group(num_views=2, size=32),
+      "local_crops": configs_lib.view_group(num_views=3, size=16,
                                       crop_scale=(0.05, 0.4)),
   }
   c.model.name = "tiny_resnet"
@@ -95,10 +95,10 @@ def test_multicrop_groups_from_the_pipeline():
   config = mt.load_config("dino_quick", "smoke")
   config.train.batch_size = 4
   batch = next(iter(pipeline.train_batches(config)))
-  assert batch["global"].shape == (4, 2, 32, 32, 3)
-  assert batch["local"].shape == (4, 4, 16, 16, 3)
-  assert multicrop.view_groups(config, method="dino") == ("global",
-                                                          ("local",))
+  assert batch["global_crops"].shape == (4, 2, 32, 32, 3)
+  assert batch["local_crops"].shape == (4, 4, 16, 16, 3)
+  assert multicrop.view_groups(config, method="dino") == ("global_crops",
+                                                          ("local_crops",))
 
 
 def test_loss_matches_numpy_on_the_method_logits(setup):
@@ -110,10 +110,10 @@ def test_loss_matches_numpy_on_the_method_logits(setup):
       num_prototypes=16, hidden_dim=32, bottleneck_dim=8, use_bn=True)
   s_out, _ = multicrop.apply_backbone_and_head(
       backbone, head, params, extra["batch_stats"],
-      [batch["global"], batch["local"]])
+      [batch["global_crops"], batch["local_crops"]])
   t_out, _ = multicrop.apply_backbone_and_head(
       backbone, head, extra["teacher"]["params"],
-      extra["teacher"]["batch_stats"], [batch["global"]])
+      extra["teacher"]["batch_stats"], [batch["global_crops"]])
   s = np.asarray(s_out["logits"], np.float64).reshape(5, N, 16)
   t = np.asarray(t_out["logits"], np.float64).reshape(2, N, 16)
   temp = 0.04 + (0.07 - 0.04) * step / (WARMUP - 1)
@@ -208,7 +208,7 @@ def test_last_layer_frozen_before_the_freeze_step(setup):
 def test_features_are_student_backbone_in_inference_mode(setup):
   config, method, batch, params, extra, _ = setup
   feats = mt.assert_features_are_backbone_in_inference_mode(
-      config, method, params, extra, batch["global"][:, 0], rtol=1e-4,
+      config, method, params, extra, batch["global_crops"][:, 0], rtol=1e-4,
       atol=1e-5)
   assert feats.shape == (N, 128)
 
@@ -217,7 +217,7 @@ def test_vit_multicrop_interpolates_position_embeddings():
   config = _config()
   config.model.name = "vit_tiny"
   config.model.patch_size = 8
-  config.data.views.local.size = 16
+  config.data.views.local_crops.size = 16
   method = methods.build(config)
   assert not dino.head_use_bn(config)
   batch = mt.multicrop_batch(config, 2)
@@ -229,7 +229,7 @@ def test_vit_multicrop_interpolates_position_embeddings():
                             jax.random.key(0), 0)
   assert value.shape == ()
   assert jax.eval_shape(method.features, params, extra,
-                        batch["global"][:, 0]).shape == (2, 192)
+                        batch["global_crops"][:, 0]).shape == (2, 192)
   # Numerically: the resize is exact for a grid of the same size and
   # differentiable (local crops train the embedding table).
   pos = jax.random.normal(jax.random.key(0), (1, 16, 4))
@@ -248,11 +248,11 @@ def test_vit_patch_size_must_divide_every_crop():
   config = _config()
   config.model.name = "vit_tiny"
   config.model.patch_size = 16
-  config.data.views.local.size = 24
+  config.data.views.local_crops.size = 24
   with pytest.raises(ValueError, match=r"model.patch_size=16.*"
-                     r"data.views.local.size=24"):
+                     r"data.views.local_crops.size=24"):
     methods.build(config)
-  config.data.views.local.size = 16
+  config.data.views.local_crops.size = 16
   config.data.image_size = 40
   with pytest.raises(ValueError, match=r"data.image_size=40"):
     methods.build(config)
@@ -270,7 +270,7 @@ def test_bad_method_values_name_the_key(key, value):
 
 def test_view_groups_need_one_largest_group():
   config = _config()
-  config.data.views.local.size = 32
+  config.data.views.local_crops.size = 32
   with pytest.raises(ValueError, match="largest size"):
     methods.build(config)
   config = _config()

@@ -140,8 +140,8 @@ def test_bad_config_values_name_the_key(key, value, match):
 def test_needs_two_views():
   config = tiny_config()
   config.data.views = {
-      "global": configs_lib.view_group(num_views=2),
-      "local": configs_lib.view_group(num_views=4, size=16)}
+      "global_crops": configs_lib.view_group(num_views=2),
+      "local_crops": configs_lib.view_group(num_views=4, size=16)}
   with pytest.raises(ValueError, match="one view group"):
     methods.build(config)
 

@@ -31,8 +31,8 @@ FREEZE = 2
 def _config(**method):
   c = configs_lib.base_config()
   c.data.views = {
-      "global": configs_lib.view_group(num_views=2, size=32),
-      "local": configs_lib.view_group(num_views=2, size=16),
+      "global_crops": configs_lib.view_group(num_views=2, size=32),
+      "local_crops": configs_lib.view_group(num_views=2, size=16),
   }
   c.model.name = "tiny_resnet"
   c.model.proj_hidden_dim, c.model.proj_dim = 16, 8
@@ -64,7 +64,7 @@ def setup():
     out, _ = multicrop.apply_backbone_and_head(
         swav.models.backbone(config.model),
         swav.prototype_heads.SwAVHead(swav.models.projector(config.model), K),
-        params, extra["batch_stats"], [batch["global"], batch["local"]])
+        params, extra["batch_stats"], [batch["global_crops"], batch["local_crops"]])
     return out["scores"].reshape(4, N, K), out["z"].reshape(4, N, -1)
 
   return config, method, batch, params, extra, run, scores
@@ -190,15 +190,15 @@ def test_sinkhorn_sees_the_global_batch_when_sharded(setup, devices):
 def test_features_are_backbone_in_inference_mode(setup):
   config, method, batch, params, extra, _, _ = setup
   feats = mt.assert_features_are_backbone_in_inference_mode(
-      config, method, params, extra, batch["global"][:, 0], rtol=1e-4,
+      config, method, params, extra, batch["global_crops"][:, 0], rtol=1e-4,
       atol=1e-5)
   assert feats.shape == (N, 128)
 
 
 def test_quick_config_builds_with_multicrop():
   config = mt.load_config("swav_quick")
-  assert multicrop.view_groups(config, method="swav") == ("global",
-                                                          ("local",))
+  assert multicrop.view_groups(config, method="swav") == ("global_crops",
+                                                          ("local_crops",))
   methods.build(config)
 
 
