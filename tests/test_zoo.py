@@ -9,14 +9,16 @@ from jaxssl import zoo
 
 
 def test_table_lists_every_column():
-  summary = {"wall_s": 150.0, "steps": 400, "eval/knn_top1": 31.25,
+  summary = {"wall_s": 150.0, "train_s": 96.0, "steps": 400,
+             "eval/knn_top1": 31.25,
              "eval/linear_top1": 40.0, "eval/knn_top1_random_init": 12.0,
              "eval/linear_top1_random_init": 20.0,
              "eval/knn_top1_raw_pixels": 15.5}
   text = zoo.table({"simclr": summary})
   header, rule, row = text.splitlines()
-  assert header.count("|") == rule.count("|") == row.count("|") == 7
-  assert "| simclr | 2.5 min (400 steps) | 31.2 | 40.0 | 12.0 / 20.0 |" in row
+  assert header.count("|") == rule.count("|") == row.count("|") == 8
+  assert ("| simclr | 1.6 min (400 steps) | 2.5 min | 31.2 | 40.0 | "
+          "12.0 / 20.0 |") in row
   assert "15.5 / n/a" in row  # missing values are marked, not invented
 
 
@@ -51,4 +53,5 @@ def test_smoke_sweep_writes_the_table(tmp_path):
                    "--configs_dir", str(configs), "--no-progress_bar"]) == 0
   results = json.loads((work / "results.json").read_text())
   assert results["simclr"]["steps"] == 3
+  assert 0 < results["simclr"]["train_s"] < results["simclr"]["wall_s"]
   assert "| simclr |" in (work / "results.md").read_text()

@@ -127,7 +127,9 @@ def run(config, workdir: str) -> dict:
 
   Returns:
     A dict with `steps`, `resumed_from`, `wall_s` (this call, compilation
-    and evaluation included), `images_per_s`, `images_per_s_per_device`
+    and evaluation included), `train_s` (the training steps of this call,
+    compilation and periodic evaluations included; not the baselines or
+    the final evaluation), `images_per_s`, `images_per_s_per_device`
     (training steps only), the final `eval/knn_top1` (and
     `eval/linear_top1` with `config.eval.linear_probe`) and, when computed,
     the same keys suffixed `_random_init` and `_raw_pixels`. A run
@@ -179,6 +181,7 @@ def run(config, workdir: str) -> dict:
   last_eval = {}
   t_log, steps_since_log = time.perf_counter(), 0
   preempted = False
+  t_train = time.perf_counter()
   with _Preemption() as preemption:
     for step in range(start, t.total_steps):
       if preemption.requested:
@@ -225,6 +228,7 @@ def run(config, workdir: str) -> dict:
             for k, v in last_eval.items()))
         t_log = time.perf_counter()
   bar.close()
+  train_s = time.perf_counter() - t_train
   final_step = int(jax.device_get(state.step))
   checkpointer.maybe_save(final_step, state, force=True)
   checkpointer.close()
@@ -239,7 +243,7 @@ def run(config, workdir: str) -> dict:
   writer.close()
   rate = t.batch_size * timed_steps / timed_s if timed_s else float("nan")
   summary = {"steps": final_step, "resumed_from": start,
-             "wall_s": time.perf_counter() - t_start,
+             "wall_s": time.perf_counter() - t_start, "train_s": train_s,
              "images_per_s": rate, "images_per_s_per_device": rate / n_devices,
              **final, **baselines}
   _log(format_summary(summary, method.name, config))
@@ -254,7 +258,8 @@ def format_summary(summary: dict, method_name: str, config) -> str:
       f"steps                {summary['steps']} (resumed from "
       f"{summary['resumed_from']})" if summary["resumed_from"] else
       f"steps                {summary['steps']}",
-      f"wall time            {summary['wall_s']:.0f} s",
+      f"wall time            {summary['wall_s']:.0f} s (training "
+      f"{summary['train_s']:.0f} s, the rest setup and evaluation)",
       f"throughput           {summary['images_per_s']:.1f} images/s "
       f"({summary['images_per_s_per_device']:.1f} per device)",
   ]
