@@ -31,6 +31,26 @@ Tuning history (3 full runs, short probes of 40-80 steps in between):
      outputs for two such crops disagree, so the student learns their
      average, the uniform target); with hue jitter only the loss falls and
      nothing collapses, but the digits are still not learned (above).
+  4. More tries, 300 steps each with kNN every 100 (random init ~10-11%),
+     teacher momentum 0.9 (BYOL's short-run fix, configs/byol_quick.py):
+     hue-only jitter 11.4% at 150 and 300 steps (healthy, teacher
+     marginal entropy ~3: ~20 prototypes in use); brightness/contrast/
+     saturation jitter 0.4 (AdamW lr 2e-3 or 5e-4) or 0.2, or colour
+     inversion (solarize threshold 0, p 0.5) with grayscale 0.5 added to the
+     hue-only recipe: each time the teacher first sharpens (entropy ~1 at
+     step 60-100) and then goes uniform (entropy -> log K by step 150-200),
+     kNN 10.4-11.4%; BYOL's LARS lr 6.4: one-hot collapse by step 90.
+Why, as far as these runs show: DINO has no term that spreads the embedding
+over the batch (SimCLR/MoCo have negatives, VICReg/Barlow Twins variance
+and decorrelation terms, BYOL a slow target with a predictor); centring
+and sharpening only balance each other while the teacher's outputs carry
+a signal both crops share. A random-init tiny ResNet's features here are
+dominated by the image tint, so augmentations that remove the shared
+shortcuts (tint brightness/saturation, digit polarity) leave the teacher
+no shared signal and DINO goes uniform; milder ones leave shortcuts that
+it learns instead of the digits. What it would need: many more steps
+from a softer start (the official recipes run 100+ epochs), or a better
+than random starting encoder.
 The head has BatchNorm (see jaxssl.methods.dino.head_use_bn): without it
 z collapsed within 10 steps in the probes.
 

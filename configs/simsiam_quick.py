@@ -17,6 +17,15 @@ with BYOL's heads) also stays at 11.1% after 400 steps, against 21.9% with
 tau = 0.9. In runs this short the slowly moving target is what drives
 learning; the stop-gradient alone presumably needs many more steps.
 
+More tries at 300 steps (kNN at 150 / 300 steps): hue-only colour jitter
+(which lets configs/dino_quick.py bootstrap) 10.0% / 10.1%; colour
+inversion (solarize threshold 0, p 0.5, removing the digit-polarity
+shortcut) 10.5% / 10.9%. The embedding never collapses (z_std 0.044 =
+1/sqrt(512), the maximum) and the loss falls to -0.3..-0.6, but the
+features do not move toward the digits: SimSiam needs a momentum target
+(BYOL's tau 0.9, configs/byol_quick.py) or many more epochs than 10 CPU
+minutes allow (solo-learn's CIFAR recipe: 1000 epochs).
+
 SimSiam's heads scaled down: a 3-layer projector with output BN
 (`proj_last_bn`) and a bottleneck predictor (pred_hidden_dim = proj_dim / 4,
 the paper's 512 / 2048 ratio). SGD with solo-learn's CIFAR lr and weight

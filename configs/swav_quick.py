@@ -19,6 +19,18 @@ brightness/contrast/saturation jitter (or with epsilon 0.03, the official
 README's first remedy) the codes went uniform within 80 steps (loss stuck
 at log K, the collapse of the official README); hue jitter alone avoids it.
 
+More tries (300 steps each, kNN every 100 or 150, random init ~10-11%):
+LARS lr 2.4 instead of 0.6, 11.7% / 11.6% at 150 / 300 steps; 1000
+prototypes (so that Sinkhorn's equipartition over batch + queue is nearly
+per-instance, closer to contrastive learning) 10.5% at 150; colour inversion
+(solarize threshold 0, p 0.5) and grayscale 0.5 on every crop, which remove
+the digit polarity and tint shortcuts, uniform codes from step 50 (loss at
+log K) and 8.5-9.7%. The same picture as configs/dino_quick.py: with no
+term that spreads the embedding over the batch, SwAV learns whatever
+shortcut survives the augmentations, and collapses to uniform codes when
+none does; it needs many more steps (official: 100+ epochs) or a better
+than random starting encoder.
+
 Multi-crop: 2 global crops of 32 px (area 0.5-1, hue jitter 0.5, grayscale
 0.2, no flip), from which the codes are computed, and 4 local crops of
 16 px (area 0.25-0.5) that only predict them. 100 prototypes for a
