@@ -69,17 +69,14 @@ from jaxssl import configs_lib
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config()
-  config.data.name = "embedded_digits"
-  config.data.image_size = 32
+  configs_lib.embedded_run(config, total_steps=300, batch_size=128)
   # Hue jitter only: brightness/contrast/saturation jitter stopped DINO from
   # bootstrapping here (see the docstring).
-  colour = dict(brightness=0.0, contrast=0.0, saturation=0.0, hue=0.5,
-                jitter_prob=0.8, gray_prob=0.2, flip_prob=0.0)
+  hue_only = dict(brightness=0.0, contrast=0.0, saturation=0.0)
   config.data.views = {
-      "global_crops": configs_lib.view_group(num_views=2, size=32,
-                                       crop_scale=(0.5, 1.0), **colour),
-      "local_crops": configs_lib.view_group(num_views=4, size=16,
-                                      crop_scale=(0.25, 0.5), **colour),
+      "global_crops": configs_lib.embedded_views(**hue_only),
+      "local_crops": configs_lib.embedded_views(
+          num_views=4, size=16, crop_scale=(0.25, 0.5), **hue_only),
   }
   config.model.name = "tiny_resnet"
   config.method.name = "dino"
@@ -101,11 +98,6 @@ def get_config(arg=None):
   config.optim.weight_decay = 0.04
   config.optim.clip_grad_norm = 3.0
   config.optim.warmup_steps = 20
-  config.train.batch_size = 128
-  config.train.total_steps = 300
-  config.train.log_every_steps = 10
-  config.train.ckpt_every_steps = 100
-  config.train.eval_every_steps = 0
   if args.smoke:
     configs_lib.make_smoke(config)
     config.method.teacher_temp_end = 0.07  # exercise the warm-up

@@ -39,11 +39,10 @@ from jaxssl import configs_lib
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config()
-  config.data.name = "embedded_digits"
-  config.data.image_size = 32
-  config.data.views = {"views": configs_lib.view_group(
-      num_views=1, size=32, crop_scale=(0.5, 1.0), flip_prob=0.0,
-      jitter_prob=0.0, gray_prob=0.0)}
+  configs_lib.embedded_run(config, total_steps=400, batch_size=128)
+  # MAE's augmentation only: the crop; no colour jitter or grayscale.
+  config.data.views = {"views": configs_lib.embedded_views(
+      num_views=1, jitter_prob=0.0, gray_prob=0.0)}
   config.model.name = "vit_tiny"
   config.model.patch_size = 8
   config.method.name = "mae"
@@ -59,11 +58,6 @@ def get_config(arg=None):
   config.optim.b2 = 0.95
   config.optim.weight_decay = 0.05
   config.optim.warmup_steps = 20
-  config.train.batch_size = 128
-  config.train.total_steps = 400
-  config.train.log_every_steps = 10
-  config.train.ckpt_every_steps = 100
-  config.train.eval_every_steps = 0
   config.eval.max_train_examples = 5000
   if args.smoke:
     configs_lib.make_smoke(config)

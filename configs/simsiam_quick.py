@@ -40,12 +40,8 @@ from jaxssl import configs_lib
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config()
-  config.data.name = "embedded_digits"
-  config.data.image_size = 32
-  config.data.views = {"views": configs_lib.view_group(
-      num_views=2, size=32, crop_scale=(0.5, 1.0), brightness=0.4,
-      contrast=0.4, saturation=0.4, hue=0.5, jitter_prob=0.8, gray_prob=0.2,
-      flip_prob=0.0)}
+  configs_lib.embedded_run(config, total_steps=500, batch_size=128)
+  config.data.views = {"views": configs_lib.embedded_views()}
   config.model.name = "tiny_resnet"
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 512
@@ -59,11 +55,6 @@ def get_config(arg=None):
   config.optim.momentum = 0.9
   config.optim.weight_decay = 1e-5
   config.optim.warmup_steps = 20
-  config.train.batch_size = 128
-  config.train.total_steps = 500
-  config.train.log_every_steps = 10
-  config.train.ckpt_every_steps = 100
-  config.train.eval_every_steps = 0
   if args.smoke:
     configs_lib.make_smoke(config)
   return config
