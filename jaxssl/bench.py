@@ -2,6 +2,8 @@ r"""Benchmarks: the compiled train step of a config, or the losses.
 
   python -m jaxssl.bench --config configs/simclr_cifar10.py
   python -m jaxssl.bench --config configs/simclr_imagenet.py --compile_only
+  python -m jaxssl.bench --compile_only --markdown \
+      --config configs/byol_imagenet.py --config configs/dino_imagenet.py
   python -m jaxssl.bench losses [--mode speed|memory]
 
 The train-step benchmark feeds synthetic batches of the config's shapes (the
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -129,22 +132,48 @@ def main(argv=None) -> None:
   parser = argparse.ArgumentParser(
       prog="python -m jaxssl.bench", description=__doc__,
       formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--config", required=True,
-                      help="config file, optionally path.py:arg")
+  parser.add_argument("--config", required=True, action="append",
+                      help="config file, optionally path.py:arg; repeat the "
+                      "flag to benchmark several configs one after another")
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--warmup", type=int, default=2)
   parser.add_argument("--batch_size", type=int, default=0,
                       help="override config.train.batch_size")
   parser.add_argument("--compile_only", action="store_true",
                       help="only lower + compile: params and FLOPs/image")
+  parser.add_argument("--markdown", action="store_true",
+                      help="print a markdown table (one row per config) "
+                      "instead of JSON")
   args = parser.parse_args(argv)
   from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
-  config = configs_lib.load(args.config)
-  if args.batch_size:
-    config.train.batch_size = args.batch_size
-  print(json.dumps(bench_step(config, repeats=args.repeats,
-                              warmup=args.warmup,
-                              compile_only=args.compile_only), indent=2))
+  results = []
+  for path in args.config:
+    config = configs_lib.load(path)
+    if args.batch_size:
+      config.train.batch_size = args.batch_size
+    result = bench_step(config, repeats=args.repeats, warmup=args.warmup,
+                        compile_only=args.compile_only)
+    results.append({"file": path, **result})
+    if not args.markdown:
+      print(json.dumps(results[-1], indent=2), flush=True)
+  if args.markdown:
+    print(markdown_table(results))
+
+
+def markdown_table(results: list[dict]) -> str:
+  """One row per `bench_step` result (with its "file"): cost at a glance."""
+  timed = all("images_per_s" in r for r in results)
+  head = ("| config | method / model / data | batch | params | "
+          "GFLOP / example | compile |" + (" examples/s |" if timed else ""))
+  rows = [head, "|" + "---|" * (head.count("|") - 1)]
+  for r in results:
+    row = (f"| {os.path.basename(r['file'])} | {r['config']} | "
+           f"{r['batch_size']} | {r['params'] / 1e6:.1f}M | "
+           f"{r['gflop_per_image']:.2f} | {r['compile_s']:.0f} s |")
+    if timed:
+      row += f" {r['images_per_s']:.1f} |"
+    rows.append(row)
+  return "\n".join(rows)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,21 @@ def test_compile_only_reports_params_and_flops(capsys):
   assert result["params"] > 100_000
   assert result["gflop_per_image"] > 0
   assert result["devices"] == 8 and result["batch_size"] == 16
+  assert result["file"] == f"{QUICKSTART}:smoke"
+
+
+def test_markdown_table_one_row_per_config():
+  results = [{"file": "configs/a.py", "config": "simclr/resnet50/imagenet2012",
+              "batch_size": 4096, "params": 27_960_000, "compile_s": 41.2,
+              "gflop_per_image": 24.5},
+             {"file": "configs/b.py", "config": "mae/vit_base/imagenet2012",
+              "batch_size": 4096, "params": 111_700_000, "compile_s": 30.0,
+              "gflop_per_image": 59.0}]
+  header, rule, *rows = bench.markdown_table(results).splitlines()
+  assert header.count("|") == rule.count("|") == rows[0].count("|") == 7
+  assert rows == [
+      "| a.py | simclr/resnet50/imagenet2012 | 4096 | 28.0M | 24.50 | 41 s |",
+      "| b.py | mae/vit_base/imagenet2012 | 4096 | 111.7M | 59.00 | 30 s |"]
 
 
 def test_timed_step_on_one_device():
