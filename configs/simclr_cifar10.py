@@ -9,9 +9,9 @@ lr 0.4 x B/256, trust coefficient (eta) 0.02, weight decay 1e-4,
 temperature 0.2, projector 2048-256, 1000 epochs, 10 warm-up epochs, batch
 256) with its `augmentations/symmetric.yaml` (SimCLR's colour strength 1:
 jitter 0.8/0.8/0.8/0.2, blur p 0.5). solo-learn's LARS also clips the
-adaptive lr (`clip_lr`), which jaxssl's optax LARS does not. Expected: ~90.7% linear top-1
-(solo-learn's table); on one TPU v3-8, roughly a day. Needs the TFDS
-`cifar10` data (`tfds build cifar10`).
+adaptive lr (`clip_lr`), which jaxssl's optax LARS does not. Expected:
+~90.7% linear top-1 (solo-learn's table); on one TPU v3-8, roughly a day.
+Needs the TFDS `cifar10` data (`tfds build cifar10`).
 """
 
 from jaxssl import configs_lib
