@@ -144,6 +144,7 @@ def base_config() -> ConfigDict:
   # See jaxssl.models.BACKBONES for names.
   c.model.name = "tiny_resnet"
   c.model.patch_size = 16        # ViTs only
+  c.model.vit_pool = "cls"       # ViT features: "cls" token or "mean" of patches
   c.model.proj_hidden_dim = 2048
   c.model.proj_dim = 128
   c.model.proj_layers = 2        # linear layers in the projection MLP
@@ -452,6 +453,8 @@ def validate(config: ConfigDict) -> ConfigDict:
       _fail(f"train.{key}", t[key], "must be >= 0 (0 disables)")
   if t.max_to_keep < 1:
     _fail("train.max_to_keep", t.max_to_keep, "must be >= 1")
+  if config.model.vit_pool not in ("cls", "mean"):
+    _fail("model.vit_pool", config.model.vit_pool, "must be 'cls' or 'mean'")
   o = config.optim
   if o.name not in ("lars", "adamw", "sgd"):
     _fail("optim.name", o.name, "must be one of lars, adamw, sgd")

@@ -20,7 +20,8 @@ through both. There is no BatchNorm, so `extra` is empty.
 Features for kNN / linear evaluation: the encoder on all patches, no
 masking, returning the cls token after the final LayerNorm (the official
 linear probe's default, `global_pool=False`; it then adds an affine-free
-BatchNorm before the linear classifier).
+BatchNorm before the linear classifier), or with `model.vit_pool="mean"`
+the mean of the patch tokens (the official fine-tuning's `global_pool`).
 
 Metrics: `loss`; `visible_loss`, the same error on the visible patches
 (not trained on; how well the decoder copies what the encoder saw);
@@ -95,8 +96,8 @@ def build(config) -> base.Method:
   p, _ = _check(config, group)
   m = config.method
   ratio, norm_pix = float(m.mask_ratio), bool(m.norm_pix_loss)
-  encoder = models.BACKBONES[config.model.name](patch_size=p,
-                                                pos_embed="sincos")
+  encoder = models.BACKBONES[config.model.name](
+      patch_size=p, pos_embed="sincos", pool=config.model.vit_pool)
   decoder = mae_decoder.MAEDecoder(
       width=m.decoder_dim, depth=m.decoder_depth, num_heads=m.decoder_heads,
       patch_dim=p * p * 3)

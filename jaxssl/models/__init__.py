@@ -49,7 +49,7 @@ def backbone(model_config: ml_collections.ConfigDict) -> nn.Module:
 
   Args:
     model_config: the `model` section of the config (reads `name` and, for
-      ViTs, `patch_size`).
+      ViTs, `patch_size` and `vit_pool`).
 
   Returns:
     The backbone module.
@@ -62,7 +62,8 @@ def backbone(model_config: ml_collections.ConfigDict) -> nn.Module:
     raise ValueError(f"config.model.name={name!r} is not one of "
                      f"{sorted(BACKBONES)}")
   if name.startswith("vit_"):
-    return BACKBONES[name](patch_size=model_config.patch_size)
+    return BACKBONES[name](patch_size=model_config.patch_size,
+                           pool=model_config.vit_pool)
   return BACKBONES[name]()
 
 

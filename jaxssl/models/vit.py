@@ -28,6 +28,9 @@ import numpy as np
 from jaxssl import masking
 
 POS_EMBEDS = ("learned", "sincos")
+# "cls": the cls token (ViT, DINO, MAE's linear probe); "mean": the mean of
+# the patch tokens (big_vision's "gap", MAE's fine-tuning `global_pool`).
+POOLS = ("cls", "mean")
 
 _dense = functools.partial(nn.Dense,
                            kernel_init=nn.initializers.xavier_uniform())
@@ -112,6 +115,8 @@ class ViT(nn.Module):
       (ValueError otherwise).
     mlp_ratio: MLP hidden width over d.
     pos_embed: "learned" (init N(0, 0.02)) or "sincos" (fixed, not a param).
+    pool: what "feats" is: "cls", the cls token, or "mean", the mean of the
+      patch tokens (both after the final LayerNorm).
   """
   width: int
   depth: int
@@ -119,6 +124,7 @@ class ViT(nn.Module):
   patch_size: int = 16
   mlp_ratio: int = 4
   pos_embed: str = "learned"
+  pool: str = "cls"
 
   @property
   def num_features(self) -> int:
@@ -139,7 +145,8 @@ class ViT(nn.Module):
         their position embeddings, enter the blocks (MAE's encoder).
 
     Returns:
-      dict with "feats": [n, d] the cls token after the final LayerNorm, and
+      dict with "feats": [n, d] the cls token (`pool="cls"`) or the mean
+      of the (kept) patch tokens (`pool="mean"`) after the final LayerNorm, and
       "tokens": [n, l_keep or l, d] the patch tokens after it, in `keep_idx`
       order.
     """
@@ -147,6 +154,8 @@ class ViT(nn.Module):
     if self.pos_embed not in POS_EMBEDS:
       raise ValueError(f"ViT pos_embed={self.pos_embed!r} is not one of "
                        f"{POS_EMBEDS}")
+    if self.pool not in POOLS:
+      raise ValueError(f"ViT pool={self.pool!r} is not one of {POOLS}")
     n, h, w, _ = images.shape
     # One patch layout for the ViT input, MAE's targets and masks.
     x = masking.patchify(jnp.asarray(images, jnp.float32), self.patch_size)
@@ -169,19 +178,27 @@ class ViT(nn.Module):
     for i in range(self.depth):
       x = Block(self.num_heads, self.mlp_ratio, name=f"block{i}")(x)
     x = _layer_norm(name="norm")(x)
-    return {"feats": x[:, 0], "tokens": x[:, 1:]}
+    tokens = x[:, 1:]
+    feats = x[:, 0] if self.pool == "cls" else tokens.mean(axis=1)
+    return {"feats": feats, "tokens": tokens}
 
 
-def vit_tiny(patch_size: int = 16, pos_embed: str = "learned") -> ViT:
+def vit_tiny(patch_size: int = 16, pos_embed: str = "learned",
+             pool: str = "cls") -> ViT:
   """ViT-Ti: d 192, depth 12, 3 heads (5.5M params at 224 / patch 16)."""
-  return ViT(192, 12, 3, patch_size=patch_size, pos_embed=pos_embed)
+  return ViT(192, 12, 3, patch_size=patch_size, pos_embed=pos_embed,
+             pool=pool)
 
 
-def vit_small(patch_size: int = 16, pos_embed: str = "learned") -> ViT:
+def vit_small(patch_size: int = 16, pos_embed: str = "learned",
+             pool: str = "cls") -> ViT:
   """ViT-S: d 384, depth 12, 6 heads (21.7M params at 224 / patch 16)."""
-  return ViT(384, 12, 6, patch_size=patch_size, pos_embed=pos_embed)
+  return ViT(384, 12, 6, patch_size=patch_size, pos_embed=pos_embed,
+             pool=pool)
 
 
-def vit_base(patch_size: int = 16, pos_embed: str = "learned") -> ViT:
+def vit_base(patch_size: int = 16, pos_embed: str = "learned",
+             pool: str = "cls") -> ViT:
   """ViT-B: d 768, depth 12, 12 heads (85.8M params at 224 / patch 16)."""
-  return ViT(768, 12, 12, patch_size=patch_size, pos_embed=pos_embed)
+  return ViT(768, 12, 12, patch_size=patch_size, pos_embed=pos_embed,
+             pool=pool)

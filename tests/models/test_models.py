@@ -232,6 +232,30 @@ def test_vit_sincos_is_fixed_and_matches_mae_values():
       rtol=1e-6)
 
 
+def test_vit_mean_pool_is_the_mean_of_the_patch_tokens():
+  images = _images(n=2, size=16)
+  cls_model = models.backbone(_model_config(name="vit_tiny", patch_size=4))
+  mean_model = models.backbone(_model_config(name="vit_tiny", patch_size=4,
+                                             vit_pool="mean"))
+  variables = _init(cls_model, images, train=False)  # the same parameters
+  by_cls = jax.jit(lambda v: cls_model.apply(v, images, train=False))(
+      variables)
+  by_mean = jax.jit(lambda v: mean_model.apply(v, images, train=False))(
+      variables)
+  np.testing.assert_allclose(by_mean["tokens"], by_cls["tokens"])
+  np.testing.assert_allclose(by_mean["feats"],
+                             np.asarray(by_cls["tokens"]).mean(axis=1),
+                             rtol=1e-5, atol=1e-6)
+  assert not np.allclose(by_mean["feats"], by_cls["feats"], atol=1e-2)
+  with pytest.raises(ValueError, match="pool='max'"):
+    _abstract_init(models.ViT(16, 1, 2, patch_size=4, pool="max"),
+                   (1, 16, 16, 3), train=False)
+  config = configs_lib.base_config()
+  config.model.vit_pool = "gap"
+  with pytest.raises(ValueError, match="model.vit_pool='gap'"):
+    configs_lib.validate(config)
+
+
 def test_vit_rejects_bad_patch_size():
   model = models.backbone(_model_config(name="vit_tiny"))
   with pytest.raises(ValueError, match="divisible into patches of size 16"):
