@@ -146,18 +146,21 @@ def main(argv=None) -> None:
                       "instead of JSON")
   args = parser.parse_args(argv)
   from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
-  results = []
-  for path in args.config:
+  for i, path in enumerate(args.config):
     config = configs_lib.load(path)
     if args.batch_size:
       config.train.batch_size = args.batch_size
-    result = bench_step(config, repeats=args.repeats, warmup=args.warmup,
-                        compile_only=args.compile_only)
-    results.append({"file": path, **result})
-    if not args.markdown:
-      print(json.dumps(results[-1], indent=2), flush=True)
-  if args.markdown:
-    print(markdown_table(results))
+    result = {"file": path, **bench_step(
+        config, repeats=args.repeats, warmup=args.warmup,
+        compile_only=args.compile_only)}
+    # Rows are printed as they come, so a long sweep shows progress and
+    # keeps what it measured if it is stopped.
+    if args.markdown:
+      lines = markdown_table([result]).splitlines()
+      print("\n".join(lines if i == 0 else lines[2:]), flush=True)
+    else:
+      print(json.dumps(result, indent=2), flush=True)
+    jax.clear_caches()  # one config's executables must not pile up
 
 
 def markdown_table(results: list[dict]) -> str:

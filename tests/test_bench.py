@@ -20,6 +20,18 @@ def test_compile_only_reports_params_and_flops(capsys):
   assert result["file"] == f"{QUICKSTART}:smoke"
 
 
+def test_several_configs_stream_one_markdown_table(capsys):
+  bench.main(["--compile_only", "--markdown",
+              "--config", f"{QUICKSTART}:smoke",
+              "--config", f"{QUICKSTART}:smoke"])
+  header, rule, *rows = capsys.readouterr().out.strip().splitlines()
+  assert header.startswith("| config |") and rule.startswith("|---|")
+  assert len(rows) == 2 and rows[0] == rows[1].replace(
+      rows[1].split("|")[6], rows[0].split("|")[6])  # equal but compile time
+  assert "| quickstart.py:smoke | simclr/tiny_resnet/embedded_digits | 16 |" \
+      in rows[0]
+
+
 def test_markdown_table_one_row_per_config():
   results = [{"file": "configs/a.py", "config": "simclr/resnet50/imagenet2012",
               "batch_size": 4096, "params": 27_960_000, "compile_s": 41.2,
