@@ -59,6 +59,24 @@ def main(argv):
     if os.environ.get("JAXSSL_TRACEBACK"):
       raise
     sys.exit(f"jaxssl: error: {e}\n(set JAXSSL_TRACEBACK=1 for the traceback)")
+  except jax.errors.JaxRuntimeError as e:
+    if "RESOURCE_EXHAUSTED" not in str(e) or os.environ.get(
+        "JAXSSL_TRACEBACK"):
+      raise
+    sys.exit("jaxssl: error: " + out_of_memory_message(_CONFIG.value, e))
+
+
+def out_of_memory_message(config, error: Exception) -> str:
+  """One line for an XLA out-of-memory error, naming the keys that size it."""
+  first = str(error).strip().splitlines()[0]
+  views = ", ".join(f"config.data.views.{name}.size={group.size} "
+                    f"(x{group.num_views})"
+                    for name, group in config.data.views.items())
+  return (f"out of memory in the train step ({first}). Lower "
+          f"config.train.batch_size={config.train.batch_size} or the view "
+          f"sizes ({views}), or use a smaller config.model.name="
+          f"{config.model.name!r}; checkpoints already in the workdir are "
+          "kept.\n(set JAXSSL_TRACEBACK=1 for the traceback)")
 
 
 def _config_arg(argv) -> str | None:

@@ -70,3 +70,22 @@ def test_missing_tfds_dataset_fails_fast(tmp_path):
 def test_help_lists_flags():
   proc, _ = _main("--help")  # absl exits 1 after printing help
   assert "--workdir" in proc.stdout and "--config" in proc.stdout
+
+
+def test_out_of_memory_names_the_keys_that_size_the_step():
+  # The message main() prints for XLA's RESOURCE_EXHAUSTED (e.g. a view size
+  # of 2400 on the quickstart asks XLA for 95 GB); provoking the real error
+  # costs ~2 minutes of failing allocations here, so the message is checked
+  # directly (the except clause in main() is two lines).
+  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+  from jaxssl import main as main_lib  # pylint: disable=g-import-not-at-top
+  config = configs_lib.load(os.path.join(ROOT, "configs", "dino_quick.py"))
+  error = RuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating "
+                       "95110451972 bytes.\nmore XLA detail")
+  message = main_lib.out_of_memory_message(config, error)
+  assert "\n" not in message.split("(set JAXSSL_TRACEBACK")[0].strip()
+  assert "Out of memory allocating 95110451972 bytes" in message
+  assert "config.train.batch_size=128" in message
+  assert "config.data.views.global_crops.size=32 (x2)" in message
+  assert "config.data.views.local_crops.size=16 (x4)" in message
+  assert "more XLA detail" not in message
