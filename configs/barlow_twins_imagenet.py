@@ -20,14 +20,15 @@ has one lr per run).
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = configs_lib.imagenet_run(config, epochs=args.epochs,
+  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
                                              batch_size=2048)
-  config.data.views = {"views": configs_lib.byol_views(size=224)}
+  config.data.views = {"views": recipes.byol_views(size=224)}
   config.model.name = "resnet50"
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 8192

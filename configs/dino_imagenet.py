@@ -27,16 +27,17 @@ gradient clipping (global norm here), mixed precision.
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=800)
   config = configs_lib.base_config()
-  steps_per_epoch = configs_lib.imagenet_run(config, epochs=args.epochs,
+  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
                                              batch_size=1024)
   config.data.views = {
-      "global_crops": configs_lib.byol_views(size=224, crop_scale=(0.4, 1.0)),
-      "local_crops": configs_lib.byol_views(
+      "global_crops": recipes.byol_views(size=224, crop_scale=(0.4, 1.0)),
+      "local_crops": recipes.byol_views(
           num_views=10, size=96, crop_scale=(0.05, 0.4), blur_prob=0.5,
           solarize_prob=0.0),
   }

@@ -64,18 +64,19 @@ dataset: 256 prototypes, 512-wide MLP, 64-d bottleneck.
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config()
-  configs_lib.embedded_run(config, total_steps=300, batch_size=128)
+  recipes.embedded_run(config, total_steps=300, batch_size=128)
   # Hue jitter only: brightness/contrast/saturation jitter stopped DINO from
   # bootstrapping here (see the docstring).
   hue_only = dict(brightness=0.0, contrast=0.0, saturation=0.0)
   config.data.views = {
-      "global_crops": configs_lib.embedded_views(**hue_only),
-      "local_crops": configs_lib.embedded_views(
+      "global_crops": recipes.embedded_views(**hue_only),
+      "local_crops": recipes.embedded_views(
           num_views=4, size=16, crop_scale=(0.25, 0.5), **hue_only),
   }
   config.model.name = "tiny_resnet"

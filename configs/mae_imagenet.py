@@ -22,12 +22,13 @@ took ~42 h on 64 V100s. `jaxssl.bench --compile_only`: 111.7M parameters
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=800)
   config = configs_lib.base_config()
-  steps_per_epoch = configs_lib.imagenet_run(
+  steps_per_epoch = recipes.imagenet_run(
       config, epochs=args.epochs, batch_size=4096, ckpt_every_epochs=5)
   config.data.views = {"views": configs_lib.view_group(
       num_views=1, size=224, crop_scale=(0.2, 1.0), flip_prob=0.5,

@@ -39,14 +39,15 @@ figure, not as evidence that MAE learns.
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config()
-  configs_lib.embedded_run(config, total_steps=400, batch_size=128)
+  recipes.embedded_run(config, total_steps=400, batch_size=128)
   # MAE's augmentation only: the crop; no colour jitter or grayscale.
-  config.data.views = {"views": configs_lib.embedded_views(
+  config.data.views = {"views": recipes.embedded_views(
       num_views=1, jitter_prob=0.0, gray_prob=0.0)}
   config.model.name = "vit_tiny"
   config.model.patch_size = 8

@@ -18,14 +18,15 @@ table: 93.10); needs the TFDS `cifar10` data (`tfds build cifar10`).
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = configs_lib.cifar10_run(config, epochs=args.epochs,
+  steps_per_epoch = recipes.cifar10_run(config, epochs=args.epochs,
                                             batch_size=256)
-  config.data.views = {"views": configs_lib.byol_views(size=32,
+  config.data.views = {"views": recipes.byol_views(size=32,
                                                        blur_prob=0.0)}
   config.model.name = "resnet18_cifar"
   config.model.proj_layers = 2

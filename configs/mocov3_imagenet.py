@@ -27,6 +27,7 @@ and LayerNorm/BN parameters (jaxssl always excludes them).
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
@@ -35,9 +36,9 @@ def get_config(arg=None):
     raise ValueError(f"config arg arch={args.arch!r} must be vit_small or "
                      "vit_base")
   config = configs_lib.base_config()
-  steps_per_epoch = configs_lib.imagenet_run(config, epochs=args.epochs,
+  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
                                              batch_size=4096)
-  config.data.views = {"views": configs_lib.byol_views(size=224)}
+  config.data.views = {"views": recipes.byol_views(size=224)}
   config.model.name = args.arch
   config.model.patch_size = 16
   config.model.proj_layers = 3

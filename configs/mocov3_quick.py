@@ -21,13 +21,14 @@ pixels as in solo-learn's CIFAR recipe.
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config()
-  configs_lib.embedded_run(config, total_steps=400, batch_size=128)
-  config.data.views = {"views": configs_lib.embedded_views(
+  recipes.embedded_run(config, total_steps=400, batch_size=128)
+  config.data.views = {"views": recipes.embedded_views(
       solarize_prob=(0.0, 0.2))}
   config.model.name = "tiny_resnet"
   config.model.proj_layers = 2

@@ -14,13 +14,14 @@ discrimination succeed by colour alone, and small crops cut the digit out
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config()
-  configs_lib.embedded_run(config, total_steps=400, batch_size=128)
-  config.data.views = {"views": configs_lib.embedded_views()}
+  recipes.embedded_run(config, total_steps=400, batch_size=128)
+  config.data.views = {"views": recipes.embedded_views()}
   config.model.name = "tiny_resnet"
   config.model.proj_hidden_dim = 512
   config.model.proj_dim = 128

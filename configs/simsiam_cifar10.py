@@ -17,12 +17,13 @@ follows the cosine). Expected: ~90.5% linear top-1 (solo-learn's table:
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = configs_lib.cifar10_run(config, epochs=args.epochs,
+  steps_per_epoch = recipes.cifar10_run(config, epochs=args.epochs,
                                             batch_size=256)
   config.data.views = {"views": configs_lib.view_group(
       num_views=2, size=32, crop_scale=(0.08, 1.0), brightness=0.4,

@@ -22,14 +22,15 @@ the projection and multiplies the loss by the temperature
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=350)
   config = configs_lib.base_config()
-  steps_per_epoch = configs_lib.imagenet_run(config, epochs=args.epochs,
+  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
                                              batch_size=6144)
-  config.data.views = {"views": configs_lib.simclr_views(size=224)}
+  config.data.views = {"views": recipes.simclr_views(size=224)}
   config.model.name = "resnet50"
   config.model.proj_layers = 1
   config.model.proj_dim = 128

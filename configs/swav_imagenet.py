@@ -20,16 +20,17 @@ Not reproduced: the warm-up's starting lr 0.3 (0 here), mixed precision.
 """
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=800)
   config = configs_lib.base_config()
-  steps_per_epoch = configs_lib.imagenet_run(config, epochs=args.epochs,
+  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
                                              batch_size=4096)
   config.data.views = {
-      "global_crops": configs_lib.simclr_views(size=224, crop_scale=(0.14, 1.0)),
-      "local_crops": configs_lib.simclr_views(num_views=6, size=96,
+      "global_crops": recipes.simclr_views(size=224, crop_scale=(0.14, 1.0)),
+      "local_crops": recipes.simclr_views(num_views=6, size=96,
                                         crop_scale=(0.05, 0.14)),
   }
   config.model.name = "resnet50"

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from jaxssl import configs_lib
+from jaxssl import recipes
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "*.py")))
@@ -104,20 +105,20 @@ def test_per_view_probabilities():
 
 
 def test_view_recipes_take_overrides():
-  views = configs_lib.byol_views(size=32, blur_prob=0.0)
+  views = recipes.byol_views(size=32, blur_prob=0.0)
   assert views.size == 32 and views.blur_prob == 0.0
   assert tuple(views.solarize_prob) == (0.0, 0.2)
-  assert configs_lib.simclr_views(size=96, num_views=6).num_views == 6
-  assert configs_lib.embedded_views().flip_prob == 0.0
+  assert recipes.simclr_views(size=96, num_views=6).num_views == 6
+  assert recipes.embedded_views().flip_prob == 0.0
   with pytest.raises(ValueError, match="unknown keys"):
-    configs_lib.simclr_views(size=32, blur=0.5)
+    recipes.simclr_views(size=32, blur=0.5)
 
 
 def test_make_smoke_image_size_shrinks_every_view_group():
   config = configs_lib.base_config()
   config.data.image_size = 224
-  config.data.views = {"global_crops": configs_lib.byol_views(size=224),
-                       "local_crops": configs_lib.byol_views(size=32)}
+  config.data.views = {"global_crops": recipes.byol_views(size=224),
+                       "local_crops": recipes.byol_views(size=32)}
   configs_lib.make_smoke(config, image_size=64)
   assert config.data.image_size == 64
   assert config.data.views["global_crops"].size == 64
