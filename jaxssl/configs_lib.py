@@ -86,7 +86,7 @@ def base_config() -> ConfigDict:
   # See jaxssl.models.BACKBONES for names.
   c.model.name = "tiny_resnet"
   c.model.patch_size = 16        # ViTs only
-  c.model.vit_pool = "cls"       # ViT features: "cls" token or "mean" of patches
+  c.model.vit_pool = "cls"       # ViT features: "cls" token or "mean" pooled
   c.model.proj_hidden_dim = 2048
   c.model.proj_dim = 128
   c.model.proj_layers = 2        # linear layers in the projection MLP

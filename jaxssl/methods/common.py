@@ -37,11 +37,16 @@ def merge_views(views: jax.Array) -> jax.Array:
 # views of the batch, as their official code does.
 
 
-def init_encoder(encoder, rng: jax.Array, views: jax.Array):
-  """`(params, {"batch_stats": ...})` of `encoder` from [n, v, h, w, c]."""
-  variables = encoder.init(rng, merge_views(views)[:2], train=False)
+def init_variables(module, rng: jax.Array, images: jax.Array):
+  """`(params, {"batch_stats": ...})` of `module` from sample images."""
+  variables = module.init(rng, images, train=False)
   return variables["params"], {"batch_stats": variables.get("batch_stats",
                                                             {})}
+
+
+def init_encoder(encoder, rng: jax.Array, views: jax.Array):
+  """`(params, {"batch_stats": ...})` of `encoder` from [n, v, h, w, c]."""
+  return init_variables(encoder, rng, merge_views(views)[:2])
 
 
 def encode_merged(encoder, params, extra, views: jax.Array):

@@ -1,11 +1,11 @@
 """Multi-crop views through a backbone and a head (DINO, SwAV).
 
 `config.data.views` holds one group of global crops, the group with the
-largest `size` (e.g. "global_crops": 2 views of 224 px), and optionally groups of
-local crops with smaller sizes (e.g. "local_crops": 6-10 views of 96 px). As the
-official `MultiCropWrapper` (facebookresearch/dino, swav), the backbone runs
-once per view group (BatchNorm statistics per resolution) and the head once
-on the features of all crops together. A ViT with learned position
+largest `size` (e.g. "global_crops": 2 views of 224 px), and optionally
+groups of local crops with smaller sizes (e.g. "local_crops": 6-10 views of
+96 px). As the official `MultiCropWrapper` (facebookresearch/dino, swav),
+the backbone runs once per view group (BatchNorm statistics per resolution)
+and the head once on the features of all crops together. A ViT with learned position
 embeddings (initialised on the global crops' patch grid) reads other grids
 (local crops, evaluation images) through a bicubic interpolation of the
 embeddings, as DINO's `interpolate_pos_encoding`.
@@ -153,7 +153,8 @@ def apply_backbone_and_head(backbone, head, params, stats, views_per_group):
   feats, b_stats = apply_backbone(
       backbone, params["backbone"], stats["backbone"],
       [common.merge_views(v) for v in views_per_group], train=True)
-  out, new = head.apply({"params": params["head"], "batch_stats": stats["head"]},
-                        feats, train=True, mutable=["batch_stats"])
+  out, new = head.apply(
+      {"params": params["head"], "batch_stats": stats["head"]}, feats,
+      train=True, mutable=["batch_stats"])
   return out, {"backbone": b_stats,
                "head": new.get("batch_stats", stats["head"])}

@@ -46,9 +46,7 @@ def check_projector(config, method: str) -> None:
 
 def init(online: OnlineNetwork, rng: jax.Array, images: jax.Array):
   """`(params, {"batch_stats": ...})` of `online` from sample images."""
-  variables = online.init(rng, images, train=False)
-  return variables["params"], {"batch_stats": variables.get("batch_stats",
-                                                            {})}
+  return common.init_variables(online, rng, images)
 
 
 def with_target(params, extra):
@@ -99,11 +97,9 @@ def features(encoder: nn.Module, params, extra, images: jax.Array):
   Returns:
     [n, d] backbone features.
   """
-  out = encoder.apply({"params": params["encoder"],
-                       "batch_stats": extra["batch_stats"].get("encoder",
-                                                               {})},
-                      images, train=False)
-  return out["feats"]
+  return common.encoder_features(
+      encoder, params["encoder"],
+      {"batch_stats": extra["batch_stats"].get("encoder", {})}, images)
 
 
 def check_ema_config(config) -> None:

@@ -64,7 +64,8 @@ def setup():
     out, _ = multicrop.apply_backbone_and_head(
         swav.models.backbone(config.model),
         swav.prototype_heads.SwAVHead(swav.models.projector(config.model), K),
-        params, extra["batch_stats"], [batch["global_crops"], batch["local_crops"]])
+        params, extra["batch_stats"],
+        [batch["global_crops"], batch["local_crops"]])
     return out["scores"].reshape(4, N, K), out["z"].reshape(4, N, -1)
 
   return config, method, batch, params, extra, run, scores
