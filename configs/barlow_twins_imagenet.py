@@ -19,15 +19,15 @@ own lr (0.0048 x B/256); here every parameter shares the schedule (jaxssl
 has one lr per run).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
-                                             batch_size=2048)
+  steps_per_epoch = recipes.imagenet_run(
+    config, epochs=args.epochs, batch_size=2048
+  )
   config.data.views = {"views": recipes.byol_views(size=224)}
   config.model.name = "resnet50"
   config.model.proj_layers = 3

@@ -16,17 +16,16 @@ config key). Expected: ~92.6% linear top-1 (solo-learn's table: 92.58);
 needs the TFDS `cifar10` data (`tfds build cifar10`).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.cifar10_run(config, epochs=args.epochs,
-                                            batch_size=256)
-  config.data.views = {"views": recipes.byol_views(size=32,
-                                                       blur_prob=0.0)}
+  steps_per_epoch = recipes.cifar10_run(
+    config, epochs=args.epochs, batch_size=256
+  )
+  config.data.views = {"views": recipes.byol_views(size=32, blur_prob=0.0)}
   config.model.name = "resnet18_cifar"
   config.model.proj_hidden_dim = 4096
   config.model.proj_dim = 256

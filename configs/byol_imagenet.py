@@ -17,15 +17,15 @@ p=0.8, grayscale p=0.2, Gaussian blur p=1.0 / 0.1 and solarisation p=0.0 /
 4096 batch over 512 TPU v3 cores.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
-                                             batch_size=4096)
+  steps_per_epoch = recipes.imagenet_run(
+    config, epochs=args.epochs, batch_size=4096
+  )
   config.data.views = {"views": recipes.byol_views(size=224)}
   config.model.name = "resnet50"
   config.model.proj_hidden_dim = 4096

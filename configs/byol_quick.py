@@ -22,16 +22,16 @@ shared CPU): kNN 12.2% with tau 0.99 vs 15.5% with tau 0.9 (random init
 ~10-11%); with tau 0.99 (and lr 1.0) a 500-step run ended at 11.7%.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config()
   recipes.embedded_run(config, total_steps=400, batch_size=128)
-  config.data.views = {"views": recipes.embedded_views(
-      solarize_prob=(0.0, 0.2))}
+  config.data.views = {
+    "views": recipes.embedded_views(solarize_prob=(0.0, 0.2))
+  }
   config.model.name = "tiny_resnet"
   config.model.proj_hidden_dim = 512
   config.model.proj_dim = 128

@@ -26,17 +26,18 @@ Add local crops with e.g.
 and narrow the global crops to (0.4, 1) (DINO's multi-crop recipe).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.cifar10_run(config, epochs=args.epochs,
-                                            batch_size=256)
-  config.data.views = {"global_crops": recipes.byol_views(size=32,
-                                                        blur_prob=0.0)}
+  steps_per_epoch = recipes.cifar10_run(
+    config, epochs=args.epochs, batch_size=256
+  )
+  config.data.views = {
+    "global_crops": recipes.byol_views(size=32, blur_prob=0.0)
+  }
   config.model.name = "resnet18_cifar"
   config.method.name = "dino"
   config.method.num_prototypes = 4096

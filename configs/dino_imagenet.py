@@ -26,20 +26,24 @@ Not reproduced: the weight decay's cosine schedule 0.04 -> 0.4 (constant
 gradient clipping (global norm here), mixed precision.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=800)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
-                                             batch_size=1024)
+  steps_per_epoch = recipes.imagenet_run(
+    config, epochs=args.epochs, batch_size=1024
+  )
   config.data.views = {
-      "global_crops": recipes.byol_views(size=224, crop_scale=(0.4, 1.0)),
-      "local_crops": recipes.byol_views(
-          num_views=10, size=96, crop_scale=(0.05, 0.4), blur_prob=0.5,
-          solarize_prob=0.0),
+    "global_crops": recipes.byol_views(size=224, crop_scale=(0.4, 1.0)),
+    "local_crops": recipes.byol_views(
+      num_views=10,
+      size=96,
+      crop_scale=(0.05, 0.4),
+      blur_prob=0.5,
+      solarize_prob=0.0,
+    ),
   }
   config.model.name = "vit_small"
   config.model.patch_size = 16

@@ -1,4 +1,4 @@
-r"""DINO on the embedded digits dataset with a tiny ResNet, multi-crop: CPU minutes.
+r"""DINO, multi-crop, on the embedded digits with a tiny ResNet: CPU minutes.
 
 Command:
   python -m jaxssl.main --config configs/dino_quick.py --workdir /tmp/dino-quick
@@ -63,8 +63,7 @@ clipping 3.0) except the teacher momentum 0.99 (0.996 leaves the teacher
 dataset: 256 prototypes, 512-wide MLP, 64-d bottleneck.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
@@ -75,9 +74,10 @@ def get_config(arg=None):
   # bootstrapping here (see the docstring).
   hue_only = dict(brightness=0.0, contrast=0.0, saturation=0.0)
   config.data.views = {
-      "global_crops": recipes.embedded_views(**hue_only),
-      "local_crops": recipes.embedded_views(
-          num_views=4, size=16, crop_scale=(0.25, 0.5), **hue_only),
+    "global_crops": recipes.embedded_views(**hue_only),
+    "local_crops": recipes.embedded_views(
+      num_views=4, size=16, crop_scale=(0.25, 0.5), **hue_only
+    ),
   }
   config.model.name = "tiny_resnet"
   config.method.name = "dino"

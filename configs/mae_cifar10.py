@@ -22,18 +22,27 @@ is larger than the ViT-S encoder), 12.4 GFLOP per image per train step:
 an accelerator job (~1000 GPU/TPU-class epochs), not a CPU one.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.cifar10_run(config, epochs=args.epochs,
-                                            batch_size=256)
-  config.data.views = {"views": configs_lib.view_group(
-      num_views=1, size=32, crop_scale=(0.08, 1.0), flip_prob=0.5,
-      jitter_prob=0.0, gray_prob=0.0, blur_prob=0.0, solarize_prob=0.0)}
+  steps_per_epoch = recipes.cifar10_run(
+    config, epochs=args.epochs, batch_size=256
+  )
+  config.data.views = {
+    "views": configs_lib.view_group(
+      num_views=1,
+      size=32,
+      crop_scale=(0.08, 1.0),
+      flip_prob=0.5,
+      jitter_prob=0.0,
+      gray_prob=0.0,
+      blur_prob=0.0,
+      solarize_prob=0.0,
+    )
+  }
   config.model.name = "vit_small"
   config.model.patch_size = 4
   config.method.name = "mae"
@@ -48,8 +57,9 @@ def get_config(arg=None):
   config.optim.b1 = 0.9
   config.optim.b2 = 0.95
   config.optim.weight_decay = 0.05
-  config.optim.warmup_steps = min(10 * steps_per_epoch,
-                                  config.train.total_steps)
+  config.optim.warmup_steps = min(
+    10 * steps_per_epoch, config.train.total_steps
+  )
   if args.smoke:
     configs_lib.make_smoke(config)
   return config

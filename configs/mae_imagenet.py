@@ -21,18 +21,27 @@ took ~42 h on 64 V100s. `jaxssl.bench --compile_only`: 111.7M parameters
 (encoder + decoder), 59 GFLOP per image per train step.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=800)
   config = configs_lib.base_config()
   steps_per_epoch = recipes.imagenet_run(
-      config, epochs=args.epochs, batch_size=4096, ckpt_every_epochs=5)
-  config.data.views = {"views": configs_lib.view_group(
-      num_views=1, size=224, crop_scale=(0.2, 1.0), flip_prob=0.5,
-      jitter_prob=0.0, gray_prob=0.0, blur_prob=0.0, solarize_prob=0.0)}
+    config, epochs=args.epochs, batch_size=4096, ckpt_every_epochs=5
+  )
+  config.data.views = {
+    "views": configs_lib.view_group(
+      num_views=1,
+      size=224,
+      crop_scale=(0.2, 1.0),
+      flip_prob=0.5,
+      jitter_prob=0.0,
+      gray_prob=0.0,
+      blur_prob=0.0,
+      solarize_prob=0.0,
+    )
+  }
   config.model.name = "vit_base"
   config.model.patch_size = 16
   config.method.name = "mae"
@@ -47,8 +56,9 @@ def get_config(arg=None):
   config.optim.b1 = 0.9
   config.optim.b2 = 0.95
   config.optim.weight_decay = 0.05
-  config.optim.warmup_steps = min(40 * steps_per_epoch,
-                                  config.train.total_steps)
+  config.optim.warmup_steps = min(
+    40 * steps_per_epoch, config.train.total_steps
+  )
   if args.smoke:
     configs_lib.make_smoke(config, image_size=64)
   return config

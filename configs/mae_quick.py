@@ -38,8 +38,7 @@ paper); use this config as a fast end-to-end check and a reconstruction
 figure, not as evidence that MAE learns.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
@@ -47,8 +46,9 @@ def get_config(arg=None):
   config = configs_lib.base_config()
   recipes.embedded_run(config, total_steps=400, batch_size=128)
   # MAE's augmentation only: the crop; no colour jitter or grayscale.
-  config.data.views = {"views": recipes.embedded_views(
-      num_views=1, jitter_prob=0.0, gray_prob=0.0)}
+  config.data.views = {
+    "views": recipes.embedded_views(num_views=1, jitter_prob=0.0, gray_prob=0.0)
+  }
   config.model.name = "vit_tiny"
   config.model.patch_size = 8
   config.method.name = "mae"

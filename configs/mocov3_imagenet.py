@@ -26,18 +26,19 @@ position embedding (jaxssl's default is learned), and weight decay on biases
 and LayerNorm/BN parameters (jaxssl always excludes them).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=300, arch="vit_small")
   if args.arch not in ("vit_small", "vit_base"):
-    raise ValueError(f"config arg arch={args.arch!r} must be vit_small or "
-                     "vit_base")
+    raise ValueError(
+      f"config arg arch={args.arch!r} must be vit_small or vit_base"
+    )
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
-                                             batch_size=4096)
+  steps_per_epoch = recipes.imagenet_run(
+    config, epochs=args.epochs, batch_size=4096
+  )
   config.data.views = {"views": recipes.byol_views(size=224)}
   config.model.name = args.arch
   config.model.patch_size = 16

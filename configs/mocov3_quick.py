@@ -1,7 +1,8 @@
 r"""MoCo v3 on the embedded digits dataset with a tiny ResNet: CPU minutes.
 
 Command:
-  python -m jaxssl.main --config configs/mocov3_quick.py --workdir /tmp/mocov3-quick
+  python -m jaxssl.main --config configs/mocov3_quick.py \
+      --workdir /tmp/mocov3-quick
   (`:smoke` for a seconds-long run: batch 16, 3 steps.)
 
 Measured (one run, 400 steps, 2-core CPU shared with other jobs, so slow:
@@ -20,16 +21,16 @@ v3's (BYOL's) asymmetric solarisation (p = 0 / 0.2); blur stays off at 32
 pixels as in solo-learn's CIFAR recipe.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config()
   recipes.embedded_run(config, total_steps=400, batch_size=128)
-  config.data.views = {"views": recipes.embedded_views(
-      solarize_prob=(0.0, 0.2))}
+  config.data.views = {
+    "views": recipes.embedded_views(solarize_prob=(0.0, 0.2))
+  }
   config.model.name = "tiny_resnet"
   config.model.proj_layers = 2
   config.model.proj_hidden_dim = 512

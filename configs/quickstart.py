@@ -1,7 +1,8 @@
 r"""SimCLR on the embedded digits dataset with a tiny ResNet: CPU minutes.
 
 Command:
-  python -m jaxssl.main --config configs/quickstart.py --workdir /tmp/jaxssl-quick
+  python -m jaxssl.main --config configs/quickstart.py \
+      --workdir /tmp/jaxssl-quick
   (`:smoke` for a seconds-long run: batch 16, 3 steps.)
 
 Expected (2-core CPU): see the README's quickstart table for the measured
@@ -13,8 +14,7 @@ discrimination succeed by colour alone, and small crops cut the digit out
 (see jaxssl.data.embedded).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):

@@ -14,15 +14,15 @@ adaptive lr (`clip_lr`), which jaxssl's optax LARS does not. Expected:
 Needs the TFDS `cifar10` data (`tfds build cifar10`).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.cifar10_run(config, epochs=args.epochs,
-                                            batch_size=256)
+  steps_per_epoch = recipes.cifar10_run(
+    config, epochs=args.epochs, batch_size=256
+  )
   config.data.views = {"views": recipes.simclr_views(size=32)}
   config.model.name = "resnet18_cifar"
   config.model.proj_hidden_dim = 2048

@@ -13,15 +13,15 @@ resized crop (0.08, 1) to 224, flip, colour jitter strength 1.0 (0.8, 0.8,
 about 1.5 days on a TPU v3-128 class pod slice at 1000 epochs.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
-                                             batch_size=4096)
+  steps_per_epoch = recipes.imagenet_run(
+    config, epochs=args.epochs, batch_size=4096
+  )
   config.data.views = {"views": recipes.simclr_views(size=224)}
   config.model.name = "resnet50"
   config.model.proj_hidden_dim = 2048

@@ -16,19 +16,31 @@ follows the cosine). Expected: ~90.5% linear top-1 (solo-learn's table:
 90.51); needs the TFDS `cifar10` data (`tfds build cifar10`).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.cifar10_run(config, epochs=args.epochs,
-                                            batch_size=256)
-  config.data.views = {"views": configs_lib.view_group(
-      num_views=2, size=32, crop_scale=(0.08, 1.0), brightness=0.4,
-      contrast=0.4, saturation=0.4, hue=0.1, jitter_prob=0.8, gray_prob=0.2,
-      blur_prob=0.5, solarize_prob=0.0, flip_prob=0.5)}
+  steps_per_epoch = recipes.cifar10_run(
+    config, epochs=args.epochs, batch_size=256
+  )
+  config.data.views = {
+    "views": configs_lib.view_group(
+      num_views=2,
+      size=32,
+      crop_scale=(0.08, 1.0),
+      brightness=0.4,
+      contrast=0.4,
+      saturation=0.4,
+      hue=0.1,
+      jitter_prob=0.8,
+      gray_prob=0.2,
+      blur_prob=0.5,
+      solarize_prob=0.0,
+      flip_prob=0.5,
+    )
+  }
   config.model.name = "resnet18_cifar"
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 2048

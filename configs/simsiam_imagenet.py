@@ -18,19 +18,30 @@ predictor decayed too), and weight decay on biases and BN parameters, which
 jaxssl's optimizers always exclude.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=100)
   config = configs_lib.base_config()
   recipes.imagenet_run(config, epochs=args.epochs, batch_size=512)
-  config.data.views = {"views": configs_lib.view_group(
-      num_views=2, size=224, crop_scale=(0.2, 1.0), brightness=0.4,
-      contrast=0.4, saturation=0.4, hue=0.1, jitter_prob=0.8, gray_prob=0.2,
-      blur_prob=0.5, blur_sigma=(0.1, 2.0), solarize_prob=0.0,
-      flip_prob=0.5)}
+  config.data.views = {
+    "views": configs_lib.view_group(
+      num_views=2,
+      size=224,
+      crop_scale=(0.2, 1.0),
+      brightness=0.4,
+      contrast=0.4,
+      saturation=0.4,
+      hue=0.1,
+      jitter_prob=0.8,
+      gray_prob=0.2,
+      blur_prob=0.5,
+      blur_sigma=(0.1, 2.0),
+      solarize_prob=0.0,
+      flip_prob=0.5,
+    )
+  }
   config.model.name = "resnet50"
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 2048

@@ -1,7 +1,8 @@
 r"""SimSiam on the embedded digits dataset with a tiny ResNet: CPU minutes.
 
 Command:
-  python -m jaxssl.main --config configs/simsiam_quick.py --workdir /tmp/simsiam-quick
+  python -m jaxssl.main --config configs/simsiam_quick.py \
+      --workdir /tmp/simsiam-quick
   (`:smoke` for a seconds-long run: batch 16, 3 steps.)
 
 Measured (one run, 500 steps, 2-core CPU shared with other jobs, so slow:
@@ -39,8 +40,7 @@ Augmentations are the quickstart's colour-robust ones (hue jitter 0.5, crops
 of at least half the image, no flip; see configs/quickstart.py).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):

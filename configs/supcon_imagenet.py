@@ -21,15 +21,15 @@ the projection and multiplies the loss by the temperature
 (`scale_by_temperature`); biases also get weight decay there.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=350)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
-                                             batch_size=6144)
+  steps_per_epoch = recipes.imagenet_run(
+    config, epochs=args.epochs, batch_size=6144
+  )
   config.data.views = {"views": recipes.simclr_views(size=224)}
   config.model.name = "resnet50"
   config.model.proj_layers = 1

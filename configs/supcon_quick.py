@@ -28,8 +28,7 @@ quickstart's (hue jitter 0.5, crops of at least half the image, no flip;
 see configs/quickstart.py and jaxssl.data.embedded).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):

@@ -19,19 +19,20 @@ epochs, 72.1% after 100 (`:epochs=100`).
 Not reproduced: the warm-up's starting lr 0.3 (0 here), mixed precision.
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=800)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
-                                             batch_size=4096)
+  steps_per_epoch = recipes.imagenet_run(
+    config, epochs=args.epochs, batch_size=4096
+  )
   config.data.views = {
-      "global_crops": recipes.simclr_views(size=224, crop_scale=(0.14, 1.0)),
-      "local_crops": recipes.simclr_views(num_views=6, size=96,
-                                        crop_scale=(0.05, 0.14)),
+    "global_crops": recipes.simclr_views(size=224, crop_scale=(0.14, 1.0)),
+    "local_crops": recipes.simclr_views(
+      num_views=6, size=96, crop_scale=(0.05, 0.14)
+    ),
   }
   config.model.name = "resnet50"
   config.model.proj_hidden_dim = 2048

@@ -1,4 +1,4 @@
-r"""SwAV on the embedded digits dataset with a tiny ResNet, multi-crop: CPU minutes.
+r"""SwAV, multi-crop, on the embedded digits with a tiny ResNet: CPU minutes.
 
 Command:
   python -m jaxssl.main --config configs/swav_quick.py --workdir /tmp/swav-quick
@@ -41,8 +41,7 @@ below 256; official: queue 3840 from epoch 15); prototypes are frozen for
 the first 20 steps (official: 313 iterations).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
@@ -53,9 +52,10 @@ def get_config(arg=None):
   # went uniform (loss stuck at log K; see the docstring).
   hue_only = dict(brightness=0.0, contrast=0.0, saturation=0.0)
   config.data.views = {
-      "global_crops": recipes.embedded_views(**hue_only),
-      "local_crops": recipes.embedded_views(
-          num_views=4, size=16, crop_scale=(0.25, 0.5), **hue_only),
+    "global_crops": recipes.embedded_views(**hue_only),
+    "local_crops": recipes.embedded_views(
+      num_views=4, size=16, crop_scale=(0.25, 0.5), **hue_only
+    ),
   }
   config.model.name = "tiny_resnet"
   config.model.proj_hidden_dim = 512

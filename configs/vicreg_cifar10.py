@@ -15,17 +15,20 @@ Linear layer before a BatchNorm is bias-free. Needs the TFDS `cifar10` data
 (`tfds build cifar10`); roughly a day on one TPU v3-8 (as SimCLR's config).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.cifar10_run(config, epochs=args.epochs,
-                                            batch_size=256)
-  config.data.views = {"views": recipes.byol_views(
-      size=32, crop_scale=(0.2, 1.0), blur_prob=0.0, solarize_prob=0.1)}
+  steps_per_epoch = recipes.cifar10_run(
+    config, epochs=args.epochs, batch_size=256
+  )
+  config.data.views = {
+    "views": recipes.byol_views(
+      size=32, crop_scale=(0.2, 1.0), blur_prob=0.0, solarize_prob=0.1
+    )
+  }
   config.model.name = "resnet18_cifar"
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 2048

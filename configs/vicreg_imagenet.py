@@ -15,15 +15,15 @@ augmentations: random resized crop (0.08, 1) to 224, flip, colour jitter
 p=0 / 0.2 for the two views. Expected: 73.2% linear top-1 (paper, Table 1).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
   config = configs_lib.base_config()
-  steps_per_epoch = recipes.imagenet_run(config, epochs=args.epochs,
-                                             batch_size=2048)
+  steps_per_epoch = recipes.imagenet_run(
+    config, epochs=args.epochs, batch_size=2048
+  )
   config.data.views = {"views": recipes.byol_views(size=224)}
   config.model.name = "resnet50"
   config.model.proj_layers = 3

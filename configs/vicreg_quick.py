@@ -20,8 +20,7 @@ of at least half the image, no flip; see configs/quickstart.py and
 jaxssl.data.embedded).
 """
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 
 def get_config(arg=None):

@@ -31,9 +31,10 @@ import numpy as np
 def batch_spec(config) -> dict[str, jax.ShapeDtypeStruct]:
   """Global training-batch shapes of a config (what the pipeline yields)."""
   b = config.train.batch_size
-  spec = {name: jax.ShapeDtypeStruct((b, g.num_views, g.size, g.size, 3),
-                                     jnp.float32)
-          for name, g in config.data.views.items()}
+  spec = {
+    name: jax.ShapeDtypeStruct((b, g.num_views, g.size, g.size, 3), jnp.float32)
+    for name, g in config.data.views.items()
+  }
   spec["label"] = jax.ShapeDtypeStruct((b,), jnp.int32)
   return spec
 
@@ -62,8 +63,9 @@ def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
   return 2 * n**3 / _median_seconds(lambda: f(a), repeats) / 1e9
 
 
-def bench_step(config, *, repeats: int = 5, warmup: int = 2,
-               compile_only: bool = False) -> dict:
+def bench_step(
+  config, *, repeats: int = 5, warmup: int = 2, compile_only: bool = False
+) -> dict:
   """Times (or only compiles) the train step of `config`."""
   # Imported here so `python -m jaxssl.bench losses` stays light.
   from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
@@ -77,49 +79,61 @@ def bench_step(config, *, repeats: int = 5, warmup: int = 2,
   mesh = run.mesh
   batch_sh = jax.tree.map(lambda _: mesh_lib.data_sharding(mesh), spec)
   abstract_batch = jax.tree.map(
-      lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-      spec, batch_sh)
+    lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+    spec,
+    batch_sh,
+  )
   t0 = time.perf_counter()
-  compiled = run.train_step.lower(run.abstract_state(),
-                                   abstract_batch).compile()
+  compiled = run.train_step.lower(
+    run.abstract_state(), abstract_batch
+  ).compile()
   compile_s = time.perf_counter() - t0
   flops = _flops(compiled)
-  n_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(
-      run.state_shapes.params))
+  n_params = sum(
+    int(np.prod(x.shape)) for x in jax.tree.leaves(run.state_shapes.params)
+  )
   result = {
-      "config": f"{config.method.name}/{config.model.name}/"
-                f"{config.data.name}",
-      "batch_size": b,
-      "devices": int(mesh.devices.size),
-      "params": n_params,
-      "compile_s": round(compile_s, 2),
-      "gflop_per_step": flops / 1e9,
-      "gflop_per_image": flops / b / 1e9,
+    "config": f"{config.method.name}/{config.model.name}/{config.data.name}",
+    "batch_size": b,
+    "devices": int(mesh.devices.size),
+    "params": n_params,
+    "compile_s": round(compile_s, 2),
+    "gflop_per_step": flops / 1e9,
+    "gflop_per_image": flops / b / 1e9,
   }
   if compile_only:
     return result
   state = run.init(run.init_key)
   rng = np.random.default_rng(0)
-  batch = {k: jax.device_put(
-      rng.standard_normal(s.shape).astype(s.dtype) if k != "label" else
-      np.zeros(s.shape, s.dtype), batch_sh[k]) for k, s in spec.items()}
+  batch = {
+    k: jax.device_put(
+      rng.standard_normal(s.shape).astype(s.dtype)
+      if k != "label"
+      else np.zeros(s.shape, s.dtype),
+      batch_sh[k],
+    )
+    for k, s in spec.items()
+  }
   holder = [state]
 
   def one_step():
     holder[0], metrics = compiled(holder[0], batch)
     return metrics
+
   for _ in range(warmup):
     jax.block_until_ready(one_step())
   sec = _median_seconds(one_step, repeats)
   ceiling = matmul_gflops()
-  result.update({
+  result.update(
+    {
       "step_s_median": sec,
       "images_per_s": b / sec,
       "images_per_s_per_device": b / sec / mesh.devices.size,
       "achieved_gflop_per_s": flops / sec / 1e9,
       "matmul_f32_gflop_per_s": ceiling,
       "fraction_of_matmul": flops / sec / 1e9 / ceiling,
-  })
+    }
+  )
   return result
 
 
@@ -127,32 +141,52 @@ def main(argv=None) -> None:
   argv = list(sys.argv[1:] if argv is None else argv)
   if argv and argv[0] == "losses":
     from jaxssl import bench_losses  # pylint: disable=g-import-not-at-top
+
     bench_losses.main(argv[1:])
     return
   parser = argparse.ArgumentParser(
-      prog="python -m jaxssl.bench", description=__doc__,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--config", required=True, action="append",
-                      help="config file, optionally path.py:arg; repeat the "
-                      "flag to benchmark several configs one after another")
+    prog="python -m jaxssl.bench",
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
+  parser.add_argument(
+    "--config",
+    required=True,
+    action="append",
+    help="config file, optionally path.py:arg; repeat the "
+    "flag to benchmark several configs one after another",
+  )
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--warmup", type=int, default=2)
-  parser.add_argument("--batch_size", type=int, default=0,
-                      help="override config.train.batch_size")
-  parser.add_argument("--compile_only", action="store_true",
-                      help="only lower + compile: params and FLOPs/image")
-  parser.add_argument("--markdown", action="store_true",
-                      help="print a markdown table (one row per config) "
-                      "instead of JSON")
+  parser.add_argument(
+    "--batch_size", type=int, default=0, help="override config.train.batch_size"
+  )
+  parser.add_argument(
+    "--compile_only",
+    action="store_true",
+    help="only lower + compile: params and FLOPs/image",
+  )
+  parser.add_argument(
+    "--markdown",
+    action="store_true",
+    help="print a markdown table (one row per config) instead of JSON",
+  )
   args = parser.parse_args(argv)
   from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+
   for i, path in enumerate(args.config):
     config = configs_lib.load(path)
     if args.batch_size:
       config.train.batch_size = args.batch_size
-    result = {"file": path, **bench_step(
-        config, repeats=args.repeats, warmup=args.warmup,
-        compile_only=args.compile_only)}
+    result = {
+      "file": path,
+      **bench_step(
+        config,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        compile_only=args.compile_only,
+      ),
+    }
     # Rows are printed as they come, so a long sweep shows progress and
     # keeps what it measured if it is stopped.
     if args.markdown:
@@ -166,13 +200,17 @@ def main(argv=None) -> None:
 def markdown_table(results: list[dict]) -> str:
   """One row per `bench_step` result (with its "file"): cost at a glance."""
   timed = all("images_per_s" in r for r in results)
-  head = ("| config | method / model / data | batch | params | "
-          "GFLOP / example | compile |" + (" examples/s |" if timed else ""))
+  head = (
+    "| config | method / model / data | batch | params | "
+    "GFLOP / example | compile |" + (" examples/s |" if timed else "")
+  )
   rows = [head, "|" + "---|" * (head.count("|") - 1)]
   for r in results:
-    row = (f"| {os.path.basename(r['file'])} | {r['config']} | "
-           f"{r['batch_size']} | {r['params'] / 1e6:.1f}M | "
-           f"{r['gflop_per_image']:.2f} | {r['compile_s']:.0f} s |")
+    row = (
+      f"| {os.path.basename(r['file'])} | {r['config']} | "
+      f"{r['batch_size']} | {r['params'] / 1e6:.1f}M | "
+      f"{r['gflop_per_image']:.2f} | {r['compile_s']:.0f} s |"
+    )
     if timed:
       row += f" {r['images_per_s']:.1f} |"
     rows.append(row)

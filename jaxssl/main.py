@@ -1,11 +1,12 @@
-r"""Train a self-supervised model: `python -m jaxssl.main --config ... --workdir ...`.
+r"""Train a self-supervised model: `python -m jaxssl.main --config ...`.
 
 Examples:
   python -m jaxssl.main --config configs/quickstart.py --workdir /tmp/quick
   python -m jaxssl.main --config configs/quickstart.py:smoke \
       --config.train.total_steps=10 --workdir /tmp/smoke
   XLA_FLAGS=--xla_force_host_platform_device_count=8 python -m jaxssl.main \
-      --config configs/quickstart.py:smoke --config.mesh.data=8 --workdir /tmp/s8
+      --config configs/quickstart.py:smoke --config.mesh.data=8 \
+      --workdir /tmp/s8
 
 Re-running with the same --workdir resumes from its last checkpoint.
 Multi-host: pass --coordinator_address, --num_processes and --process_id
@@ -20,24 +21,35 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # light); turning it off also silences its start-up banner.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import (
+  app,
+  flags,
+  logging,
+)
+from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Config file, optionally with an argument: "
-    "configs/x.py[:arg]. Override keys with --config.section.key=value.",
-    lock_config=True)
+  "config",
+  None,
+  "Config file, optionally with an argument: "
+  "configs/x.py[:arg]. Override keys with --config.section.key=value.",
+  lock_config=True,
+)
 _WORKDIR = flags.DEFINE_string(
-    "workdir", None, "Directory for checkpoints, metrics.jsonl and TensorBoard "
-    "events; an existing run there is resumed.")
+  "workdir",
+  None,
+  "Directory for checkpoints, metrics.jsonl and TensorBoard "
+  "events; an existing run there is resumed.",
+)
 _COORDINATOR = flags.DEFINE_string(
-    "coordinator_address", None, "host:port of process 0 (multi-host only).")
+  "coordinator_address", None, "host:port of process 0 (multi-host only)."
+)
 _NUM_PROCESSES = flags.DEFINE_integer(
-    "num_processes", None, "Number of processes (multi-host only).")
+  "num_processes", None, "Number of processes (multi-host only)."
+)
 _PROCESS_ID = flags.DEFINE_integer(
-    "process_id", None, "This process's index (multi-host only).")
+  "process_id", None, "This process's index (multi-host only)."
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -48,10 +60,13 @@ def main(argv):
     # Library INFO logs (Orbax's in particular) drown the progress bar.
     logging.set_verbosity(logging.WARNING)
   import jax  # pylint: disable=g-import-not-at-top
+
   if _COORDINATOR.value or _NUM_PROCESSES.value:
-    jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
-                               _PROCESS_ID.value)
+    jax.distributed.initialize(
+      _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value
+    )
   from jaxssl import train  # pylint: disable=g-import-not-at-top
+
   try:
     train.run(_CONFIG.value, _WORKDIR.value)
   except (ValueError, FileNotFoundError, FloatingPointError) as e:
@@ -60,8 +75,7 @@ def main(argv):
       raise
     sys.exit(f"jaxssl: error: {e}\n(set JAXSSL_TRACEBACK=1 for the traceback)")
   except jax.errors.JaxRuntimeError as e:
-    if "RESOURCE_EXHAUSTED" not in str(e) or os.environ.get(
-        "JAXSSL_TRACEBACK"):
+    if "RESOURCE_EXHAUSTED" not in str(e) or os.environ.get("JAXSSL_TRACEBACK"):
       raise
     sys.exit("jaxssl: error: " + out_of_memory_message(_CONFIG.value, e))
 
@@ -69,14 +83,17 @@ def main(argv):
 def out_of_memory_message(config, error: Exception) -> str:
   """One line for an XLA out-of-memory error, naming the keys that size it."""
   first = str(error).strip().splitlines()[0]
-  views = ", ".join(f"config.data.views.{name}.size={group.size} "
-                    f"(x{group.num_views})"
-                    for name, group in config.data.views.items())
-  return (f"out of memory in the train step ({first}). Lower "
-          f"config.train.batch_size={config.train.batch_size} or the view "
-          f"sizes ({views}), or use a smaller config.model.name="
-          f"{config.model.name!r}; checkpoints already in the workdir are "
-          "kept.\n(set JAXSSL_TRACEBACK=1 for the traceback)")
+  views = ", ".join(
+    f"config.data.views.{name}.size={group.size} (x{group.num_views})"
+    for name, group in config.data.views.items()
+  )
+  return (
+    f"out of memory in the train step ({first}). Lower "
+    f"config.train.batch_size={config.train.batch_size} or the view "
+    f"sizes ({views}), or use a smaller config.model.name="
+    f"{config.model.name!r}; checkpoints already in the workdir are "
+    "kept.\n(set JAXSSL_TRACEBACK=1 for the traceback)"
+  )
 
 
 def _config_arg(argv) -> str | None:
@@ -94,7 +111,7 @@ def _bad_override(argv, config) -> str:
   for arg in argv[1:]:
     if not arg.startswith("--config."):
       continue
-    path = arg[len("--config."):].split("=", 1)[0]
+    path = arg[len("--config.") :].split("=", 1)[0]
     node = config
     for part in path.split("."):
       if not hasattr(node, "keys") or part not in node:
@@ -106,6 +123,7 @@ def _bad_override(argv, config) -> str:
 def parse_flags(argv):
   """absl flag parsing, with one-line errors for bad config files and keys."""
   from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+
   path = _config_arg(argv)
   if path is not None:
     file = path.rsplit(":", 1)[0] if ":" in os.path.basename(path) else path
@@ -123,9 +141,11 @@ def parse_flags(argv):
       except Exception:  # pylint: disable=broad-except
         pass
     if bad:
-      sys.exit(f"jaxssl: error: unknown config key {bad!r} "
-               f"(in --config.{bad}); every key and its default is in "
-               "jaxssl/configs_lib.py:base_config()")
+      sys.exit(
+        f"jaxssl: error: unknown config key {bad!r} "
+        f"(in --config.{bad}); every key and its default is in "
+        "jaxssl/configs_lib.py:base_config()"
+      )
     sys.exit(f"jaxssl: error: bad flag or config: {e}")
 
 

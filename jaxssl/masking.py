@@ -37,20 +37,24 @@ def patchify(images: jax.typing.ArrayLike, patch: int) -> jax.Array:
   """
   images = jnp.asarray(images)
   if images.ndim != 4:
-    raise ValueError(f"`images` must be [n, h, w, c], got shape "
-                     f"{tuple(images.shape)}.")
+    raise ValueError(
+      f"`images` must be [n, h, w, c], got shape {tuple(images.shape)}."
+    )
   n, h, w, c = images.shape
   if patch < 1 or h % patch or w % patch:
-    raise ValueError(f"`images` of shape {tuple(images.shape)} are not "
-                     f"divisible into patches of size {patch}.")
+    raise ValueError(
+      f"`images` of shape {tuple(images.shape)} are not "
+      f"divisible into patches of size {patch}."
+    )
   gh, gw = h // patch, w // patch
   x = images.reshape(n, gh, patch, gw, patch, c)
   x = x.transpose(0, 1, 3, 2, 4, 5)
   return x.reshape(n, gh * gw, patch * patch * c)
 
 
-def unpatchify(patches: jax.typing.ArrayLike, patch: int,
-               channels: int) -> jax.Array:
+def unpatchify(
+  patches: jax.typing.ArrayLike, patch: int, channels: int
+) -> jax.Array:
   """Inverse of `patchify` for a square patch grid (MAE's `unpatchify`).
 
   Args:
@@ -73,25 +77,27 @@ def unpatchify(patches: jax.typing.ArrayLike, patch: int,
   """
   patches = jnp.asarray(patches)
   if patches.ndim != 3:
-    raise ValueError(f"`patches` must be [n, l, p*p*c], got shape "
-                     f"{tuple(patches.shape)}.")
+    raise ValueError(
+      f"`patches` must be [n, l, p*p*c], got shape {tuple(patches.shape)}."
+    )
   n, l, dim = patches.shape
-  side = int(round(l ** 0.5))
+  side = round(l**0.5)
   if side * side != l or dim != patch * patch * channels:
     raise ValueError(
-        f"`patches` of shape {tuple(patches.shape)} do not form a square grid "
-        f"of {patch}x{patch}x{channels} patches.")
+      f"`patches` of shape {tuple(patches.shape)} do not form a square grid "
+      f"of {patch}x{patch}x{channels} patches."
+    )
   x = patches.reshape(n, side, side, patch, patch, channels)
   x = x.transpose(0, 1, 3, 2, 4, 5)
   return x.reshape(n, side * patch, side * patch, channels)
 
 
 def random_masking(
-    rng: jax.Array,
-    n: int,
-    l: int,
-    *,
-    ratio: float = 0.75,
+  rng: jax.Array,
+  n: int,
+  l: int,
+  *,
+  ratio: float = 0.75,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
   """MAE's per-sample random masking by argsort of uniform noise.
 
@@ -137,13 +143,13 @@ def random_masking(
 
 
 def mask_tokens(
-    rng: jax.Array,
-    tokens: jax.typing.ArrayLike,
-    *,
-    mask_id: int,
-    vocab_size: int,
-    rate: float = 0.15,
-    special_ids: Sequence[int] = (),
+  rng: jax.Array,
+  tokens: jax.typing.ArrayLike,
+  *,
+  mask_id: int,
+  vocab_size: int,
+  rate: float = 0.15,
+  special_ids: Sequence[int] = (),
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
   """BERT's masked-LM corruption: 80% [MASK], 10% random, 10% unchanged.
 
@@ -183,17 +189,22 @@ def mask_tokens(
   """
   tokens = jnp.asarray(tokens)
   if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
-    raise ValueError("`tokens` must be an integer [n, l] array, got shape "
-                     f"{tuple(tokens.shape)} and dtype {tokens.dtype}.")
+    raise ValueError(
+      "`tokens` must be an integer [n, l] array, got shape "
+      f"{tuple(tokens.shape)} and dtype {tokens.dtype}."
+    )
   k_select, k_mask, k_random, k_tokens = jax.random.split(rng, 4)
-  is_special = jnp.isin(tokens, jnp.asarray(tuple(special_ids),
-                                            dtype=tokens.dtype))
+  is_special = jnp.isin(
+    tokens, jnp.asarray(tuple(special_ids), dtype=tokens.dtype)
+  )
   is_masked = jax.random.bernoulli(k_select, rate, tokens.shape) & ~is_special
   to_mask = jax.random.bernoulli(k_mask, 0.8, tokens.shape) & is_masked
-  to_random = (jax.random.bernoulli(k_random, 0.5, tokens.shape)
-               & is_masked & ~to_mask)
-  random_tokens = jax.random.randint(k_tokens, tokens.shape, 0, vocab_size,
-                                     dtype=tokens.dtype)
+  to_random = (
+    jax.random.bernoulli(k_random, 0.5, tokens.shape) & is_masked & ~to_mask
+  )
+  random_tokens = jax.random.randint(
+    k_tokens, tokens.shape, 0, vocab_size, dtype=tokens.dtype
+  )
   inputs = jnp.where(to_mask, jnp.asarray(mask_id, tokens.dtype), tokens)
   inputs = jnp.where(to_random, random_tokens, inputs)
   return inputs, tokens, is_masked

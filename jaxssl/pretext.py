@@ -17,13 +17,15 @@ import numpy as np
 def _check_images(images, name="images"):
   images = jnp.asarray(images)
   if images.ndim != 4:
-    raise ValueError(f"`{name}` must be [n, h, w, c], got shape "
-                     f"{tuple(images.shape)}.")
+    raise ValueError(
+      f"`{name}` must be [n, h, w, c], got shape {tuple(images.shape)}."
+    )
   return images
 
 
-def rotation(rng: jax.Array,
-             images: jax.typing.ArrayLike) -> tuple[jax.Array, jax.Array]:
+def rotation(
+  rng: jax.Array, images: jax.typing.ArrayLike
+) -> tuple[jax.Array, jax.Array]:
   """RotNet: rotates each image by a random multiple of 90 degrees.
 
   Label k means the image was rotated by k·90° counter-clockwise
@@ -54,25 +56,28 @@ def rotation(rng: jax.Array,
   """
   images = _check_images(images)
   if images.shape[1] != images.shape[2]:
-    raise ValueError(f"`images` must be square, got shape "
-                     f"{tuple(images.shape)}.")
+    raise ValueError(
+      f"`images` must be square, got shape {tuple(images.shape)}."
+    )
   labels = jax.random.randint(rng, (images.shape[0],), 0, 4, jnp.int32)
   all_rot = jnp.stack([jnp.rot90(images, k, axes=(1, 2)) for k in range(4)])
   rotated = jnp.take_along_axis(
-      all_rot, labels[None, :, None, None, None], axis=0)[0]
+    all_rot, labels[None, :, None, None, None], axis=0
+  )[0]
   return rotated, labels
 
 
 def _tiles(images, grid):
   n, h, w, c = images.shape
   th, tw = h // grid, w // grid
-  x = images[:, :th * grid, :tw * grid]
+  x = images[:, : th * grid, : tw * grid]
   x = x.reshape(n, grid, th, grid, tw, c).transpose(0, 1, 3, 2, 4, 5)
   return x.reshape(n, grid * grid, th, tw, c)
 
 
-def max_hamming_permutations(count: int, *, grid: int = 3,
-                             seed: int = 0) -> np.ndarray:
+def max_hamming_permutations(
+  count: int, *, grid: int = 3, seed: int = 0
+) -> np.ndarray:
   """A set of tile permutations with large pairwise Hamming distance.
 
   Noroozi & Favaro's greedy algorithm: start from a random permutation and
@@ -99,7 +104,8 @@ def max_hamming_permutations(count: int, *, grid: int = 3,
     pool = np.array(list(itertools.permutations(range(size))), np.int8)
   else:
     pool = np.stack([rng.permutation(size) for _ in range(20000)]).astype(
-        np.int8)
+      np.int8
+    )
   if count > len(pool):
     raise ValueError(f"`count`={count} exceeds the {len(pool)} permutations.")
   chosen = [int(rng.integers(len(pool)))]
@@ -112,11 +118,11 @@ def max_hamming_permutations(count: int, *, grid: int = 3,
 
 
 def jigsaw(
-    rng: jax.Array,
-    images: jax.typing.ArrayLike,
-    *,
-    grid: int = 3,
-    permutations: jax.typing.ArrayLike,
+  rng: jax.Array,
+  images: jax.typing.ArrayLike,
+  *,
+  grid: int = 3,
+  permutations: jax.typing.ArrayLike,
 ) -> tuple[jax.Array, jax.Array]:
   """Jigsaw puzzles: cut a grid of tiles and shuffle them by a known
   permutation.
@@ -156,19 +162,22 @@ def jigsaw(
   images = _check_images(images)
   permutations = jnp.asarray(permutations)
   if permutations.ndim != 2 or permutations.shape[1] != grid * grid:
-    raise ValueError(f"`permutations` must be [P, {grid * grid}], got shape "
-                     f"{tuple(permutations.shape)}.")
+    raise ValueError(
+      f"`permutations` must be [P, {grid * grid}], got shape "
+      f"{tuple(permutations.shape)}."
+    )
   tiles = _tiles(images, grid)  # [n, g², th, tw, c]
-  labels = jax.random.randint(rng, (images.shape[0],), 0,
-                              permutations.shape[0], jnp.int32)
+  labels = jax.random.randint(
+    rng, (images.shape[0],), 0, permutations.shape[0], jnp.int32
+  )
   order = permutations[labels].astype(jnp.int32)  # [n, g²]
   shuffled = jnp.take_along_axis(tiles, order[:, :, None, None, None], axis=1)
   return shuffled, labels
 
 
 def relative_position(
-    rng: jax.Array,
-    images: jax.typing.ArrayLike,
+  rng: jax.Array,
+  images: jax.typing.ArrayLike,
 ) -> tuple[jax.Array, jax.Array]:
   """Context prediction: the centre patch and one of its 8 neighbours.
 
@@ -205,20 +214,26 @@ def relative_position(
   """
   images = _check_images(images)
   if images.shape[1] < 3 or images.shape[2] < 3:
-    raise ValueError(f"`images` must be at least 3x3, got shape "
-                     f"{tuple(images.shape)}.")
+    raise ValueError(
+      f"`images` must be at least 3x3, got shape {tuple(images.shape)}."
+    )
   tiles = _tiles(images, 3)  # [n, 9, th, tw, c]
   labels = jax.random.randint(rng, (images.shape[0],), 0, 8, jnp.int32)
   neighbour = jnp.where(labels < 4, labels, labels + 1)  # skip the centre 4
   picked = jnp.take_along_axis(
-      tiles, neighbour[:, None, None, None, None], axis=1)
+    tiles, neighbour[:, None, None, None, None], axis=1
+  )
   return jnp.concatenate([tiles[:, 4:5], picked], axis=1), labels
 
 
 # sRGB (D65) -> XYZ, and the D65 reference white (as skimage.color).
-_RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
-                        [0.212671, 0.715160, 0.072169],
-                        [0.019334, 0.119193, 0.950227]])
+_RGB_TO_XYZ = np.array(
+  [
+    [0.412453, 0.357580, 0.180423],
+    [0.212671, 0.715160, 0.072169],
+    [0.019334, 0.119193, 0.950227],
+  ]
+)
 _WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
 
 
@@ -245,22 +260,24 @@ def rgb_to_lab(images: jax.typing.ArrayLike) -> jax.Array:
   """
   x = jnp.asarray(images)
   if x.shape[-1:] != (3,):
-    raise ValueError(f"`images` must end in 3 channels, got shape "
-                     f"{tuple(x.shape)}.")
+    raise ValueError(
+      f"`images` must end in 3 channels, got shape {tuple(x.shape)}."
+    )
   x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
   linear = jnp.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
   xyz = linear @ jnp.asarray(_RGB_TO_XYZ.T, x.dtype)
   xyz = xyz / jnp.asarray(_WHITE_D65, x.dtype)
   eps = 0.008856
-  f = jnp.where(xyz > eps, jnp.cbrt(jnp.maximum(xyz, eps)),
-                7.787 * xyz + 16.0 / 116.0)
+  f = jnp.where(
+    xyz > eps, jnp.cbrt(jnp.maximum(xyz, eps)), 7.787 * xyz + 16.0 / 116.0
+  )
   fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
-  return jnp.stack([116.0 * fy - 16.0, 500.0 * (fx - fy),
-                    200.0 * (fy - fz)], axis=-1)
+  return jnp.stack(
+    [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1
+  )
 
 
-def colorization(
-    images: jax.typing.ArrayLike) -> tuple[jax.Array, jax.Array]:
+def colorization(images: jax.typing.ArrayLike) -> tuple[jax.Array, jax.Array]:
   """Colourisation inputs and targets: lightness in, colour (ab) out.
 
   Args:

@@ -30,9 +30,19 @@ def byol_views(*, size: int, **overrides: Any) -> ConfigDict:
     **overrides: `view_group` keys to change.
   """
   recipe = dict(
-      num_views=2, size=size, crop_scale=(0.08, 1.0), brightness=0.4,
-      contrast=0.4, saturation=0.2, hue=0.1, jitter_prob=0.8, gray_prob=0.2,
-      blur_prob=(1.0, 0.1), solarize_prob=(0.0, 0.2), flip_prob=0.5)
+    num_views=2,
+    size=size,
+    crop_scale=(0.08, 1.0),
+    brightness=0.4,
+    contrast=0.4,
+    saturation=0.2,
+    hue=0.1,
+    jitter_prob=0.8,
+    gray_prob=0.2,
+    blur_prob=(1.0, 0.1),
+    solarize_prob=(0.0, 0.2),
+    flip_prob=0.5,
+  )
   return configs_lib.view_group(**{**recipe, **overrides})
 
 
@@ -48,9 +58,19 @@ def simclr_views(*, size: int, **overrides: Any) -> ConfigDict:
     **overrides: `view_group` keys to change.
   """
   recipe = dict(
-      num_views=2, size=size, crop_scale=(0.08, 1.0), brightness=0.8,
-      contrast=0.8, saturation=0.8, hue=0.2, jitter_prob=0.8, gray_prob=0.2,
-      blur_prob=0.5, solarize_prob=0.0, flip_prob=0.5)
+    num_views=2,
+    size=size,
+    crop_scale=(0.08, 1.0),
+    brightness=0.8,
+    contrast=0.8,
+    saturation=0.8,
+    hue=0.2,
+    jitter_prob=0.8,
+    gray_prob=0.2,
+    blur_prob=0.5,
+    solarize_prob=0.0,
+    flip_prob=0.5,
+  )
   return configs_lib.view_group(**{**recipe, **overrides})
 
 
@@ -67,14 +87,25 @@ def embedded_views(**overrides: Any) -> ConfigDict:
     **overrides: `view_group` keys to change.
   """
   recipe = dict(
-      num_views=2, size=32, crop_scale=(0.5, 1.0), brightness=0.4,
-      contrast=0.4, saturation=0.4, hue=0.5, jitter_prob=0.8, gray_prob=0.2,
-      flip_prob=0.0, blur_prob=0.0, solarize_prob=0.0)
+    num_views=2,
+    size=32,
+    crop_scale=(0.5, 1.0),
+    brightness=0.4,
+    contrast=0.4,
+    saturation=0.4,
+    hue=0.5,
+    jitter_prob=0.8,
+    gray_prob=0.2,
+    flip_prob=0.0,
+    blur_prob=0.0,
+    solarize_prob=0.0,
+  )
   return configs_lib.view_group(**{**recipe, **overrides})
 
 
-def _epochs(config: ConfigDict, epochs: int, batch_size: int,
-            train_images: int) -> int:
+def _epochs(
+  config: ConfigDict, epochs: int, batch_size: int, train_images: int
+) -> int:
   steps_per_epoch = train_images // batch_size
   config.train.batch_size = batch_size
   config.train.total_steps = epochs * steps_per_epoch
@@ -103,8 +134,13 @@ def cifar10_run(config: ConfigDict, *, epochs: int, batch_size: int) -> int:
   return steps_per_epoch
 
 
-def imagenet_run(config: ConfigDict, *, epochs: int, batch_size: int,
-                 ckpt_every_epochs: int = 2) -> int:
+def imagenet_run(
+  config: ConfigDict,
+  *,
+  epochs: int,
+  batch_size: int,
+  ckpt_every_epochs: int = 2,
+) -> int:
   """Sets TFDS ImageNet and an `epochs`-epoch run at `batch_size`, in place.
 
   data: `imagenet2012` (scored on `validation`) at 224 px with its channel
@@ -131,8 +167,9 @@ def imagenet_run(config: ConfigDict, *, epochs: int, batch_size: int,
   return steps_per_epoch
 
 
-def embedded_run(config: ConfigDict, *, total_steps: int,
-                 batch_size: int) -> None:
+def embedded_run(
+  config: ConfigDict, *, total_steps: int, batch_size: int
+) -> None:
   """Sets the embedded digits at 32 px and a CPU-minutes run, in place.
 
   train: `batch_size`, `total_steps`, logging every 10 steps, a checkpoint

@@ -26,55 +26,77 @@ def config_path(name: str, configs_dir: str) -> str:
 
 
 def _default_configs_dir() -> str:
-  return os.path.join(os.path.dirname(os.path.dirname(
-      os.path.abspath(__file__))), "configs")
+  return os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"
+  )
 
 
 def table(results: dict[str, dict]) -> str:
   """Markdown: method x {wall time, kNN, linear probe} next to baselines."""
+
   def pct(summary, key):
     value = summary.get(key)
     return "n/a" if value is None else f"{value:.1f}"
-  rows = ["| method | training (2-core CPU) | whole run | kNN top-1 | "
-          "linear top-1 | random-init kNN / linear | "
-          "raw pixels kNN / linear |",
-          "|---|---|---|---|---|---|---|"]
+
+  rows = [
+    "| method | training (2-core CPU) | whole run | kNN top-1 | "
+    "linear top-1 | random-init kNN / linear | "
+    "raw pixels kNN / linear |",
+    "|---|---|---|---|---|---|---|",
+  ]
   for name, s in results.items():
-    train = (f"{s['train_s'] / 60:.1f} min" if "train_s" in s else "n/a")
+    train = f"{s['train_s'] / 60:.1f} min" if "train_s" in s else "n/a"
     rows.append(
-        f"| {name} | {train} ({s['steps']} steps) | "
-        f"{s['wall_s'] / 60:.1f} min | "
-        f"{pct(s, 'eval/knn_top1')} | {pct(s, 'eval/linear_top1')} | "
-        f"{pct(s, 'eval/knn_top1_random_init')} / "
-        f"{pct(s, 'eval/linear_top1_random_init')} | "
-        f"{pct(s, 'eval/knn_top1_raw_pixels')} / "
-        f"{pct(s, 'eval/linear_top1_raw_pixels')} |")
+      f"| {name} | {train} ({s['steps']} steps) | "
+      f"{s['wall_s'] / 60:.1f} min | "
+      f"{pct(s, 'eval/knn_top1')} | {pct(s, 'eval/linear_top1')} | "
+      f"{pct(s, 'eval/knn_top1_random_init')} / "
+      f"{pct(s, 'eval/linear_top1_random_init')} | "
+      f"{pct(s, 'eval/knn_top1_raw_pixels')} / "
+      f"{pct(s, 'eval/linear_top1_raw_pixels')} |"
+    )
   return "\n".join(rows)
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(
-      prog="python -m jaxssl.zoo", description=__doc__.split("\n\n")[0],
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--workdir", required=True,
-                      help="one sub-folder per method is created here")
-  parser.add_argument("--methods", default="",
-                      help="comma-separated names (default: every method)")
-  parser.add_argument("--configs_dir", default=_default_configs_dir(),
-                      help="folder holding the <name>_quick.py configs")
-  parser.add_argument("--progress_bar", action=argparse.BooleanOptionalAction,
-                      default=True, help="show a progress bar per run")
+    prog="python -m jaxssl.zoo",
+    description=__doc__.split("\n\n")[0],
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
+  parser.add_argument(
+    "--workdir", required=True, help="one sub-folder per method is created here"
+  )
+  parser.add_argument(
+    "--methods",
+    default="",
+    help="comma-separated names (default: every method)",
+  )
+  parser.add_argument(
+    "--configs_dir",
+    default=_default_configs_dir(),
+    help="folder holding the <name>_quick.py configs",
+  )
+  parser.add_argument(
+    "--progress_bar",
+    action=argparse.BooleanOptionalAction,
+    default=True,
+    help="show a progress bar per run",
+  )
   args = parser.parse_args(argv)
 
-  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
-  from jaxssl import methods  # pylint: disable=g-import-not-at-top
+  from jaxssl import (
+    configs_lib,  # pylint: disable=g-import-not-at-top
+    methods,  # pylint: disable=g-import-not-at-top
+  )
   from jaxssl.train import loop  # pylint: disable=g-import-not-at-top
 
   names = [n for n in args.methods.split(",") if n] or list(methods.METHODS)
   unknown = sorted(set(names) - set(methods.METHODS))
   if unknown:
-    parser.error(f"--methods: unknown {unknown}; choose from "
-                 f"{sorted(methods.METHODS)}")
+    parser.error(
+      f"--methods: unknown {unknown}; choose from {sorted(methods.METHODS)}"
+    )
   os.makedirs(args.workdir, exist_ok=True)
   results_path = os.path.join(args.workdir, "results.json")
   results = {}
@@ -102,8 +124,9 @@ def main(argv=None) -> int:
     with open(results_path, "w", encoding="utf-8") as f:
       json.dump(results, f, indent=2)
   text = table({n: results[n] for n in names})
-  with open(os.path.join(args.workdir, "results.md"), "w",
-            encoding="utf-8") as f:
+  with open(
+    os.path.join(args.workdir, "results.md"), "w", encoding="utf-8"
+  ) as f:
     f.write(text + "\n")
   print(text)
   return 0

@@ -6,14 +6,18 @@ import tempfile
 # Must run before jax initialises its backend; conftest is imported first.
 _flag = "--xla_force_host_platform_device_count=8"
 if _flag not in os.environ.get("XLA_FLAGS", ""):
-  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
+  os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " " + _flag
+  ).strip()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 # The same train steps compile in many tests and subprocesses: share the
 # compiled executables through JAX's persistent cache (env vars, so the
 # subprocesses and notebook kernels started by tests use it too).
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(
-    tempfile.gettempdir(), "jaxssl-test-compile-cache"))
+os.environ.setdefault(
+  "JAX_COMPILATION_CACHE_DIR",
+  os.path.join(tempfile.gettempdir(), "jaxssl-test-compile-cache"),
+)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 # Never let TFDS reach the network from tests.
 os.environ.setdefault("TFDS_DISABLE_GCS", "1")

@@ -3,8 +3,7 @@
 import json
 import os
 
-from jaxssl import bench
-from jaxssl import configs_lib
+from jaxssl import bench, configs_lib
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
 QUICKSTART = os.path.join(ROOT, "configs", "quickstart.py")
@@ -21,29 +20,52 @@ def test_compile_only_reports_params_and_flops(capsys):
 
 
 def test_several_configs_stream_one_markdown_table(capsys):
-  bench.main(["--compile_only", "--markdown",
-              "--config", f"{QUICKSTART}:smoke",
-              "--config", f"{QUICKSTART}:smoke"])
+  bench.main(
+    [
+      "--compile_only",
+      "--markdown",
+      "--config",
+      f"{QUICKSTART}:smoke",
+      "--config",
+      f"{QUICKSTART}:smoke",
+    ]
+  )
   header, rule, *rows = capsys.readouterr().out.strip().splitlines()
   assert header.startswith("| config |") and rule.startswith("|---|")
   assert len(rows) == 2 and rows[0] == rows[1].replace(
-      rows[1].split("|")[6], rows[0].split("|")[6])  # equal but compile time
-  assert "| quickstart.py:smoke | simclr/tiny_resnet/embedded_digits | 16 |" \
-      in rows[0]
+    rows[1].split("|")[6], rows[0].split("|")[6]
+  )  # equal but compile time
+  assert (
+    "| quickstart.py:smoke | simclr/tiny_resnet/embedded_digits | 16 |"
+    in rows[0]
+  )
 
 
 def test_markdown_table_one_row_per_config():
-  results = [{"file": "configs/a.py", "config": "simclr/resnet50/imagenet2012",
-              "batch_size": 4096, "params": 27_960_000, "compile_s": 41.2,
-              "gflop_per_image": 24.5},
-             {"file": "configs/b.py", "config": "mae/vit_base/imagenet2012",
-              "batch_size": 4096, "params": 111_700_000, "compile_s": 30.0,
-              "gflop_per_image": 59.0}]
+  results = [
+    {
+      "file": "configs/a.py",
+      "config": "simclr/resnet50/imagenet2012",
+      "batch_size": 4096,
+      "params": 27_960_000,
+      "compile_s": 41.2,
+      "gflop_per_image": 24.5,
+    },
+    {
+      "file": "configs/b.py",
+      "config": "mae/vit_base/imagenet2012",
+      "batch_size": 4096,
+      "params": 111_700_000,
+      "compile_s": 30.0,
+      "gflop_per_image": 59.0,
+    },
+  ]
   header, rule, *rows = bench.markdown_table(results).splitlines()
   assert header.count("|") == rule.count("|") == rows[0].count("|") == 7
   assert rows == [
-      "| a.py | simclr/resnet50/imagenet2012 | 4096 | 28.0M | 24.50 | 41 s |",
-      "| b.py | mae/vit_base/imagenet2012 | 4096 | 111.7M | 59.00 | 30 s |"]
+    "| a.py | simclr/resnet50/imagenet2012 | 4096 | 28.0M | 24.50 | 41 s |",
+    "| b.py | mae/vit_base/imagenet2012 | 4096 | 111.7M | 59.00 | 30 s |",
+  ]
 
 
 def test_timed_step_on_one_device():

@@ -5,16 +5,16 @@ import os
 
 import pytest
 
-from jaxssl import configs_lib
-from jaxssl import recipes
+from jaxssl import configs_lib, recipes
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "*.py")))
 
 
 def test_parse_arg_types_and_errors():
-  args = configs_lib.parse_arg("smoke,epochs=5,model=vit", smoke=False,
-                               epochs=100, model="r18")
+  args = configs_lib.parse_arg(
+    "smoke,epochs=5,model=vit", smoke=False, epochs=100, model="r18"
+  )
   assert args.smoke is True and args.epochs == 5 and args.model == "vit"
   with pytest.raises(ValueError, match="'nope' is not one of"):
     configs_lib.parse_arg("nope=1", smoke=False)
@@ -68,24 +68,30 @@ def test_every_view_group_overridable_from_command_line(path):
   """`--config.data.views.<group>.size=...` parses for every shipped group."""
   from absl import flags  # pylint: disable=g-import-not-at-top
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+
   groups = list(configs_lib.load(path).data.views.keys())
   argv = ["prog", f"--config={path}"] + [
-      f"--config.data.views.{g}.size=24" for g in groups]
+    f"--config.data.views.{g}.size=24" for g in groups
+  ]
   fv = flags.FlagValues()
   # As jaxssl.main's flag; overrides are found by scanning `sys_argv`.
-  config_flags.DEFINE_config_file("config", flag_values=fv, lock_config=True,
-                                  sys_argv=argv)
+  config_flags.DEFINE_config_file(
+    "config", flag_values=fv, lock_config=True, sys_argv=argv
+  )
   fv(argv)
   assert [fv.config.data.views[g].size for g in groups] == [24] * len(groups)
 
 
-@pytest.mark.parametrize("key,value,match", [
+@pytest.mark.parametrize(
+  "key,value,match",
+  [
     ("train.batch_size", 0, "train.batch_size"),
     ("optim.name", "adam", "optim.name"),
     ("optim.warmup_steps", 10**9, "optim.warmup_steps"),
     ("mesh.data", 0, "mesh.data"),
     ("method.temperature", 0.0, "method.temperature"),
-])
+  ],
+)
 def test_invalid_values_are_named(key, value, match):
   config = configs_lib.base_config()
   section, name = key.split(".")
@@ -98,8 +104,9 @@ def test_per_view_probabilities():
   config = configs_lib.base_config()
   config.data.views = {"views": configs_lib.view_group(blur_prob=(1.0, 0.1))}
   configs_lib.validate(config)
-  config.data.views = {"views": configs_lib.view_group(
-      blur_prob=(1.0, 0.1, 0.5))}
+  config.data.views = {
+    "views": configs_lib.view_group(blur_prob=(1.0, 0.1, 0.5))
+  }
   with pytest.raises(ValueError, match="blur_prob"):
     configs_lib.validate(config)
 
@@ -117,8 +124,10 @@ def test_view_recipes_take_overrides():
 def test_make_smoke_image_size_shrinks_every_view_group():
   config = configs_lib.base_config()
   config.data.image_size = 224
-  config.data.views = {"global_crops": recipes.byol_views(size=224),
-                       "local_crops": recipes.byol_views(size=32)}
+  config.data.views = {
+    "global_crops": recipes.byol_views(size=224),
+    "local_crops": recipes.byol_views(size=32),
+  }
   configs_lib.make_smoke(config, image_size=64)
   assert config.data.image_size == 64
   assert config.data.views["global_crops"].size == 64

@@ -14,9 +14,15 @@ pytestmark = pytest.mark.slow
 def _main(*args, timeout=120):
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
   t0 = time.perf_counter()
-  proc = subprocess.run([sys.executable, "-m", "jaxssl.main", *args],
-                        cwd=ROOT, env=env, capture_output=True, text=True,
-                        timeout=timeout, check=False)
+  proc = subprocess.run(
+    [sys.executable, "-m", "jaxssl.main", *args],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
   return proc, time.perf_counter() - t0
 
 
@@ -28,39 +34,57 @@ def _error_line(proc):
 
 
 def test_unknown_override_key(tmp_path):
-  proc, _ = _main("--config", "configs/quickstart.py:smoke",
-                  "--config.optim.nope=1", "--workdir", str(tmp_path))
+  proc, _ = _main(
+    "--config",
+    "configs/quickstart.py:smoke",
+    "--config.optim.nope=1",
+    "--workdir",
+    str(tmp_path),
+  )
   assert proc.returncode != 0
   assert "'optim.nope'" in _error_line(proc)
 
 
 def test_missing_config_file(tmp_path):
-  proc, _ = _main("--config", "configs/missing.py", "--workdir",
-                  str(tmp_path))
+  proc, _ = _main("--config", "configs/missing.py", "--workdir", str(tmp_path))
   assert proc.returncode != 0
   assert "configs/missing.py" in _error_line(proc)
 
 
 def test_invalid_value_named(tmp_path):
-  proc, _ = _main("--config", "configs/quickstart.py:smoke",
-                  "--config.optim.name=adam", "--workdir", str(tmp_path))
+  proc, _ = _main(
+    "--config",
+    "configs/quickstart.py:smoke",
+    "--config.optim.name=adam",
+    "--workdir",
+    str(tmp_path),
+  )
   assert proc.returncode != 0
   assert "optim.name" in _error_line(proc)
 
 
 def test_batch_not_divisible(tmp_path):
-  proc, _ = _main("--config", "configs/quickstart.py:smoke",
-                  "--config.train.batch_size=15", "--config.mesh.data=2",
-                  "--workdir", str(tmp_path))
+  proc, _ = _main(
+    "--config",
+    "configs/quickstart.py:smoke",
+    "--config.train.batch_size=15",
+    "--config.mesh.data=2",
+    "--workdir",
+    str(tmp_path),
+  )
   assert proc.returncode != 0
   assert "train.batch_size=15" in _error_line(proc)
 
 
 def test_missing_tfds_dataset_fails_fast(tmp_path):
   proc, seconds = _main(
-      "--config", "configs/quickstart.py:smoke",
-      "--config.data.name=cifar10", f"--config.data.data_dir={tmp_path}",
-      "--workdir", str(tmp_path / "work"))
+    "--config",
+    "configs/quickstart.py:smoke",
+    "--config.data.name=cifar10",
+    f"--config.data.data_dir={tmp_path}",
+    "--workdir",
+    str(tmp_path / "work"),
+  )
   assert proc.returncode != 0
   line = _error_line(proc)
   assert "cifar10" in line and str(tmp_path) in line
@@ -79,9 +103,12 @@ def test_out_of_memory_names_the_keys_that_size_the_step():
   # directly (the except clause in main() is two lines).
   from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
   from jaxssl import main as main_lib  # pylint: disable=g-import-not-at-top
+
   config = configs_lib.load(os.path.join(ROOT, "configs", "dino_quick.py"))
-  error = RuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating "
-                       "95110451972 bytes.\nmore XLA detail")
+  error = RuntimeError(
+    "RESOURCE_EXHAUSTED: Out of memory allocating "
+    "95110451972 bytes.\nmore XLA detail"
+  )
   message = main_lib.out_of_memory_message(config, error)
   assert "\n" not in message.split("(set JAXSSL_TRACEBACK")[0].strip()
   assert "Out of memory allocating 95110451972 bytes" in message

@@ -27,8 +27,9 @@ def test_patchify_matches_mae_and_roundtrips():
   np.testing.assert_array_equal(back, images.astype(np.float32))
   # Non-square images patchify too (row-major grid).
   rect = rng.normal(size=(1, 4, 8, 2)).astype(np.float32)
-  np.testing.assert_array_equal(masking.patchify(rect, 2),
-                                np_mae_patchify(rect, 2))
+  np.testing.assert_array_equal(
+    masking.patchify(rect, 2), np_mae_patchify(rect, 2)
+  )
 
 
 def test_patchify_errors():
@@ -43,8 +44,8 @@ def test_patchify_errors():
 def test_random_masking():
   n, l, ratio = 512, 16, 0.75
   keep, is_masked, restore = jax.jit(
-      lambda k: masking.random_masking(k, n, l, ratio=ratio))(
-          jax.random.key(0))
+    lambda k: masking.random_masking(k, n, l, ratio=ratio)
+  )(jax.random.key(0))
   len_keep = int(l * (1 - ratio))
   assert keep.shape == (n, len_keep) and is_masked.dtype == jnp.bool_
   assert restore.shape == (n, l)
@@ -76,9 +77,10 @@ def test_mask_tokens_proportions():
   tokens[:, 0] = 1  # [CLS]
   tokens[:, -1] = 2  # [SEP]
   inputs, targets, is_masked = jax.jit(
-      lambda k, t: masking.mask_tokens(k, t, mask_id=mask_id, vocab_size=vocab,
-                                       special_ids=(1, 2)))(
-                                           jax.random.key(0), tokens)
+    lambda k, t: masking.mask_tokens(
+      k, t, mask_id=mask_id, vocab_size=vocab, special_ids=(1, 2)
+    )
+  )(jax.random.key(0), tokens)
   inputs, targets, is_masked = map(np.asarray, (inputs, targets, is_masked))
   np.testing.assert_array_equal(targets, tokens)
   assert not is_masked[:, 0].any() and not is_masked[:, -1].any()
@@ -92,8 +94,11 @@ def test_mask_tokens_proportions():
   is_mask_token = masked_in == mask_id
   unchanged = masked_in == masked_tok
   random = ~is_mask_token & ~unchanged
-  for frac, p in ((is_mask_token.mean(), 0.8), (random.mean(), 0.1),
-                  (unchanged.mean(), 0.1)):
+  for frac, p in (
+    (is_mask_token.mean(), 0.8),
+    (random.mean(), 0.1),
+    (unchanged.mean(), 0.1),
+  ):
     # A random draw equals the original with probability 1/vocab: negligible
     # against the 5 sigma bound.
     assert abs(frac - p) < 5 * np.sqrt(p * (1 - p) / sel) + 1e-3, (frac, p)
@@ -104,5 +109,6 @@ def test_mask_tokens_proportions():
 
 def test_mask_tokens_errors():
   with pytest.raises(ValueError, match=r"`tokens`.*integer.*float"):
-    masking.mask_tokens(jax.random.key(0), np.zeros((2, 3)), mask_id=0,
-                        vocab_size=5)
+    masking.mask_tokens(
+      jax.random.key(0), np.zeros((2, 3)), mask_id=0, vocab_size=5
+    )

@@ -49,8 +49,11 @@ def _use_this_interpreter_as_python3(tmp_path, monkeypatch):
 
 
 def _outputs(cell, output_type=None):
-  return [o for o in cell.get("outputs", [])
-          if output_type is None or o["output_type"] == output_type]
+  return [
+    o
+    for o in cell.get("outputs", [])
+    if output_type is None or o["output_type"] == output_type
+  ]
 
 
 def _text(cell) -> str:
@@ -63,8 +66,7 @@ def _num_png(cell) -> int:
 
 def _cell(nb, snippet):
   """The one code cell whose source contains `snippet`."""
-  cells = [c for c in nb.cells
-           if c.cell_type == "code" and snippet in c.source]
+  cells = [c for c in nb.cells if c.cell_type == "code" and snippet in c.source]
   assert len(cells) == 1, f"{len(cells)} code cells contain {snippet!r}"
   return cells[0]
 
@@ -78,12 +80,14 @@ def test_quickstart_is_committed_clean():
   for cell in nb.cells:
     if cell.cell_type == "code":
       assert not cell.outputs and cell.execution_count is None, (
-          f"outputs left in the cell starting {cell.source[:60]!r}: clear "
-          "them before committing")
+        f"outputs left in the cell starting {cell.source[:60]!r}: clear "
+        "them before committing"
+      )
   params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
   assert len(params) == 1
   assert 'os.environ.get("JAXSSL_NOTEBOOK_SMOKE", "0") == "1"' in (
-      params[0].source)
+    params[0].source
+  )
 
 
 def _kernel_env(tmp_path) -> dict[str, str]:
@@ -92,16 +96,19 @@ def _kernel_env(tmp_path) -> dict[str, str]:
   # would run as on one accelerator anyway, and 8 devices double its wall
   # time (SPMD compiles, one Orbax slice compile per replicated param). The
   # 8-device mesh is tested in tests/train.
-  xla_flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
-               if not f.startswith("--xla_force_host_platform_device_count")]
+  xla_flags = [
+    f
+    for f in os.environ.get("XLA_FLAGS", "").split()
+    if not f.startswith("--xla_force_host_platform_device_count")
+  ]
   return dict(
-      os.environ,
-      JAXSSL_NOTEBOOK_SMOKE="1",
-      XLA_FLAGS=" ".join(xla_flags),
-      # The notebook's WORKDIR comes from tempfile.mkdtemp: keep it here.
-      TMPDIR=str(tmp_path),
-      # No IPython profile or startup files from the machine.
-      IPYTHONDIR=str(tmp_path / "ipython"),
+    os.environ,
+    JAXSSL_NOTEBOOK_SMOKE="1",
+    XLA_FLAGS=" ".join(xla_flags),
+    # The notebook's WORKDIR comes from tempfile.mkdtemp: keep it here.
+    TMPDIR=str(tmp_path),
+    # No IPython profile or startup files from the machine.
+    IPYTHONDIR=str(tmp_path / "ipython"),
   )
 
 
@@ -112,8 +119,12 @@ def test_quickstart_runs(tmp_path, monkeypatch):
   # Run from colab/, where Jupyter users open it; the notebook walks up to
   # find configs/.
   client = nbclient.NotebookClient(
-      nb, kernel_name="python3", timeout=600, startup_timeout=120,
-      resources={"metadata": {"path": str(QUICKSTART.parent)}})
+    nb,
+    kernel_name="python3",
+    timeout=600,
+    startup_timeout=120,
+    resources={"metadata": {"path": str(QUICKSTART.parent)}},
+  )
   start = time.perf_counter()
   # Raises CellExecutionError at the first failing cell.
   client.execute(env=_kernel_env(tmp_path))

@@ -79,28 +79,38 @@ _SPLITS = ("train", "test")
 # verify the file's hash, so the pixels are pinned across installs.
 _SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
 _SKIMAGE_PHOTOS = (
-    "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
-    "immunohistochemistry", "camera", "coins", "moon", "grass", "gravel",
-    "brick",
+  "astronaut",
+  "chelsea",
+  "coffee",
+  "rocket",
+  "hubble_deep_field",
+  "immunohistochemistry",
+  "camera",
+  "coins",
+  "moon",
+  "grass",
+  "gravel",
+  "brick",
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class _Recipe:
   """Every knob of the build; the defaults are the published dataset."""
+
   seed: int = 0
-  test_fraction: float = 0.2      # of each class's source digits
-  train_copies: int = 10          # composites per train source digit
-  test_copies: int = 6            # composites per test source digit
+  test_fraction: float = 0.2  # of each class's source digits
+  train_copies: int = 10  # composites per train source digit
+  test_copies: int = 6  # composites per test source digit
   size_range: tuple[float, float] = (10.0, 18.0)  # digit box side, pixels
-  max_aspect: float = 1.15        # width/height drawn in [1/a, a]
+  max_aspect: float = 1.15  # width/height drawn in [1/a, a]
   bg_zooms: tuple[int, ...] = (2, 4)  # photo downsampling factors
-  bg_contrast: float = 0.1        # photo luminance deviations kept
+  bg_contrast: float = 0.1  # photo luminance deviations kept
   bg_level: tuple[float, float] = (0.4, 0.6)  # background mean HSV value
   tint_saturation: tuple[float, float] = (0.55, 0.65)
   digit_delta: tuple[float, float] = (0.35, 0.45)  # |digit - backdrop| value
-  noise_std: float = 0.03         # Gaussian pixel noise, in [0, 1] units
-  stroke_gain: float = 1.6        # >1 sharpens the upsampled stroke edges
+  noise_std: float = 0.03  # Gaussian pixel noise, in [0, 1] units
+  stroke_gain: float = 1.6  # >1 sharpens the upsampled stroke edges
 
 
 _RECIPE = _Recipe()
@@ -123,8 +133,9 @@ def load(split: str, *, cache_dir: str | None = None) -> dict[str, np.ndarray]:
     ValueError: if `split` is not "train" or "test".
   """
   if split not in _SPLITS:
-    raise ValueError(f"{NAME}: unknown split {split!r}; expected one of "
-                     f"{list(_SPLITS)}")
+    raise ValueError(
+      f"{NAME}: unknown split {split!r}; expected one of {list(_SPLITS)}"
+    )
   path = _cache_path(cache_dir)
   keys = {f"{split}/{key}": key for key in ("image", "label", "source_index")}
   arrays = _read_cache(path, list(keys))
@@ -139,23 +150,24 @@ def describe() -> str:
   r = _RECIPE
   n_photos = len(_SKLEARN_PHOTOS) + len(_SKIMAGE_PHOTOS)
   return (
-      f"{NAME} ({_VERSION}): 32x32x3 uint8, {NUM_CLASSES} classes, built "
-      "offline from data inside scikit-learn and scikit-image.\n"
-      "The 1797 real 8x8 handwritten digits of sklearn load_digits, split "
-      f"{1 - r.test_fraction:.0%}/{r.test_fraction:.0%} per class into "
-      "disjoint train/test source digits, each composited\n"
-      f"{r.train_copies}x (train) / {r.test_copies}x (test) at a random size "
-      f"({r.size_range[0]:g}-{r.size_range[1]:g} px) and position on a "
-      f"faint crop of one of {n_photos} real photos,\n"
-      "digit lighter or darker than its backdrop, the whole image in one "
-      "random colour tint, plus pixel noise.\n"
-      "Position, scale and hue carry no label: raw pixels do poorly; use "
-      "crops >= 0.5 and hue jitter 0.5 for SSL."
+    f"{NAME} ({_VERSION}): 32x32x3 uint8, {NUM_CLASSES} classes, built "
+    "offline from data inside scikit-learn and scikit-image.\n"
+    "The 1797 real 8x8 handwritten digits of sklearn load_digits, split "
+    f"{1 - r.test_fraction:.0%}/{r.test_fraction:.0%} per class into "
+    "disjoint train/test source digits, each composited\n"
+    f"{r.train_copies}x (train) / {r.test_copies}x (test) at a random size "
+    f"({r.size_range[0]:g}-{r.size_range[1]:g} px) and position on a "
+    f"faint crop of one of {n_photos} real photos,\n"
+    "digit lighter or darker than its backdrop, the whole image in one "
+    "random colour tint, plus pixel noise.\n"
+    "Position, scale and hue carry no label: raw pixels do poorly; use "
+    "crops >= 0.5 and hue jitter 0.5 for SSL."
   )
 
 
-def save_examples_figure(path: str, n: int = 40, *,
-                         cache_dir: str | None = None) -> None:
+def save_examples_figure(
+  path: str, n: int = 40, *, cache_dir: str | None = None
+) -> None:
   """Saves a grid of the first `n` train images, titled with their labels.
 
   Args:
@@ -164,14 +176,16 @@ def save_examples_figure(path: str, n: int = 40, *,
     cache_dir: passed to `load`.
   """
   import matplotlib  # pylint: disable=g-import-not-at-top
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
   data = load("train", cache_dir=cache_dir)
   cols = min(n, 10)
   rows = -(-n // cols)
-  fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.05),
-                           squeeze=False)
+  fig, axes = plt.subplots(
+    rows, cols, figsize=(cols * 0.9, rows * 1.05), squeeze=False
+  )
   for i, ax in enumerate(axes.flat):
     ax.axis("off")
     if i < n:
@@ -188,13 +202,15 @@ def _cache_path(cache_dir: str | None) -> str:
     cache_dir = os.environ.get("JAXSSL_CACHE_DIR")
   if not cache_dir:
     xdg = os.environ.get("XDG_CACHE_HOME")
-    cache_dir = (os.path.join(xdg, "jaxssl") if xdg else
-                 os.path.join(os.path.expanduser("~"), ".cache", "jaxssl"))
+    cache_dir = (
+      os.path.join(xdg, "jaxssl")
+      if xdg
+      else os.path.join(os.path.expanduser("~"), ".cache", "jaxssl")
+    )
   return os.path.join(cache_dir, f"{NAME}_{_VERSION}.npz")
 
 
-def _read_cache(path: str,
-                keys: list[str]) -> dict[str, np.ndarray] | None:
+def _read_cache(path: str, keys: list[str]) -> dict[str, np.ndarray] | None:
   """Returns the cached arrays `keys`, or None if missing or unreadable."""
   try:
     with np.load(path, allow_pickle=False) as f:
@@ -239,24 +255,26 @@ def _build(recipe: _Recipe) -> dict[str, np.ndarray]:
     index = np.repeat(sources[split], copies[split])
     # Shuffle so any prefix is a random, class-mixed sample.
     index = index[rng.permutation(len(index))]
-    out[f"{split}/image"] = _composite(strokes[index], backgrounds, recipe,
-                                       rng)
+    out[f"{split}/image"] = _composite(strokes[index], backgrounds, recipe, rng)
     out[f"{split}/label"] = labels[index]
     out[f"{split}/source_index"] = index.astype(np.int32)
   return out
 
 
-def _split_sources(labels: np.ndarray, test_fraction: float,
-                   rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _split_sources(
+  labels: np.ndarray, test_fraction: float, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
   """A stratified split of source-digit indices into train and test."""
   train, test = [], []
   for c in range(NUM_CLASSES):
     members = rng.permutation(np.flatnonzero(labels == c))
-    n_test = int(round(test_fraction * len(members)))
+    n_test = round(test_fraction * len(members))
     test.append(members[:n_test])
     train.append(members[n_test:])
-  return {"train": np.sort(np.concatenate(train)),
-          "test": np.sort(np.concatenate(test))}
+  return {
+    "train": np.sort(np.concatenate(train)),
+    "test": np.sort(np.concatenate(test)),
+  }
 
 
 def _load_backgrounds(zooms: tuple[int, ...]) -> list[np.ndarray]:
@@ -265,8 +283,9 @@ def _load_backgrounds(zooms: tuple[int, ...]) -> list[np.ndarray]:
   from sklearn import datasets  # pylint: disable=g-import-not-at-top
 
   sample = datasets.load_sample_images()
-  by_name = {os.path.basename(f): im
-             for f, im in zip(sample.filenames, sample.images)}
+  by_name = {
+    os.path.basename(f): im for f, im in zip(sample.filenames, sample.images)
+  }
   photos = [by_name[name] for name in _SKLEARN_PHOTOS]
   photos += [getattr(skdata, name)() for name in _SKIMAGE_PHOTOS]
   out = []
@@ -282,9 +301,13 @@ def _load_backgrounds(zooms: tuple[int, ...]) -> list[np.ndarray]:
   return out
 
 
-def _composite(strokes: np.ndarray, backgrounds: list[np.ndarray],
-               recipe: _Recipe, rng: np.random.Generator,
-               chunk: int = 1024) -> np.ndarray:
+def _composite(
+  strokes: np.ndarray,
+  backgrounds: list[np.ndarray],
+  recipe: _Recipe,
+  rng: np.random.Generator,
+  chunk: int = 1024,
+) -> np.ndarray:
   """Pastes digits on photo crops with random nuisances.
 
   Args:
@@ -313,8 +336,7 @@ def _composite(strokes: np.ndarray, backgrounds: list[np.ndarray],
   top = rng.uniform(size=n) * (side - height)
   left = rng.uniform(size=n) * (side - width)
   # Colour: one random tint (hue, saturation) for the whole image.
-  tint = _hsv_tint(rng.uniform(size=n), rng.uniform(*recipe.tint_saturation,
-                                                     n))
+  tint = _hsv_tint(rng.uniform(size=n), rng.uniform(*recipe.tint_saturation, n))
   delta = rng.uniform(*recipe.digit_delta, n)
   darker = rng.integers(2, size=n).astype(bool)
 
@@ -350,8 +372,9 @@ def _hsv_tint(hue: np.ndarray, saturation: np.ndarray) -> np.ndarray:
   return (1 - saturation[:, None] * w).astype(np.float32)
 
 
-def _digit_value(value: np.ndarray, alpha: np.ndarray, delta: np.ndarray,
-                 darker: np.ndarray) -> np.ndarray:
+def _digit_value(
+  value: np.ndarray, alpha: np.ndarray, delta: np.ndarray, darker: np.ndarray
+) -> np.ndarray:
   """[n] HSV value of the digit: `delta` above or below its backdrop.
 
   The backdrop is the background value averaged under the digit. Darker or
@@ -365,8 +388,9 @@ def _digit_value(value: np.ndarray, alpha: np.ndarray, delta: np.ndarray,
   return np.clip(np.where(darker, backdrop - delta, backdrop + delta), 0, 1)
 
 
-def _tent_weights(start: np.ndarray, length: np.ndarray,
-                  side: int) -> np.ndarray:
+def _tent_weights(
+  start: np.ndarray, length: np.ndarray, side: int
+) -> np.ndarray:
   """[n, side, 8] bilinear weights from output pixels to 8 source pixels."""
   centers = np.arange(side) + 0.5
   # Source coordinate (in source pixels, centers at 0..7) of each output
@@ -375,8 +399,12 @@ def _tent_weights(start: np.ndarray, length: np.ndarray,
   return np.maximum(0, 1 - np.abs(coord[..., None] - np.arange(8)))
 
 
-def _crop_backgrounds(backgrounds: list[np.ndarray], which: np.ndarray,
-                      corner: np.ndarray, flip: np.ndarray) -> np.ndarray:
+def _crop_backgrounds(
+  backgrounds: list[np.ndarray],
+  which: np.ndarray,
+  corner: np.ndarray,
+  flip: np.ndarray,
+) -> np.ndarray:
   """[n, 32, 32] photo crops, mirrored where `flip`.
 
   Args:
@@ -392,6 +420,6 @@ def _crop_backgrounds(backgrounds: list[np.ndarray], which: np.ndarray,
   for i, (b, (u, v)) in enumerate(zip(which, corner)):
     h, w = backgrounds[b].shape
     y, x = int(u * (h - side + 1)), int(v * (w - side + 1))
-    out[i] = backgrounds[b][y:y + side, x:x + side]
+    out[i] = backgrounds[b][y : y + side, x : x + side]
   out[flip] = out[flip, :, ::-1]
   return out

@@ -18,8 +18,9 @@ def denormalize(views: np.ndarray, data_config) -> np.ndarray:
   return np.clip(np.asarray(views) * std + mean, 0.0, 1.0)
 
 
-def plot_views(batch: Mapping[str, np.ndarray], config, n: int = 8,
-               path: str | None = None):
+def plot_views(
+  batch: Mapping[str, np.ndarray], config, n: int = 8, path: str | None = None
+):
   """A grid of augmented views: one row per example, one column per view.
 
   Args:
@@ -39,10 +40,12 @@ def plot_views(batch: Mapping[str, np.ndarray], config, n: int = 8,
   from matplotlib.backends import backend_agg
   # pylint: enable=g-import-not-at-top
 
-  groups = [g for g in config.data.views.keys() if g in batch]
+  groups = [g for g in config.data.views if g in batch]
   if not groups:
-    raise ValueError(f"batch has none of the view groups "
-                     f"{list(config.data.views.keys())}: {sorted(batch)}")
+    raise ValueError(
+      f"batch has none of the view groups "
+      f"{list(config.data.views.keys())}: {sorted(batch)}"
+    )
   n = min(n, len(batch[groups[0]]))
   columns = [(g, j) for g in groups for j in range(batch[g].shape[1])]
   fig = figure_lib.Figure(figsize=(1.2 * len(columns), 1.2 * n + 0.4))
@@ -51,8 +54,9 @@ def plot_views(batch: Mapping[str, np.ndarray], config, n: int = 8,
   for i in range(n):
     for col, (group, j) in enumerate(columns):
       ax = axes[i, col]
-      ax.imshow(denormalize(batch[group][i, j], config.data),
-                interpolation="nearest")
+      ax.imshow(
+        denormalize(batch[group][i, j], config.data), interpolation="nearest"
+      )
       ax.set_xticks([])
       ax.set_yticks([])
       if i == 0:

@@ -31,14 +31,15 @@ from collections.abc import Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402  (after the logging env var)
+import tensorflow as tf
 
 Prob = float | Sequence[float]  # one value, or one per image of `shape`
 
 
 def _uniform(seed, shape=(), minval=0.0, maxval=1.0):
-  return tf.random.stateless_uniform(shape, seed, minval=minval,
-                                     maxval=maxval, dtype=tf.float32)
+  return tf.random.stateless_uniform(
+    shape, seed, minval=minval, maxval=maxval, dtype=tf.float32
+  )
 
 
 def _coin(seed, shape, prob: Prob) -> tf.Tensor:
@@ -76,10 +77,15 @@ def to_float(image: tf.Tensor) -> tf.Tensor:
 # Random resized crop ---------------------------------------------------------
 
 
-def draw_crop(seed: tf.Tensor, image_hw: tf.Tensor, *, shape=(),
-              scale: Sequence[float] = (0.08, 1.0),
-              ratio: Sequence[float] = (3 / 4, 4 / 3),
-              attempts: int = 10) -> tf.Tensor:
+def draw_crop(
+  seed: tf.Tensor,
+  image_hw: tf.Tensor,
+  *,
+  shape=(),
+  scale: Sequence[float] = (0.08, 1.0),
+  ratio: Sequence[float] = (3 / 4, 4 / 3),
+  attempts: int = 10,
+) -> tf.Tensor:
   """Crop boxes as torchvision's `RandomResizedCrop.get_params`.
 
   Up to `attempts` draws of an area fraction in `scale` and a log-uniform
@@ -100,8 +106,11 @@ def draw_crop(seed: tf.Tensor, image_hw: tf.Tensor, *, shape=(),
   width = tf.cast(image_hw[1], tf.float32)
   seeds = tf.random.experimental.stateless_split(seed, 3)
   area = height * width * _uniform(seeds[0], shape + (attempts,), *scale)
-  aspect = tf.exp(_uniform(seeds[1], shape + (attempts,),
-                           math.log(ratio[0]), math.log(ratio[1])))
+  aspect = tf.exp(
+    _uniform(
+      seeds[1], shape + (attempts,), math.log(ratio[0]), math.log(ratio[1])
+    )
+  )
   crop_w = tf.round(tf.sqrt(area * aspect))
   crop_h = tf.round(tf.sqrt(area / aspect))
   fits = (crop_w > 0) & (crop_h > 0) & (crop_w <= width) & (crop_h <= height)
@@ -112,17 +121,25 @@ def draw_crop(seed: tf.Tensor, image_hw: tf.Tensor, *, shape=(),
   fallback_w = tf.where(in_ratio > hi, tf.round(height * hi), width)
   fallback_h = tf.where(in_ratio < lo, tf.round(width / lo), height)
   dims = len(shape)
-  crop_h = tf.where(found, tf.gather(crop_h, first, batch_dims=dims),
-                    fallback_h)
-  crop_w = tf.where(found, tf.gather(crop_w, first, batch_dims=dims),
-                    fallback_w)
+  crop_h = tf.where(
+    found, tf.gather(crop_h, first, batch_dims=dims), fallback_h
+  )
+  crop_w = tf.where(
+    found, tf.gather(crop_w, first, batch_dims=dims), fallback_w
+  )
   span_h, span_w = height - crop_h, width - crop_w
   where = _uniform(seeds[2], shape + (2,))
   # torchvision: randint(0, span + 1) when found, else the centre.
-  top = tf.where(found, tf.minimum(tf.floor(where[..., 0] * (span_h + 1)),
-                                   span_h), tf.floor(span_h / 2))
-  left = tf.where(found, tf.minimum(tf.floor(where[..., 1] * (span_w + 1)),
-                                    span_w), tf.floor(span_w / 2))
+  top = tf.where(
+    found,
+    tf.minimum(tf.floor(where[..., 0] * (span_h + 1)), span_h),
+    tf.floor(span_h / 2),
+  )
+  left = tf.where(
+    found,
+    tf.minimum(tf.floor(where[..., 1] * (span_w + 1)), span_w),
+    tf.floor(span_w / 2),
+  )
   return tf.cast(tf.stack([top, left, crop_h, crop_w], axis=-1), tf.int32)
 
 
@@ -149,26 +166,40 @@ def apply_crop(image: tf.Tensor, boxes: tf.Tensor, *, size: int) -> tf.Tensor:
     top, left, height, width = tf.unstack(tf.cast(many, tf.float32), axis=-1)
     # crop_and_resize maps box corners onto the first and last pixel centres.
     norm = [tf.maximum(h - 1.0, 1.0), tf.maximum(w - 1.0, 1.0)]
-    corners = tf.stack([top / norm[0], left / norm[1],
-                        (top + height - 1.0) / norm[0],
-                        (left + width - 1.0) / norm[1]], axis=-1)
-    out = tf.image.crop_and_resize(image[None], corners,
-                                   tf.zeros_like(many[:, 0]), [size, size])
+    corners = tf.stack(
+      [
+        top / norm[0],
+        left / norm[1],
+        (top + height - 1.0) / norm[0],
+        (left + width - 1.0) / norm[1],
+      ],
+      axis=-1,
+    )
+    out = tf.image.crop_and_resize(
+      image[None], corners, tf.zeros_like(many[:, 0]), [size, size]
+    )
     out = tf.clip_by_value(out, 0.0, 1.0)
     return out if boxes.shape.rank == 2 else out[0]
   if boxes.shape.rank == 2:
-    return tf.stack([apply_crop(image, boxes[i], size=size)
-                     for i in range(boxes.shape[0])])
-  crop = tf.slice(image, tf.stack([boxes[0], boxes[1], 0]),
-                  tf.stack([boxes[2], boxes[3], -1]))
+    return tf.stack(
+      [apply_crop(image, boxes[i], size=size) for i in range(boxes.shape[0])]
+    )
+  crop = tf.slice(
+    image, tf.stack([boxes[0], boxes[1], 0]), tf.stack([boxes[2], boxes[3], -1])
+  )
   out = tf.image.resize(crop, [size, size], method="bilinear", antialias=True)
   out.set_shape([size, size, c])
   return tf.clip_by_value(out, 0.0, 1.0)
 
 
-def random_resized_crop(image: tf.Tensor, seed: tf.Tensor, *, size: int,
-                        scale: Sequence[float] = (0.08, 1.0),
-                        ratio: Sequence[float] = (3 / 4, 4 / 3)) -> tf.Tensor:
+def random_resized_crop(
+  image: tf.Tensor,
+  seed: tf.Tensor,
+  *,
+  size: int,
+  scale: Sequence[float] = (0.08, 1.0),
+  ratio: Sequence[float] = (3 / 4, 4 / 3),
+) -> tf.Tensor:
   """float32 [h, w, c] in [0, 1] -> a random crop resized to [size, size, c].
 
   `scale` bounds the kept fraction of the area, `ratio` the aspect ratio
@@ -194,8 +225,9 @@ def apply_flip(images: tf.Tensor, flip: tf.Tensor) -> tf.Tensor:
   return tf.where(_bc(flip), tf.reverse(images, axis=[-2]), images)
 
 
-def random_flip(image: tf.Tensor, seed: tf.Tensor, *,
-                prob: float = 0.5) -> tf.Tensor:
+def random_flip(
+  image: tf.Tensor, seed: tf.Tensor, *, prob: float = 0.5
+) -> tf.Tensor:
   """Mirrors left-right with probability `prob`; any range or dtype."""
   return apply_flip(image, draw_coin(seed, prob=prob))
 
@@ -206,8 +238,11 @@ _LUMA = (0.2989, 0.587, 0.114)  # ITU-R 601, as torchvision and tf.image
 def _luma(images: tf.Tensor) -> tf.Tensor:
   """[..., h, w, 1] luma of [..., h, w, 3] images."""
   # Channel slices: 3x faster here than a reduce_sum over a size-3 axis.
-  return (images[..., 0:1] * _LUMA[0] + images[..., 1:2] * _LUMA[1] +
-          images[..., 2:3] * _LUMA[2])
+  return (
+    images[..., 0:1] * _LUMA[0]
+    + images[..., 1:2] * _LUMA[1]
+    + images[..., 2:3] * _LUMA[2]
+  )
 
 
 def apply_grayscale(images: tf.Tensor, gray: tf.Tensor) -> tf.Tensor:
@@ -216,32 +251,45 @@ def apply_grayscale(images: tf.Tensor, gray: tf.Tensor) -> tf.Tensor:
   return tf.where(_bc(gray), luma, images)
 
 
-def random_grayscale(image: tf.Tensor, seed: tf.Tensor, *,
-                     prob: float = 0.2) -> tf.Tensor:
+def random_grayscale(
+  image: tf.Tensor, seed: tf.Tensor, *, prob: float = 0.2
+) -> tf.Tensor:
   """Luma repeated to 3 channels with probability `prob`; [0, 1] floats."""
   return apply_grayscale(image, draw_coin(seed, prob=prob))
 
 
-def apply_solarize(images: tf.Tensor, solarize: tf.Tensor, *,
-                   threshold: float = 0.5) -> tf.Tensor:
+def apply_solarize(
+  images: tf.Tensor, solarize: tf.Tensor, *, threshold: float = 0.5
+) -> tf.Tensor:
   """x -> 1 - x for pixels >= threshold where `solarize`; [0, 1] floats."""
   inverted = tf.where(images >= threshold, 1.0 - images, images)
   return tf.where(_bc(solarize), inverted, images)
 
 
-def solarize(image: tf.Tensor, seed: tf.Tensor, *, prob: float = 0.2,
-             threshold: float = 0.5) -> tf.Tensor:
+def solarize(
+  image: tf.Tensor,
+  seed: tf.Tensor,
+  *,
+  prob: float = 0.2,
+  threshold: float = 0.5,
+) -> tf.Tensor:
   """Solarizes a float32 [h, w, 3] image in [0, 1] with probability `prob`."""
-  return apply_solarize(image, draw_coin(seed, prob=prob),
-                        threshold=threshold)
+  return apply_solarize(image, draw_coin(seed, prob=prob), threshold=threshold)
 
 
 # Colour jitter ---------------------------------------------------------------
 
 
-def draw_jitter(seed: tf.Tensor, *, shape=(), brightness: float = 0.4,
-                contrast: float = 0.4, saturation: float = 0.4,
-                hue: float = 0.1, prob: Prob = 0.8) -> dict[str, tf.Tensor]:
+def draw_jitter(
+  seed: tf.Tensor,
+  *,
+  shape=(),
+  brightness: float = 0.4,
+  contrast: float = 0.4,
+  saturation: float = 0.4,
+  hue: float = 0.1,
+  prob: Prob = 0.8,
+) -> dict[str, tf.Tensor]:
   """ColorJitter parameters for `shape` images.
 
   Returns:
@@ -251,13 +299,22 @@ def draw_jitter(seed: tf.Tensor, *, shape=(), brightness: float = 0.4,
   """
   shape = tuple(shape)
   seeds = tf.random.experimental.stateless_split(seed, 3)
-  lo = tf.constant([max(0.0, 1.0 - brightness), max(0.0, 1.0 - contrast),
-                    max(0.0, 1.0 - saturation), -hue])
+  lo = tf.constant(
+    [
+      max(0.0, 1.0 - brightness),
+      max(0.0, 1.0 - contrast),
+      max(0.0, 1.0 - saturation),
+      -hue,
+    ]
+  )
   hi = tf.constant([1.0 + brightness, 1.0 + contrast, 1.0 + saturation, hue])
   factors = lo + (hi - lo) * _uniform(seeds[1], shape + (4,))
   order = tf.argsort(_uniform(seeds[2], shape + (4,)), axis=-1)
-  return {"apply": _coin(seeds[0], shape, prob), "factors": factors,
-          "order": tf.cast(order, tf.int32)}
+  return {
+    "apply": _coin(seeds[0], shape, prob),
+    "factors": factors,
+    "order": tf.cast(order, tf.int32),
+  }
 
 
 def _shift_hue(images: tf.Tensor, delta: tf.Tensor) -> tf.Tensor:
@@ -287,34 +344,49 @@ def apply_jitter(images: tf.Tensor, params: dict[str, tf.Tensor]) -> tf.Tensor:
     #   y = a * x + b * mean(luma(x)) + c * luma(x),
     # with (a, b, c) = (f, 0, 0), (f, 1 - f, 0), (f, 0, 1 - f) or (1, 0, 0).
     cheap = chosen[:, :3]
-    a = (tf.reduce_sum(cheap * factors[:, :3], axis=1) +
-         (1.0 - tf.reduce_sum(cheap, axis=1)))  # exactly f, or exactly 1
+    a = tf.reduce_sum(cheap * factors[:, :3], axis=1) + (
+      1.0 - tf.reduce_sum(cheap, axis=1)
+    )  # exactly f, or exactly 1
     b = cheap[:, 1] * (1.0 - factors[:, 1])
     c = cheap[:, 2] * (1.0 - factors[:, 2])
     luma = _luma(x)
     mean = tf.reduce_mean(luma, axis=[-3, -2, -1], keepdims=True)
-    x = tf.clip_by_value(_bc(a) * x + _bc(b) * mean + _bc(c) * luma, 0.0,
-                         1.0)
+    x = tf.clip_by_value(_bc(a) * x + _bc(b) * mean + _bc(c) * luma, 0.0, 1.0)
     # Hue is the costly one: only on the rows that take it in this slot.
     rows = tf.where(chosen[:, 3] > 0)
-    shifted = _shift_hue(tf.gather_nd(x, rows),
-                         tf.gather_nd(factors[:, 3], rows))
-    x = tf.tensor_scatter_nd_update(x, rows,
-                                    tf.clip_by_value(shifted, 0.0, 1.0))
+    shifted = _shift_hue(
+      tf.gather_nd(x, rows), tf.gather_nd(factors[:, 3], rows)
+    )
+    x = tf.tensor_scatter_nd_update(
+      x, rows, tf.clip_by_value(shifted, 0.0, 1.0)
+    )
   return tf.reshape(x, shape)
 
 
-def color_jitter(image: tf.Tensor, seed: tf.Tensor, *, brightness: float,
-                 contrast: float, saturation: float, hue: float,
-                 prob: float = 1.0) -> tf.Tensor:
+def color_jitter(
+  image: tf.Tensor,
+  seed: tf.Tensor,
+  *,
+  brightness: float,
+  contrast: float,
+  saturation: float,
+  hue: float,
+  prob: float = 1.0,
+) -> tf.Tensor:
   """Colour jitter of a float32 [h, w, 3] image in [0, 1], random order.
 
   torchvision `RandomApply([ColorJitter(b, c, s, h)], p=prob)`: factors
   from [max(0, 1 - x), 1 + x] for brightness, contrast and saturation, a
   hue shift in [-hue, hue] turns (hue <= 0.5).
   """
-  params = draw_jitter(seed, brightness=brightness, contrast=contrast,
-                       saturation=saturation, hue=hue, prob=prob)
+  params = draw_jitter(
+    seed,
+    brightness=brightness,
+    contrast=contrast,
+    saturation=saturation,
+    hue=hue,
+    prob=prob,
+  )
   return apply_jitter(image, params)
 
 
@@ -326,16 +398,24 @@ def blur_radius(side: int) -> int:
   return max(1, (side // 10) // 2)
 
 
-def draw_blur(seed: tf.Tensor, *, shape=(), prob: Prob = 0.5,
-              sigma: Sequence[float] = (0.1, 2.0)) -> dict[str, tf.Tensor]:
+def draw_blur(
+  seed: tf.Tensor,
+  *,
+  shape=(),
+  prob: Prob = 0.5,
+  sigma: Sequence[float] = (0.1, 2.0),
+) -> dict[str, tf.Tensor]:
   """{"apply": bool [*shape], "sigma": float32 [*shape] in `sigma`}."""
   seeds = tf.random.experimental.stateless_split(seed, 2)
-  return {"apply": _coin(seeds[0], shape, prob),
-          "sigma": _uniform(seeds[1], shape, sigma[0], sigma[1])}
+  return {
+    "apply": _coin(seeds[0], shape, prob),
+    "sigma": _uniform(seeds[1], shape, sigma[0], sigma[1]),
+  }
 
 
-def apply_blur(images: tf.Tensor, params: dict[str, tf.Tensor], *,
-               radius: int | None = None) -> tf.Tensor:
+def apply_blur(
+  images: tf.Tensor, params: dict[str, tf.Tensor], *, radius: int | None = None
+) -> tf.Tensor:
   """Separable Gaussian blur of float32 [..., h, w, c] (static h, w, c).
 
   Each image gets its own sigma; borders are reflected (as torchvision).
@@ -356,39 +436,44 @@ def apply_blur(images: tf.Tensor, params: dict[str, tf.Tensor], *,
   # One depthwise conv for all images: images go to the channel axis.
   n = tf.shape(x)[0]
   x = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, w, -1])  # [1,h,w,nc]
-  kernel = tf.reshape(tf.repeat(tf.transpose(kernel), c, axis=1),
-                      [-1, n * c])  # [k, n*c], channel n_i*c + c_j
+  kernel = tf.reshape(
+    tf.repeat(tf.transpose(kernel), c, axis=1), [-1, n * c]
+  )  # [k, n*c], channel n_i*c + c_j
   pad = [[0, 0], [radius, radius], [radius, radius], [0, 0]]
   x = tf.pad(x, pad, mode="REFLECT")
-  x = tf.nn.depthwise_conv2d(x, kernel[:, None, :, None], [1, 1, 1, 1],
-                             "VALID")
-  x = tf.nn.depthwise_conv2d(x, kernel[None, :, :, None], [1, 1, 1, 1],
-                             "VALID")
+  x = tf.nn.depthwise_conv2d(x, kernel[:, None, :, None], [1, 1, 1, 1], "VALID")
+  x = tf.nn.depthwise_conv2d(x, kernel[None, :, :, None], [1, 1, 1, 1], "VALID")
   x = tf.transpose(tf.reshape(x, [h, w, n, c]), [2, 0, 1, 3])
   blurred = tf.reshape(tf.clip_by_value(x, 0.0, 1.0), shape)
   return tf.where(_bc(params["apply"]), blurred, images)
 
 
-def gaussian_blur(image: tf.Tensor, seed: tf.Tensor, *, prob: float = 0.5,
-                  sigma: Sequence[float] = (0.1, 2.0),
-                  radius: int | None = None) -> tf.Tensor:
+def gaussian_blur(
+  image: tf.Tensor,
+  seed: tf.Tensor,
+  *,
+  prob: float = 0.5,
+  sigma: Sequence[float] = (0.1, 2.0),
+  radius: int | None = None,
+) -> tf.Tensor:
   """Blurs a float32 [h, w, 3] image in [0, 1] (static size) with `prob`.
 
   sigma ~ U(sigma) pixels; the kernel half-width `radius` defaults to ~5%
   of the side (SimCLR's kernel of 10%).
   """
-  return apply_blur(image, draw_blur(seed, prob=prob, sigma=sigma),
-                    radius=radius)
+  return apply_blur(
+    image, draw_blur(seed, prob=prob, sigma=sigma), radius=radius
+  )
 
 
 # Deterministic ---------------------------------------------------------------
 
 
-def normalize(image: tf.Tensor, *, mean: Sequence[float],
-              std: Sequence[float]) -> tf.Tensor:
+def normalize(
+  image: tf.Tensor, *, mean: Sequence[float], std: Sequence[float]
+) -> tf.Tensor:
   """(image - mean) / std per channel of float32 [..., 3] in [0, 1]."""
-  return ((image - tf.constant(mean, tf.float32)) /
-          tf.constant(std, tf.float32))
+  return (image - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
 
 
 def resize_center_crop(image: tf.Tensor, *, size: int) -> tf.Tensor:
@@ -405,8 +490,9 @@ def resize_center_crop(image: tf.Tensor, *, size: int) -> tf.Tensor:
   new_w = tf.maximum(tf.cast(tf.round(w * size / short), tf.int32), size)
 
   def resize():
-    out = tf.image.resize(image, tf.stack([new_h, new_w]), method="bilinear",
-                          antialias=True)
+    out = tf.image.resize(
+      image, tf.stack([new_h, new_w]), method="bilinear", antialias=True
+    )
     return tf.clip_by_value(out, 0.0, 1.0)
 
   same = tf.logical_and(tf.equal(shape[0], new_h), tf.equal(shape[1], new_w))

@@ -35,9 +35,7 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow as tf
 
-from jaxssl.data import ops
-from jaxssl.data import sources
-from jaxssl.data import views
+from jaxssl.data import ops, sources, views
 
 _UNTIL_THE_END = 2**62  # positions of an endless training stream
 
@@ -53,6 +51,7 @@ class DatasetInfo:
     image_shape: (s, s, 3), the shape of `eval_batches` images, with
       s = `config.data.image_size`.
   """
+
   num_classes: int
   num_train: int
   num_eval: int
@@ -71,21 +70,29 @@ def _setup_tf() -> None:
 def _process(process_index, process_count) -> tuple[int, int]:
   if process_index is None or process_count is None:
     import jax  # pylint: disable=g-import-not-at-top
-    process_index = jax.process_index() if process_index is None else (
-        process_index)
-    process_count = jax.process_count() if process_count is None else (
-        process_count)
+
+    process_index = (
+      jax.process_index() if process_index is None else (process_index)
+    )
+    process_count = (
+      jax.process_count() if process_count is None else (process_count)
+    )
   if not 0 <= process_index < process_count:
-    raise ValueError(f"process_index={process_index} is not in "
-                     f"[0, process_count={process_count})")
+    raise ValueError(
+      f"process_index={process_index} is not in "
+      f"[0, process_count={process_count})"
+    )
   return process_index, process_count
 
 
-def host_range(total: int, process_index: int,
-               process_count: int) -> tuple[int, int]:
+def host_range(
+  total: int, process_index: int, process_count: int
+) -> tuple[int, int]:
   """This host's contiguous shard [start, stop) of `total` examples."""
-  return (total * process_index // process_count,
-          total * (process_index + 1) // process_count)
+  return (
+    total * process_index // process_count,
+    total * (process_index + 1) // process_count,
+  )
 
 
 def _plain(fn):
@@ -106,9 +113,11 @@ def _options() -> tf.data.Options:
 def _split_size(config, split: str) -> int:
   info = sources.source_info(config.data)
   if split not in info.splits:
-    raise ValueError(f"config.data: dataset {config.data.name!r} has no "
-                     f"split {split!r}; available splits: "
-                     f"{sorted(info.splits)}")
+    raise ValueError(
+      f"config.data: dataset {config.data.name!r} has no "
+      f"split {split!r}; available splits: "
+      f"{sorted(info.splits)}"
+    )
   return info.splits[split]
 
 
@@ -118,10 +127,11 @@ def dataset_info(config) -> DatasetInfo:
   info = sources.source_info(config.data)
   size = config.data.image_size
   return DatasetInfo(
-      num_classes=info.num_classes,
-      num_train=_split_size(config, config.data.train_split),
-      num_eval=_split_size(config, config.data.eval_split),
-      image_shape=(size, size, 3))
+    num_classes=info.num_classes,
+    num_train=_split_size(config, config.data.train_split),
+    num_eval=_split_size(config, config.data.eval_split),
+    image_shape=(size, size, 3),
+  )
 
 
 def _seeds(config, process_index: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -131,20 +141,26 @@ def _seeds(config, process_index: int) -> tuple[tf.Tensor, tf.Tensor]:
   return fold(base, 0), fold(base, 1)
 
 
-def _train_dataset(config, start_step: int, process_index: int,
-                   process_count: int) -> tf.data.Dataset:
+def _train_dataset(
+  config, start_step: int, process_index: int, process_count: int
+) -> tf.data.Dataset:
   batch_size = config.train.batch_size
   if batch_size % process_count:
-    raise ValueError(f"config.train.batch_size={batch_size} is not divisible "
-                     f"by the {process_count} processes (hosts)")
+    raise ValueError(
+      f"config.train.batch_size={batch_size} is not divisible "
+      f"by the {process_count} processes (hosts)"
+    )
   b = batch_size // process_count
   split = config.data.train_split
-  start, stop = host_range(_split_size(config, split), process_index,
-                           process_count)
+  start, stop = host_range(
+    _split_size(config, split), process_index, process_count
+  )
   if stop == start:
-    raise ValueError(f"split {split!r} of {config.data.name!r} has no "
-                     f"examples for process {process_index} of "
-                     f"{process_count}")
+    raise ValueError(
+      f"split {split!r} of {config.data.name!r} has no "
+      f"examples for process {process_index} of "
+      f"{process_count}"
+    )
   src = sources.load(config.data, split, start=start, stop=stop)
   aug_base, shuffle_base = _seeds(config, process_index)
   first = start_step * b
@@ -170,11 +186,13 @@ def _train_dataset(config, start_step: int, process_index: int,
   else:  # Stream: replay the seeded order, skip before decoding.
     seed = (config.seed * 1_000_003 + process_index) % 2**31
     ds = src.make(seed).repeat()
-    ds = ds.shuffle(config.data.shuffle_buffer, seed=seed,
-                    reshuffle_each_iteration=True)
+    ds = ds.shuffle(
+      config.data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+    )
     ds = ds.skip(first).enumerate(start=first)
-    ds = ds.map(_plain(lambda k, ex: draw(k, *ex)),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(
+      _plain(lambda k, ex: draw(k, *ex)), num_parallel_calls=tf.data.AUTOTUNE
+    )
 
   def finish(drawn, label):
     out = apply_views(drawn)
@@ -186,10 +204,13 @@ def _train_dataset(config, start_step: int, process_index: int,
   return ds.prefetch(tf.data.AUTOTUNE).with_options(_options())
 
 
-def train_batches(config, *, start_step: int = 0,
-                  process_index: int | None = None,
-                  process_count: int | None = None
-                  ) -> Iterator[dict[str, np.ndarray]]:
+def train_batches(
+  config,
+  *,
+  start_step: int = 0,
+  process_index: int | None = None,
+  process_count: int | None = None,
+) -> Iterator[dict[str, np.ndarray]]:
   """Endless host-local training batches.
 
   Args:
@@ -217,10 +238,15 @@ def train_batches(config, *, start_step: int = 0,
   return ds.as_numpy_iterator()
 
 
-def eval_batches(config, split: str, *, batch_size: int,
-                 process_index: int | None = None,
-                 process_count: int | None = None,
-                 max_examples: int = 0) -> Iterator[dict[str, np.ndarray]]:
+def eval_batches(
+  config,
+  split: str,
+  *,
+  batch_size: int,
+  process_index: int | None = None,
+  process_count: int | None = None,
+  max_examples: int = 0,
+) -> Iterator[dict[str, np.ndarray]]:
   """One pass over `split` in stored order, without augmentation.
 
   Images are resized (shorter side) and centre-cropped to
@@ -259,16 +285,24 @@ def eval_batches(config, split: str, *, batch_size: int,
   def prepare(image, label):
     image = ops.to_float(src.decode(image))
     image = ops.resize_center_crop(image, size=size)
-    return {"image": ops.normalize(image, mean=mean, std=std),
-            "label": label, "valid": True}
+    return {
+      "image": ops.normalize(image, mean=mean, std=std),
+      "label": label,
+      "valid": True,
+    }
 
   ds = ds.map(_plain(prepare), num_parallel_calls=tf.data.AUTOTUNE)
   pad = num_batches * batch_size - len(src)
   if pad < 0:
-    raise ValueError(f"split {split!r} of {config.data.name!r} holds more "
-                     f"examples than its metadata says ({stop - start})")
-  padding = {"image": tf.zeros([size, size, 3]),
-             "label": tf.constant(0, tf.int32), "valid": False}
+    raise ValueError(
+      f"split {split!r} of {config.data.name!r} holds more "
+      f"examples than its metadata says ({stop - start})"
+    )
+  padding = {
+    "image": tf.zeros([size, size, 3]),
+    "label": tf.constant(0, tf.int32),
+    "valid": False,
+  }
   ds = ds.concatenate(tf.data.Dataset.from_tensors(padding).repeat(pad))
   ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
   return ds.with_options(_options()).as_numpy_iterator()

@@ -42,12 +42,14 @@ IMAGE_FOLDER = "image_folder"
 def embedded_load(split: str) -> dict[str, np.ndarray]:
   """Loads the embedded dataset (a seam: tests replace it with a fake)."""
   from jaxssl.data import embedded  # pylint: disable=g-import-not-at-top
+
   return embedded.load(split)
 
 
 @dataclasses.dataclass(frozen=True)
 class SourceInfo:
   """What a source holds: class count and examples per split (all hosts)."""
+
   num_classes: int
   splits: dict[str, int]
 
@@ -62,6 +64,7 @@ class Examples:
     labels: int32 [n].
     encoding: "raw", "encoded" or "path".
   """
+
   images: np.ndarray
   labels: np.ndarray
   encoding: str
@@ -88,6 +91,7 @@ class Stream:
       repetition), in stored order when it is None.
     num_examples: examples in the shard.
   """
+
   make: Callable[[int | None], tf.data.Dataset]
   num_examples: int
 
@@ -115,8 +119,10 @@ def _cached(key: tuple, fn: Callable[[], Any]) -> Any:
 
 def _check_split(name: str, split: str, splits: dict[str, int]) -> None:
   if split not in splits:
-    raise ValueError(f"dataset {name!r} has no split {split!r}; available "
-                     f"splits: {sorted(splits)}")
+    raise ValueError(
+      f"dataset {name!r} has no split {split!r}; available "
+      f"splits: {sorted(splits)}"
+    )
 
 
 # embedded_digits --------------------------------------------------------------
@@ -125,17 +131,21 @@ def _check_split(name: str, split: str, splits: dict[str, int]) -> None:
 def _embedded_split(split: str) -> dict[str, np.ndarray]:
   def load_split():
     if split not in ("train", "test"):
-      raise ValueError(f"dataset {EMBEDDED!r} has no split {split!r}; "
-                       "available splits: ['test', 'train']")
+      raise ValueError(
+        f"dataset {EMBEDDED!r} has no split {split!r}; "
+        "available splits: ['test', 'train']"
+      )
     return embedded_load(split)
+
   return _cached(("embedded", split), load_split)
 
 
 def _embedded_info() -> SourceInfo:
   train, test = _embedded_split("train"), _embedded_split("test")
   num_classes = int(max(train["label"].max(), test["label"].max())) + 1
-  return SourceInfo(num_classes, {"train": len(train["label"]),
-                                  "test": len(test["label"])})
+  return SourceInfo(
+    num_classes, {"train": len(train["label"]), "test": len(test["label"])}
+  )
 
 
 # image_folder -----------------------------------------------------------------
@@ -143,13 +153,16 @@ def _embedded_info() -> SourceInfo:
 
 def _folder_builder(data_dir: str):
   if not data_dir or not os.path.isdir(data_dir):
-    raise ValueError(f"config.data.name={IMAGE_FOLDER!r} needs "
-                     f"config.data.data_dir to be a folder of split/class/"
-                     f"image files; got data_dir={data_dir!r}")
+    raise ValueError(
+      f"config.data.name={IMAGE_FOLDER!r} needs "
+      f"config.data.data_dir to be a folder of split/class/"
+      f"image files; got data_dir={data_dir!r}"
+    )
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
   def build():
     return tfds.folder_dataset.ImageFolder(data_dir)
+
   return _cached(("folder", os.path.abspath(data_dir)), build)
 
 
@@ -159,8 +172,9 @@ def _folder_info(data_dir: str) -> SourceInfo:
   return SourceInfo(builder.info.features["label"].num_classes, splits)
 
 
-def _folder_examples(data_dir: str, split: str, start: int,
-                     stop: int) -> Examples:
+def _folder_examples(
+  data_dir: str, split: str, start: int, stop: int
+) -> Examples:
   builder = _folder_builder(data_dir)
   # ImageFolder keeps (path, label) per split in this deterministic order
   # (the order its `as_dataset` reads); paths keep random access free.
@@ -177,6 +191,7 @@ def _folder_examples(data_dir: str, split: str, start: int,
 
 def _tfds_builder(data_config):
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
   name, data_dir = data_config.name, data_config.data_dir or None
 
   def build():
@@ -184,22 +199,27 @@ def _tfds_builder(data_config):
       builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
       raise ValueError(
-          f"config.data.name={name!r} is not {EMBEDDED!r}, {IMAGE_FOLDER!r} "
-          "or a TFDS dataset name (see tfds.list_builders())") from None
+        f"config.data.name={name!r} is not {EMBEDDED!r}, {IMAGE_FOLDER!r} "
+        "or a TFDS dataset name (see tfds.list_builders())"
+      ) from None
     if not builder.is_prepared():
       root = data_dir or os.path.dirname(os.path.dirname(builder.data_dir))
       raise FileNotFoundError(
-          f"TFDS dataset {name!r} is not prepared in data_dir={root!r} "
-          f"(looked for {builder.data_dir}); download it with `tfds build "
-          f"{name} --data_dir {root}` or `tfds.builder({name!r}, "
-          f"data_dir={root!r}).download_and_prepare()`, or set "
-          "config.data.data_dir")
+        f"TFDS dataset {name!r} is not prepared in data_dir={root!r} "
+        f"(looked for {builder.data_dir}); download it with `tfds build "
+        f"{name} --data_dir {root}` or `tfds.builder({name!r}, "
+        f"data_dir={root!r}).download_and_prepare()`, or set "
+        "config.data.data_dir"
+      )
     features = builder.info.features
     for key in ("image_key", "label_key"):
       if data_config[key] not in features:
-        raise ValueError(f"config.data.{key}={data_config[key]!r} is not a "
-                         f"feature of {name!r}: {sorted(features.keys())}")
+        raise ValueError(
+          f"config.data.{key}={data_config[key]!r} is not a "
+          f"feature of {name!r}: {sorted(features.keys())}"
+        )
     return builder
+
   return _cached(("tfds", name, data_dir), build)
 
 
@@ -208,23 +228,28 @@ def _tfds_info(data_config) -> SourceInfo:
   label = builder.info.features[data_config.label_key]
   num_classes = getattr(label, "num_classes", None)
   if not num_classes:
-    raise ValueError(f"config.data.label_key={data_config.label_key!r} of "
-                     f"{data_config.name!r} is not a ClassLabel feature")
+    raise ValueError(
+      f"config.data.label_key={data_config.label_key!r} of "
+      f"{data_config.name!r} is not a ClassLabel feature"
+    )
   splits = {k: v.num_examples for k, v in builder.info.splits.items()}
   return SourceInfo(int(num_classes), splits)
 
 
-def _tfds_examples(data_config, split: str, start: int, stop: int
-                   ) -> Examples | Stream:
+def _tfds_examples(
+  data_config, split: str, start: int, stop: int
+) -> Examples | Stream:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
   builder = _tfds_builder(data_config)
   image_key, label_key = data_config.image_key, data_config.label_key
   n = stop - start
   sub_split = f"{split}[{start}:{stop}]"
   shape = builder.info.features[image_key].shape
   split_info = builder.info.splits[split]
-  encoded_bytes = int(split_info.num_bytes) * n / max(
-      split_info.num_examples, 1)
+  encoded_bytes = (
+    int(split_info.num_bytes) * n / max(split_info.num_examples, 1)
+  )
   raw = None not in shape and n * math.prod(shape) <= MEMORY_BUDGET_BYTES
   skip = {image_key: tfds.decode.SkipDecoding()}
 
@@ -232,18 +257,28 @@ def _tfds_examples(data_config, split: str, start: int, stop: int
     return ex[image_key], tf.cast(ex[label_key], tf.int32)
 
   if not raw and encoded_bytes > MEMORY_BUDGET_BYTES:
+
     def make(shuffle_seed: int | None) -> tf.data.Dataset:
       read_config = tfds.ReadConfig(
-          shuffle_seed=shuffle_seed, shuffle_reshuffle_each_iteration=True,
-          try_autocache=False)
-      ds = builder.as_dataset(split=sub_split, decoders=skip,
-                              shuffle_files=shuffle_seed is not None,
-                              read_config=read_config)
+        shuffle_seed=shuffle_seed,
+        shuffle_reshuffle_each_iteration=True,
+        try_autocache=False,
+      )
+      ds = builder.as_dataset(
+        split=sub_split,
+        decoders=skip,
+        shuffle_files=shuffle_seed is not None,
+        read_config=read_config,
+      )
       return ds.take(n).map(select, num_parallel_calls=tf.data.AUTOTUNE)
+
     return Stream(make, n)
 
-  ds = builder.as_dataset(split=sub_split, decoders=None if raw else skip,
-                          read_config=tfds.ReadConfig(try_autocache=False))
+  ds = builder.as_dataset(
+    split=sub_split,
+    decoders=None if raw else skip,
+    read_config=tfds.ReadConfig(try_autocache=False),
+  )
   ds = ds.take(n).map(select, num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.batch(1024)
   images, labels = [], []
@@ -251,10 +286,12 @@ def _tfds_examples(data_config, split: str, start: int, stop: int
     images.append(image if raw else image.astype(object))
     labels.append(label)
   if not labels:
-    raise ValueError(f"dataset {data_config.name!r} split {sub_split!r} is "
-                     "empty")
-  return Examples(np.concatenate(images), np.concatenate(labels),
-                  "raw" if raw else "encoded")
+    raise ValueError(
+      f"dataset {data_config.name!r} split {sub_split!r} is empty"
+    )
+  return Examples(
+    np.concatenate(images), np.concatenate(labels), "raw" if raw else "encoded"
+  )
 
 
 # Public -----------------------------------------------------------------------
@@ -274,8 +311,9 @@ def source_info(data_config) -> SourceInfo:
   return _tfds_info(data_config)
 
 
-def load(data_config, split: str, *, start: int = 0,
-         stop: int | None = None) -> Examples | Stream:
+def load(
+  data_config, split: str, *, start: int = 0, stop: int | None = None
+) -> Examples | Stream:
   """Examples [start, stop) of `split` of `config.data` (cached).
 
   Args:
@@ -294,19 +332,33 @@ def load(data_config, split: str, *, start: int = 0,
   size = info.splits[split]
   stop = size if stop is None else stop
   if not 0 <= start <= stop <= size:
-    raise ValueError(f"range [{start}, {stop}) is outside split {split!r} of "
-                     f"{data_config.name!r} ({size} examples)")
+    raise ValueError(
+      f"range [{start}, {stop}) is outside split {split!r} of "
+      f"{data_config.name!r} ({size} examples)"
+    )
   if data_config.name == EMBEDDED:
     arrays = _embedded_split(split)
     return _cached(
-        ("embedded", split, start, stop),
-        lambda: Examples(np.asarray(arrays["image"][start:stop], np.uint8),
-                         np.asarray(arrays["label"][start:stop], np.int32),
-                         "raw"))
+      ("embedded", split, start, stop),
+      lambda: Examples(
+        np.asarray(arrays["image"][start:stop], np.uint8),
+        np.asarray(arrays["label"][start:stop], np.int32),
+        "raw",
+      ),
+    )
   if data_config.name == IMAGE_FOLDER:
     return _cached(
-        ("folder", os.path.abspath(data_config.data_dir), split, start, stop),
-        lambda: _folder_examples(data_config.data_dir, split, start, stop))
-  key = ("tfds", data_config.name, data_config.data_dir, data_config.image_key,
-         data_config.label_key, split, start, stop)
+      ("folder", os.path.abspath(data_config.data_dir), split, start, stop),
+      lambda: _folder_examples(data_config.data_dir, split, start, stop),
+    )
+  key = (
+    "tfds",
+    data_config.name,
+    data_config.data_dir,
+    data_config.image_key,
+    data_config.label_key,
+    split,
+    start,
+    stop,
+  )
   return _cached(key, lambda: _tfds_examples(data_config, split, start, stop))

@@ -39,8 +39,13 @@ import tensorflow as tf
 
 from jaxssl.data import ops
 
-PROB_KEYS = ("flip_prob", "jitter_prob", "gray_prob", "blur_prob",
-             "solarize_prob")
+PROB_KEYS = (
+  "flip_prob",
+  "jitter_prob",
+  "gray_prob",
+  "blur_prob",
+  "solarize_prob",
+)
 
 Tree = dict[str, Any]
 
@@ -51,8 +56,9 @@ def per_view(value: float | Sequence[float], num_views: int) -> tuple:
     if len(value) == 1:
       return tuple(value) * num_views
     if len(value) != num_views:
-      raise ValueError(f"got {len(value)} per-view probabilities {value} for "
-                       f"{num_views} views")
+      raise ValueError(
+        f"got {len(value)} per-view probabilities {value} for {num_views} views"
+      )
     return tuple(float(p) for p in value)
   return (float(value),) * num_views
 
@@ -67,13 +73,15 @@ def _groups(data_config: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
   if not groups:
     raise ValueError("config.data.views needs at least one view group")
   if "label" in groups:
-    raise ValueError("config.data.views: 'label' is reserved for labels; "
-                     "rename the view group")
+    raise ValueError(
+      "config.data.views: 'label' is reserved for labels; rename the view group"
+    )
   return groups
 
 
-def draw_group(image: tf.Tensor, seed: tf.Tensor,
-               group: Mapping[str, Any]) -> Tree:
+def draw_group(
+  image: tf.Tensor, seed: tf.Tensor, group: Mapping[str, Any]
+) -> Tree:
   """Stage 1 for one group: crops (step 1) and the parameters of 2-6.
 
   Args:
@@ -89,29 +97,44 @@ def draw_group(image: tf.Tensor, seed: tf.Tensor,
   v = group["num_views"]
   probs = {key: per_view(group[key], v) for key in PROB_KEYS}
   seeds = tf.random.experimental.stateless_split(seed, 6)
-  boxes = ops.draw_crop(seeds[0], tf.shape(image)[:2], shape=(v,),
-                        scale=tuple(group["crop_scale"]),
-                        ratio=tuple(group["crop_ratio"]))
+  boxes = ops.draw_crop(
+    seeds[0],
+    tf.shape(image)[:2],
+    shape=(v,),
+    scale=tuple(group["crop_scale"]),
+    ratio=tuple(group["crop_ratio"]),
+  )
   crops = ops.apply_crop(image, boxes, size=group["size"])
   params = {}
   if not ops.is_off(probs["flip_prob"]):
-    params["flip"] = ops.draw_coin(seeds[1], shape=(v,),
-                                   prob=probs["flip_prob"])
+    params["flip"] = ops.draw_coin(
+      seeds[1], shape=(v,), prob=probs["flip_prob"]
+    )
   if not ops.is_off(probs["jitter_prob"]):
     params["jitter"] = ops.draw_jitter(
-        seeds[2], shape=(v,), brightness=group["brightness"],
-        contrast=group["contrast"], saturation=group["saturation"],
-        hue=group["hue"], prob=probs["jitter_prob"])
+      seeds[2],
+      shape=(v,),
+      brightness=group["brightness"],
+      contrast=group["contrast"],
+      saturation=group["saturation"],
+      hue=group["hue"],
+      prob=probs["jitter_prob"],
+    )
   if not ops.is_off(probs["gray_prob"]):
-    params["gray"] = ops.draw_coin(seeds[3], shape=(v,),
-                                   prob=probs["gray_prob"])
+    params["gray"] = ops.draw_coin(
+      seeds[3], shape=(v,), prob=probs["gray_prob"]
+    )
   if not ops.is_off(probs["blur_prob"]):
-    params["blur"] = ops.draw_blur(seeds[4], shape=(v,),
-                                   prob=probs["blur_prob"],
-                                   sigma=tuple(group["blur_sigma"]))
+    params["blur"] = ops.draw_blur(
+      seeds[4],
+      shape=(v,),
+      prob=probs["blur_prob"],
+      sigma=tuple(group["blur_sigma"]),
+    )
   if not ops.is_off(probs["solarize_prob"]):
-    params["solarize"] = ops.draw_coin(seeds[5], shape=(v,),
-                                       prob=probs["solarize_prob"])
+    params["solarize"] = ops.draw_coin(
+      seeds[5], shape=(v,), prob=probs["solarize_prob"]
+    )
   return {"crops": crops, "params": params}
 
 
@@ -131,13 +154,15 @@ def apply_group(drawn: Tree, group: Mapping[str, Any]) -> tf.Tensor:
   if "blur" in params:
     x = ops.apply_blur(x, params["blur"])
   if "solarize" in params:
-    x = ops.apply_solarize(x, params["solarize"],
-                           threshold=group["solarize_threshold"])
+    x = ops.apply_solarize(
+      x, params["solarize"], threshold=group["solarize_threshold"]
+    )
   return x
 
 
-def draw_example(data_config: Mapping[str, Any], image: tf.Tensor,
-                 seed: tf.Tensor) -> Tree:
+def draw_example(
+  data_config: Mapping[str, Any], image: tf.Tensor, seed: tf.Tensor
+) -> Tree:
   """Stage 1 (per example): `draw_group` for every group of `data.views`.
 
   Args:
@@ -153,22 +178,26 @@ def draw_example(data_config: Mapping[str, Any], image: tf.Tensor,
   out = {}
   for name, group in _groups(data_config).items():
     gseed = tf.random.experimental.stateless_fold_in(
-        seed, group_seed_offset(name))
+      seed, group_seed_offset(name)
+    )
     out[name] = draw_group(image, gseed, group)
   return out
 
 
-def apply_batch(data_config: Mapping[str, Any],
-                drawn: Tree) -> dict[str, tf.Tensor]:
+def apply_batch(
+  data_config: Mapping[str, Any], drawn: Tree
+) -> dict[str, tf.Tensor]:
   """Stage 2 (per batch): {group: float32 [..., v, s, s, 3]}, normalised."""
   mean, std = tuple(data_config["mean"]), tuple(data_config["std"])
-  return {name: ops.normalize(apply_group(drawn[name], group), mean=mean,
-                              std=std)
-          for name, group in _groups(data_config).items()}
+  return {
+    name: ops.normalize(apply_group(drawn[name], group), mean=mean, std=std)
+    for name, group in _groups(data_config).items()
+  }
 
 
-def make_views(data_config: Mapping[str, Any]
-               ) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
+def make_views(
+  data_config: Mapping[str, Any],
+) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
   """The recipe for one example (both stages), e.g. for notebooks and tests.
 
   Args:
@@ -204,18 +233,28 @@ def compiled(data_config: Mapping[str, Any]) -> tuple[Callable, Callable]:
     (draw(image, seed) -> tree, apply(batched tree) -> {group: views}).
   """
   snapshot = {
-      "views": {name: (dict(group.to_dict()) if hasattr(group, "to_dict")
-                       else dict(group))
-                for name, group in data_config["views"].items()},
-      "mean": tuple(data_config["mean"]),
-      "std": tuple(data_config["std"]),
+    "views": {
+      name: (
+        dict(group.to_dict()) if hasattr(group, "to_dict") else dict(group)
+      )
+      for name, group in data_config["views"].items()
+    },
+    "mean": tuple(data_config["mean"]),
+    "std": tuple(data_config["std"]),
   }
   key = json.dumps(snapshot, sort_keys=True, default=list)
   if key not in _COMPILED:
     _groups(snapshot)
     _COMPILED[key] = (
-        tf.function(lambda image, seed: draw_example(snapshot, image, seed),
-                    autograph=False, reduce_retracing=True),
-        tf.function(lambda drawn: apply_batch(snapshot, drawn),
-                    autograph=False, reduce_retracing=True))
+      tf.function(
+        lambda image, seed: draw_example(snapshot, image, seed),
+        autograph=False,
+        reduce_retracing=True,
+      ),
+      tf.function(
+        lambda drawn: apply_batch(snapshot, drawn),
+        autograph=False,
+        reduce_retracing=True,
+      ),
+    )
   return _COMPILED[key]

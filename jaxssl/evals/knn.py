@@ -20,8 +20,9 @@ def _normalize(x):
 
 
 @functools.partial(jax.jit, static_argnames=("k", "num_classes"))
-def knn_scores(bank, bank_labels, queries, *, k: int, temperature: float,
-               num_classes: int) -> jax.Array:
+def knn_scores(
+  bank, bank_labels, queries, *, k: int, temperature: float, num_classes: int
+) -> jax.Array:
   """Class scores [q, num_classes] of `queries` [q, d] against `bank` [m, d]."""
   sims = _normalize(queries) @ _normalize(bank).T
   top_sims, top_idx = jax.lax.top_k(sims, k)
@@ -30,9 +31,17 @@ def knn_scores(bank, bank_labels, queries, *, k: int, temperature: float,
   return votes.sum(axis=1)
 
 
-def knn_top1(bank, bank_labels, queries, query_labels, *, k: int = 20,
-             temperature: float = 0.07, num_classes: int,
-             chunk: int = 1024) -> float:
+def knn_top1(
+  bank,
+  bank_labels,
+  queries,
+  query_labels,
+  *,
+  k: int = 20,
+  temperature: float = 0.07,
+  num_classes: int,
+  chunk: int = 1024,
+) -> float:
   """Top-1 accuracy (in %) of weighted kNN.
 
   Args:
@@ -51,8 +60,10 @@ def knn_top1(bank, bank_labels, queries, query_labels, *, k: int = 20,
   bank = np.asarray(bank)
   queries = np.asarray(queries)
   if bank.ndim != 2 or queries.ndim != 2 or bank.shape[1] != queries.shape[1]:
-    raise ValueError(f"bank {bank.shape} and queries {queries.shape} must be "
-                     "[m, d] and [q, d] with the same d")
+    raise ValueError(
+      f"bank {bank.shape} and queries {queries.shape} must be "
+      "[m, d] and [q, d] with the same d"
+    )
   if len(bank_labels) != len(bank) or len(query_labels) != len(queries):
     raise ValueError("labels must have one entry per row of bank / queries")
   k = min(k, len(bank))
@@ -60,10 +71,16 @@ def knn_top1(bank, bank_labels, queries, query_labels, *, k: int = 20,
   labels_j = jnp.asarray(bank_labels, jnp.int32)
   correct = 0
   for start in range(0, len(queries), chunk):
-    scores = knn_scores(bank_j, labels_j, jnp.asarray(
-        queries[start:start + chunk]), k=k, temperature=temperature,
-                        num_classes=num_classes)
+    scores = knn_scores(
+      bank_j,
+      labels_j,
+      jnp.asarray(queries[start : start + chunk]),
+      k=k,
+      temperature=temperature,
+      num_classes=num_classes,
+    )
     pred = np.asarray(jnp.argmax(scores, axis=-1))
-    correct += int((pred == np.asarray(query_labels[start:start + chunk])
-                    ).sum())
+    correct += int(
+      (pred == np.asarray(query_labels[start : start + chunk])).sum()
+    )
   return 100.0 * correct / max(len(queries), 1)

@@ -42,9 +42,15 @@ def _objective(params, x, y, weights, l2):
 
 
 @functools.partial(jax.jit, static_argnames=("num_classes", "steps"))
-def fit(x: jax.Array, y: jax.Array, l2, *, num_classes: int,
-        steps: int = 100, weights: jax.Array | None = None
-        ) -> dict[str, jax.Array]:
+def fit(
+  x: jax.Array,
+  y: jax.Array,
+  l2,
+  *,
+  num_classes: int,
+  steps: int = 100,
+  weights: jax.Array | None = None,
+) -> dict[str, jax.Array]:
   """Fits L2-regularised softmax classifiers with L-BFGS.
 
   Args:
@@ -63,24 +69,31 @@ def fit(x: jax.Array, y: jax.Array, l2, *, num_classes: int,
   x = jnp.asarray(x, jnp.float32)
   if weights is None:
     weights = jnp.ones(x.shape[:1], jnp.float32)
-  opt = optax.lbfgs(linesearch=optax.scale_by_backtracking_linesearch(
-      max_backtracking_steps=20, store_grad=True))
+  opt = optax.lbfgs(
+    linesearch=optax.scale_by_backtracking_linesearch(
+      max_backtracking_steps=20, store_grad=True
+    )
+  )
 
   def one(l2):
-    params = {"w": jnp.zeros((x.shape[1], num_classes), jnp.float32),
-              "b": jnp.zeros((num_classes,), jnp.float32)}
+    params = {
+      "w": jnp.zeros((x.shape[1], num_classes), jnp.float32),
+      "b": jnp.zeros((num_classes,), jnp.float32),
+    }
     fun = functools.partial(_objective, x=x, y=y, weights=weights, l2=l2)
     value_and_grad = optax.value_and_grad_from_state(fun)
 
     def body(carry, _):
       params, state = carry
       value, grad = value_and_grad(params, state=state)
-      updates, state = opt.update(grad, state, params, value=value,
-                                  grad=grad, value_fn=fun)
+      updates, state = opt.update(
+        grad, state, params, value=value, grad=grad, value_fn=fun
+      )
       return (optax.apply_updates(params, updates), state), None
 
-    (params, _), _ = jax.lax.scan(body, (params, opt.init(params)), None,
-                                  length=steps)
+    (params, _), _ = jax.lax.scan(
+      body, (params, opt.init(params)), None, length=steps
+    )
     return params
 
   l2 = jnp.asarray(l2, jnp.float32)
@@ -98,14 +111,25 @@ def standardize(train: np.ndarray, *others: np.ndarray):
   mean = train.mean(axis=0)
   std = train.std(axis=0) + 1e-6
   out = [((train - mean) / std).astype(np.float32)]
-  out += [((np.asarray(o, np.float64) - mean) / std).astype(np.float32)
-          for o in others]
+  out += [
+    ((np.asarray(o, np.float64) - mean) / std).astype(np.float32)
+    for o in others
+  ]
   return out
 
 
-def linear_probe(train_x, train_y, test_x, test_y, *, num_classes: int,
-                 l2_grid=L2_GRID, holdout: float = 0.1, steps: int = 100,
-                 seed: int = 0) -> dict[str, float]:
+def linear_probe(
+  train_x,
+  train_y,
+  test_x,
+  test_y,
+  *,
+  num_classes: int,
+  l2_grid=L2_GRID,
+  holdout: float = 0.1,
+  steps: int = 100,
+  seed: int = 0,
+) -> dict[str, float]:
   """Top-1 accuracy (%) of a linear classifier on frozen features.
 
   Args:
@@ -126,18 +150,27 @@ def linear_probe(train_x, train_y, test_x, test_y, *, num_classes: int,
   """
   train_x, test_x = np.asarray(train_x), np.asarray(test_x)
   train_y, test_y = np.asarray(train_y), np.asarray(test_y)
-  if train_x.ndim != 2 or test_x.ndim != 2 or train_x.shape[1] != (
-      test_x.shape[1]):
-    raise ValueError("linear_probe: features must be [n, d] with the same d, "
-                     f"got train {train_x.shape}, test {test_x.shape}")
+  if (
+    train_x.ndim != 2
+    or test_x.ndim != 2
+    or train_x.shape[1] != (test_x.shape[1])
+  ):
+    raise ValueError(
+      "linear_probe: features must be [n, d] with the same d, "
+      f"got train {train_x.shape}, test {test_x.shape}"
+    )
   if len(train_x) != len(train_y) or len(test_x) != len(test_y):
-    raise ValueError("linear_probe: features and labels differ in length: "
-                     f"{len(train_x)} vs {len(train_y)}, {len(test_x)} vs "
-                     f"{len(test_y)}")
-  n_hold = int(round(holdout * len(train_x)))
+    raise ValueError(
+      "linear_probe: features and labels differ in length: "
+      f"{len(train_x)} vs {len(train_y)}, {len(test_x)} vs "
+      f"{len(test_y)}"
+    )
+  n_hold = round(holdout * len(train_x))
   if len(l2_grid) > 1 and not 0 < n_hold < len(train_x):
-    raise ValueError(f"linear_probe: holdout={holdout} of {len(train_x)} "
-                     "training examples leaves nothing to fit or to score")
+    raise ValueError(
+      f"linear_probe: holdout={holdout} of {len(train_x)} "
+      "training examples leaves nothing to fit or to score"
+    )
   x, tx = standardize(train_x, test_x)
   y, ty = jnp.asarray(train_y, jnp.int32), jnp.asarray(test_y, jnp.int32)
 
@@ -148,12 +181,23 @@ def linear_probe(train_x, train_y, test_x, test_y, *, num_classes: int,
     hold = perm[:n_hold]
     weights = np.ones(len(x), np.float32)
     weights[hold] = 0.0
-    fits = fit(x, y, grid, num_classes=num_classes, steps=steps,
-               weights=jnp.asarray(weights))
-    accs = [_accuracy(jax.tree.map(lambda p, i=i: p[i], fits), x[hold],
-                      y[hold]) for i in range(len(grid))]
+    fits = fit(
+      x,
+      y,
+      grid,
+      num_classes=num_classes,
+      steps=steps,
+      weights=jnp.asarray(weights),
+    )
+    accs = [
+      _accuracy(jax.tree.map(lambda p, i=i: p[i], fits), x[hold], y[hold])
+      for i in range(len(grid))
+    ]
     best = int(np.argmax(accs))
     best_l2, best_acc = float(l2_grid[best]), accs[best]
   params = fit(x, y, best_l2, num_classes=num_classes, steps=steps)
-  return {"top1": _accuracy(params, tx, ty), "l2": best_l2,
-          "holdout_top1": best_acc}
+  return {
+    "top1": _accuracy(params, tx, ty),
+    "l2": best_l2,
+    "holdout_top1": best_acc,
+  }

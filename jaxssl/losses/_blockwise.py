@@ -17,8 +17,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxssl.losses import _collectives
-from jaxssl.losses import _common
+from jaxssl.losses import _collectives, _common
 
 
 def _check_block_size(block_size):
@@ -26,8 +25,9 @@ def _check_block_size(block_size):
     raise ValueError(f"`block_size` must be a positive int, got {block_size}.")
 
 
-def _rowwise_sum(anchors, candidates, pos_col, self_col, *, scale, bias,
-                 block_size, kind):
+def _rowwise_sum(
+  anchors, candidates, pos_col, self_col, *, scale, bias, block_size, kind
+):
   """Σ over anchors of a per-row loss against all candidates, in tiles.
 
   Args:
@@ -51,8 +51,12 @@ def _rowwise_sum(anchors, candidates, pos_col, self_col, *, scale, bias,
   anchors = jnp.pad(anchors, ((0, pad), (0, 0)))
   pos_col = jnp.pad(pos_col, (0, pad))
   self_col = jnp.pad(self_col, (0, pad), constant_values=-1)
-  xs = (anchors.reshape(num_blocks, b, d), pos_col.reshape(num_blocks, b),
-        self_col.reshape(num_blocks, b), valid.reshape(num_blocks, b))
+  xs = (
+    anchors.reshape(num_blocks, b, d),
+    pos_col.reshape(num_blocks, b),
+    self_col.reshape(num_blocks, b),
+    valid.reshape(num_blocks, b),
+  )
   cols = jnp.arange(candidates.shape[0])
 
   @jax.checkpoint
@@ -69,8 +73,7 @@ def _rowwise_sum(anchors, candidates, pos_col, self_col, *, scale, bias,
   # A carry-free scan (lax.map): per-block sums come out as ys, so the loop
   # needs no carry whose device-variance would have to match inside
   # shard_map, and the backward pass re-runs one block at a time.
-  per_block = jax.lax.map(
-      lambda x: block_loss(candidates, scale, bias, *x), xs)
+  per_block = jax.lax.map(lambda x: block_loss(candidates, scale, bias, *x), xs)
   return jnp.sum(per_block)
 
 
@@ -78,15 +81,14 @@ def _local_rows(n, axis_name):
   return jnp.arange(n) + _collectives.row_offset(n, axis_name)
 
 
-@_common.jit_loss(static=("block_size", "axis_name"),
-                  positive=("temperature",))
+@_common.jit_loss(static=("block_size", "axis_name"), positive=("temperature",))
 def nt_xent_blockwise(
-    z1: jax.typing.ArrayLike,
-    z2: jax.typing.ArrayLike,
-    *,
-    temperature: float = 0.1,
-    block_size: int = 1024,
-    axis_name: str | None = None,
+  z1: jax.typing.ArrayLike,
+  z2: jax.typing.ArrayLike,
+  *,
+  temperature: float = 0.1,
+  block_size: int = 1024,
+  axis_name: str | None = None,
 ) -> jax.Array:
   """`nt_xent` evaluated in [block_size, 2N] tiles (same value and gradient).
 
@@ -121,28 +123,35 @@ def nt_xent_blockwise(
   _check_block_size(block_size)
   n = z1.shape[0]
   z1, z2 = _common.l2_normalize(z1), _common.l2_normalize(z2)
-  candidates = jnp.concatenate([_collectives.gather(z1, axis_name),
-                                _collectives.gather(z2, axis_name)])
+  candidates = jnp.concatenate(
+    [_collectives.gather(z1, axis_name), _collectives.gather(z2, axis_name)]
+  )
   big_n = candidates.shape[0] // 2
   anchors = _collectives.unshard_rows(jnp.concatenate([z1, z2]))
   rows = _local_rows(n, axis_name)
   self_col = jnp.concatenate([rows, rows + big_n])
   pos_col = jnp.concatenate([rows + big_n, rows])
-  total = _rowwise_sum(anchors, candidates, pos_col, self_col,
-                       scale=1.0 / temperature, bias=0.0,
-                       block_size=block_size, kind="softmax")
+  total = _rowwise_sum(
+    anchors,
+    candidates,
+    pos_col,
+    self_col,
+    scale=1.0 / temperature,
+    bias=0.0,
+    block_size=block_size,
+    kind="softmax",
+  )
   return _collectives.global_sum(total, axis_name) / (2 * big_n)
 
 
-@_common.jit_loss(static=("block_size", "axis_name"),
-                  positive=("temperature",))
+@_common.jit_loss(static=("block_size", "axis_name"), positive=("temperature",))
 def info_nce_blockwise(
-    query: jax.typing.ArrayLike,
-    positive: jax.typing.ArrayLike,
-    *,
-    temperature: float = 0.07,
-    block_size: int = 1024,
-    axis_name: str | None = None,
+  query: jax.typing.ArrayLike,
+  positive: jax.typing.ArrayLike,
+  *,
+  temperature: float = 0.07,
+  block_size: int = 1024,
+  axis_name: str | None = None,
 ) -> jax.Array:
   """In-batch `info_nce` evaluated in [block_size, N] tiles.
 
@@ -172,26 +181,32 @@ def info_nce_blockwise(
     >>> bool(jnp.allclose(loss, losses.info_nce(q, q, temperature=1.0)))
     True
   """
-  query, positive = _common.check_pair(
-      query, positive, ("query", "positive"))
+  query, positive = _common.check_pair(query, positive, ("query", "positive"))
   _check_block_size(block_size)
   n = query.shape[0]
   keys = _collectives.gather(positive, axis_name)
   rows = _local_rows(n, axis_name)
-  total = _rowwise_sum(_collectives.unshard_rows(query), keys, rows,
-                       jnp.full((n,), -1), scale=1.0 / temperature, bias=0.0,
-                       block_size=block_size, kind="softmax")
+  total = _rowwise_sum(
+    _collectives.unshard_rows(query),
+    keys,
+    rows,
+    jnp.full((n,), -1),
+    scale=1.0 / temperature,
+    bias=0.0,
+    block_size=block_size,
+    kind="softmax",
+  )
   return _collectives.global_sum(total, axis_name) / keys.shape[0]
 
 
 @_common.jit_loss(static=("block_size", "axis_name"))
 def clip_blockwise(
-    image_emb: jax.typing.ArrayLike,
-    text_emb: jax.typing.ArrayLike,
-    *,
-    logit_scale: jax.typing.ArrayLike,
-    block_size: int = 1024,
-    axis_name: str | None = None,
+  image_emb: jax.typing.ArrayLike,
+  text_emb: jax.typing.ArrayLike,
+  *,
+  logit_scale: jax.typing.ArrayLike,
+  block_size: int = 1024,
+  axis_name: str | None = None,
 ) -> jax.Array:
   """`clip` evaluated in tiles: image->text rows, then text->image rows.
 
@@ -221,30 +236,31 @@ def clip_blockwise(
     >>> bool(jnp.allclose(dense, tiled))
     True
   """
-  x, y = _common.check_pair(
-      image_emb, text_emb, ("image_emb", "text_emb"))
+  x, y = _common.check_pair(image_emb, text_emb, ("image_emb", "text_emb"))
   _check_block_size(block_size)
   n = x.shape[0]
   scale = jnp.asarray(logit_scale, x.dtype)
   rows = _local_rows(n, axis_name)
   no_self = jnp.full((n,), -1)
-  run = functools.partial(_rowwise_sum, scale=scale, bias=0.0,
-                          block_size=block_size, kind="softmax")
+  run = functools.partial(
+    _rowwise_sum, scale=scale, bias=0.0, block_size=block_size, kind="softmax"
+  )
   gx, gy = _collectives.gather(x, axis_name), _collectives.gather(y, axis_name)
-  total = (run(_collectives.unshard_rows(x), gy, rows, no_self)
-           + run(_collectives.unshard_rows(y), gx, rows, no_self))
+  total = run(_collectives.unshard_rows(x), gy, rows, no_self) + run(
+    _collectives.unshard_rows(y), gx, rows, no_self
+  )
   return 0.5 * _collectives.global_sum(total, axis_name) / gx.shape[0]
 
 
 @_common.jit_loss(static=("block_size", "axis_name"))
 def siglip_blockwise(
-    image_emb: jax.typing.ArrayLike,
-    text_emb: jax.typing.ArrayLike,
-    *,
-    t: jax.typing.ArrayLike,
-    b: jax.typing.ArrayLike,
-    block_size: int = 1024,
-    axis_name: str | None = None,
+  image_emb: jax.typing.ArrayLike,
+  text_emb: jax.typing.ArrayLike,
+  *,
+  t: jax.typing.ArrayLike,
+  b: jax.typing.ArrayLike,
+  block_size: int = 1024,
+  axis_name: str | None = None,
 ) -> jax.Array:
   """`siglip` evaluated in [block_size, N] tiles.
 
@@ -277,14 +293,18 @@ def siglip_blockwise(
     >>> bool(jnp.allclose(dense, tiled))
     True
   """
-  x, y = _common.check_pair(
-      image_emb, text_emb, ("image_emb", "text_emb"))
+  x, y = _common.check_pair(image_emb, text_emb, ("image_emb", "text_emb"))
   _check_block_size(block_size)
   n = x.shape[0]
   gy = _collectives.gather(y, axis_name)
-  total = _rowwise_sum(_collectives.unshard_rows(x), gy,
-                       _local_rows(n, axis_name), jnp.full((n,), -1),
-                       scale=jnp.asarray(t, x.dtype),
-                       bias=jnp.asarray(b, x.dtype), block_size=block_size,
-                       kind="sigmoid")
+  total = _rowwise_sum(
+    _collectives.unshard_rows(x),
+    gy,
+    _local_rows(n, axis_name),
+    jnp.full((n,), -1),
+    scale=jnp.asarray(t, x.dtype),
+    bias=jnp.asarray(b, x.dtype),
+    block_size=block_size,
+    kind="sigmoid",
+  )
   return _collectives.global_sum(total, axis_name) / gy.shape[0]

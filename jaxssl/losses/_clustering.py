@@ -11,8 +11,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxssl.losses import _collectives
-from jaxssl.losses import _common
+from jaxssl.losses import _collectives, _common
 
 
 def _global_logsumexp(x, axis_name):
@@ -25,14 +24,13 @@ def _global_logsumexp(x, axis_name):
   return m + jnp.log(s)
 
 
-@_common.jit_loss(static=("iterations", "axis_name"),
-                  positive=("epsilon",))
+@_common.jit_loss(static=("iterations", "axis_name"), positive=("epsilon",))
 def sinkhorn(
-    scores: jax.typing.ArrayLike,
-    *,
-    epsilon: float = 0.05,
-    iterations: int = 3,
-    axis_name: str | None = None,
+  scores: jax.typing.ArrayLike,
+  *,
+  epsilon: float = 0.05,
+  iterations: int = 3,
+  axis_name: str | None = None,
 ) -> jax.Array:
   r"""SwAV's Sinkhorn-Knopp codes: equipartition of N samples over k
   prototypes.
@@ -82,21 +80,23 @@ def sinkhorn(
   log_q = scores / epsilon
   for _ in range(iterations):
     log_q = log_q - _global_logsumexp(log_q, axis_name) - math.log(k)
-    log_q = (log_q - jax.nn.logsumexp(log_q, axis=1, keepdims=True)
-             - math.log(big_n))
+    log_q = (
+      log_q - jax.nn.logsumexp(log_q, axis=1, keepdims=True) - math.log(big_n)
+    )
   return jnp.exp(log_q + math.log(big_n))
 
 
-@_common.jit_loss(static=("iterations", "axis_name"),
-                  positive=("temperature", "epsilon"))
+@_common.jit_loss(
+  static=("iterations", "axis_name"), positive=("temperature", "epsilon")
+)
 def swav(
-    high_res: jax.typing.ArrayLike,
-    low_res: jax.typing.ArrayLike,
-    *,
-    temperature: float = 0.1,
-    epsilon: float = 0.05,
-    iterations: int = 3,
-    axis_name: str | None = None,
+  high_res: jax.typing.ArrayLike,
+  low_res: jax.typing.ArrayLike,
+  *,
+  temperature: float = 0.1,
+  epsilon: float = 0.05,
+  iterations: int = 3,
+  axis_name: str | None = None,
 ) -> jax.Array:
   r"""SwAV's swapped-prediction loss over multi-crop prototype scores.
 
@@ -140,19 +140,27 @@ def swav(
   _common.check_rank(low_res, 3, "low_res")
   if high_res.shape[1:] != low_res.shape[1:]:
     raise ValueError(
-        "`high_res` and `low_res` must agree on [n, k], got shapes "
-        f"{tuple(high_res.shape)} and {tuple(low_res.shape)}.")
+      "`high_res` and `low_res` must agree on [n, k], got shapes "
+      f"{tuple(high_res.shape)} and {tuple(low_res.shape)}."
+    )
   v_h = high_res.shape[0]
   views = jnp.concatenate([high_res, low_res.astype(high_res.dtype)])
   v = views.shape[0]
   if v_h < 1 or v < 2:
-    raise ValueError("`swav` needs >= 1 high-res view and >= 2 views, got "
-                     f"shapes {tuple(high_res.shape)}, {tuple(low_res.shape)}.")
+    raise ValueError(
+      "`swav` needs >= 1 high-res view and >= 2 views, got "
+      f"shapes {tuple(high_res.shape)}, {tuple(low_res.shape)}."
+    )
   n = views.shape[1]
   big_n = n * _collectives.axis_size(axis_name)
-  codes = jax.vmap(lambda s: sinkhorn(
-      jax.lax.stop_gradient(s), epsilon=epsilon, iterations=iterations,
-      axis_name=axis_name))(high_res)  # [v_h, n, k]
+  codes = jax.vmap(
+    lambda s: sinkhorn(
+      jax.lax.stop_gradient(s),
+      epsilon=epsilon,
+      iterations=iterations,
+      axis_name=axis_name,
+    )
+  )(high_res)  # [v_h, n, k]
   codes = jax.lax.stop_gradient(codes)
   log_p = jax.nn.log_softmax(views / temperature, axis=-1)  # [v, n, k]
   # ce[a, b] = Σ_i Σ_c -q_a,ic log p_b,ic (summed over this shard's rows).

@@ -30,8 +30,9 @@ def global_sum(x: jax.Array, axis_name: str | None) -> jax.Array:
   return jax.lax.psum(x, axis_name)
 
 
-def global_mean(x: jax.Array, axis_name: str | None,
-                axis: int | tuple[int, ...] = 0) -> jax.Array:
+def global_mean(
+  x: jax.Array, axis_name: str | None, axis: int | tuple[int, ...] = 0
+) -> jax.Array:
   """Mean over `axis` of the global batch (sharded along axis 0)."""
   axes = (axis,) if isinstance(axis, int) else tuple(axis)
   count = 1

@@ -6,9 +6,9 @@ normalisation, and the `jit_loss` decorator of the public functions.
 Anything specific to one family lives in its own module.
 """
 
-from collections.abc import Sequence
 import functools
 import inspect
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -29,8 +29,7 @@ def as_float(x: jax.typing.ArrayLike, name: str) -> jax.Array:
   """
   x = jnp.asarray(x)
   if not jnp.issubdtype(x.dtype, jnp.floating):
-    raise ValueError(f"`{name}` must be a floating array, got dtype "
-                     f"{x.dtype}.")
+    raise ValueError(f"`{name}` must be a floating array, got dtype {x.dtype}.")
   return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
@@ -39,21 +38,27 @@ def check_rank(x: jax.Array, rank: int | Sequence[int], name: str) -> None:
   ranks = (rank,) if isinstance(rank, int) else tuple(rank)
   if x.ndim not in ranks:
     want = " or ".join(str(r) for r in ranks)
-    raise ValueError(f"`{name}` must have rank {want}, got shape "
-                     f"{tuple(x.shape)}.")
+    raise ValueError(
+      f"`{name}` must have rank {want}, got shape {tuple(x.shape)}."
+    )
 
 
-def check_same_shape(x: jax.Array, y: jax.Array, x_name: str,
-                     y_name: str) -> None:
+def check_same_shape(
+  x: jax.Array, y: jax.Array, x_name: str, y_name: str
+) -> None:
   """Raises ValueError unless `x` and `y` have the same shape."""
   if x.shape != y.shape:
-    raise ValueError(f"`{x_name}` and `{y_name}` must have the same shape, "
-                     f"got {tuple(x.shape)} and {tuple(y.shape)}.")
+    raise ValueError(
+      f"`{x_name}` and `{y_name}` must have the same shape, "
+      f"got {tuple(x.shape)} and {tuple(y.shape)}."
+    )
 
 
-def check_pair(x: jax.typing.ArrayLike, y: jax.typing.ArrayLike,
-               names: tuple[str, str] = ("z1", "z2"),
-               ) -> tuple[jax.Array, jax.Array]:
+def check_pair(
+  x: jax.typing.ArrayLike,
+  y: jax.typing.ArrayLike,
+  names: tuple[str, str] = ("z1", "z2"),
+) -> tuple[jax.Array, jax.Array]:
   """Two floating [n, d] arrays of equal shape, promoted to one dtype."""
   x = as_float(x, names[0])
   y = as_float(y, names[1])
@@ -64,18 +69,20 @@ def check_pair(x: jax.typing.ArrayLike, y: jax.typing.ArrayLike,
   return x.astype(dtype), y.astype(dtype)
 
 
-def check_labels(labels: jax.typing.ArrayLike, n: int,
-                 name: str = "labels") -> jax.Array:
+def check_labels(
+  labels: jax.typing.ArrayLike, n: int, name: str = "labels"
+) -> jax.Array:
   """Returns integer `labels` of shape [n]; raises ValueError otherwise."""
   labels = jnp.asarray(labels)
   if labels.shape != (n,) or not jnp.issubdtype(labels.dtype, jnp.integer):
-    raise ValueError(f"`{name}` must be an integer array of shape ({n},), got "
-                     f"shape {tuple(labels.shape)} and dtype {labels.dtype}.")
+    raise ValueError(
+      f"`{name}` must be an integer array of shape ({n},), got "
+      f"shape {tuple(labels.shape)} and dtype {labels.dtype}."
+    )
   return labels
 
 
-def l2_normalize(x: jax.Array, axis: int = -1,
-                 eps: float = 1e-12) -> jax.Array:
+def l2_normalize(x: jax.Array, axis: int = -1, eps: float = 1e-12) -> jax.Array:
   """x / max(‖x‖₂, eps) along `axis` (torch.nn.functional.normalize)."""
   norm = jnp.sqrt(jnp.sum(x * x, axis=axis, keepdims=True))
   return x / jnp.maximum(norm, eps)
@@ -97,6 +104,7 @@ def jit_loss(*, static: Sequence[str] = (), positive: Sequence[str] = ()):
     static: names of the static keyword arguments.
     positive: names of hyper-parameters that must be > 0.
   """
+
   def decorate(fn):
     jitted = jax.jit(fn, static_argnames=tuple(static))
     signature = inspect.signature(fn)
@@ -113,4 +121,5 @@ def jit_loss(*, static: Sequence[str] = (), positive: Sequence[str] = ()):
       return jitted(*args, **kwargs)
 
     return wrapper
+
   return decorate

@@ -10,8 +10,7 @@ labelled metric-learning losses live in `_metric.py`.
 import jax
 import jax.numpy as jnp
 
-from jaxssl.losses import _collectives
-from jaxssl.losses import _common
+from jaxssl.losses import _collectives, _common
 
 
 def _check_temperature(temperature, name="temperature"):
@@ -21,11 +20,11 @@ def _check_temperature(temperature, name="temperature"):
 
 @_common.jit_loss(static=("axis_name",), positive=("temperature",))
 def nt_xent(
-    z1: jax.typing.ArrayLike,
-    z2: jax.typing.ArrayLike,
-    *,
-    temperature: float = 0.1,
-    axis_name: str | None = None,
+  z1: jax.typing.ArrayLike,
+  z2: jax.typing.ArrayLike,
+  *,
+  temperature: float = 0.1,
+  axis_name: str | None = None,
 ) -> jax.Array:
   r"""SimCLR's NT-Xent (normalised temperature-scaled cross-entropy).
 
@@ -88,12 +87,12 @@ def nt_xent(
 
 @_common.jit_loss(static=("axis_name",), positive=("temperature",))
 def info_nce(
-    query: jax.typing.ArrayLike,
-    positive: jax.typing.ArrayLike,
-    negatives: jax.typing.ArrayLike | None = None,
-    *,
-    temperature: float = 0.07,
-    axis_name: str | None = None,
+  query: jax.typing.ArrayLike,
+  positive: jax.typing.ArrayLike,
+  negatives: jax.typing.ArrayLike | None = None,
+  *,
+  temperature: float = 0.07,
+  axis_name: str | None = None,
 ) -> jax.Array:
   r"""InfoNCE (CPC / MoCo form): classify the positive among negatives.
 
@@ -154,16 +153,20 @@ def info_nce(
     negatives = _common.as_float(negatives, "negatives")
     _common.check_rank(negatives, (2, 3), "negatives")
     if negatives.shape[-1] != query.shape[-1] or (
-        negatives.ndim == 3 and negatives.shape[0] != n):
+      negatives.ndim == 3 and negatives.shape[0] != n
+    ):
       raise ValueError(
-          "`negatives` must be [k, d] or [n, k, d] matching `query` "
-          f"{tuple(query.shape)}, got shape {tuple(negatives.shape)}.")
+        "`negatives` must be [k, d] or [n, k, d] matching `query` "
+        f"{tuple(query.shape)}, got shape {tuple(negatives.shape)}."
+      )
     pos = jnp.sum(query * positive, axis=-1) / temperature  # [n]
     if negatives.ndim == 2:
       neg = query @ negatives.astype(query.dtype).T / temperature  # [n, k]
     else:
-      neg = jnp.einsum("nd,nkd->nk", query,
-                       negatives.astype(query.dtype)) / temperature
+      neg = (
+        jnp.einsum("nd,nkd->nk", query, negatives.astype(query.dtype))
+        / temperature
+      )
     logits = jnp.concatenate([pos[:, None], neg], axis=1)
     per_query = jax.nn.logsumexp(logits, axis=1) - pos
   total = _collectives.global_sum(jnp.sum(per_query), axis_name)
@@ -172,10 +175,10 @@ def info_nce(
 
 @_common.jit_loss(positive=("temperature",))
 def supcon(
-    features: jax.typing.ArrayLike,
-    labels: jax.typing.ArrayLike | None = None,
-    *,
-    temperature: float = 0.1,
+  features: jax.typing.ArrayLike,
+  labels: jax.typing.ArrayLike | None = None,
+  *,
+  temperature: float = 0.1,
 ) -> jax.Array:
   r"""Supervised contrastive loss (SupCon, L_out) over several views.
 
@@ -234,10 +237,10 @@ def supcon(
 
 @_common.jit_loss()
 def clip(
-    image_emb: jax.typing.ArrayLike,
-    text_emb: jax.typing.ArrayLike,
-    *,
-    logit_scale: jax.typing.ArrayLike,
+  image_emb: jax.typing.ArrayLike,
+  text_emb: jax.typing.ArrayLike,
+  *,
+  logit_scale: jax.typing.ArrayLike,
 ) -> jax.Array:
   r"""CLIP's symmetric cross-entropy over image-text similarities.
 
@@ -281,11 +284,11 @@ def clip(
 
 @_common.jit_loss()
 def siglip(
-    image_emb: jax.typing.ArrayLike,
-    text_emb: jax.typing.ArrayLike,
-    *,
-    t: jax.typing.ArrayLike,
-    b: jax.typing.ArrayLike,
+  image_emb: jax.typing.ArrayLike,
+  text_emb: jax.typing.ArrayLike,
+  *,
+  t: jax.typing.ArrayLike,
+  b: jax.typing.ArrayLike,
 ) -> jax.Array:
   r"""SigLIP's pairwise sigmoid loss.
 
@@ -318,16 +321,17 @@ def siglip(
   x, y = _common.check_pair(image_emb, text_emb, ("image_emb", "text_emb"))
   y = _collectives.unshard_rows(y)
   big_n = x.shape[0]
-  logits = (jnp.asarray(t, x.dtype) * (x @ y.T)
-            + jnp.asarray(b, x.dtype))  # [N, N]
+  logits = jnp.asarray(t, x.dtype) * (x @ y.T) + jnp.asarray(
+    b, x.dtype
+  )  # [N, N]
   signs = 2.0 * jnp.eye(big_n, dtype=x.dtype) - 1.0
   return -jnp.sum(jax.nn.log_sigmoid(signs * logits)) / big_n
 
 
 @_common.jit_loss()
 def noise_contrastive(
-    data_logits: jax.typing.ArrayLike,
-    noise_logits: jax.typing.ArrayLike,
+  data_logits: jax.typing.ArrayLike,
+  noise_logits: jax.typing.ArrayLike,
 ) -> jax.Array:
   r"""Noise-contrastive estimation: logistic data-vs-noise discrimination.
 
@@ -363,8 +367,10 @@ def noise_contrastive(
   data_logits = _common.as_float(data_logits, "data_logits")
   noise_logits = _common.as_float(noise_logits, "noise_logits")
   if data_logits.size == 0:
-    raise ValueError("`data_logits` must not be empty, got shape "
-                     f"{tuple(data_logits.shape)}.")
-  total = (jnp.sum(jax.nn.log_sigmoid(data_logits))
-           + jnp.sum(jax.nn.log_sigmoid(-noise_logits)))
+    raise ValueError(
+      f"`data_logits` must not be empty, got shape {tuple(data_logits.shape)}."
+    )
+  total = jnp.sum(jax.nn.log_sigmoid(data_logits)) + jnp.sum(
+    jax.nn.log_sigmoid(-noise_logits)
+  )
   return -total / data_logits.size

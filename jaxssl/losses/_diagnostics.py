@@ -9,16 +9,15 @@ the global batch; inside `jax.shard_map` pass the batch axis name.
 import jax
 import jax.numpy as jnp
 
-from jaxssl.losses import _collectives
-from jaxssl.losses import _common
+from jaxssl.losses import _collectives, _common
 
 
 @_common.jit_loss(static=("axis_name",))
 def contrastive_accuracy(
-    z1: jax.typing.ArrayLike,
-    z2: jax.typing.ArrayLike,
-    *,
-    axis_name: str | None = None,
+  z1: jax.typing.ArrayLike,
+  z2: jax.typing.ArrayLike,
+  *,
+  axis_name: str | None = None,
 ) -> jax.Array:
   """Top-1 positive-pair accuracy of the NT-Xent task.
 
@@ -44,8 +43,9 @@ def contrastive_accuracy(
   z1 = jax.lax.stop_gradient(_common.l2_normalize(z1))
   z2 = jax.lax.stop_gradient(_common.l2_normalize(z2))
   n = z1.shape[0]
-  candidates = jnp.concatenate([_collectives.gather(z1, axis_name),
-                                _collectives.gather(z2, axis_name)])
+  candidates = jnp.concatenate(
+    [_collectives.gather(z1, axis_name), _collectives.gather(z2, axis_name)]
+  )
   big_n = candidates.shape[0] // 2
   sim = jnp.concatenate([z1, z2]) @ candidates.T  # [2n, 2N]
   rows = jnp.arange(n) + _collectives.row_offset(n, axis_name)
@@ -55,14 +55,15 @@ def contrastive_accuracy(
   sim = jnp.where(cols[None, :] == self_col[:, None], -jnp.inf, sim)
   hits = jnp.sum(jnp.argmax(sim, axis=1) == pos_col)
   return (_collectives.global_sum(hits, axis_name) / (2 * big_n)).astype(
-      jnp.float32)
+    jnp.float32
+  )
 
 
 @_common.jit_loss(static=("axis_name",))
 def embedding_std(
-    z: jax.typing.ArrayLike,
-    *,
-    axis_name: str | None = None,
+  z: jax.typing.ArrayLike,
+  *,
+  axis_name: str | None = None,
 ) -> jax.Array:
   """Mean per-dimension std of L2-normalised embeddings (collapse monitor).
 
@@ -96,9 +97,9 @@ def embedding_std(
 
 @_common.jit_loss(positive=("temperature",))
 def mean_entropy(
-    logits: jax.typing.ArrayLike,
-    *,
-    temperature: float = 1.0,
+  logits: jax.typing.ArrayLike,
+  *,
+  temperature: float = 1.0,
 ) -> jax.Array:
   """Mean entropy (nats) of softmax(logits / τ) over all leading axes.
 
@@ -125,10 +126,10 @@ def mean_entropy(
 
 @_common.jit_loss(static=("axis_name",), positive=("temperature",))
 def marginal_entropy(
-    logits: jax.typing.ArrayLike,
-    *,
-    temperature: float = 1.0,
-    axis_name: str | None = None,
+  logits: jax.typing.ArrayLike,
+  *,
+  temperature: float = 1.0,
+  axis_name: str | None = None,
 ) -> jax.Array:
   """Entropy (nats) of the batch-mean prediction softmax(logits / τ).
 

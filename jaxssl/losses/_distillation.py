@@ -8,18 +8,17 @@ returns the updated value; the method keeps it in `TrainState.extra`.
 import jax
 import jax.numpy as jnp
 
-from jaxssl.losses import _collectives
-from jaxssl.losses import _common
+from jaxssl.losses import _collectives, _common
 
 
 @_common.jit_loss(positive=("student_temp", "teacher_temp"))
 def dino(
-    student: jax.typing.ArrayLike,
-    teacher: jax.typing.ArrayLike,
-    center: jax.typing.ArrayLike,
-    *,
-    student_temp: float = 0.1,
-    teacher_temp: float = 0.04,
+  student: jax.typing.ArrayLike,
+  teacher: jax.typing.ArrayLike,
+  center: jax.typing.ArrayLike,
+  *,
+  student_temp: float = 0.1,
+  teacher_temp: float = 0.04,
 ) -> jax.Array:
   r"""DINO's cross-entropy between teacher and student views.
 
@@ -64,11 +63,13 @@ def dino(
   t = teacher.shape[0]
   if teacher.shape[1:] != (n, k) or t > s:
     raise ValueError(
-        "`teacher` must be [t, n, k] with t <= s for `student` [s, n, k], got "
-        f"shapes {tuple(teacher.shape)} and {tuple(student.shape)}.")
+      "`teacher` must be [t, n, k] with t <= s for `student` [s, n, k], got "
+      f"shapes {tuple(teacher.shape)} and {tuple(student.shape)}."
+    )
   if center.shape not in ((k,), (1, k)):
-    raise ValueError(f"`center` must be [{k}] or [1, {k}], got shape "
-                     f"{tuple(center.shape)}.")
+    raise ValueError(
+      f"`center` must be [{k}] or [1, {k}], got shape {tuple(center.shape)}."
+    )
   q = jax.nn.softmax((teacher - center.reshape(k)) / teacher_temp, axis=-1)
   q = jax.lax.stop_gradient(q)
   log_p = jax.nn.log_softmax(student / student_temp, axis=-1)
@@ -79,11 +80,11 @@ def dino(
 
 @_common.jit_loss(static=("axis_name",))
 def dino_center(
-    center: jax.typing.ArrayLike,
-    teacher: jax.typing.ArrayLike,
-    *,
-    momentum: float = 0.9,
-    axis_name: str | None = None,
+  center: jax.typing.ArrayLike,
+  teacher: jax.typing.ArrayLike,
+  *,
+  momentum: float = 0.9,
+  axis_name: str | None = None,
 ) -> jax.Array:
   r"""DINO's centre update: an EMA of the mean teacher logit.
 
@@ -118,22 +119,24 @@ def dino_center(
   k = teacher.shape[-1]
   if center.shape not in ((k,), (1, k)):
     raise ValueError(
-        f"`center` must be [{k}] or [1, {k}] for `teacher` of shape "
-        f"{tuple(teacher.shape)}, got {tuple(center.shape)}.")
+      f"`center` must be [{k}] or [1, {k}] for `teacher` of shape "
+      f"{tuple(teacher.shape)}, got {tuple(center.shape)}."
+    )
   teacher = jax.lax.stop_gradient(teacher)
   batch_center = _collectives.global_mean(teacher, axis_name, axis=(0, 1))
   new = momentum * center + (1.0 - momentum) * batch_center.reshape(
-      center.shape)
+    center.shape
+  )
   return jax.lax.stop_gradient(new)
 
 
 @_common.jit_loss(static=("warmup_epochs",))
 def dino_teacher_temp(
-    epoch: jax.typing.ArrayLike,
-    *,
-    warmup: float = 0.04,
-    final: float = 0.07,
-    warmup_epochs: int = 30,
+  epoch: jax.typing.ArrayLike,
+  *,
+  warmup: float = 0.04,
+  final: float = 0.07,
+  warmup_epochs: int = 30,
 ) -> jax.Array:
   r"""DINO's teacher-temperature schedule.
 

@@ -20,18 +20,17 @@ def _masked_mean(x, is_masked):
 def _check_bool(x, shape, name):
   x = jnp.asarray(x)
   if x.shape != shape:
-    raise ValueError(f"`{name}` must have shape {shape}, got "
-                     f"{tuple(x.shape)}.")
+    raise ValueError(f"`{name}` must have shape {shape}, got {tuple(x.shape)}.")
   return x.astype(bool)
 
 
 @_common.jit_loss(static=("norm_pix",))
 def mae(
-    pred: jax.typing.ArrayLike,
-    target: jax.typing.ArrayLike,
-    is_masked: jax.typing.ArrayLike,
-    *,
-    norm_pix: bool = True,
+  pred: jax.typing.ArrayLike,
+  target: jax.typing.ArrayLike,
+  is_masked: jax.typing.ArrayLike,
+  *,
+  norm_pix: bool = True,
 ) -> jax.Array:
   r"""MAE's per-patch mean squared error over the masked patches.
 
@@ -83,12 +82,14 @@ def _check_logits(logits, targets, names):
   logits = _common.as_float(logits, names[0])
   _common.check_rank(logits, 3, names[0])
   targets = jnp.asarray(targets)
-  if (targets.shape != logits.shape[:2]
-      or not jnp.issubdtype(targets.dtype, jnp.integer)):
+  if targets.shape != logits.shape[:2] or not jnp.issubdtype(
+    targets.dtype, jnp.integer
+  ):
     raise ValueError(
-        f"`{names[1]}` must be integer with shape {logits.shape[:2]} for "
-        f"`{names[0]}` {tuple(logits.shape)}, got {tuple(targets.shape)} "
-        f"{targets.dtype}.")
+      f"`{names[1]}` must be integer with shape {logits.shape[:2]} for "
+      f"`{names[0]}` {tuple(logits.shape)}, got {tuple(targets.shape)} "
+      f"{targets.dtype}."
+    )
   return logits, targets
 
 
@@ -99,9 +100,9 @@ def _token_ce(logits, targets):
 
 @_common.jit_loss()
 def masked_lm(
-    logits: jax.typing.ArrayLike,
-    targets: jax.typing.ArrayLike,
-    is_masked: jax.typing.ArrayLike,
+  logits: jax.typing.ArrayLike,
+  targets: jax.typing.ArrayLike,
+  is_masked: jax.typing.ArrayLike,
 ) -> jax.Array:
   r"""Masked-LM cross-entropy averaged over the masked positions.
 
@@ -137,9 +138,9 @@ def masked_lm(
 
 @_common.jit_loss()
 def next_token(
-    logits: jax.typing.ArrayLike,
-    tokens: jax.typing.ArrayLike,
-    valid: jax.typing.ArrayLike,
+  logits: jax.typing.ArrayLike,
+  tokens: jax.typing.ArrayLike,
+  valid: jax.typing.ArrayLike,
 ) -> jax.Array:
   r"""Autoregressive next-token cross-entropy.
 

@@ -11,8 +11,7 @@ data-dependent shapes.
 import jax
 import jax.numpy as jnp
 
-from jaxssl.losses import _collectives
-from jaxssl.losses import _common
+from jaxssl.losses import _collectives, _common
 
 
 def _check_labelled(embeddings, labels):
@@ -53,13 +52,13 @@ def _avg_non_zero(losses, valid):
 
 @_common.jit_loss(static=("p",))
 def triplet_margin(
-    anchor: jax.typing.ArrayLike,
-    positive: jax.typing.ArrayLike,
-    negative: jax.typing.ArrayLike,
-    *,
-    margin: float = 1.0,
-    p: float = 2.0,
-    eps: float = 1e-6,
+  anchor: jax.typing.ArrayLike,
+  positive: jax.typing.ArrayLike,
+  negative: jax.typing.ArrayLike,
+  *,
+  margin: float = 1.0,
+  p: float = 2.0,
+  eps: float = 1e-6,
 ) -> jax.Array:
   r"""Triplet margin loss, as `torch.nn.TripletMarginLoss` (swap=False).
 
@@ -94,8 +93,11 @@ def triplet_margin(
     1.7071
   """
   arrays = []
-  for name, x in (("anchor", anchor), ("positive", positive),
-                  ("negative", negative)):
+  for name, x in (
+    ("anchor", anchor),
+    ("positive", positive),
+    ("negative", negative),
+  ):
     x = _common.as_float(x, name)
     _common.check_rank(x, 2, name)
     arrays.append(x)
@@ -116,10 +118,10 @@ def triplet_margin(
 
 @_common.jit_loss()
 def triplet_all(
-    embeddings: jax.typing.ArrayLike,
-    labels: jax.typing.ArrayLike,
-    *,
-    margin: float = 0.2,
+  embeddings: jax.typing.ArrayLike,
+  labels: jax.typing.ArrayLike,
+  *,
+  margin: float = 0.2,
 ) -> jax.Array:
   r"""Triplet loss over every valid triplet of a labelled batch.
 
@@ -164,11 +166,11 @@ def triplet_all(
 
 @_common.jit_loss()
 def contrastive_pair(
-    embeddings: jax.typing.ArrayLike,
-    labels: jax.typing.ArrayLike,
-    *,
-    pos_margin: float = 0.0,
-    neg_margin: float = 1.0,
+  embeddings: jax.typing.ArrayLike,
+  labels: jax.typing.ArrayLike,
+  *,
+  pos_margin: float = 0.0,
+  neg_margin: float = 1.0,
 ) -> jax.Array:
   r"""Pair-based contrastive loss (Hadsell et al.) over a labelled batch.
 
@@ -214,11 +216,11 @@ def contrastive_pair(
 
 @_common.jit_loss()
 def lifted_structured(
-    embeddings: jax.typing.ArrayLike,
-    labels: jax.typing.ArrayLike,
-    *,
-    neg_margin: float = 1.0,
-    pos_margin: float = 0.0,
+  embeddings: jax.typing.ArrayLike,
+  labels: jax.typing.ArrayLike,
+  *,
+  neg_margin: float = 1.0,
+  pos_margin: float = 0.0,
 ) -> jax.Array:
   r"""Lifted structured loss over a labelled batch.
 
@@ -266,8 +268,9 @@ def lifted_structured(
   # Union over both ends of the pair: logaddexp of the per-anchor sums.
   has_neg = jnp.any(is_neg, axis=1)
   lse_pair = jnp.logaddexp(
-      jnp.where(has_neg, lse_a, -jnp.inf)[:, None],
-      jnp.where(has_neg, lse_a, -jnp.inf)[None, :])
+    jnp.where(has_neg, lse_a, -jnp.inf)[:, None],
+    jnp.where(has_neg, lse_a, -jnp.inf)[None, :],
+  )
   any_neg = has_neg[:, None] | has_neg[None, :]
   lse_pair = jnp.where(any_neg, lse_pair, 0.0)  # PML: 0 when no negative
   per_pair = jax.nn.relu(lse_pair + dist - pos_margin) ** 2 / 2.0
@@ -278,8 +281,8 @@ def lifted_structured(
 
 @_common.jit_loss()
 def n_pairs(
-    embeddings: jax.typing.ArrayLike,
-    labels: jax.typing.ArrayLike,
+  embeddings: jax.typing.ArrayLike,
+  labels: jax.typing.ArrayLike,
 ) -> jax.Array:
   r"""Multi-class N-pair loss over a labelled batch.
 
@@ -333,10 +336,10 @@ def n_pairs(
 
 @_common.jit_loss(positive=("temperature",))
 def soft_nearest_neighbor(
-    embeddings: jax.typing.ArrayLike,
-    labels: jax.typing.ArrayLike,
-    *,
-    temperature: float,
+  embeddings: jax.typing.ArrayLike,
+  labels: jax.typing.ArrayLike,
+  *,
+  temperature: float,
 ) -> jax.Array:
   r"""Soft nearest neighbour loss (Frosst et al. 2019).
 
@@ -380,6 +383,7 @@ def soft_nearest_neighbor(
   lse_all = jax.nn.logsumexp(jnp.where(is_self, -jnp.inf, logits), axis=1)
   lse_pos = jax.nn.logsumexp(jnp.where(is_pos, logits, -jnp.inf), axis=1)
   has_pos = jnp.any(is_pos, axis=1)
-  per_anchor = jnp.where(has_pos, lse_all - jnp.where(has_pos, lse_pos, 0.0),
-                         0.0)
+  per_anchor = jnp.where(
+    has_pos, lse_all - jnp.where(has_pos, lse_pos, 0.0), 0.0
+  )
   return jnp.sum(per_anchor) / jnp.maximum(jnp.sum(has_pos), 1)

@@ -10,14 +10,13 @@ branches are the method's job, not the loss's.
 import jax
 import jax.numpy as jnp
 
-from jaxssl.losses import _collectives
-from jaxssl.losses import _common
+from jaxssl.losses import _collectives, _common
 
 
 @_common.jit_loss()
 def negative_cosine(
-    p: jax.typing.ArrayLike,
-    z: jax.typing.ArrayLike,
+  p: jax.typing.ArrayLike,
+  z: jax.typing.ArrayLike,
 ) -> jax.Array:
   r"""SimSiam's negative cosine similarity, averaged over rows.
 
@@ -55,8 +54,8 @@ def negative_cosine(
 
 @_common.jit_loss()
 def byol(
-    p: jax.typing.ArrayLike,
-    z: jax.typing.ArrayLike,
+  p: jax.typing.ArrayLike,
+  z: jax.typing.ArrayLike,
 ) -> jax.Array:
   r"""BYOL's normalised regression loss (one direction).
 
@@ -99,11 +98,11 @@ def _standardize(z, axis_name, eps):
 
 @_common.jit_loss(static=("axis_name",))
 def barlow_twins(
-    z1: jax.typing.ArrayLike,
-    z2: jax.typing.ArrayLike,
-    *,
-    off_diagonal_weight: float = 5e-3,
-    axis_name: str | None = None,
+  z1: jax.typing.ArrayLike,
+  z2: jax.typing.ArrayLike,
+  *,
+  off_diagonal_weight: float = 5e-3,
+  axis_name: str | None = None,
 ) -> jax.Array:
   r"""Barlow Twins' redundancy-reduction loss.
 
@@ -142,8 +141,12 @@ def barlow_twins(
   big_n = n * _collectives.axis_size(axis_name)
   z1 = _standardize(z1, axis_name, 1e-5)
   z2 = _standardize(z2, axis_name, 1e-5)
-  c = _collectives.global_sum(
-      _collectives.einsum_over_batch("nd,ne->de", z1, z2), axis_name) / big_n
+  c = (
+    _collectives.global_sum(
+      _collectives.einsum_over_batch("nd,ne->de", z1, z2), axis_name
+    )
+    / big_n
+  )
   on_diag = jnp.sum((1.0 - jnp.diagonal(c)) ** 2)
   off_diag = jnp.sum(c * c) - jnp.sum(jnp.diagonal(c) ** 2)
   return on_diag + off_diagonal_weight * off_diag
@@ -155,8 +158,8 @@ def _variance_covariance(z, axis_name):
   big_n = n * _collectives.axis_size(axis_name)
   centred = z - _collectives.global_mean(z, axis_name)
   cov = _collectives.global_sum(
-      _collectives.einsum_over_batch("nd,ne->de", centred, centred),
-      axis_name) / (big_n - 1)
+    _collectives.einsum_over_batch("nd,ne->de", centred, centred), axis_name
+  ) / (big_n - 1)
   var = jnp.diagonal(cov)  # unbiased variance
   std = jnp.sqrt(var + 1e-4)
   variance = jnp.mean(jax.nn.relu(1.0 - std))
@@ -166,13 +169,13 @@ def _variance_covariance(z, axis_name):
 
 @_common.jit_loss(static=("axis_name",))
 def vicreg(
-    z1: jax.typing.ArrayLike,
-    z2: jax.typing.ArrayLike,
-    *,
-    invariance_weight: float = 25.0,
-    variance_weight: float = 25.0,
-    covariance_weight: float = 1.0,
-    axis_name: str | None = None,
+  z1: jax.typing.ArrayLike,
+  z2: jax.typing.ArrayLike,
+  *,
+  invariance_weight: float = 25.0,
+  variance_weight: float = 25.0,
+  covariance_weight: float = 1.0,
+  axis_name: str | None = None,
 ) -> jax.Array:
   r"""VICReg: variance-invariance-covariance regularisation.
 
@@ -214,6 +217,8 @@ def vicreg(
   invariance = _collectives.global_mean(diff * diff, axis_name, axis=(0, 1))
   var1, cov1 = _variance_covariance(z1, axis_name)
   var2, cov2 = _variance_covariance(z2, axis_name)
-  return (invariance_weight * invariance
-          + variance_weight * 0.5 * (var1 + var2)
-          + covariance_weight * (cov1 + cov2))
+  return (
+    invariance_weight * invariance
+    + variance_weight * 0.5 * (var1 + var2)
+    + covariance_weight * (cov1 + cov2)
+  )

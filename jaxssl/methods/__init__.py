@@ -5,29 +5,31 @@ Adding a method: write `methods/<name>.py` with `build(config) -> Method`
 edited.
 """
 
-from jaxssl.methods import barlow_twins
-from jaxssl.methods import byol
-from jaxssl.methods import dino
-from jaxssl.methods import mae
-from jaxssl.methods import mocov3
-from jaxssl.methods import simclr
-from jaxssl.methods import simsiam
-from jaxssl.methods import supcon
-from jaxssl.methods import swav
-from jaxssl.methods import vicreg
+from jaxssl.methods import (
+  barlow_twins,
+  byol,
+  dino,
+  mae,
+  mocov3,
+  simclr,
+  simsiam,
+  supcon,
+  swav,
+  vicreg,
+)
 from jaxssl.methods.base import Method
 
 METHODS = {
-    "barlow_twins": barlow_twins.build,
-    "byol": byol.build,
-    "dino": dino.build,
-    "mae": mae.build,
-    "mocov3": mocov3.build,
-    "simclr": simclr.build,
-    "simsiam": simsiam.build,
-    "supcon": supcon.build,
-    "swav": swav.build,
-    "vicreg": vicreg.build,
+  "barlow_twins": barlow_twins.build,
+  "byol": byol.build,
+  "dino": dino.build,
+  "mae": mae.build,
+  "mocov3": mocov3.build,
+  "simclr": simclr.build,
+  "simsiam": simsiam.build,
+  "supcon": supcon.build,
+  "swav": swav.build,
+  "vicreg": vicreg.build,
 }
 
 
@@ -35,6 +37,7 @@ def build(config) -> Method:
   """The method named by `config.method.name`, built from `config`."""
   name = config.method.name
   if name not in METHODS:
-    raise ValueError(f"config.method.name={name!r} is not one of "
-                     f"{sorted(METHODS)}")
+    raise ValueError(
+      f"config.method.name={name!r} is not one of {sorted(METHODS)}"
+    )
   return METHODS[name](config)

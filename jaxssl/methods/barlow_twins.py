@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import jax
 
-from jaxssl import losses
-from jaxssl import models
-from jaxssl.methods import base
-from jaxssl.methods import common
+from jaxssl import losses, models
+from jaxssl.methods import base, common
 
 
 def build(config) -> base.Method:
@@ -52,10 +50,13 @@ def build(config) -> base.Method:
   if scale <= 0:
     raise ValueError(f"config.method.barlow_scale={scale!r} must be > 0")
   if config.model.proj_layers < 1:
-    raise ValueError(f"config.model.proj_layers={config.model.proj_layers!r}:"
-                     " barlow_twins needs a projector (>= 1 layer)")
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
+    raise ValueError(
+      f"config.model.proj_layers={config.model.proj_layers!r}:"
+      " barlow_twins needs a projector (>= 1 layer)"
+    )
+  encoder = models.Encoder(
+    models.backbone(config.model), models.projector(config.model)
+  )
 
   def init(rng, batch):
     return common.init_encoder(encoder, rng, batch[group])
@@ -71,12 +72,17 @@ def build(config) -> base.Method:
     s1, s2 = jax.lax.stop_gradient(z1), jax.lax.stop_gradient(z2)
     on_diag = losses.barlow_twins(s1, s2, off_diagonal_weight=0.0)
     off_diag = losses.barlow_twins(s1, s2, off_diagonal_weight=1.0) - on_diag
-    metrics = {"loss": value, "on_diag": on_diag, "off_diag": off_diag,
-               **common.embedding_metrics(z1, z2)}
+    metrics = {
+      "loss": value,
+      "on_diag": on_diag,
+      "off_diag": off_diag,
+      **common.embedding_metrics(z1, z2),
+    }
     return value, (new_extra, metrics)
 
   def features(params, extra, images):
     return common.encoder_features(encoder, params, extra, images)
 
-  return base.Method(name="barlow_twins", init=init, loss=loss,
-                     features=features)
+  return base.Method(
+    name="barlow_twins", init=init, loss=loss, features=features
+  )

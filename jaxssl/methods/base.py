@@ -9,7 +9,8 @@ centre, a queue) lives in `extra`, a pytree of arrays.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 
@@ -47,6 +48,7 @@ class Method:
       float [H, W, 3] array in [0, 1]. The loop saves them as PNG files under
       `<workdir>/figures/` and as TensorBoard images.
   """
+
   name: str
   init: Callable[..., tuple[Params, Extra]]
   loss: Callable[..., tuple[jax.Array, tuple[Extra, Metrics]]]

@@ -39,11 +39,8 @@ from __future__ import annotations
 
 import jax
 
-from jaxssl import losses
-from jaxssl import models
-from jaxssl.methods import base
-from jaxssl.methods import common
-from jaxssl.methods import online_target
+from jaxssl import losses, models
+from jaxssl.methods import base, common, online_target
 
 
 def build(config) -> base.Method:
@@ -56,10 +53,10 @@ def build(config) -> base.Method:
   group = common.single_group(config, num_views=2, method="byol")
   online_target.check_projector(config, "byol")
   online_target.check_ema_config(config)
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
-  online = online_target.OnlineNetwork(encoder,
-                                       models.predictor(config.model))
+  encoder = models.Encoder(
+    models.backbone(config.model), models.projector(config.model)
+  )
+  online = online_target.OnlineNetwork(encoder, models.predictor(config.model))
 
   def init(rng, batch):
     params, extra = online_target.init(online, rng, batch[group][:2, 0])
@@ -68,16 +65,21 @@ def build(config) -> base.Method:
   def loss(params, extra, batch, rng, step):
     del rng  # No stochastic part in the step.
     views = batch[group]
-    outs, stats = online_target.encode_views(online, params,
-                                             extra["batch_stats"], views)
+    outs, stats = online_target.encode_views(
+      online, params, extra["batch_stats"], views
+    )
     teacher = extra["teacher"]
-    targets, _ = online_target.encode_views(encoder, teacher["params"],
-                                            teacher["batch_stats"], views)
+    targets, _ = online_target.encode_views(
+      encoder, teacher["params"], teacher["batch_stats"], views
+    )
     t1, t2 = (jax.lax.stop_gradient(t["z"]) for t in targets)
     p1, p2 = outs[0]["p"], outs[1]["p"]
     value = losses.byol(p1, t2) + losses.byol(p2, t1)
-    metrics = {"loss": value, "tau": online_target.ema_momentum(config, step),
-               **common.embedding_metrics(outs[0]["z"], outs[1]["z"])}
+    metrics = {
+      "loss": value,
+      "tau": online_target.ema_momentum(config, step),
+      **common.embedding_metrics(outs[0]["z"], outs[1]["z"]),
+    }
     return value, ({**extra, "batch_stats": stats}, metrics)
 
   def features(params, extra, images):
@@ -86,5 +88,10 @@ def build(config) -> base.Method:
   def update_extra(params, extra, step):
     return online_target.ema_update(config, params, extra, step)
 
-  return base.Method(name="byol", init=init, loss=loss, features=features,
-                     update_extra=update_extra)
+  return base.Method(
+    name="byol",
+    init=init,
+    loss=loss,
+    features=features,
+    update_extra=update_extra,
+  )

@@ -15,12 +15,16 @@ def single_group(config, *, num_views: int, method: str) -> str:
   """Name of the one view group a two-view method reads; raises if unfit."""
   groups = dict(config.data.views.items())
   if len(groups) != 1:
-    raise ValueError(f"method {method!r} reads one view group, but "
-                     f"config.data.views has {sorted(groups)}")
-  (name, group), = groups.items()
+    raise ValueError(
+      f"method {method!r} reads one view group, but "
+      f"config.data.views has {sorted(groups)}"
+    )
+  ((name, group),) = groups.items()
   if group.num_views != num_views:
-    raise ValueError(f"method {method!r} needs config.data.views.{name}."
-                     f"num_views={num_views}, got {group.num_views}")
+    raise ValueError(
+      f"method {method!r} needs config.data.views.{name}."
+      f"num_views={num_views}, got {group.num_views}"
+    )
   return name
 
 
@@ -40,8 +44,7 @@ def merge_views(views: jax.Array) -> jax.Array:
 def init_variables(module, rng: jax.Array, images: jax.Array):
   """`(params, {"batch_stats": ...})` of `module` from sample images."""
   variables = module.init(rng, images, train=False)
-  return variables["params"], {"batch_stats": variables.get("batch_stats",
-                                                            {})}
+  return variables["params"], {"batch_stats": variables.get("batch_stats", {})}
 
 
 def init_encoder(encoder, rng: jax.Array, views: jax.Array):
@@ -64,16 +67,20 @@ def encode_merged(encoder, params, extra, views: jax.Array):
   """
   n, v = views.shape[:2]
   out, state = encoder.apply(
-      {"params": params, "batch_stats": extra["batch_stats"]},
-      merge_views(views), train=True, mutable=["batch_stats"])
-  zs = [out["z"][i * n:(i + 1) * n] for i in range(v)]
+    {"params": params, "batch_stats": extra["batch_stats"]},
+    merge_views(views),
+    train=True,
+    mutable=["batch_stats"],
+  )
+  zs = [out["z"][i * n : (i + 1) * n] for i in range(v)]
   return zs, {"batch_stats": state["batch_stats"]}
 
 
 def encoder_features(encoder, params, extra, images: jax.Array) -> jax.Array:
   """[n, d] backbone features of `encoder` in inference mode."""
-  out = encoder.apply({"params": params, "batch_stats": extra["batch_stats"]},
-                      images, train=False)
+  out = encoder.apply(
+    {"params": params, "batch_stats": extra["batch_stats"]}, images, train=False
+  )
   return out["feats"]
 
 
@@ -90,8 +97,8 @@ def embedding_metrics(z1: jax.Array, z2: jax.Array) -> dict[str, jax.Array]:
   u1 = z1 / jnp.maximum(jnp.linalg.norm(z1, axis=-1, keepdims=True), 1e-12)
   u2 = z2 / jnp.maximum(jnp.linalg.norm(z2, axis=-1, keepdims=True), 1e-12)
   return {
-      "z_std": jnp.mean(jnp.std(u1, axis=0)),
-      "pos_cos": jnp.mean(jnp.sum(u1 * u2, axis=-1)),
+    "z_std": jnp.mean(jnp.std(u1, axis=0)),
+    "pos_cos": jnp.mean(jnp.sum(u1 * u2, axis=-1)),
   }
 
 
@@ -99,8 +106,9 @@ def embedding_metrics(z1: jax.Array, z2: jax.Array) -> dict[str, jax.Array]:
 # computes exactly the values an uninterrupted one would.
 
 
-def cosine_increase(step: jax.Array, total_steps: int, base: float,
-                    end: float = 1.0) -> jax.Array:
+def cosine_increase(
+  step: jax.Array, total_steps: int, base: float, end: float = 1.0
+) -> jax.Array:
   """`base` at step 0 rising to `end` at `total_steps` on a half cosine.
 
   BYOL's `target_ema` (Grill et al. 2020, Sec. 3.2): tau_k = 1 - (1 -
@@ -111,8 +119,9 @@ def cosine_increase(step: jax.Array, total_steps: int, base: float,
   return end - (end - base) * (jnp.cos(jnp.pi * frac) + 1) / 2
 
 
-def linear_warmup(step: jax.Array, warmup_steps: int, start: float,
-                  end: float) -> jax.Array:
+def linear_warmup(
+  step: jax.Array, warmup_steps: int, start: float, end: float
+) -> jax.Array:
   """`start` at step 0, linearly to `end` at `warmup_steps`, then `end`."""
   if warmup_steps <= 0:
     return jnp.asarray(end, jnp.float32)
@@ -128,8 +137,10 @@ def ema(target, online, momentum: jax.Array):
   at their initial values.
   """
   return jax.tree.map(
-      lambda t, o: (momentum * t + (1 - momentum) * o).astype(t.dtype),
-      target, online)
+    lambda t, o: (momentum * t + (1 - momentum) * o).astype(t.dtype),
+    target,
+    online,
+  )
 
 
 def frozen_until(tree, step: jax.Array, until_step: int):
@@ -144,4 +155,5 @@ def frozen_until(tree, step: jax.Array, until_step: int):
     return tree
   frozen = step < until_step
   return jax.tree.map(
-      lambda p: jnp.where(frozen, jax.lax.stop_gradient(p), p), tree)
+    lambda p: jnp.where(frozen, jax.lax.stop_gradient(p), p), tree
+  )

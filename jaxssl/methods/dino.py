@@ -33,10 +33,11 @@ applied by the optimizer.
 
 Differences from the official code: the head has BatchNorm after its
 hidden layers for convolutional backbones (official `use_bn_in_head`, off
-by default; see `head_use_bn`), never for ViTs; gradient clipping is by global norm
-(official: each parameter tensor's norm is clipped to 3.0); the weight decay
-is constant (official: cosine 0.04 -> 0.4); the teacher-temperature and
-last-layer freeze schedules are counted in steps, not epochs.
+by default; see `head_use_bn`), never for ViTs; gradient clipping is by
+global norm (official: each parameter tensor's norm is clipped to 3.0);
+the weight decay is constant (official: cosine 0.04 -> 0.4); the
+teacher-temperature and last-layer freeze schedules are counted in steps,
+not epochs.
 
 References:
   Caron et al., "Emerging Properties in Self-Supervised Vision
@@ -51,18 +52,15 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxssl import losses
-from jaxssl import models
-from jaxssl.methods import base
-from jaxssl.methods import common
-from jaxssl.methods import multicrop
+from jaxssl import losses, models
+from jaxssl.methods import base, common, multicrop
 from jaxssl.models import prototype_heads
+
 
 def _check_range(config, key: str, lo: float, hi: float) -> None:
   value = config.method[key]
   if not lo <= value <= hi:
-    raise ValueError(f"config.method.{key}={value!r} must be in "
-                     f"[{lo}, {hi}]")
+    raise ValueError(f"config.method.{key}={value!r} must be in [{lo}, {hi}]")
 
 
 def _check_positive(config, key: str) -> None:
@@ -72,16 +70,23 @@ def _check_positive(config, key: str) -> None:
 
 
 def _check_config(config) -> None:
-  for key in ("num_prototypes", "head_hidden_dim", "head_bottleneck_dim",
-              "head_layers", "student_temp", "teacher_temp",
-              "teacher_temp_end"):
+  for key in (
+    "num_prototypes",
+    "head_hidden_dim",
+    "head_bottleneck_dim",
+    "head_layers",
+    "student_temp",
+    "teacher_temp",
+    "teacher_temp_end",
+  ):
     _check_positive(config, key)
   for key in ("ema_momentum", "ema_momentum_end", "center_momentum"):
     _check_range(config, key, 0.0, 1.0)
   for key in ("teacher_temp_warmup_steps", "freeze_last_layer_steps"):
     if config.method[key] < 0:
-      raise ValueError(f"config.method.{key}={config.method[key]!r} must "
-                       "be >= 0")
+      raise ValueError(
+        f"config.method.{key}={config.method[key]!r} must be >= 0"
+      )
 
 
 def head_use_bn(config) -> bool:
@@ -110,9 +115,13 @@ def build(config) -> base.Method:
   multicrop.check_patch_size(config, groups)
   backbone = models.backbone(config.model)
   head = prototype_heads.DINOHead(
-      num_prototypes=m.num_prototypes, hidden_dim=m.head_hidden_dim,
-      bottleneck_dim=m.head_bottleneck_dim, num_layers=m.head_layers,
-      norm_last_layer=m.norm_last_layer, use_bn=head_use_bn(config))
+    num_prototypes=m.num_prototypes,
+    hidden_dim=m.head_hidden_dim,
+    bottleneck_dim=m.head_bottleneck_dim,
+    num_layers=m.head_layers,
+    norm_last_layer=m.norm_last_layer,
+    use_bn=head_use_bn(config),
+  )
   num_global = config.data.views[global_group].num_views
   num_views = sum(config.data.views[g].num_views for g in groups)
   total_steps = config.train.total_steps
@@ -120,20 +129,28 @@ def build(config) -> base.Method:
 
   def teacher_temp(step):
     return losses.dino_teacher_temp(
-        step, warmup=m.teacher_temp, final=m.teacher_temp_end,
-        warmup_epochs=m.teacher_temp_warmup_steps)
+      step,
+      warmup=m.teacher_temp,
+      final=m.teacher_temp_end,
+      warmup_epochs=m.teacher_temp_warmup_steps,
+    )
 
   def momentum(step):
-    return common.cosine_increase(step, total_steps, m.ema_momentum,
-                                  m.ema_momentum_end)
+    return common.cosine_increase(
+      step, total_steps, m.ema_momentum, m.ema_momentum_end
+    )
 
   def init(rng, batch):
     images = common.merge_views(batch[global_group])[:2]
-    params, stats = multicrop.init_backbone_and_head(backbone, head, rng,
-                                                     images)
+    params, stats = multicrop.init_backbone_and_head(
+      backbone, head, rng, images
+    )
     teacher = jax.tree.map(jnp.copy, {"params": params, "batch_stats": stats})
-    return params, {"batch_stats": stats, "teacher": teacher,
-                    "center": jnp.zeros((k,), jnp.float32)}
+    return params, {
+      "batch_stats": stats,
+      "teacher": teacher,
+      "center": jnp.zeros((k,), jnp.float32),
+    }
 
   def loss(params, extra, batch, rng, step):
     del rng  # No stochastic part in the step (augmentations are upstream).
@@ -141,50 +158,72 @@ def build(config) -> base.Method:
     n = views[0].shape[0]
     head_params = dict(params["head"])
     head_params["last_layer"] = common.frozen_until(
-        head_params["last_layer"], step, m.freeze_last_layer_steps)
+      head_params["last_layer"], step, m.freeze_last_layer_steps
+    )
     params = {**params, "head": head_params}
     student, stats = multicrop.apply_backbone_and_head(
-        backbone, head, params, extra["batch_stats"], views)
+      backbone, head, params, extra["batch_stats"], views
+    )
     teacher, _ = multicrop.apply_backbone_and_head(
-        backbone, head, extra["teacher"]["params"],
-        extra["teacher"]["batch_stats"], views[:1])
+      backbone,
+      head,
+      extra["teacher"]["params"],
+      extra["teacher"]["batch_stats"],
+      views[:1],
+    )
     s_logits = student["logits"].reshape(num_views, n, k)
     t_logits = jax.lax.stop_gradient(teacher["logits"]).reshape(
-        num_global, n, k)
+      num_global, n, k
+    )
     temp = teacher_temp(step)
     center = extra["center"]
-    value = losses.dino(s_logits, t_logits, center,
-                        student_temp=m.student_temp, teacher_temp=temp)
-    new_center = losses.dino_center(center, t_logits,
-                                    momentum=m.center_momentum)
+    value = losses.dino(
+      s_logits, t_logits, center, student_temp=m.student_temp, teacher_temp=temp
+    )
+    new_center = losses.dino_center(
+      center, t_logits, momentum=m.center_momentum
+    )
     z = student["z"]
     centred = t_logits - center
     metrics = {
-        "loss": value,
-        **common.embedding_metrics(z[:n], z[n:2 * n]),
-        "teacher_entropy": losses.mean_entropy(centred, temperature=temp),
-        "teacher_marginal_entropy": losses.marginal_entropy(
-            centred.reshape(-1, k), temperature=temp),
-        "teacher_temp": temp,
-        "ema_momentum": momentum(step),
+      "loss": value,
+      **common.embedding_metrics(z[:n], z[n : 2 * n]),
+      "teacher_entropy": losses.mean_entropy(centred, temperature=temp),
+      "teacher_marginal_entropy": losses.marginal_entropy(
+        centred.reshape(-1, k), temperature=temp
+      ),
+      "teacher_temp": temp,
+      "ema_momentum": momentum(step),
     }
-    return value, ({**extra, "batch_stats": stats, "center": new_center},
-                   metrics)
+    return value, (
+      {**extra, "batch_stats": stats, "center": new_center},
+      metrics,
+    )
 
   def update_extra(params, extra, step):
     mom = momentum(step)
     teacher = {
-        "params": common.ema(extra["teacher"]["params"], params, mom),
-        "batch_stats": common.ema(extra["teacher"]["batch_stats"],
-                                  extra["batch_stats"], mom),
+      "params": common.ema(extra["teacher"]["params"], params, mom),
+      "batch_stats": common.ema(
+        extra["teacher"]["batch_stats"], extra["batch_stats"], mom
+      ),
     }
     return {**extra, "teacher": teacher}
 
   def features(params, extra, images):
-    feats, _ = multicrop.apply_backbone(backbone, params["backbone"],
-                                        extra["batch_stats"]["backbone"],
-                                        [images], train=False)
+    feats, _ = multicrop.apply_backbone(
+      backbone,
+      params["backbone"],
+      extra["batch_stats"]["backbone"],
+      [images],
+      train=False,
+    )
     return feats
 
-  return base.Method(name="dino", init=init, loss=loss, features=features,
-                     update_extra=update_extra)
+  return base.Method(
+    name="dino",
+    init=init,
+    loss=loss,
+    features=features,
+    update_extra=update_extra,
+  )

@@ -39,11 +39,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxssl import losses
-from jaxssl import masking
-from jaxssl import models
-from jaxssl.methods import base
-from jaxssl.methods import common
+from jaxssl import losses, masking, models
+from jaxssl.methods import base, common
 from jaxssl.models import mae_decoder
 
 # Images per reconstruction figure.
@@ -54,30 +51,41 @@ def _check(config, group: str) -> tuple[int, int]:
   """Raises ValueError naming the config key; returns (patch, l_keep)."""
   m, model = config.method, config.model
   if not model.name.startswith("vit_"):
-    raise ValueError(f"method 'mae' needs a ViT: config.model.name="
-                     f"{model.name!r} is not one of "
-                     f"{sorted(k for k in models.BACKBONES if 'vit' in k)}")
+    raise ValueError(
+      f"method 'mae' needs a ViT: config.model.name="
+      f"{model.name!r} is not one of "
+      f"{sorted(k for k in models.BACKBONES if 'vit' in k)}"
+    )
   if not 0.0 <= m.mask_ratio < 1.0:
-    raise ValueError(f"config.method.mask_ratio={m.mask_ratio!r} must be in "
-                     "[0, 1)")
+    raise ValueError(
+      f"config.method.mask_ratio={m.mask_ratio!r} must be in [0, 1)"
+    )
   p = model.patch_size
   size = config.data.views[group].size
-  for key, side in ((f"data.views.{group}.size", size),
-                    ("data.image_size", config.data.image_size)):
+  for key, side in (
+    (f"data.views.{group}.size", size),
+    ("data.image_size", config.data.image_size),
+  ):
     if p < 1 or side % p:
-      raise ValueError(f"config.{key}={side} is not divisible by "
-                       f"config.model.patch_size={p}")
+      raise ValueError(
+        f"config.{key}={side} is not divisible by config.model.patch_size={p}"
+      )
   l_keep = int((size // p) ** 2 * (1 - m.mask_ratio))
   if l_keep < 1:
-    raise ValueError(f"config.method.mask_ratio={m.mask_ratio} leaves no "
-                     f"visible patch of the {(size // p) ** 2}")
+    raise ValueError(
+      f"config.method.mask_ratio={m.mask_ratio} leaves no "
+      f"visible patch of the {(size // p) ** 2}"
+    )
   if m.decoder_dim % 4 or m.decoder_dim % m.decoder_heads:
-    raise ValueError(f"config.method.decoder_dim={m.decoder_dim} must be a "
-                     "multiple of 4 (sin-cos position embedding) and of "
-                     f"config.method.decoder_heads={m.decoder_heads}")
+    raise ValueError(
+      f"config.method.decoder_dim={m.decoder_dim} must be a "
+      "multiple of 4 (sin-cos position embedding) and of "
+      f"config.method.decoder_heads={m.decoder_heads}"
+    )
   if m.decoder_depth < 0:
-    raise ValueError(f"config.method.decoder_depth={m.decoder_depth} must be "
-                     ">= 0")
+    raise ValueError(
+      f"config.method.decoder_depth={m.decoder_depth} must be >= 0"
+    )
   return p, l_keep
 
 
@@ -97,10 +105,14 @@ def build(config) -> base.Method:
   m = config.method
   ratio, norm_pix = float(m.mask_ratio), bool(m.norm_pix_loss)
   encoder = models.BACKBONES[config.model.name](
-      patch_size=p, pos_embed="sincos", pool=config.model.vit_pool)
+    patch_size=p, pos_embed="sincos", pool=config.model.vit_pool
+  )
   decoder = mae_decoder.MAEDecoder(
-      width=m.decoder_dim, depth=m.decoder_depth, num_heads=m.decoder_heads,
-      patch_dim=p * p * 3)
+    width=m.decoder_dim,
+    depth=m.decoder_depth,
+    num_heads=m.decoder_heads,
+    patch_dim=p * p * 3,
+  )
   mean = jnp.asarray(config.data.mean, jnp.float32)
   std = jnp.asarray(config.data.std, jnp.float32)
 
@@ -108,11 +120,18 @@ def build(config) -> base.Method:
     """Masks, encodes, decodes: (pred [n, l, p*p*3], enc, is_masked)."""
     grid = _grid(images, p)
     ids_keep, is_masked, ids_restore = masking.random_masking(
-        rng, images.shape[0], grid[0] * grid[1], ratio=ratio)
-    enc = encoder.apply({"params": params["encoder"]}, images, train=True,
-                        keep_idx=ids_keep)
-    pred = decoder.apply({"params": params["decoder"]}, enc["feats"],
-                         enc["tokens"], ids_restore, grid)
+      rng, images.shape[0], grid[0] * grid[1], ratio=ratio
+    )
+    enc = encoder.apply(
+      {"params": params["encoder"]}, images, train=True, keep_idx=ids_keep
+    )
+    pred = decoder.apply(
+      {"params": params["decoder"]},
+      enc["feats"],
+      enc["tokens"],
+      ids_restore,
+      grid,
+    )
     return pred, enc, is_masked
 
   def init(rng, batch):
@@ -120,13 +139,14 @@ def build(config) -> base.Method:
     k_enc, k_dec, k_mask = jax.random.split(rng, 3)
     grid = _grid(images, p)
     ids_keep, _, ids_restore = masking.random_masking(
-        k_mask, 2, grid[0] * grid[1], ratio=ratio)
+      k_mask, 2, grid[0] * grid[1], ratio=ratio
+    )
     enc_vars = encoder.init(k_enc, images, train=False, keep_idx=ids_keep)
     enc = encoder.apply(enc_vars, images, train=False, keep_idx=ids_keep)
-    dec_vars = decoder.init(k_dec, enc["feats"], enc["tokens"], ids_restore,
-                            grid)
-    return {"encoder": enc_vars["params"],
-            "decoder": dec_vars["params"]}, {}
+    dec_vars = decoder.init(
+      k_dec, enc["feats"], enc["tokens"], ids_restore, grid
+    )
+    return {"encoder": enc_vars["params"], "decoder": dec_vars["params"]}, {}
 
   def loss(params, extra, batch, rng, step):
     del step  # No schedule inside the method (lr is the optimizer's).
@@ -136,17 +156,19 @@ def build(config) -> base.Method:
     value = losses.mae(pred, target, is_masked, norm_pix=norm_pix)
     pooled = jnp.mean(enc["tokens"], axis=1)
     metrics = {
-        "loss": value,
-        "visible_loss": losses.mae(jax.lax.stop_gradient(pred), target,
-                                   ~is_masked, norm_pix=norm_pix),
-        "z_std": common.embedding_metrics(pooled, pooled)["z_std"],
+      "loss": value,
+      "visible_loss": losses.mae(
+        jax.lax.stop_gradient(pred), target, ~is_masked, norm_pix=norm_pix
+      ),
+      "z_std": common.embedding_metrics(pooled, pooled)["z_std"],
     }
     return value, (extra, metrics)
 
   def features(params, extra, images):
     del extra
-    return encoder.apply({"params": params["encoder"]}, images,
-                         train=False)["feats"]
+    return encoder.apply({"params": params["encoder"]}, images, train=False)[
+      "feats"
+    ]
 
   def figures(params, extra, images, rng):
     """{"reconstruction": [3 (h + 1) + 1, k (w + 1) + 1, 3] in [0, 1]}.
@@ -173,13 +195,19 @@ def build(config) -> base.Method:
     rows = [images] + [masking.unpatchify(x, p, 3) for x in (masked, pasted)]
     rows = jnp.stack([jnp.clip(r * std + mean, 0.0, 1.0) for r in rows])
     # 1-pixel white separators between and around the images.
-    rows = jnp.pad(rows, ((0, 0), (0, 0), (0, 1), (0, 1), (0, 0)),
-                   constant_values=1.0)
+    rows = jnp.pad(
+      rows, ((0, 0), (0, 0), (0, 1), (0, 1), (0, 0)), constant_values=1.0
+    )
     r, k, h, w, _ = rows.shape
     grid = rows.transpose(0, 2, 1, 3, 4).reshape(r * h, k * w, 3)
     grid = jnp.pad(grid, ((1, 0), (1, 0), (0, 0)), constant_values=1.0)
     return {"reconstruction": grid}
 
   # Jitted here: the loop calls figures eagerly, op by op otherwise.
-  return base.Method(name="mae", init=init, loss=loss, features=features,
-                     figures=jax.jit(figures))
+  return base.Method(
+    name="mae",
+    init=init,
+    loss=loss,
+    features=features,
+    figures=jax.jit(figures),
+  )

@@ -48,11 +48,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxssl import losses
-from jaxssl import models
-from jaxssl.methods import base
-from jaxssl.methods import common
-from jaxssl.methods import online_target
+from jaxssl import losses, models
+from jaxssl.methods import base, common, online_target
 
 
 def _normalize(x: jax.Array) -> jax.Array:
@@ -78,10 +75,10 @@ def build(config) -> base.Method:
   online_target.check_projector(config, "mocov3")
   online_target.check_ema_config(config)
   temperature = config.method.temperature
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
-  online = online_target.OnlineNetwork(encoder,
-                                       models.predictor(config.model))
+  encoder = models.Encoder(
+    models.backbone(config.model), models.projector(config.model)
+  )
+  online = online_target.OnlineNetwork(encoder, models.predictor(config.model))
 
   def init(rng, batch):
     params, extra = online_target.init(online, rng, batch[group][:2, 0])
@@ -90,19 +87,29 @@ def build(config) -> base.Method:
   def loss(params, extra, batch, rng, step):
     del rng  # No stochastic part in the step.
     views = batch[group]
-    outs, stats = online_target.encode_views(online, params,
-                                             extra["batch_stats"], views)
+    outs, stats = online_target.encode_views(
+      online, params, extra["batch_stats"], views
+    )
     teacher = extra["teacher"]
-    keys, _ = online_target.encode_views(encoder, teacher["params"],
-                                         teacher["batch_stats"], views)
+    keys, _ = online_target.encode_views(
+      encoder, teacher["params"], teacher["batch_stats"], views
+    )
     q1, q2 = (_normalize(o["p"]) for o in outs)
     k1, k2 = (_normalize(jax.lax.stop_gradient(k["z"])) for k in keys)
-    value = 2 * temperature * (
+    value = (
+      2
+      * temperature
+      * (
         losses.info_nce(q1, k2, temperature=temperature)
-        + losses.info_nce(q2, k1, temperature=temperature))
-    metrics = {"loss": value, "tau": online_target.ema_momentum(config, step),
-               "contrast_acc": 0.5 * (_top1(q1, k2) + _top1(q2, k1)),
-               **common.embedding_metrics(outs[0]["z"], outs[1]["z"])}
+        + losses.info_nce(q2, k1, temperature=temperature)
+      )
+    )
+    metrics = {
+      "loss": value,
+      "tau": online_target.ema_momentum(config, step),
+      "contrast_acc": 0.5 * (_top1(q1, k2) + _top1(q2, k1)),
+      **common.embedding_metrics(outs[0]["z"], outs[1]["z"]),
+    }
     return value, ({**extra, "batch_stats": stats}, metrics)
 
   def features(params, extra, images):
@@ -111,5 +118,10 @@ def build(config) -> base.Method:
   def update_extra(params, extra, step):
     return online_target.ema_update(config, params, extra, step)
 
-  return base.Method(name="mocov3", init=init, loss=loss, features=features,
-                     update_extra=update_extra)
+  return base.Method(
+    name="mocov3",
+    init=init,
+    loss=loss,
+    features=features,
+    update_extra=update_extra,
+  )

@@ -5,10 +5,10 @@ largest `size` (e.g. "global_crops": 2 views of 224 px), and optionally
 groups of local crops with smaller sizes (e.g. "local_crops": 6-10 views of
 96 px). As the official `MultiCropWrapper` (facebookresearch/dino, swav),
 the backbone runs once per view group (BatchNorm statistics per resolution)
-and the head once on the features of all crops together. A ViT with learned position
-embeddings (initialised on the global crops' patch grid) reads other grids
-(local crops, evaluation images) through a bicubic interpolation of the
-embeddings, as DINO's `interpolate_pos_encoding`.
+and the head once on the features of all crops together. A ViT with learned
+position embeddings (initialised on the global crops' patch grid) reads
+other grids (local crops, evaluation images) through a bicubic
+interpolation of the embeddings, as DINO's `interpolate_pos_encoding`.
 """
 
 from __future__ import annotations
@@ -39,18 +39,24 @@ def view_groups(config, *, method: str) -> tuple[str, tuple[str, ...]]:
   tied = sorted(name for name, size in sizes.items() if size == largest)
   if len(tied) != 1:
     raise ValueError(
-        f"method {method!r} takes the view group with the largest size as "
-        f"its global crops, but config.data.views groups {tied} all have "
-        f"size {largest}; give the local crops a smaller "
-        f"config.data.views.<group>.size")
+      f"method {method!r} takes the view group with the largest size as "
+      f"its global crops, but config.data.views groups {tied} all have "
+      f"size {largest}; give the local crops a smaller "
+      f"config.data.views.<group>.size"
+    )
   global_group = tied[0]
-  local = tuple(sorted((name for name in groups if name != global_group),
-                       key=lambda name: (-sizes[name], name)))
+  local = tuple(
+    sorted(
+      (name for name in groups if name != global_group),
+      key=lambda name: (-sizes[name], name),
+    )
+  )
   if sum(g.num_views for g in groups.values()) < 2:
     raise ValueError(
-        f"method {method!r} needs at least 2 views in all, got "
-        f"config.data.views.{global_group}.num_views="
-        f"{groups[global_group].num_views} and no other group")
+      f"method {method!r} needs at least 2 views in all, got "
+      f"config.data.views.{global_group}.num_views="
+      f"{groups[global_group].num_views} and no other group"
+    )
   return global_group, local
 
 
@@ -59,14 +65,16 @@ def check_patch_size(config, groups) -> None:
   if not config.model.name.startswith("vit_"):
     return
   p = config.model.patch_size
-  sides = [(f"data.views.{name}.size", config.data.views[name].size)
-           for name in groups]
+  sides = [
+    (f"data.views.{name}.size", config.data.views[name].size) for name in groups
+  ]
   sides.append(("data.image_size", config.data.image_size))
   for key, side in sides:
     if p < 1 or side % p:
       raise ValueError(
-          f"config.model.patch_size={p} must divide config.{key}={side}: a "
-          f"ViT tiles every crop (and evaluation image) with patches")
+        f"config.model.patch_size={p} must divide config.{key}={side}: a "
+        f"ViT tiles every crop (and evaluation image) with patches"
+      )
 
 
 def fit_pos_embed(params, grid: tuple[int, int]):
@@ -86,16 +94,22 @@ def fit_pos_embed(params, grid: tuple[int, int]):
     return params
   side = math.isqrt(length)
   if side * side != length:
-    raise ValueError(f"cannot resize a non-square pos_embed of {length} "
-                     f"patches to the grid {grid}")
-  resized = jax.image.resize(pos.reshape(side, side, width),
-                             (grid[0], grid[1], width), method="bicubic",
-                             antialias=False)
+    raise ValueError(
+      f"cannot resize a non-square pos_embed of {length} "
+      f"patches to the grid {grid}"
+    )
+  resized = jax.image.resize(
+    pos.reshape(side, side, width),
+    (grid[0], grid[1], width),
+    method="bicubic",
+    antialias=False,
+  )
   return {**params, "pos_embed": resized.reshape(1, -1, width)}
 
 
-def apply_backbone(backbone, params, batch_stats, images_per_group, *,
-                   train: bool):
+def apply_backbone(
+  backbone, params, batch_stats, images_per_group, *, train: bool
+):
   """Runs `backbone` on each group's images; concatenates the features.
 
   Args:
@@ -115,12 +129,14 @@ def apply_backbone(backbone, params, batch_stats, images_per_group, *,
   for images in images_per_group:
     p = params
     if isinstance(backbone, models.ViT):
-      p = fit_pos_embed(params, (images.shape[1] // patch,
-                                 images.shape[2] // patch))
+      p = fit_pos_embed(
+        params, (images.shape[1] // patch, images.shape[2] // patch)
+      )
     variables = {"params": p, "batch_stats": batch_stats}
     if train:
-      out, new = backbone.apply(variables, images, train=True,
-                                mutable=["batch_stats"])
+      out, new = backbone.apply(
+        variables, images, train=True, mutable=["batch_stats"]
+      )
       batch_stats = new.get("batch_stats", batch_stats)
     else:
       out = backbone.apply(variables, images, train=False)
@@ -135,8 +151,10 @@ def init_backbone_and_head(backbone, head, rng, images):
   feats = backbone.apply(b_vars, images, train=False)["feats"]
   h_vars = head.init(k_head, feats, train=False)
   params = {"backbone": b_vars["params"], "head": h_vars["params"]}
-  stats = {"backbone": b_vars.get("batch_stats", {}),
-           "head": h_vars.get("batch_stats", {})}
+  stats = {
+    "backbone": b_vars.get("batch_stats", {}),
+    "head": h_vars.get("batch_stats", {}),
+  }
   return params, stats
 
 
@@ -151,10 +169,19 @@ def apply_backbone_and_head(backbone, head, params, stats, views_per_group):
     g counting the groups in order; new batch_stats).
   """
   feats, b_stats = apply_backbone(
-      backbone, params["backbone"], stats["backbone"],
-      [common.merge_views(v) for v in views_per_group], train=True)
+    backbone,
+    params["backbone"],
+    stats["backbone"],
+    [common.merge_views(v) for v in views_per_group],
+    train=True,
+  )
   out, new = head.apply(
-      {"params": params["head"], "batch_stats": stats["head"]}, feats,
-      train=True, mutable=["batch_stats"])
-  return out, {"backbone": b_stats,
-               "head": new.get("batch_stats", stats["head"])}
+    {"params": params["head"], "batch_stats": stats["head"]},
+    feats,
+    train=True,
+    mutable=["batch_stats"],
+  )
+  return out, {
+    "backbone": b_stats,
+    "head": new.get("batch_stats", stats["head"]),
+  }

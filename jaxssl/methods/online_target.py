@@ -24,12 +24,12 @@ class OnlineNetwork(nn.Module):
   so the encoder's part can be copied to (and averaged into) a target
   network built from the same `models.Encoder`.
   """
+
   encoder: nn.Module
   predictor: nn.Module
 
   @nn.compact
-  def __call__(self, images: jax.Array, *,
-               train: bool) -> dict[str, jax.Array]:
+  def __call__(self, images: jax.Array, *, train: bool) -> dict[str, jax.Array]:
     """Returns the encoder's dict ("feats", "z") plus "p", the prediction."""
     out = dict(self.encoder(images, train=train))
     out["p"] = self.predictor(out["z"], train=train)
@@ -39,9 +39,11 @@ class OnlineNetwork(nn.Module):
 def check_projector(config, method: str) -> None:
   """The predictor methods need a projector ("z"): proj_layers >= 1."""
   if config.model.proj_layers < 1:
-    raise ValueError(f"method {method!r} needs a projector: "
-                     f"config.model.proj_layers={config.model.proj_layers!r} "
-                     "must be >= 1")
+    raise ValueError(
+      f"method {method!r} needs a projector: "
+      f"config.model.proj_layers={config.model.proj_layers!r} "
+      "must be >= 1"
+    )
 
 
 def init(online: OnlineNetwork, rng: jax.Array, images: jax.Array):
@@ -51,8 +53,10 @@ def init(online: OnlineNetwork, rng: jax.Array, images: jax.Array):
 
 def with_target(params, extra):
   """`extra` plus a target encoder ("teacher") equal to the online one."""
-  teacher = {"params": params["encoder"],
-             "batch_stats": extra["batch_stats"].get("encoder", {})}
+  teacher = {
+    "params": params["encoder"],
+    "batch_stats": extra["batch_stats"].get("encoder", {}),
+  }
   return {**extra, "teacher": teacher}
 
 
@@ -77,9 +81,12 @@ def encode_views(module: nn.Module, params, batch_stats, views: jax.Array):
     raise ValueError(f"views must be [n, v, h, w, c], got {views.shape}")
   outs = []
   for v in range(views.shape[1]):
-    out, state = module.apply({"params": params, "batch_stats": batch_stats},
-                              views[:, v], train=True,
-                              mutable=["batch_stats"])
+    out, state = module.apply(
+      {"params": params, "batch_stats": batch_stats},
+      views[:, v],
+      train=True,
+      mutable=["batch_stats"],
+    )
     batch_stats = state.get("batch_stats", batch_stats)
     outs.append(out)
   return outs, batch_stats
@@ -98,8 +105,11 @@ def features(encoder: nn.Module, params, extra, images: jax.Array):
     [n, d] backbone features.
   """
   return common.encoder_features(
-      encoder, params["encoder"],
-      {"batch_stats": extra["batch_stats"].get("encoder", {})}, images)
+    encoder,
+    params["encoder"],
+    {"batch_stats": extra["batch_stats"].get("encoder", {})},
+    images,
+  )
 
 
 def check_ema_config(config) -> None:
@@ -107,18 +117,22 @@ def check_ema_config(config) -> None:
   start = config.method.ema_momentum
   end = config.method.ema_momentum_end
   if not 0.0 <= start <= 1.0:
-    raise ValueError(f"config.method.ema_momentum={start!r} must be in "
-                     "[0, 1]")
+    raise ValueError(f"config.method.ema_momentum={start!r} must be in [0, 1]")
   if not start <= end <= 1.0:
-    raise ValueError(f"config.method.ema_momentum_end={end!r} must be in "
-                     f"[config.method.ema_momentum={start!r}, 1]")
+    raise ValueError(
+      f"config.method.ema_momentum_end={end!r} must be in "
+      f"[config.method.ema_momentum={start!r}, 1]"
+    )
 
 
 def ema_momentum(config, step: jax.Array) -> jax.Array:
   """The target momentum of `step`: BYOL's cosine from start to end."""
-  return common.cosine_increase(step, config.train.total_steps,
-                                config.method.ema_momentum,
-                                config.method.ema_momentum_end)
+  return common.cosine_increase(
+    step,
+    config.train.total_steps,
+    config.method.ema_momentum,
+    config.method.ema_momentum_end,
+  )
 
 
 def ema_update(config, params, extra, step):
@@ -130,8 +144,9 @@ def ema_update(config, params, extra, step):
   m = ema_momentum(config, step)
   teacher = extra["teacher"]
   new_teacher = {
-      "params": common.ema(teacher["params"], params["encoder"], m),
-      "batch_stats": common.ema(teacher["batch_stats"],
-                                extra["batch_stats"].get("encoder", {}), m),
+    "params": common.ema(teacher["params"], params["encoder"], m),
+    "batch_stats": common.ema(
+      teacher["batch_stats"], extra["batch_stats"].get("encoder", {}), m
+    ),
   }
   return {**extra, "teacher": new_teacher}

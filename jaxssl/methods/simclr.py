@@ -7,10 +7,8 @@ References:
 
 from __future__ import annotations
 
-from jaxssl import losses
-from jaxssl import models
-from jaxssl.methods import base
-from jaxssl.methods import common
+from jaxssl import losses, models
+from jaxssl.methods import base, common
 
 
 def build(config) -> base.Method:
@@ -20,8 +18,9 @@ def build(config) -> base.Method:
   views (any name; its batch entry is `[n, 2, h, w, 3]`).
   """
   group = common.single_group(config, num_views=2, method="simclr")
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
+  encoder = models.Encoder(
+    models.backbone(config.model), models.projector(config.model)
+  )
   temperature = config.method.temperature
 
   def init(rng, batch):

@@ -27,11 +27,8 @@ from __future__ import annotations
 
 import jax
 
-from jaxssl import losses
-from jaxssl import models
-from jaxssl.methods import base
-from jaxssl.methods import common
-from jaxssl.methods import online_target
+from jaxssl import losses, models
+from jaxssl.methods import base, common, online_target
 
 
 def build(config) -> base.Method:
@@ -41,23 +38,25 @@ def build(config) -> base.Method:
   """
   group = common.single_group(config, num_views=2, method="simsiam")
   online_target.check_projector(config, "simsiam")
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
-  online = online_target.OnlineNetwork(encoder,
-                                       models.predictor(config.model))
+  encoder = models.Encoder(
+    models.backbone(config.model), models.projector(config.model)
+  )
+  online = online_target.OnlineNetwork(encoder, models.predictor(config.model))
 
   def init(rng, batch):
     return online_target.init(online, rng, batch[group][:2, 0])
 
   def loss(params, extra, batch, rng, step):
     del rng, step  # SimSiam has no stochastic or scheduled part in the step.
-    outs, stats = online_target.encode_views(online, params,
-                                             extra["batch_stats"],
-                                             batch[group])
+    outs, stats = online_target.encode_views(
+      online, params, extra["batch_stats"], batch[group]
+    )
     p1, p2 = outs[0]["p"], outs[1]["p"]
     z1, z2 = outs[0]["z"], outs[1]["z"]
-    value = 0.5 * (losses.negative_cosine(p1, jax.lax.stop_gradient(z2))
-                   + losses.negative_cosine(p2, jax.lax.stop_gradient(z1)))
+    value = 0.5 * (
+      losses.negative_cosine(p1, jax.lax.stop_gradient(z2))
+      + losses.negative_cosine(p2, jax.lax.stop_gradient(z1))
+    )
     metrics = {"loss": value, **common.embedding_metrics(z1, z2)}
     return value, ({"batch_stats": stats}, metrics)
 

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxssl import losses
-from jaxssl import models
-from jaxssl.methods import base
-from jaxssl.methods import common
+from jaxssl import losses, models
+from jaxssl.methods import base, common
 
 
 def build(config) -> base.Method:
@@ -46,10 +44,13 @@ def build(config) -> base.Method:
   group = common.single_group(config, num_views=2, method="supcon")
   temperature = config.method.temperature
   if config.model.proj_layers < 1:
-    raise ValueError(f"config.model.proj_layers={config.model.proj_layers!r}:"
-                     " supcon needs a projector (>= 1 layer)")
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
+    raise ValueError(
+      f"config.model.proj_layers={config.model.proj_layers!r}:"
+      " supcon needs a projector (>= 1 layer)"
+    )
+  encoder = models.Encoder(
+    models.backbone(config.model), models.projector(config.model)
+  )
 
   def init(rng, batch):
     return common.init_encoder(encoder, rng, batch[group])
@@ -57,15 +58,21 @@ def build(config) -> base.Method:
   def loss(params, extra, batch, rng, step):
     del rng, step  # No stochastic or scheduled part in the step.
     if "label" not in batch:
-      raise ValueError("supcon needs batch['label'] (int [n]): the training "
-                       "dataset must have labels (config.data.label_key)")
+      raise ValueError(
+        "supcon needs batch['label'] (int [n]): the training "
+        "dataset must have labels (config.data.label_key)"
+      )
     views = batch[group]
     labels = batch["label"]
     (z1, z2), new_extra = common.encode_merged(encoder, params, extra, views)
-    value = losses.supcon(jnp.stack([z1, z2], axis=1), labels,
-                          temperature=temperature)
-    metrics = {"loss": value, **common.embedding_metrics(z1, z2),
-               "class_cos": _same_class_cos(z1, labels)}
+    value = losses.supcon(
+      jnp.stack([z1, z2], axis=1), labels, temperature=temperature
+    )
+    metrics = {
+      "loss": value,
+      **common.embedding_metrics(z1, z2),
+      "class_cos": _same_class_cos(z1, labels),
+    }
     return value, (new_extra, metrics)
 
   def features(params, extra, images):

@@ -49,16 +49,14 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxssl import losses
-from jaxssl import models
-from jaxssl.methods import base
-from jaxssl.methods import common
-from jaxssl.methods import multicrop
+from jaxssl import losses, models
+from jaxssl.methods import base, common, multicrop
 from jaxssl.models import prototype_heads
 
 
-def swapped_prediction(codes: jax.Array, scores: jax.Array,
-                       temperature) -> jax.Array:
+def swapped_prediction(
+  codes: jax.Array, scores: jax.Array, temperature
+) -> jax.Array:
   """SwAV's cross-entropy from given codes (the queue path of the loss).
 
   loss = 1/(v_h (V-1)) sum_a sum_{b != a} mean_i [-sum_c q_a,ic log
@@ -74,8 +72,10 @@ def swapped_prediction(codes: jax.Array, scores: jax.Array,
   """
   v_h, v = codes.shape[0], scores.shape[0]
   log_p = jax.nn.log_softmax(scores / temperature, axis=-1)
-  ce = -jnp.einsum("aic,bic->ab", jax.lax.stop_gradient(codes),
-                   log_p) / scores.shape[1]
+  ce = (
+    -jnp.einsum("aic,bic->ab", jax.lax.stop_gradient(codes), log_p)
+    / scores.shape[1]
+  )
   is_other = ~jnp.eye(v_h, v, dtype=bool)
   return jnp.sum(jnp.where(is_other, ce, 0.0)) / (v_h * (v - 1))
 
@@ -104,8 +104,9 @@ def build(config) -> base.Method:
   groups = (global_group, *local_groups)
   multicrop.check_patch_size(config, groups)
   backbone = models.backbone(config.model)
-  head = prototype_heads.SwAVHead(models.projector(config.model),
-                                  m.num_prototypes)
+  head = prototype_heads.SwAVHead(
+    models.projector(config.model), m.num_prototypes
+  )
   num_global = config.data.views[global_group].num_views
   num_views = sum(config.data.views[g].num_views for g in groups)
   k = m.num_prototypes
@@ -116,8 +117,9 @@ def build(config) -> base.Method:
 
   def init(rng, batch):
     images = common.merge_views(batch[global_group])[:2]
-    params, stats = multicrop.init_backbone_and_head(backbone, head, rng,
-                                                     images)
+    params, stats = multicrop.init_backbone_and_head(
+      backbone, head, rng, images
+    )
     extra = {"batch_stats": stats}
     if m.queue_size:
       d = params["head"]["prototypes"]["kernel"].shape[0]
@@ -130,49 +132,56 @@ def build(config) -> base.Method:
     n = views[0].shape[0]
     head_params = dict(params["head"])
     head_params["prototypes"] = common.frozen_until(
-        head_params["prototypes"], step, m.freeze_last_layer_steps)
+      head_params["prototypes"], step, m.freeze_last_layer_steps
+    )
     params = {**params, "head": head_params}
     out, stats = multicrop.apply_backbone_and_head(
-        backbone, head, params, extra["batch_stats"], views)
+      backbone, head, params, extra["batch_stats"], views
+    )
     scores = out["scores"].reshape(num_views, n, k)
     z = out["z"].reshape(num_views, n, -1)
     high, low = scores[:num_global], scores[num_global:]
     new_extra = {"batch_stats": stats}
     metrics = {}
     if not m.queue_size:
-      value = losses.swav(high, low, temperature=m.temperature,
-                          **sinkhorn_kw)
+      value = losses.swav(high, low, temperature=m.temperature, **sinkhorn_kw)
       codes = jax.vmap(sinkhorn)(high)  # For the metrics only.
     else:
       queue = extra["queue"]
       prototypes = prototype_heads.l2_normalize(
-          jax.lax.stop_gradient(params["head"]["prototypes"]["kernel"]),
-          axis=0)
+        jax.lax.stop_gradient(params["head"]["prototypes"]["kernel"]), axis=0
+      )
       queue_scores = queue @ prototypes  # [num_global, queue_size, k]
       with_queue = jax.vmap(
-          lambda q, s: sinkhorn(jnp.concatenate([q, s]))[-n:])(
-              queue_scores, high)
+        lambda q, s: sinkhorn(jnp.concatenate([q, s]))[-n:]
+      )(queue_scores, high)
       in_use = jnp.asarray(step) >= queue_start(config, n)
       codes = jnp.where(in_use, with_queue, jax.vmap(sinkhorn)(high))
       value = swapped_prediction(codes, scores, m.temperature)
       new_extra["queue"] = jnp.concatenate(
-          [jax.lax.stop_gradient(z[:num_global]), queue],
-          axis=1)[:, :m.queue_size]
+        [jax.lax.stop_gradient(z[:num_global]), queue], axis=1
+      )[:, : m.queue_size]
       metrics["queue_in_use"] = in_use.astype(jnp.float32)
-    metrics.update({
+    metrics.update(
+      {
         "loss": value,
         **common.embedding_metrics(z[0], z[1]),
-        "code_entropy": losses.mean_entropy(
-            jnp.log(jnp.maximum(codes, 1e-30))),
+        "code_entropy": losses.mean_entropy(jnp.log(jnp.maximum(codes, 1e-30))),
         "pred_marginal_entropy": losses.marginal_entropy(
-            high[0], temperature=m.temperature),
-    })
+          high[0], temperature=m.temperature
+        ),
+      }
+    )
     return value, (new_extra, metrics)
 
   def features(params, extra, images):
-    feats, _ = multicrop.apply_backbone(backbone, params["backbone"],
-                                        extra["batch_stats"]["backbone"],
-                                        [images], train=False)
+    feats, _ = multicrop.apply_backbone(
+      backbone,
+      params["backbone"],
+      extra["batch_stats"]["backbone"],
+      [images],
+      train=False,
+    )
     return feats
 
   return base.Method(name="swav", init=init, loss=loss, features=features)

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import jax
 
-from jaxssl import losses
-from jaxssl import models
-from jaxssl.methods import base
-from jaxssl.methods import common
+from jaxssl import losses, models
+from jaxssl.methods import base, common
 
 
 def build(config) -> base.Method:
@@ -47,19 +45,26 @@ def build(config) -> base.Method:
   """
   group = common.single_group(config, num_views=2, method="vicreg")
   m = config.method
-  weights = {"sim": float(m.vicreg_sim), "std": float(m.vicreg_std),
-             "cov": float(m.vicreg_cov)}
+  weights = {
+    "sim": float(m.vicreg_sim),
+    "std": float(m.vicreg_std),
+    "cov": float(m.vicreg_cov),
+  }
   for name, w in weights.items():
     if w < 0:
       raise ValueError(f"config.method.vicreg_{name}={w!r} must be >= 0")
   if not any(weights.values()):
-    raise ValueError("config.method.vicreg_sim/std/cov are all 0: nothing "
-                     "to optimise")
+    raise ValueError(
+      "config.method.vicreg_sim/std/cov are all 0: nothing to optimise"
+    )
   if config.model.proj_layers < 1:
-    raise ValueError(f"config.model.proj_layers={config.model.proj_layers!r}:"
-                     " vicreg needs a projector (>= 1 layer)")
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
+    raise ValueError(
+      f"config.model.proj_layers={config.model.proj_layers!r}:"
+      " vicreg needs a projector (>= 1 layer)"
+    )
+  encoder = models.Encoder(
+    models.backbone(config.model), models.projector(config.model)
+  )
 
   def init(rng, batch):
     return common.init_encoder(encoder, rng, batch[group])
@@ -68,22 +73,34 @@ def build(config) -> base.Method:
     del rng, step  # No stochastic or scheduled part in the step.
     views = batch[group]
     (z1, z2), new_extra = common.encode_merged(encoder, params, extra, views)
-    value = losses.vicreg(z1, z2, invariance_weight=weights["sim"],
-                          variance_weight=weights["std"],
-                          covariance_weight=weights["cov"])
+    value = losses.vicreg(
+      z1,
+      z2,
+      invariance_weight=weights["sim"],
+      variance_weight=weights["std"],
+      covariance_weight=weights["cov"],
+    )
     # The three terms for logging, from the same library loss with one-hot
     # weights (no gradient). They repeat the covariance products unless XLA
     # shares them: at most ~1.6% of the ImageNet step's FLOPs.
     s1, s2 = jax.lax.stop_gradient(z1), jax.lax.stop_gradient(z2)
 
     def term(inv, var, cov):
-      return losses.vicreg(s1, s2, invariance_weight=inv,
-                           variance_weight=var, covariance_weight=cov)
-    metrics = {"loss": value,
-               "inv_loss": term(1.0, 0.0, 0.0),
-               "var_loss": term(0.0, 1.0, 0.0),
-               "cov_loss": term(0.0, 0.0, 1.0),
-               **common.embedding_metrics(z1, z2)}
+      return losses.vicreg(
+        s1,
+        s2,
+        invariance_weight=inv,
+        variance_weight=var,
+        covariance_weight=cov,
+      )
+
+    metrics = {
+      "loss": value,
+      "inv_loss": term(1.0, 0.0, 0.0),
+      "var_loss": term(0.0, 1.0, 0.0),
+      "cov_loss": term(0.0, 0.0, 1.0),
+      **common.embedding_metrics(z1, z2),
+    }
     return value, (new_extra, metrics)
 
   def features(params, extra, images):

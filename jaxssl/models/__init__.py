@@ -12,35 +12,45 @@ dict with at least "feats" [n, d]; params and BatchNorm are float32.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import flax.linen as nn
 import jax
 
-from jaxssl.models import resnet
-from jaxssl.models import vit
+from jaxssl.models import resnet, vit
 from jaxssl.models.conv import Conv
-from jaxssl.models.heads import Encoder, MLP
+from jaxssl.models.heads import MLP, Encoder
 from jaxssl.models.resnet import ResNet
 from jaxssl.models.vit import ViT
 
 if TYPE_CHECKING:
   import ml_collections
 
-__all__ = ["BACKBONES", "Conv", "Encoder", "MLP", "ResNet", "backbone",
-           "num_params", "predictor", "projector", "ViT"]
+__all__ = [
+  "BACKBONES",
+  "MLP",
+  "Conv",
+  "Encoder",
+  "ResNet",
+  "ViT",
+  "backbone",
+  "num_params",
+  "predictor",
+  "projector",
+]
 
 # name -> factory. ViT factories take `patch_size`; the others take nothing
 # from the config. ResNets default to conv_impl="xla", measured as fast or
 # faster than "matmul" on CPU (see jaxssl.models.conv).
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
-    "tiny_resnet": resnet.tiny_resnet,
-    "resnet18_cifar": resnet.resnet18_cifar,
-    "resnet50_cifar": resnet.resnet50_cifar,
-    "resnet50": resnet.resnet50,
-    "vit_tiny": vit.vit_tiny,
-    "vit_small": vit.vit_small,
-    "vit_base": vit.vit_base,
+  "tiny_resnet": resnet.tiny_resnet,
+  "resnet18_cifar": resnet.resnet18_cifar,
+  "resnet50_cifar": resnet.resnet50_cifar,
+  "resnet50": resnet.resnet50,
+  "vit_tiny": vit.vit_tiny,
+  "vit_small": vit.vit_small,
+  "vit_base": vit.vit_base,
 }
 
 
@@ -59,11 +69,13 @@ def backbone(model_config: ml_collections.ConfigDict) -> nn.Module:
   """
   name = model_config.name
   if name not in BACKBONES:
-    raise ValueError(f"config.model.name={name!r} is not one of "
-                     f"{sorted(BACKBONES)}")
+    raise ValueError(
+      f"config.model.name={name!r} is not one of {sorted(BACKBONES)}"
+    )
   if name.startswith("vit_"):
-    return BACKBONES[name](patch_size=model_config.patch_size,
-                           pool=model_config.vit_pool)
+    return BACKBONES[name](
+      patch_size=model_config.patch_size, pool=model_config.vit_pool
+    )
   return BACKBONES[name]()
 
 
@@ -83,13 +95,16 @@ def projector(model_config: ml_collections.ConfigDict) -> MLP | None:
   """
   layers = model_config.proj_layers
   if layers < 0:
-    raise ValueError(f"config.model.proj_layers={layers!r} must be >= 0 "
-                     "(0: no projector)")
+    raise ValueError(
+      f"config.model.proj_layers={layers!r} must be >= 0 (0: no projector)"
+    )
   if layers == 0:
     return None
-  return MLP(hidden_dims=(model_config.proj_hidden_dim,) * (layers - 1),
-             out_dim=model_config.proj_dim,
-             last_bn=model_config.proj_last_bn)
+  return MLP(
+    hidden_dims=(model_config.proj_hidden_dim,) * (layers - 1),
+    out_dim=model_config.proj_dim,
+    last_bn=model_config.proj_last_bn,
+  )
 
 
 def predictor(model_config: ml_collections.ConfigDict) -> MLP:
@@ -103,12 +118,13 @@ def predictor(model_config: ml_collections.ConfigDict) -> MLP:
     Linear-BN-ReLU of width `pred_hidden_dim`, then Linear to `proj_dim`
     (affine-free BN after it when `pred_last_bn`, as MoCo v3).
   """
-  return MLP(hidden_dims=(model_config.pred_hidden_dim,),
-             out_dim=model_config.proj_dim,
-             last_bn=model_config.pred_last_bn)
+  return MLP(
+    hidden_dims=(model_config.pred_hidden_dim,),
+    out_dim=model_config.proj_dim,
+    last_bn=model_config.pred_last_bn,
+  )
 
 
 def num_params(params: Any) -> int:
   """Total number of scalars in a params pytree."""
   return sum(int(x.size) for x in jax.tree.leaves(params))
-

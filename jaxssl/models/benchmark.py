@@ -22,8 +22,9 @@ import optax
 from jaxssl.models import resnet
 
 
-def train_step_speed(model, *, batch: int = 256, size: int = 32,
-                     steps: int = 3, seed: int = 0) -> dict[str, float]:
+def train_step_speed(
+  model, *, batch: int = 256, size: int = 32, steps: int = 3, seed: int = 0
+) -> dict[str, float]:
   """Compiles and times a train step of `model` on random images.
 
   Returns:
@@ -40,14 +41,19 @@ def train_step_speed(model, *, batch: int = 256, size: int = 32,
   opt_state = tx.init(params)
 
   def loss_fn(params, stats, images):
-    out, new = model.apply({"params": params, "batch_stats": stats}, images,
-                           train=True, mutable=["batch_stats"])
+    out, new = model.apply(
+      {"params": params, "batch_stats": stats},
+      images,
+      train=True,
+      mutable=["batch_stats"],
+    )
     return jnp.mean(jnp.square(out["feats"])), new["batch_stats"]
 
   @jax.jit
   def step(params, stats, opt_state, images):
     (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        params, stats, images)
+      params, stats, images
+    )
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), stats, opt_state, loss
 
@@ -62,9 +68,11 @@ def train_step_speed(model, *, batch: int = 256, size: int = 32,
     jax.block_until_ready(out)
     times.append(time.perf_counter() - t0)
   times.sort()
-  return {"images_per_s": batch / times[0],
-          "median_images_per_s": batch / times[len(times) // 2],
-          "compile_s": compile_s}
+  return {
+    "images_per_s": batch / times[0],
+    "median_images_per_s": batch / times[len(times) // 2],
+    "compile_s": compile_s,
+  }
 
 
 def main() -> None:
@@ -75,16 +83,20 @@ def main() -> None:
   parser.add_argument("--size", type=int, default=32)
   parser.add_argument("--steps", type=int, default=3)
   args = parser.parse_args()
-  print(f"{'model':<16}{'impl':<9}{'best img/s':>11}{'median':>9}"
-        f"{'compile s':>11}")
+  print(
+    f"{'model':<16}{'impl':<9}{'best img/s':>11}{'median':>9}{'compile s':>11}"
+  )
   for name in args.models.split(","):
     for impl in args.impls.split(","):
       model = getattr(resnet, name)(conv_impl=impl)
-      r = train_step_speed(model, batch=args.batch, size=args.size,
-                           steps=args.steps)
-      print(f"{name:<16}{impl:<9}{r['images_per_s']:>11.1f}"
-            f"{r['median_images_per_s']:>9.1f}{r['compile_s']:>11.1f}",
-            flush=True)
+      r = train_step_speed(
+        model, batch=args.batch, size=args.size, steps=args.steps
+      )
+      print(
+        f"{name:<16}{impl:<9}{r['images_per_s']:>11.1f}"
+        f"{r['median_images_per_s']:>9.1f}{r['compile_s']:>11.1f}",
+        flush=True,
+      )
 
 
 if __name__ == "__main__":

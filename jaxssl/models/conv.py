@@ -29,7 +29,8 @@ Padding is symmetric, (k - 1) // 2 on each side, as in PyTorch ResNets (flax
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -45,8 +46,12 @@ def _pads(kernel_size: Sequence[int]) -> tuple[tuple[int, int], ...]:
   return tuple(((k - 1) // 2, (k - 1) // 2) for k in kernel_size)
 
 
-def im2col(x: jax.Array, kernel_size: Sequence[int], strides: Sequence[int],
-           padding: Sequence[tuple[int, int]]) -> jax.Array:
+def im2col(
+  x: jax.Array,
+  kernel_size: Sequence[int],
+  strides: Sequence[int],
+  padding: Sequence[tuple[int, int]],
+) -> jax.Array:
   """Extracts conv windows by slicing: [n, h, w, c] -> [n, h', w', kh*kw*c].
 
   The last axis is ordered (kh, kw, c), matching `kernel.reshape(-1, c_out)`
@@ -57,8 +62,11 @@ def im2col(x: jax.Array, kernel_size: Sequence[int], strides: Sequence[int],
   h_out = (x.shape[1] - kh) // sh + 1
   w_out = (x.shape[2] - kw) // sw + 1
   cols = [
-      x[:, i:i + sh * (h_out - 1) + 1:sh, j:j + sw * (w_out - 1) + 1:sw, :]
-      for i in range(kh) for j in range(kw)
+    x[
+      :, i : i + sh * (h_out - 1) + 1 : sh, j : j + sw * (w_out - 1) + 1 : sw, :
+    ]
+    for i in range(kh)
+    for j in range(kw)
   ]
   return cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
 
@@ -75,6 +83,7 @@ class Conv(nn.Module):
       outputs and gradients up to float rounding.
     kernel_init: initializer of the [kh, kw, c_in, c_out] kernel.
   """
+
   features: int
   kernel_size: Sequence[int] = (3, 3)
   strides: Sequence[int] = (1, 1)
@@ -97,19 +106,21 @@ class Conv(nn.Module):
       raise ValueError(f"Conv impl={self.impl!r} is not one of {IMPLS}")
     kh, kw = self.kernel_size
     c_in = x.shape[-1]
-    kernel = self.param("kernel", self.kernel_init,
-                        (kh, kw, c_in, self.features), jnp.float32)
+    kernel = self.param(
+      "kernel", self.kernel_init, (kh, kw, c_in, self.features), jnp.float32
+    )
     x = jnp.asarray(x, jnp.float32)
     padding = _pads(self.kernel_size)
     strides = tuple(self.strides)
     if self.impl == "xla":
       y = jax.lax.conv_general_dilated(
-          x, kernel, strides, padding,
-          dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        x, kernel, strides, padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
+      )
     else:
       cols = im2col(x, self.kernel_size, strides, padding)
       y = cols @ kernel.reshape(kh * kw * c_in, self.features)
     if self.use_bias:
-      y = y + self.param("bias", nn.initializers.zeros, (self.features,),
-                         jnp.float32)
+      y = y + self.param(
+        "bias", nn.initializers.zeros, (self.features,), jnp.float32
+      )
     return y

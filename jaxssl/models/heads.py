@@ -7,7 +7,7 @@ the dict the methods consume.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
@@ -28,6 +28,7 @@ class MLP(nn.Module):
     last_bn: BatchNorm without affine parameters on the output (SimSiam's
       and MoCo v3's projector).
   """
+
   hidden_dims: Sequence[int]
   out_dim: int
   use_bn: bool = True
@@ -53,8 +54,7 @@ class MLP(nn.Module):
     i = len(self.hidden_dims)
     x = nn.Dense(self.out_dim, use_bias=not self.last_bn, name=f"dense{i}")(x)
     if self.last_bn:
-      x = batch_norm(train, use_bias=False, use_scale=False,
-                     name=f"bn{i}")(x)
+      x = batch_norm(train, use_bias=False, use_scale=False, name=f"bn{i}")(x)
     return x
 
 
@@ -65,12 +65,12 @@ class Encoder(nn.Module):
     backbone: module with `__call__(images, *, train) -> dict(feats=...)`.
     projector: head applied to the features, or None.
   """
+
   backbone: nn.Module
   projector: nn.Module | None = None
 
   @nn.compact
-  def __call__(self, images: jax.Array, *,
-               train: bool) -> dict[str, jax.Array]:
+  def __call__(self, images: jax.Array, *, train: bool) -> dict[str, jax.Array]:
     """Encodes images.
 
     Args:

@@ -27,8 +27,9 @@ import jax.numpy as jnp
 
 from jaxssl.models import vit
 
-_dense = functools.partial(nn.Dense,
-                           kernel_init=nn.initializers.xavier_uniform())
+_dense = functools.partial(
+  nn.Dense, kernel_init=nn.initializers.xavier_uniform()
+)
 
 
 class MAEDecoder(nn.Module):
@@ -41,6 +42,7 @@ class MAEDecoder(nn.Module):
     patch_dim: values predicted per patch, p * p * 3.
     mlp_ratio: MLP hidden width over `width`.
   """
+
   width: int = 512
   depth: int = 8
   num_heads: int = 16
@@ -48,9 +50,13 @@ class MAEDecoder(nn.Module):
   mlp_ratio: int = 4
 
   @nn.compact
-  def __call__(self, cls: jax.Array, tokens: jax.Array,
-               ids_restore: jax.Array,
-               grid: tuple[int, int] | None = None) -> jax.Array:
+  def __call__(
+    self,
+    cls: jax.Array,
+    tokens: jax.Array,
+    ids_restore: jax.Array,
+    grid: tuple[int, int] | None = None,
+  ) -> jax.Array:
     """Decodes.
 
     Args:
@@ -67,20 +73,26 @@ class MAEDecoder(nn.Module):
     n, l_keep, _ = tokens.shape
     l = ids_restore.shape[1]
     if ids_restore.shape[0] != n or l_keep > l:
-      raise ValueError(f"ids_restore {ids_restore.shape} does not fit tokens "
-                       f"{tokens.shape}")
+      raise ValueError(
+        f"ids_restore {ids_restore.shape} does not fit tokens {tokens.shape}"
+      )
     if grid is None:
-      side = int(round(l ** 0.5))
+      side = round(l**0.5)
       grid = (side, side)
     if grid[0] * grid[1] != l:
       raise ValueError(f"grid {grid} does not hold l={l} patches")
     embed = _dense(self.width, name="embed")
     x = embed(jnp.asarray(tokens, jnp.float32))
     c = embed(jnp.asarray(cls, jnp.float32))[:, None]
-    mask_token = self.param("mask_token", nn.initializers.normal(0.02),
-                            (1, 1, self.width), jnp.float32)
+    mask_token = self.param(
+      "mask_token",
+      nn.initializers.normal(0.02),
+      (1, 1, self.width),
+      jnp.float32,
+    )
     x = jnp.concatenate(
-        [x, jnp.broadcast_to(mask_token, (n, l - l_keep, self.width))], 1)
+      [x, jnp.broadcast_to(mask_token, (n, l - l_keep, self.width))], 1
+    )
     x = jnp.take_along_axis(x, ids_restore[..., None], axis=1)  # unshuffle
     x = x + jnp.asarray(vit.sincos_pos_embed(*grid, self.width))[None]
     x = jnp.concatenate([c, x], 1)  # cls: zero position embedding

@@ -31,8 +31,9 @@ from jaxssl.models.resnet import batch_norm
 
 # PyTorch nn.Linear's default kernel init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)):
 # the official heads keep it for the weight-normalised last layer.
-_torch_linear_init = nn.initializers.variance_scaling(1 / 3, "fan_in",
-                                                      "uniform")
+_torch_linear_init = nn.initializers.variance_scaling(
+  1 / 3, "fan_in", "uniform"
+)
 # DINO's `_init_weights`: truncated normal, std 0.02, zero bias.
 _dino_dense = nn.initializers.truncated_normal(0.02)
 
@@ -57,17 +58,20 @@ class WeightNormDense(nn.Module):
       unit prototypes); True adds a learned gain `scale` [features]
       initialised to 1.
   """
+
   features: int
   learn_gain: bool = False
 
   def weight(self, d_in: int) -> jax.Array:
     """The effective [d_in, features] kernel."""
-    v = self.param("kernel", _torch_linear_init, (d_in, self.features),
-                   jnp.float32)
+    v = self.param(
+      "kernel", _torch_linear_init, (d_in, self.features), jnp.float32
+    )
     w = l2_normalize(v, axis=0)
     if self.learn_gain:
-      w = w * self.param("scale", nn.initializers.ones, (self.features,),
-                         jnp.float32)
+      w = w * self.param(
+        "scale", nn.initializers.ones, (self.features,), jnp.float32
+      )
     return w
 
   @nn.compact
@@ -93,6 +97,7 @@ class DINOHead(nn.Module):
     use_bn: BatchNorm after each hidden Linear.
     norm_last_layer: fix the last layer's weight-norm gain at 1.
   """
+
   num_prototypes: int
   hidden_dim: int = 2048
   bottleneck_dim: int = 256
@@ -116,16 +121,22 @@ class DINOHead(nn.Module):
       raise ValueError(f"DINOHead num_layers={self.num_layers} must be >= 1")
     x = jnp.asarray(x, jnp.float32)
     for i in range(self.num_layers - 1):
-      x = nn.Dense(self.hidden_dim, kernel_init=_dino_dense,
-                   name=f"dense{i}")(x)
+      x = nn.Dense(self.hidden_dim, kernel_init=_dino_dense, name=f"dense{i}")(
+        x
+      )
       if self.use_bn:
         x = batch_norm(train, name=f"bn{i}")(x)
       x = nn.gelu(x, approximate=False)
-    z = nn.Dense(self.bottleneck_dim, kernel_init=_dino_dense,
-                 name=f"dense{self.num_layers - 1}")(x)
-    logits = WeightNormDense(self.num_prototypes,
-                             learn_gain=not self.norm_last_layer,
-                             name="last_layer")(l2_normalize(z))
+    z = nn.Dense(
+      self.bottleneck_dim,
+      kernel_init=_dino_dense,
+      name=f"dense{self.num_layers - 1}",
+    )(x)
+    logits = WeightNormDense(
+      self.num_prototypes,
+      learn_gain=not self.norm_last_layer,
+      name="last_layer",
+    )(l2_normalize(z))
     return {"z": z, "logits": logits}
 
 
@@ -153,6 +164,7 @@ class SwAVHead(nn.Module):
       or None to score the backbone features directly.
     num_prototypes: K (3000 in the paper).
   """
+
   projector: nn.Module | None
   num_prototypes: int
 
@@ -171,5 +183,7 @@ class SwAVHead(nn.Module):
     if self.projector is not None:
       x = self.projector(x, train=train)
     z = l2_normalize(jnp.asarray(x, jnp.float32))
-    return {"z": z, "scores": Prototypes(self.num_prototypes,
-                                         name="prototypes")(z)}
+    return {
+      "z": z,
+      "scores": Prototypes(self.num_prototypes, name="prototypes")(z),
+    }

@@ -18,7 +18,7 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
@@ -29,9 +29,14 @@ from jaxssl.models.conv import Conv
 
 def batch_norm(train: bool, **kwargs) -> nn.BatchNorm:
   """float32 BatchNorm: batch statistics if `train`, else running ones."""
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                      epsilon=1e-5, dtype=jnp.float32,
-                      param_dtype=jnp.float32, **kwargs)
+  return nn.BatchNorm(
+    use_running_average=not train,
+    momentum=0.9,
+    epsilon=1e-5,
+    dtype=jnp.float32,
+    param_dtype=jnp.float32,
+    **kwargs,
+  )
 
 
 class BasicBlock(nn.Module):
@@ -42,6 +47,7 @@ class BasicBlock(nn.Module):
     strides: stride of the first convolution (and of the projection).
     conv_impl: see `jaxssl.models.conv.Conv`.
   """
+
   features: int
   strides: int = 1
   conv_impl: str = "xla"
@@ -68,6 +74,7 @@ class Bottleneck(nn.Module):
     strides: stride of the 3x3 convolution (and of the projection).
     conv_impl: see `jaxssl.models.conv.Conv`.
   """
+
   features: int
   strides: int = 1
   conv_impl: str = "xla"
@@ -105,6 +112,7 @@ class ResNet(nn.Module):
     stem_pool: 3x3/2 max pool after the stem (ImageNet).
     conv_impl: "xla" or "matmul" (see `jaxssl.models.conv`).
   """
+
   stage_sizes: Sequence[int]
   widths: Sequence[int] = (64, 128, 256, 512)
   block: str = "basic"
@@ -132,15 +140,18 @@ class ResNet(nn.Module):
       dict with "feats": [n, d] float32 globally average-pooled features.
     """
     if images.ndim != 4:
-      raise ValueError(f"ResNet expects [n, h, w, c] images, got shape "
-                       f"{images.shape}")
+      raise ValueError(
+        f"ResNet expects [n, h, w, c] images, got shape {images.shape}"
+      )
     if self.block not in BLOCKS:
-      raise ValueError(f"ResNet block={self.block!r} is not one of "
-                       f"{sorted(BLOCKS)}")
+      raise ValueError(
+        f"ResNet block={self.block!r} is not one of {sorted(BLOCKS)}"
+      )
     x = jnp.asarray(images, jnp.float32)
     k, s = self.stem_kernel, self.stem_stride
-    x = Conv(self.stem_width, (k, k), (s, s), impl=self.conv_impl,
-             name="stem_conv")(x)
+    x = Conv(
+      self.stem_width, (k, k), (s, s), impl=self.conv_impl, name="stem_conv"
+    )(x)
     x = nn.relu(batch_norm(train, name="stem_bn")(x))
     if self.stem_pool:
       x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
@@ -148,8 +159,12 @@ class ResNet(nn.Module):
     for i, (size, width) in enumerate(zip(self.stage_sizes, self.widths)):
       for j in range(size):
         strides = 2 if i > 0 and j == 0 else 1
-        x = block(width, strides, conv_impl=self.conv_impl,
-                  name=f"stage{i + 1}_block{j + 1}")(x, train=train)
+        x = block(
+          width,
+          strides,
+          conv_impl=self.conv_impl,
+          name=f"stage{i + 1}_block{j + 1}",
+        )(x, train=train)
     return {"feats": jnp.mean(x, axis=(1, 2))}
 
 
@@ -160,8 +175,13 @@ def tiny_resnet(conv_impl: str = "xla") -> ResNet:
   train step runs at 250-550 images/s (batch 256, 32x32) on the shared 2-core
   CPU, depending on its load; resnet18_cifar at 9-18.
   """
-  return ResNet(stage_sizes=(1, 1, 1), widths=(32, 64, 128), stem_width=32,
-                stem_stride=2, conv_impl=conv_impl)
+  return ResNet(
+    stage_sizes=(1, 1, 1),
+    widths=(32, 64, 128),
+    stem_width=32,
+    stem_stride=2,
+    conv_impl=conv_impl,
+  )
 
 
 def resnet18_cifar(conv_impl: str = "xla") -> ResNet:
@@ -171,11 +191,18 @@ def resnet18_cifar(conv_impl: str = "xla") -> ResNet:
 
 def resnet50_cifar(conv_impl: str = "xla") -> ResNet:
   """CIFAR ResNet-50 (3x3/1 stem, no max pool) -> [n, 2048], 23.5M params."""
-  return ResNet(stage_sizes=(3, 4, 6, 3), block="bottleneck",
-                conv_impl=conv_impl)
+  return ResNet(
+    stage_sizes=(3, 4, 6, 3), block="bottleneck", conv_impl=conv_impl
+  )
 
 
 def resnet50(conv_impl: str = "xla") -> ResNet:
   """ImageNet ResNet-50 (7x7/2 stem + max pool) -> [n, 2048], 23.5M params."""
-  return ResNet(stage_sizes=(3, 4, 6, 3), block="bottleneck", stem_kernel=7,
-                stem_stride=2, stem_pool=True, conv_impl=conv_impl)
+  return ResNet(
+    stage_sizes=(3, 4, 6, 3),
+    block="bottleneck",
+    stem_kernel=7,
+    stem_stride=2,
+    stem_pool=True,
+    conv_impl=conv_impl,
+  )

@@ -32,8 +32,9 @@ POS_EMBEDS = ("learned", "sincos")
 # the patch tokens (big_vision's "gap", MAE's fine-tuning `global_pool`).
 POOLS = ("cls", "mean")
 
-_dense = functools.partial(nn.Dense,
-                           kernel_init=nn.initializers.xavier_uniform())
+_dense = functools.partial(
+  nn.Dense, kernel_init=nn.initializers.xavier_uniform()
+)
 _layer_norm = functools.partial(nn.LayerNorm, epsilon=1e-6)
 
 
@@ -50,11 +51,11 @@ def sincos_pos_embed(grid_h: int, grid_w: int, dim: int) -> np.ndarray:
     order: its meshgrid puts the w coordinate first).
   """
   if dim % 4:
-    raise ValueError(f"sin-cos position embedding needs dim % 4 == 0, got "
-                     f"{dim}")
+    raise ValueError(
+      f"sin-cos position embedding needs dim % 4 == 0, got {dim}"
+    )
   omega = 1.0 / 10000 ** (np.arange(dim // 4, dtype=np.float64) / (dim / 4))
-  rows, cols = np.meshgrid(np.arange(grid_h), np.arange(grid_w),
-                           indexing="ij")
+  rows, cols = np.meshgrid(np.arange(grid_h), np.arange(grid_w), indexing="ij")
 
   def embed(pos):
     angles = pos.reshape(-1)[:, None] * omega[None]
@@ -69,14 +70,16 @@ class MultiHeadSelfAttention(nn.Module):
   Attributes:
     num_heads: heads; the width must be divisible by it.
   """
+
   num_heads: int
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     n, l, d = x.shape
     if d % self.num_heads:
-      raise ValueError(f"width {d} is not divisible by num_heads="
-                       f"{self.num_heads}")
+      raise ValueError(
+        f"width {d} is not divisible by num_heads={self.num_heads}"
+      )
     qkv = _dense(3 * d, name="qkv")(x)
     q, k, v = jnp.split(qkv.reshape(n, l, 3, self.num_heads, -1), 3, axis=2)
     y = jax.nn.dot_product_attention(q[:, :, 0], k[:, :, 0], v[:, :, 0])
@@ -90,6 +93,7 @@ class Block(nn.Module):
     num_heads: attention heads.
     mlp_ratio: MLP hidden width over model width.
   """
+
   num_heads: int
   mlp_ratio: int = 4
 
@@ -97,7 +101,8 @@ class Block(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     d = x.shape[-1]
     x = x + MultiHeadSelfAttention(self.num_heads, name="attn")(
-        _layer_norm(name="norm1")(x))
+      _layer_norm(name="norm1")(x)
+    )
     y = _layer_norm(name="norm2")(x)
     y = _dense(self.mlp_ratio * d, name="mlp_fc1")(y)
     y = _dense(d, name="mlp_fc2")(nn.gelu(y, approximate=False))
@@ -118,6 +123,7 @@ class ViT(nn.Module):
     pool: what "feats" is: "cls", the cls token, or "mean", the mean of the
       patch tokens (both after the final LayerNorm).
   """
+
   width: int
   depth: int
   num_heads: int
@@ -132,8 +138,9 @@ class ViT(nn.Module):
     return self.width
 
   @nn.compact
-  def __call__(self, images: jax.Array, *, train: bool,
-               keep_idx: jax.Array | None = None) -> dict[str, jax.Array]:
+  def __call__(
+    self, images: jax.Array, *, train: bool, keep_idx: jax.Array | None = None
+  ) -> dict[str, jax.Array]:
     """Encodes images, or only the patch tokens in `keep_idx`.
 
     Args:
@@ -152,8 +159,9 @@ class ViT(nn.Module):
     """
     del train
     if self.pos_embed not in POS_EMBEDS:
-      raise ValueError(f"ViT pos_embed={self.pos_embed!r} is not one of "
-                       f"{POS_EMBEDS}")
+      raise ValueError(
+        f"ViT pos_embed={self.pos_embed!r} is not one of {POS_EMBEDS}"
+      )
     if self.pool not in POOLS:
       raise ValueError(f"ViT pool={self.pool!r} is not one of {POOLS}")
     n, h, w, _ = images.shape
@@ -162,18 +170,24 @@ class ViT(nn.Module):
     x = _dense(self.width, name="patch_embed")(x)
     grid = (h // self.patch_size, w // self.patch_size)
     if self.pos_embed == "learned":
-      pos = self.param("pos_embed", nn.initializers.normal(0.02),
-                       (1, grid[0] * grid[1], self.width), jnp.float32)
+      pos = self.param(
+        "pos_embed",
+        nn.initializers.normal(0.02),
+        (1, grid[0] * grid[1], self.width),
+        jnp.float32,
+      )
     else:
       pos = jnp.asarray(sincos_pos_embed(*grid, self.width))[None]
     x = x + pos
     if keep_idx is not None:
       if keep_idx.ndim != 2 or keep_idx.shape[0] != n:
-        raise ValueError(f"keep_idx must be [n={n}, l_keep], got shape "
-                         f"{keep_idx.shape}")
+        raise ValueError(
+          f"keep_idx must be [n={n}, l_keep], got shape {keep_idx.shape}"
+        )
       x = jnp.take_along_axis(x, keep_idx[..., None], axis=1)
-    cls = self.param("cls_token", nn.initializers.normal(0.02),
-                     (1, 1, self.width), jnp.float32)
+    cls = self.param(
+      "cls_token", nn.initializers.normal(0.02), (1, 1, self.width), jnp.float32
+    )
     x = jnp.concatenate([jnp.broadcast_to(cls, (n, 1, self.width)), x], 1)
     for i in range(self.depth):
       x = Block(self.num_heads, self.mlp_ratio, name=f"block{i}")(x)
@@ -183,22 +197,22 @@ class ViT(nn.Module):
     return {"feats": feats, "tokens": tokens}
 
 
-def vit_tiny(patch_size: int = 16, pos_embed: str = "learned",
-             pool: str = "cls") -> ViT:
+def vit_tiny(
+  patch_size: int = 16, pos_embed: str = "learned", pool: str = "cls"
+) -> ViT:
   """ViT-Ti: d 192, depth 12, 3 heads (5.5M params at 224 / patch 16)."""
-  return ViT(192, 12, 3, patch_size=patch_size, pos_embed=pos_embed,
-             pool=pool)
+  return ViT(192, 12, 3, patch_size=patch_size, pos_embed=pos_embed, pool=pool)
 
 
-def vit_small(patch_size: int = 16, pos_embed: str = "learned",
-             pool: str = "cls") -> ViT:
+def vit_small(
+  patch_size: int = 16, pos_embed: str = "learned", pool: str = "cls"
+) -> ViT:
   """ViT-S: d 384, depth 12, 6 heads (21.7M params at 224 / patch 16)."""
-  return ViT(384, 12, 6, patch_size=patch_size, pos_embed=pos_embed,
-             pool=pool)
+  return ViT(384, 12, 6, patch_size=patch_size, pos_embed=pos_embed, pool=pool)
 
 
-def vit_base(patch_size: int = 16, pos_embed: str = "learned",
-             pool: str = "cls") -> ViT:
+def vit_base(
+  patch_size: int = 16, pos_embed: str = "learned", pool: str = "cls"
+) -> ViT:
   """ViT-B: d 768, depth 12, 12 heads (85.8M params at 224 / patch 16)."""
-  return ViT(768, 12, 12, patch_size=patch_size, pos_embed=pos_embed,
-             pool=pool)
+  return ViT(768, 12, 12, patch_size=patch_size, pos_embed=pos_embed, pool=pool)

@@ -9,4 +9,5 @@ method runs.
 def run(config, workdir):
   """Trains `config` in `workdir` (resuming if it holds a checkpoint)."""
   from jaxssl.train import loop  # pylint: disable=g-import-not-at-top
+
   return loop.run(config, workdir)

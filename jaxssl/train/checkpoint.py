@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 
-from absl import logging
 import jax
 import orbax.checkpoint as ocp
-
+from absl import logging
 
 _REGISTERED = False
 
@@ -28,8 +27,10 @@ def _no_replica_parallel_on_cpu() -> None:
   logging.set_verbosity(logging.ERROR)  # Orbax warns about the override.
   try:
     ocp.type_handlers.register_type_handler(
-        jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False),
-        override=True)
+      jax.Array,
+      ocp.type_handlers.ArrayHandler(use_replica_parallel=False),
+      override=True,
+    )
   finally:
     logging.set_verbosity(level)
   _REGISTERED = True
@@ -46,10 +47,11 @@ class Checkpointer:
     self.directory = os.path.abspath(directory)
     _no_replica_parallel_on_cpu()
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=max_to_keep,
-        save_interval_steps=max(every_steps, 1),
-        enable_async_checkpointing=True,
-        create=True)
+      max_to_keep=max_to_keep,
+      save_interval_steps=max(every_steps, 1),
+      enable_async_checkpointing=True,
+      create=True,
+    )
     self._manager = ocp.CheckpointManager(self.directory, options=options)
     self._every = every_steps
 
@@ -60,7 +62,8 @@ class Checkpointer:
     """Restores `step` (default: latest) into the abstract state's shardings."""
     step = self.latest_step() if step is None else step
     return self._manager.restore(
-        step, args=ocp.args.StandardRestore(abstract_state))
+      step, args=ocp.args.StandardRestore(abstract_state)
+    )
 
   def maybe_save(self, step: int, state, *, force: bool = False) -> bool:
     """Saves at multiples of `every_steps` (or when forced). True if saved."""
@@ -68,8 +71,9 @@ class Checkpointer:
       return False
     if self.latest_step() == step:
       return False
-    return self._manager.save(step, args=ocp.args.StandardSave(state),
-                              force=True)
+    return self._manager.save(
+      step, args=ocp.args.StandardSave(state), force=True
+    )
 
   def close(self) -> None:
     self._manager.wait_until_finished()
@@ -79,5 +83,7 @@ class Checkpointer:
 def abstract(state_shapes, shardings):
   """ShapeDtypeStructs with shardings: the restore target."""
   return jax.tree.map(
-      lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-      state_shapes, shardings)
+    lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+    state_shapes,
+    shardings,
+  )

@@ -13,8 +13,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from jaxssl.data import pipeline
-from jaxssl.evals import knn
-from jaxssl.evals import linear
+from jaxssl.evals import knn, linear
 from jaxssl.train import mesh as mesh_lib
 
 
@@ -31,19 +30,24 @@ class Evaluator:
     mesh_lib.check_batch_size(config.eval.batch_size, mesh, "eval.batch_size")
     out_sh = mesh_lib.data_sharding(mesh)
     self._features = jax.jit(method.features, out_shardings=out_sh)
-    self._pixels = jax.jit(lambda x: x.reshape(x.shape[0], -1),
-                           out_shardings=out_sh)
+    self._pixels = jax.jit(
+      lambda x: x.reshape(x.shape[0], -1), out_shardings=out_sh
+    )
 
   def _extract(self, fn, split: str, max_examples: int):
     c = self._config
     feats, labels = [], []
     for host_batch in pipeline.eval_batches(
-        c, split, batch_size=c.eval.batch_size // jax.process_count(),
-        max_examples=max_examples):
+      c,
+      split,
+      batch_size=c.eval.batch_size // jax.process_count(),
+      max_examples=max_examples,
+    ):
       batch = mesh_lib.to_global(host_batch, self._mesh)
       f = fn(batch["image"])
       gathered = multihost_utils.process_allgather(
-          {"f": f, "y": batch["label"], "valid": batch["valid"]}, tiled=True)
+        {"f": f, "y": batch["label"], "valid": batch["valid"]}, tiled=True
+      )
       keep = np.asarray(gathered["valid"])
       feats.append(np.asarray(gathered["f"])[keep])
       labels.append(np.asarray(gathered["y"])[keep])
@@ -51,16 +55,30 @@ class Evaluator:
 
   def _score(self, fn) -> dict[str, float]:
     c = self._config
-    bank, bank_y = self._extract(fn, c.data.train_split,
-                                 c.eval.max_train_examples)
+    bank, bank_y = self._extract(
+      fn, c.data.train_split, c.eval.max_train_examples
+    )
     queries, query_y = self._extract(fn, c.data.eval_split, 0)
-    out = {"knn_top1": knn.knn_top1(
-        bank, bank_y, queries, query_y, k=c.eval.knn_k,
-        temperature=c.eval.knn_temperature, num_classes=self._num_classes)}
+    out = {
+      "knn_top1": knn.knn_top1(
+        bank,
+        bank_y,
+        queries,
+        query_y,
+        k=c.eval.knn_k,
+        temperature=c.eval.knn_temperature,
+        num_classes=self._num_classes,
+      )
+    }
     if c.eval.linear_probe:
       out["linear_top1"] = linear.linear_probe(
-          bank, bank_y, queries, query_y, num_classes=self._num_classes,
-          steps=c.eval.linear_steps)["top1"]
+        bank,
+        bank_y,
+        queries,
+        query_y,
+        num_classes=self._num_classes,
+        steps=c.eval.linear_steps,
+      )["top1"]
     return out
 
   def scores(self, state) -> dict[str, float]:
@@ -77,6 +95,11 @@ class Evaluator:
     n = c.eval.num_figures
     if n <= 0:
       return None
-    batch = next(iter(pipeline.eval_batches(c, c.data.eval_split,
-                                            batch_size=n, max_examples=n)))
+    batch = next(
+      iter(
+        pipeline.eval_batches(
+          c, c.data.eval_split, batch_size=n, max_examples=n
+        )
+      )
+    )
     return jnp.asarray(batch["image"])

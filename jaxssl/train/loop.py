@@ -38,8 +38,9 @@ def prepare_workdir(workdir: str) -> str:
       f.write("ok")
     os.remove(probe)
   except OSError as e:
-    raise ValueError(f"workdir {workdir!r} is not writable: "
-                     f"{e.strerror or e}") from None
+    raise ValueError(
+      f"workdir {workdir!r} is not writable: {e.strerror or e}"
+    ) from None
   return workdir
 
 
@@ -70,8 +71,9 @@ def _global_spec(host_batch):
   """Shapes of the global batch from one host-local batch."""
   n = jax.process_count()
   return jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct((x.shape[0] * n,) + x.shape[1:],
-                                     x.dtype), host_batch)
+    lambda x: jax.ShapeDtypeStruct((x.shape[0] * n,) + x.shape[1:], x.dtype),
+    host_batch,
+  )
 
 
 def _log(msg: str) -> None:
@@ -84,8 +86,15 @@ def _log(msg: str) -> None:
 def _progress(config, start: int):
   disable = (not config.train.progress_bar) or jax.process_index() != 0
   from tqdm.auto import tqdm  # pylint: disable=g-import-not-at-top
-  return tqdm(total=config.train.total_steps, initial=start, disable=disable,
-              unit="step", dynamic_ncols=True, desc="train")
+
+  return tqdm(
+    total=config.train.total_steps,
+    initial=start,
+    disable=disable,
+    unit="step",
+    dynamic_ncols=True,
+    desc="train",
+  )
 
 
 def _prefixed(scores: dict, suffix: str = "") -> dict:
@@ -102,8 +111,10 @@ def _baselines(workdir, evaluator, state, config):
     return {}  # Resumed without baselines: the random init is gone.
   probes = "kNN and linear probe" if config.eval.linear_probe else "kNN"
   _log(f"Scoring baselines (raw pixels, random-init encoder) with {probes}...")
-  result = {**_prefixed(evaluator.raw_pixels(), "_raw_pixels"),
-            **_prefixed(evaluator.scores(state), "_random_init")}
+  result = {
+    **_prefixed(evaluator.raw_pixels(), "_raw_pixels"),
+    **_prefixed(evaluator.scores(state), "_random_init"),
+  }
   if jax.process_index() == 0:
     with open(path, "w", encoding="utf-8") as f:
       json.dump(result, f, indent=2)
@@ -116,8 +127,9 @@ def _evaluate(evaluator, method, state, figure_images, writer, step):
   writer.write(step, scores)
   if method.figures is not None and figure_images is not None:
     rng = jax.random.key(step)
-    images = jax.device_get(method.figures(state.params, state.extra,
-                                           figure_images, rng))
+    images = jax.device_get(
+      method.figures(state.params, state.extra, figure_images, rng)
+    )
     writer.write_images(step, images)
   return scores
 
@@ -141,12 +153,13 @@ def run(config, workdir: str) -> dict:
   t = config.train
   info = pipeline.dataset_info(config)
   checkpointer = ckpt_lib.Checkpointer(
-      os.path.join(workdir, "checkpoints"), every_steps=t.ckpt_every_steps,
-      max_to_keep=t.max_to_keep)
+    os.path.join(workdir, "checkpoints"),
+    every_steps=t.ckpt_every_steps,
+    max_to_keep=t.max_to_keep,
+  )
   start = checkpointer.latest_step() or 0
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w",
-              encoding="utf-8") as f:
+    with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
       f.write(config.to_json_best_effort(indent=2))
 
   batches = pipeline.train_batches(config, start_step=start)
@@ -159,18 +172,26 @@ def run(config, workdir: str) -> dict:
   else:
     state = run.init(run.init_key)
   n_params = sum(x.size for x in jax.tree.leaves(state.params))
-  _log(f"{method.name}: {config.model.name} ({n_params / 1e6:.2f}M params), "
-       f"{config.data.name} ({info.num_train} train images), global batch "
-       f"{t.batch_size}, mesh {dict(mesh.shape)}, {jax.process_count()} "
-       f"process(es)")
+  _log(
+    f"{method.name}: {config.model.name} ({n_params / 1e6:.2f}M params), "
+    f"{config.data.name} ({info.num_train} train images), global batch "
+    f"{t.batch_size}, mesh {dict(mesh.shape)}, {jax.process_count()} "
+    f"process(es)"
+  )
 
   evaluator = eval_lib.Evaluator(config, method, mesh, info.num_classes)
   # Method figures (e.g. MAE reconstructions) on a fixed eval batch; single
   # process only, where the batch needs no cross-host assembly.
-  figure_images = (evaluator.figure_images() if method.figures is not None
-                   and jax.process_count() == 1 else None)
-  baselines = _baselines(workdir, evaluator, state, config) if (
-      config.eval.baselines) else {}
+  figure_images = (
+    evaluator.figure_images()
+    if method.figures is not None and jax.process_count() == 1
+    else None
+  )
+  baselines = (
+    _baselines(workdir, evaluator, state, config)
+    if (config.eval.baselines)
+    else {}
+  )
 
   train_step = run.train_step
   writer = writer_lib.MetricWriter(workdir)
@@ -205,27 +226,38 @@ def run(config, workdir: str) -> dict:
         now = time.perf_counter()
         timed_steps += steps_since_log
         timed_s += now - t_log
-        rate = (t.batch_size * steps_since_log / max(now - t_log, 1e-9)
-                if steps_since_log else float("nan"))
+        rate = (
+          t.batch_size * steps_since_log / max(now - t_log, 1e-9)
+          if steps_since_log
+          else float("nan")
+        )
         t_log, steps_since_log = now, 0
         loss = float(metrics["train/loss"])
         if not math.isfinite(loss):
           raise FloatingPointError(
-              f"train/loss is {loss} at step {done}: lower config.optim.lr "
-              "or set config.optim.clip_grad_norm")
+            f"train/loss is {loss} at step {done}: lower config.optim.lr "
+            "or set config.optim.clip_grad_norm"
+          )
         metrics["train/images_per_s"] = rate
         metrics["train/images_per_s_per_device"] = rate / n_devices
         writer.write(done, metrics)
         bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.0f}")
         t_log = time.perf_counter()
       checkpointer.maybe_save(done, state)
-      if t.eval_every_steps and done % t.eval_every_steps == 0 and (
-          done != t.total_steps):
-        last_eval = _evaluate(evaluator, method, state, figure_images, writer,
-                              done)
-        bar.write(f"step {done}: " + ", ".join(
-            f"{k.removeprefix('eval/')} {v:.2f}%"
-            for k, v in last_eval.items()))
+      if (
+        t.eval_every_steps
+        and done % t.eval_every_steps == 0
+        and (done != t.total_steps)
+      ):
+        last_eval = _evaluate(
+          evaluator, method, state, figure_images, writer, done
+        )
+        bar.write(
+          f"step {done}: "
+          + ", ".join(
+            f"{k.removeprefix('eval/')} {v:.2f}%" for k, v in last_eval.items()
+          )
+        )
         t_log = time.perf_counter()
   bar.close()
   train_s = time.perf_counter() - t_train
@@ -233,19 +265,26 @@ def run(config, workdir: str) -> dict:
   checkpointer.maybe_save(final_step, state, force=True)
   checkpointer.close()
   if preempted:
-    _log(f"SIGTERM: saved a checkpoint at step {final_step} in {workdir}; "
-         "run the same command to resume.")
+    _log(
+      f"SIGTERM: saved a checkpoint at step {final_step} in {workdir}; "
+      "run the same command to resume."
+    )
     writer.close()
     return {"steps": final_step, "preempted": True}
 
-  final = _evaluate(evaluator, method, state, figure_images, writer,
-                    final_step)
+  final = _evaluate(evaluator, method, state, figure_images, writer, final_step)
   writer.close()
   rate = t.batch_size * timed_steps / timed_s if timed_s else float("nan")
-  summary = {"steps": final_step, "resumed_from": start,
-             "wall_s": time.perf_counter() - t_start, "train_s": train_s,
-             "images_per_s": rate, "images_per_s_per_device": rate / n_devices,
-             **final, **baselines}
+  summary = {
+    "steps": final_step,
+    "resumed_from": start,
+    "wall_s": time.perf_counter() - t_start,
+    "train_s": train_s,
+    "images_per_s": rate,
+    "images_per_s_per_device": rate / n_devices,
+    **final,
+    **baselines,
+  }
   _log(format_summary(summary, method.name, config))
   return summary
 
@@ -253,27 +292,36 @@ def run(config, workdir: str) -> dict:
 def format_summary(summary: dict, method_name: str, config) -> str:
   """The end-of-run table printed to the console."""
   lines = [
-      "",
-      f"== {method_name} on {config.data.name}: done ==",
-      f"steps                {summary['steps']} (resumed from "
-      f"{summary['resumed_from']})" if summary["resumed_from"] else
-      f"steps                {summary['steps']}",
-      f"wall time            {summary['wall_s']:.0f} s (training "
-      f"{summary['train_s']:.0f} s, the rest setup and evaluation)",
-      f"throughput           {summary['images_per_s']:.1f} images/s "
-      f"({summary['images_per_s_per_device']:.1f} per device)",
+    "",
+    f"== {method_name} on {config.data.name}: done ==",
+    f"steps                {summary['steps']} (resumed from "
+    f"{summary['resumed_from']})"
+    if summary["resumed_from"]
+    else f"steps                {summary['steps']}",
+    f"wall time            {summary['wall_s']:.0f} s (training "
+    f"{summary['train_s']:.0f} s, the rest setup and evaluation)",
+    f"throughput           {summary['images_per_s']:.1f} images/s "
+    f"({summary['images_per_s_per_device']:.1f} per device)",
   ]
   columns = [("kNN top-1", "eval/knn_top1")]
   if "eval/linear_top1" in summary:
     columns.append(("linear top-1", "eval/linear_top1"))
   lines.append(f"{'':21}" + "".join(f"{name:>14}" for name, _ in columns))
-  for label, suffix in (("learned encoder", ""),
-                        ("random-init encoder", "_random_init"),
-                        ("raw pixels", "_raw_pixels")):
+  for label, suffix in (
+    ("learned encoder", ""),
+    ("random-init encoder", "_random_init"),
+    ("raw pixels", "_raw_pixels"),
+  ):
     if columns[0][1] + suffix in summary:
-      lines.append(f"{label:21}" + "".join(
+      lines.append(
+        f"{label:21}"
+        + "".join(
           f"{summary.get(key + suffix, float('nan')):>13.2f}%"
-          for _, key in columns))
-  lines.append(f"(kNN: k={config.eval.knn_k}, T={config.eval.knn_temperature}"
-               f", cosine; on the {config.data.eval_split} split)")
+          for _, key in columns
+        )
+      )
+  lines.append(
+    f"(kNN: k={config.eval.knn_k}, T={config.eval.knn_temperature}"
+    f", cosine; on the {config.data.eval_split} split)"
+  )
   return "\n".join(lines)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import jax
 import numpy as np
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 DATA = "data"
 MODEL = "model"
@@ -25,18 +26,23 @@ def make_mesh(mesh_config, devices=None) -> Mesh:
   data = mesh_config.data
   if data == -1:
     if n % model:
-      raise ValueError(f"config.mesh.model={model} does not divide the "
-                       f"{n} visible devices")
+      raise ValueError(
+        f"config.mesh.model={model} does not divide the {n} visible devices"
+      )
     data = n // model
   if data * model > n:
     hint = ""
     if jax.default_backend() == "cpu":
-      hint = (f"; on CPU, fake devices with XLA_FLAGS="
-              f"--xla_force_host_platform_device_count={data * model}")
-    raise ValueError(f"config.mesh.data={data} x config.mesh.model={model} "
-                     f"needs {data * model} devices, but {n} are visible"
-                     f"{hint}")
-  grid = np.asarray(devices[:data * model]).reshape(data, model)
+      hint = (
+        f"; on CPU, fake devices with XLA_FLAGS="
+        f"--xla_force_host_platform_device_count={data * model}"
+      )
+    raise ValueError(
+      f"config.mesh.data={data} x config.mesh.model={model} "
+      f"needs {data * model} devices, but {n} are visible"
+      f"{hint}"
+    )
+  grid = np.asarray(devices[: data * model]).reshape(data, model)
   return Mesh(grid, (DATA, MODEL), axis_types=(AxisType.Auto, AxisType.Auto))
 
 
@@ -55,13 +61,14 @@ def check_batch_size(batch_size: int, mesh: Mesh, key: str) -> None:
   n_proc = jax.process_count()
   if batch_size % n_data or batch_size % n_proc:
     raise ValueError(
-        f"config.{key}={batch_size} is not divisible by the data-parallel "
-        f"size {n_data} (mesh.data) and the process count {n_proc}")
+      f"config.{key}={batch_size} is not divisible by the data-parallel "
+      f"size {n_data} (mesh.data) and the process count {n_proc}"
+    )
 
 
 def to_global(host_batch, mesh: Mesh):
   """Host-local numpy batch (a pytree) -> global arrays sharded over "data"."""
   sharding = data_sharding(mesh)
   return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(sharding, x),
-      host_batch)
+    lambda x: jax.make_array_from_process_local_data(sharding, x), host_batch
+  )

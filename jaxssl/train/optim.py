@@ -26,10 +26,12 @@ def schedule(optim_config, batch_size: int, total_steps: int):
   """Linear warm-up from 0 to the peak lr, then cosine decay."""
   lr = peak_lr(optim_config, batch_size)
   return optax.warmup_cosine_decay_schedule(
-      init_value=0.0, peak_value=lr,
-      warmup_steps=optim_config.warmup_steps,
-      decay_steps=max(total_steps, optim_config.warmup_steps + 1),
-      end_value=lr * optim_config.end_lr_ratio)
+    init_value=0.0,
+    peak_value=lr,
+    warmup_steps=optim_config.warmup_steps,
+    decay_steps=max(total_steps, optim_config.warmup_steps + 1),
+    end_value=lr * optim_config.end_lr_ratio,
+  )
 
 
 def make(optim_config, batch_size: int, total_steps: int):
@@ -41,19 +43,27 @@ def make(optim_config, batch_size: int, total_steps: int):
   o = optim_config
   lr = schedule(o, batch_size, total_steps)
   if o.name == "lars":
-    tx = optax.lars(lr, weight_decay=o.weight_decay,
-                    weight_decay_mask=decay_mask,
-                    trust_coefficient=o.lars_trust,
-                    trust_ratio_mask=decay_mask, momentum=o.momentum)
+    tx = optax.lars(
+      lr,
+      weight_decay=o.weight_decay,
+      weight_decay_mask=decay_mask,
+      trust_coefficient=o.lars_trust,
+      trust_ratio_mask=decay_mask,
+      momentum=o.momentum,
+    )
   elif o.name == "adamw":
-    tx = optax.adamw(lr, b1=o.b1, b2=o.b2, weight_decay=o.weight_decay,
-                     mask=decay_mask)
+    tx = optax.adamw(
+      lr, b1=o.b1, b2=o.b2, weight_decay=o.weight_decay, mask=decay_mask
+    )
   elif o.name == "sgd":
-    tx = optax.chain(optax.add_decayed_weights(o.weight_decay, decay_mask),
-                     optax.sgd(lr, momentum=o.momentum))
+    tx = optax.chain(
+      optax.add_decayed_weights(o.weight_decay, decay_mask),
+      optax.sgd(lr, momentum=o.momentum),
+    )
   else:
-    raise ValueError(f"config.optim.name={o.name!r} is not one of "
-                     "['lars', 'adamw', 'sgd']")
+    raise ValueError(
+      f"config.optim.name={o.name!r} is not one of ['lars', 'adamw', 'sgd']"
+    )
   if o.clip_grad_norm > 0:
     tx = optax.chain(optax.clip_by_global_norm(o.clip_grad_norm), tx)
   return tx, lr

@@ -7,7 +7,8 @@ same compiled step on the same mesh and shardings.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 from jax.sharding import Mesh
@@ -35,6 +36,7 @@ class Setup:
     train_step: `step(state, batch) -> (state, metrics)`, jitted, donating
       the state.
   """
+
   mesh: Mesh
   method: methods.Method
   tx: Any
@@ -68,9 +70,18 @@ def build(config, batch_spec) -> Setup:
   replicated = mesh_lib.replicated(mesh)
   state_sh = jax.tree.map(lambda _: replicated, shapes)
   train_step = jax.jit(
-      step_lib.make_train_step(method, tx, lr_schedule, step_key),
-      donate_argnums=(0,), out_shardings=(state_sh, replicated))
-  return Setup(mesh=mesh, method=method, tx=tx, lr_schedule=lr_schedule,
-               init=jax.jit(init, out_shardings=state_sh), init_key=init_key,
-               state_shapes=shapes, state_sharding=state_sh,
-               train_step=train_step)
+    step_lib.make_train_step(method, tx, lr_schedule, step_key),
+    donate_argnums=(0,),
+    out_shardings=(state_sh, replicated),
+  )
+  return Setup(
+    mesh=mesh,
+    method=method,
+    tx=tx,
+    lr_schedule=lr_schedule,
+    init=jax.jit(init, out_shardings=state_sh),
+    init_key=init_key,
+    state_shapes=shapes,
+    state_sharding=state_sh,
+    train_step=train_step,
+  )

@@ -18,6 +18,7 @@ class TrainState:
   and no RNG key is stored: step keys are `fold_in(base_key, step)`, so a
   resumed run draws the same keys.
   """
+
   step: jax.Array
   params: Any
   opt_state: optax.OptState
@@ -33,9 +34,15 @@ def init_fn(method, tx: optax.GradientTransformation, batch_spec):
     batch_spec: a pytree of `jax.ShapeDtypeStruct` (or arrays) giving the
       training batch shapes; zeros of those shapes drive `method.init`.
   """
+
   def init(rng):
     batch = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), batch_spec)
     params, extra = method.init(rng, batch)
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                      opt_state=tx.init(params), extra=extra)
+    return TrainState(
+      step=jnp.zeros((), jnp.int32),
+      params=params,
+      opt_state=tx.init(params),
+      extra=extra,
+    )
+
   return init

@@ -24,10 +24,12 @@ class MetricWriter:
     self._tb = None
     if not self._active:
       return
-    self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a",
-                       encoding="utf-8")
+    self._jsonl = open(  # noqa: SIM115 (open for the whole run)
+      os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8"
+    )
     if tensorboard:
       import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
       self._tf = tf
       self._tb = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
 
@@ -52,18 +54,21 @@ class MetricWriter:
     """
     if not self._active or not images:
       return []
-    import numpy as np  # pylint: disable=g-import-not-at-top
     import matplotlib  # pylint: disable=g-import-not-at-top
+    import numpy as np  # pylint: disable=g-import-not-at-top
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
     folder = os.path.join(self._workdir, "figures")
     os.makedirs(folder, exist_ok=True)
     paths = []
     for name, image in images.items():
       image = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
       if image.ndim != 3 or image.shape[-1] != 3:
-        raise ValueError(f"figure {name!r} must be [H, W, 3], got "
-                         f"{image.shape}")
+        raise ValueError(
+          f"figure {name!r} must be [H, W, 3], got {image.shape}"
+        )
       path = os.path.join(folder, f"{name}_{int(step)}.png")
       plt.imsave(path, image)
       paths.append(path)

@@ -56,6 +56,7 @@ def test_source_digits_are_disjoint(splits):
 
 def test_labels_match_source_digits(splits):
   from sklearn import datasets  # pylint: disable=g-import-not-at-top
+
   target = datasets.load_digits().target
   for data in splits.values():
     np.testing.assert_array_equal(data["label"], target[data["source_index"]])
@@ -109,7 +110,9 @@ def test_corrupt_cache_is_rebuilt(tmp_path, monkeypatch):
   data = embedded.load("train", cache_dir=str(tmp_path))
   assert data["image"].shape == (2, 32, 32, 3)
   assert embedded.load("test", cache_dir=str(tmp_path))["label"].tolist() == [
-      0, 1]
+    0,
+    1,
+  ]
 
 
 def test_default_cache_dir(tmp_path, monkeypatch):
@@ -118,7 +121,8 @@ def test_default_cache_dir(tmp_path, monkeypatch):
   monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
   embedded.load("train")
   assert os.listdir(tmp_path / "xdg" / "jaxssl") == [
-      f"embedded_digits_{embedded._VERSION}.npz"]
+    f"embedded_digits_{embedded._VERSION}.npz"
+  ]
   monkeypatch.setenv("JAXSSL_CACHE_DIR", str(tmp_path / "own"))
   embedded.load("train")
   assert len(os.listdir(tmp_path / "own")) == 1
@@ -164,8 +168,10 @@ def test_examples_figure(cache_dir, tmp_path):
 
 def test_hsv_tint_matches_colorsys():
   import colorsys  # pylint: disable=g-import-not-at-top
+
   hue = np.array([0.0, 0.2, 0.5, 0.77, 1.3])
   saturation = np.array([0.0, 0.6, 1.0, 0.55, 0.3])
   want = [colorsys.hsv_to_rgb(h % 1, s, 1.0) for h, s in zip(hue, saturation)]
-  np.testing.assert_allclose(embedded._hsv_tint(hue, saturation), want,
-                             atol=1e-6)
+  np.testing.assert_allclose(
+    embedded._hsv_tint(hue, saturation), want, atol=1e-6
+  )

@@ -5,8 +5,7 @@ import pytest
 import tensorflow as tf
 
 from jaxssl import configs_lib
-from jaxssl.data import ops
-from jaxssl.data import views
+from jaxssl.data import ops, views
 
 SEED = tf.constant([3, 4], tf.int64)
 OTHER_SEED = tf.constant([3, 5], tf.int64)
@@ -18,13 +17,14 @@ def _image(h=32, w=32, seed=(1, 2)):
 
 # Each random op with settings where it always changes the image.
 OPS = {
-    "crop": lambda x, s: ops.random_resized_crop(x, s, size=24),
-    "flip": lambda x, s: ops.random_flip(x, s, prob=1.0),
-    "jitter": lambda x, s: ops.color_jitter(
-        x, s, brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1),
-    "gray": lambda x, s: ops.random_grayscale(x, s, prob=1.0),
-    "blur": lambda x, s: ops.gaussian_blur(x, s, prob=1.0),
-    "solarize": lambda x, s: ops.solarize(x, s, prob=1.0),
+  "crop": lambda x, s: ops.random_resized_crop(x, s, size=24),
+  "flip": lambda x, s: ops.random_flip(x, s, prob=1.0),
+  "jitter": lambda x, s: ops.color_jitter(
+    x, s, brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1
+  ),
+  "gray": lambda x, s: ops.random_grayscale(x, s, prob=1.0),
+  "blur": lambda x, s: ops.gaussian_blur(x, s, prob=1.0),
+  "solarize": lambda x, s: ops.solarize(x, s, prob=1.0),
 }
 SEED_DEPENDENT = ("crop", "jitter", "blur")  # the others are then fixed
 
@@ -51,21 +51,28 @@ def test_ops_inside_tf_data_match_eager():
   def augment(k):
     s = fold(base, k)
     x = ops.random_resized_crop(image, s, size=16)
-    x = ops.color_jitter(x, fold(s, 1), brightness=0.4, contrast=0.4,
-                         saturation=0.4, hue=0.1)
+    x = ops.color_jitter(
+      x, fold(s, 1), brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1
+    )
     return ops.gaussian_blur(x, fold(s, 2), prob=1.0)
 
   plain = tf.autograph.experimental.do_not_convert
   got = list(tf.data.Dataset.range(3).map(plain(augment)).as_numpy_iterator())
   for k in range(3):
-    np.testing.assert_allclose(got[k], augment(tf.constant(k, tf.int64)),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+      got[k], augment(tf.constant(k, tf.int64)), atol=1e-6
+    )
   assert not np.allclose(got[0], got[1])  # new example index, new view
 
 
 def test_crop_boxes_follow_scale_and_ratio():
-  boxes = ops.draw_crop(SEED, tf.constant([100, 100]), shape=(2000,),
-                        scale=(0.2, 0.6), ratio=(0.5, 2.0)).numpy()
+  boxes = ops.draw_crop(
+    SEED,
+    tf.constant([100, 100]),
+    shape=(2000,),
+    scale=(0.2, 0.6),
+    ratio=(0.5, 2.0),
+  ).numpy()
   top, left, h, w = boxes.T
   assert (top >= 0).all() and (left >= 0).all()
   assert (top + h <= 100).all() and (left + w <= 100).all()
@@ -78,15 +85,17 @@ def test_crop_boxes_follow_scale_and_ratio():
 def test_crop_falls_back_to_centre_crop():
   # A 32x8 strip cannot hold a square of >= 90% of its area: torchvision
   # then centre-crops with the aspect ratio clamped into `ratio`.
-  box = ops.draw_crop(SEED, tf.constant([32, 8]), scale=(0.9, 1.0),
-                      ratio=(1.0, 1.0)).numpy()
+  box = ops.draw_crop(
+    SEED, tf.constant([32, 8]), scale=(0.9, 1.0), ratio=(1.0, 1.0)
+  ).numpy()
   np.testing.assert_array_equal(box, [12, 0, 8, 8])
 
 
 def test_full_crop_is_identity():
   image = _image()
-  out = ops.random_resized_crop(image, SEED, size=32, scale=(1, 1),
-                                ratio=(1, 1))
+  out = ops.random_resized_crop(
+    image, SEED, size=32, scale=(1, 1), ratio=(1, 1)
+  )
   np.testing.assert_allclose(out, image, atol=1e-6)
 
 
@@ -110,8 +119,9 @@ def test_coin_rate_and_per_view_probabilities():
 
 def test_jitter_brightness_semantics():
   image = 0.5 * _image()  # in [0, 0.5]: x1.4 never clips
-  out = ops.color_jitter(image, SEED, brightness=0.4, contrast=0,
-                         saturation=0, hue=0).numpy()
+  out = ops.color_jitter(
+    image, SEED, brightness=0.4, contrast=0, saturation=0, hue=0
+  ).numpy()
   factor = out / np.maximum(image.numpy(), 1e-6)
   mask = image.numpy() > 0.05
   assert factor[mask].std() < 1e-3
@@ -120,8 +130,9 @@ def test_jitter_brightness_semantics():
 
 def test_jitter_contrast_blends_with_mean_luma():
   image = _image()
-  params = ops.draw_jitter(SEED, brightness=0, contrast=0.4, saturation=0,
-                           hue=0, prob=1.0)
+  params = ops.draw_jitter(
+    SEED, brightness=0, contrast=0.4, saturation=0, hue=0, prob=1.0
+  )
   c = float(params["factors"][1])
   mean = tf.reduce_mean(tf.image.rgb_to_grayscale(image))
   want = np.clip(c * image + (1 - c) * mean, 0, 1)
@@ -130,12 +141,14 @@ def test_jitter_contrast_blends_with_mean_luma():
 
 def test_jitter_prob_zero_is_identity_and_order_is_permutation():
   image = _image()
-  out = ops.color_jitter(image, SEED, brightness=0.4, contrast=0.4,
-                         saturation=0.4, hue=0.1, prob=0.0)
+  out = ops.color_jitter(
+    image, SEED, brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, prob=0.0
+  )
   np.testing.assert_array_equal(out, image)
   order = ops.draw_jitter(SEED, shape=(500,))["order"].numpy()
-  np.testing.assert_array_equal(np.sort(order, axis=1),
-                                np.tile(np.arange(4), (500, 1)))
+  np.testing.assert_array_equal(
+    np.sort(order, axis=1), np.tile(np.arange(4), (500, 1))
+  )
   assert len({tuple(o) for o in order}) == 24  # every order occurs
 
 
@@ -161,8 +174,9 @@ def test_grayscale_solarize_blur_values():
   sol = ops.solarize(image, SEED, prob=1.0, threshold=0.5).numpy()
   assert sol.max() <= 0.5
   flat = tf.fill([16, 16, 3], 0.3)  # reflected borders keep it flat
-  np.testing.assert_allclose(ops.gaussian_blur(flat, SEED, prob=1.0), flat,
-                             atol=1e-6)
+  np.testing.assert_allclose(
+    ops.gaussian_blur(flat, SEED, prob=1.0), flat, atol=1e-6
+  )
   blurred = ops.gaussian_blur(image, SEED, prob=1.0, sigma=(2.0, 2.0))
   assert np.std(blurred) < 0.7 * np.std(image)
   assert ops.blur_radius(224) == 11 and ops.blur_radius(32) == 1
@@ -173,24 +187,31 @@ def test_to_float_normalize_and_eval_resize():
   np.testing.assert_array_equal(ops.to_float(gray), np.ones((5, 6, 3)))
   rgba = tf.zeros([5, 6, 4], tf.uint8)
   assert ops.to_float(rgba).shape == (5, 6, 3)
-  norm = ops.normalize(tf.fill([2, 2, 3], 0.5), mean=(0.5, 0.5, 0.0),
-                       std=(0.25, 0.25, 0.5))
+  norm = ops.normalize(
+    tf.fill([2, 2, 3], 0.5), mean=(0.5, 0.5, 0.0), std=(0.25, 0.25, 0.5)
+  )
   np.testing.assert_allclose(norm[0, 0], [0, 0, 1])
   assert ops.resize_center_crop(tf.zeros([40, 60, 3]), size=32).shape == (
-      32, 32, 3)
+    32,
+    32,
+    3,
+  )
   image = _image()
   np.testing.assert_array_equal(ops.resize_center_crop(image, size=32), image)
 
 
 def _two_group_config():
   config = configs_lib.base_config()
-  config.data.views = configs_lib.ConfigDict({
+  config.data.views = configs_lib.ConfigDict(
+    {
       "global_views": configs_lib.view_group(
-          num_views=2, size=24, blur_prob=(1.0, 0.1),
-          solarize_prob=(0.0, 0.2)),
+        num_views=2, size=24, blur_prob=(1.0, 0.1), solarize_prob=(0.0, 0.2)
+      ),
       "local_views": configs_lib.view_group(
-          num_views=3, size=12, crop_scale=(0.05, 0.4), blur_prob=0.5),
-  })
+        num_views=3, size=12, crop_scale=(0.05, 0.4), blur_prob=0.5
+      ),
+    }
+  )
   return config
 
 
@@ -216,8 +237,7 @@ def test_views_two_groups_shapes_and_seeds():
 def test_views_two_stages_in_tf_data_match_one_example():
   config = _two_group_config()
   image = _image(40, 48)
-  seeds = [tf.random.experimental.stateless_fold_in(SEED, k)
-           for k in range(3)]
+  seeds = [tf.random.experimental.stateless_fold_in(SEED, k) for k in range(3)]
   ds = tf.data.Dataset.from_tensor_slices(tf.stack(seeds))
   plain = tf.autograph.experimental.do_not_convert
   ds = ds.map(plain(lambda s: views.draw_example(config.data, image, s)))
@@ -232,8 +252,14 @@ def test_views_two_stages_in_tf_data_match_one_example():
 def test_views_per_view_flip_probabilities():
   config = configs_lib.base_config()
   config.data.views.views = configs_lib.view_group(
-      num_views=2, size=32, crop_scale=(1, 1), crop_ratio=(1, 1),
-      flip_prob=(0.0, 1.0), jitter_prob=0.0, gray_prob=0.0)
+    num_views=2,
+    size=32,
+    crop_scale=(1, 1),
+    crop_ratio=(1, 1),
+    flip_prob=(0.0, 1.0),
+    jitter_prob=0.0,
+    gray_prob=0.0,
+  )
   config.data.mean, config.data.std = (0, 0, 0), (1, 1, 1)
   image = _image()
   out = views.make_views(config.data)(image, SEED)["views"].numpy()

@@ -13,8 +13,7 @@ import pytest
 import tensorflow as tf
 
 from jaxssl import configs_lib
-from jaxssl.data import pipeline
-from jaxssl.data import sources
+from jaxssl.data import pipeline, sources
 
 NUM_TRAIN, NUM_TEST = 40, 10
 
@@ -22,18 +21,25 @@ NUM_TRAIN, NUM_TEST = 40, 10
 @pytest.fixture(name="config")
 def _config(monkeypatch):
   rng = np.random.default_rng(0)
-  fake = {split: {"image": rng.integers(0, 256, (n, 32, 32, 3), np.uint8),
-                  "label": np.arange(n, dtype=np.int32)}
-          for split, n in (("train", NUM_TRAIN), ("test", NUM_TEST))}
+  fake = {
+    split: {
+      "image": rng.integers(0, 256, (n, 32, 32, 3), np.uint8),
+      "label": np.arange(n, dtype=np.int32),
+    }
+    for split, n in (("train", NUM_TRAIN), ("test", NUM_TEST))
+  }
   sources.clear_cache()
   monkeypatch.setattr(sources, "embedded_load", lambda split: fake[split])
   config = configs_lib.base_config()
   config.train.batch_size = 8
-  config.data.views = configs_lib.ConfigDict({
-      "global_views": configs_lib.view_group(num_views=2, size=24,
-                                             blur_prob=(1.0, 0.1)),
+  config.data.views = configs_lib.ConfigDict(
+    {
+      "global_views": configs_lib.view_group(
+        num_views=2, size=24, blur_prob=(1.0, 0.1)
+      ),
       "local_views": configs_lib.view_group(num_views=3, size=12),
-  })
+    }
+  )
   yield config
   sources.clear_cache()
 
@@ -69,8 +75,12 @@ def test_exact_resume_across_epochs(config):
 def test_epochs_are_permutations_of_disjoint_covering_shards(config):
   seen = []
   for host in range(2):
-    labels = np.concatenate([b["label"] for b in _take(
-        config, 10, process_index=host, process_count=2)])
+    labels = np.concatenate(
+      [
+        b["label"]
+        for b in _take(config, 10, process_index=host, process_count=2)
+      ]
+    )
     epoch1, epoch2 = labels[:20], labels[20:]
     assert sorted(epoch1) == sorted(epoch2) and len(set(epoch1)) == 20
     assert not np.array_equal(epoch1, epoch2)  # reshuffled per epoch
@@ -83,7 +93,7 @@ def test_same_example_gets_new_views_each_epoch(config):
   batches = _take(config, 10, process_index=0, process_count=1)
   views = np.concatenate([b["global_views"] for b in batches])
   labels = np.concatenate([b["label"] for b in batches])
-  first, second = (np.flatnonzero(labels == 0))
+  first, second = np.flatnonzero(labels == 0)
   assert not np.allclose(views[first], views[second])
 
 
@@ -100,9 +110,14 @@ def test_unknown_split_names_available_ones(config):
 
 
 def test_eval_padding_and_valid_mask(config):
-  hosts = [list(pipeline.eval_batches(config, "test", batch_size=4,
-                                      process_index=i, process_count=2))
-           for i in range(2)]
+  hosts = [
+    list(
+      pipeline.eval_batches(
+        config, "test", batch_size=4, process_index=i, process_count=2
+      )
+    )
+    for i in range(2)
+  ]
   assert [len(h) for h in hosts] == [2, 2]  # 5 examples per host, b = 4
   labels = []
   for batches in hosts:
@@ -114,47 +129,69 @@ def test_eval_padding_and_valid_mask(config):
     assert sum(b["valid"].sum() for b in batches) == 5
   assert sorted(labels) == list(range(NUM_TEST))
   # max_examples caps the split over all hosts; hosts stay in step.
-  capped = [list(pipeline.eval_batches(config, "test", batch_size=4,
-                                       process_index=i, process_count=2,
-                                       max_examples=7)) for i in range(2)]
+  capped = [
+    list(
+      pipeline.eval_batches(
+        config,
+        "test",
+        batch_size=4,
+        process_index=i,
+        process_count=2,
+        max_examples=7,
+      )
+    )
+    for i in range(2)
+  ]
   assert [len(h) for h in capped] == [1, 1]
   assert [int(h[0]["valid"].sum()) for h in capped] == [3, 4]
 
 
 def test_eval_images_are_normalised_pixels(config):
   config.data.mean, config.data.std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
-  batch = next(pipeline.eval_batches(config, "train", batch_size=2,
-                                     process_index=0, process_count=1))
+  batch = next(
+    pipeline.eval_batches(
+      config, "train", batch_size=2, process_index=0, process_count=1
+    )
+  )
   raw = sources.embedded_load("train")["image"][:2] / 255.0
   np.testing.assert_allclose(batch["image"], (raw - 0.5) / 0.25, atol=1e-5)
   config.data.image_size = 20
-  small = next(pipeline.eval_batches(config, "train", batch_size=2,
-                                     process_index=0, process_count=1))
+  small = next(
+    pipeline.eval_batches(
+      config, "train", batch_size=2, process_index=0, process_count=1
+    )
+  )
   assert small["image"].shape == (2, 20, 20, 3)
 
 
 def test_dataset_info(config):
   info = pipeline.dataset_info(config)
-  assert info == pipeline.DatasetInfo(num_classes=NUM_TRAIN,
-                                      num_train=NUM_TRAIN, num_eval=NUM_TEST,
-                                      image_shape=(32, 32, 3))
+  assert info == pipeline.DatasetInfo(
+    num_classes=NUM_TRAIN,
+    num_train=NUM_TRAIN,
+    num_eval=NUM_TEST,
+    image_shape=(32, 32, 3),
+  )
 
 
 def test_host_range_is_disjoint_and_covering():
   for total, count in ((10, 3), (7, 8), (1000, 7)):
     ranges = [pipeline.host_range(total, i, count) for i in range(count)]
     assert ranges[0][0] == 0 and ranges[-1][1] == total
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
 
 
 def test_importing_jaxssl_data_does_not_import_tensorflow():
-  code = ("import sys, jaxssl.data, jaxssl.data.embedded; "
-          "assert 'tensorflow' not in sys.modules")
+  code = (
+    "import sys, jaxssl.data, jaxssl.data.embedded; "
+    "assert 'tensorflow' not in sys.modules"
+  )
   subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_plot_views(config, tmp_path):
   from jaxssl.data import figures  # pylint: disable=g-import-not-at-top
+
   batch = _take(config, 1, process_index=0, process_count=1)[0]
   path = tmp_path / "views.png"
   fig = figures.plot_views(batch, config, n=3, path=str(path))

@@ -28,8 +28,16 @@ def test_knn_matches_reference(k):
   bank = centers[bank_y] + rng.standard_normal((200, 8))
   query_y = rng.integers(0, 4, 70)
   queries = centers[query_y] + rng.standard_normal((70, 8))
-  got = knn.knn_top1(bank.astype(np.float32), bank_y, queries.astype(
-      np.float32), query_y, k=k, temperature=0.07, num_classes=4, chunk=16)
+  got = knn.knn_top1(
+    bank.astype(np.float32),
+    bank_y,
+    queries.astype(np.float32),
+    query_y,
+    k=k,
+    temperature=0.07,
+    num_classes=4,
+    chunk=16,
+  )
   want = _reference(bank, bank_y, queries, query_y, k, 0.07, 4)
   assert got == pytest.approx(want)
   assert got > 50  # separable clusters: far above chance (25%)
@@ -46,5 +54,10 @@ def test_knn_perfect_on_copies_and_k_clipped():
 
 def test_knn_shape_errors():
   with pytest.raises(ValueError, match="same d"):
-    knn.knn_top1(np.zeros((4, 3)), np.zeros(4, int), np.zeros((2, 5)),
-                 np.zeros(2, int), num_classes=2)
+    knn.knn_top1(
+      np.zeros((4, 3)),
+      np.zeros(4, int),
+      np.zeros((2, 5)),
+      np.zeros(2, int),
+      num_classes=2,
+    )

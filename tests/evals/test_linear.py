@@ -16,19 +16,22 @@ def _blobs(n, d=8, classes=4, spread=1.5, seed=0):
 
 def test_fit_matches_sklearn_logistic_regression():
   x, y = _blobs(400)
-  x, = linear.standardize(x)
+  (x,) = linear.standardize(x)
   l2 = 1e-2
   params = linear.fit(x, y, l2, num_classes=4, steps=200)
   # sklearn minimises sum CE + ||W||^2 / (2C); ours is that divided by n.
-  ref = linear_model.LogisticRegression(C=1 / (l2 * len(x)), tol=1e-10,
-                                        max_iter=10_000).fit(x, y)
+  ref = linear_model.LogisticRegression(
+    C=1 / (l2 * len(x)), tol=1e-10, max_iter=10_000
+  ).fit(x, y)
   np.testing.assert_allclose(np.asarray(params["w"]), ref.coef_.T, atol=2e-3)
   # sklearn leaves the intercept's softmax gauge free; compare logits.
   ours = x @ np.asarray(params["w"]) + np.asarray(params["b"])
   theirs = ref.decision_function(x)
-  np.testing.assert_allclose(ours - ours.mean(1, keepdims=True),
-                             theirs - theirs.mean(1, keepdims=True),
-                             atol=5e-3)
+  np.testing.assert_allclose(
+    ours - ours.mean(1, keepdims=True),
+    theirs - theirs.mean(1, keepdims=True),
+    atol=5e-3,
+  )
 
 
 def test_probe_separates_separable_classes_and_not_noise():
@@ -39,8 +42,9 @@ def test_probe_separates_separable_classes_and_not_noise():
   assert good["top1"] > 95.0
   assert good["l2"] in linear.L2_GRID
   rng = np.random.default_rng(1)
-  noise = linear.linear_probe(rng.normal(size=(600, 8)), y,
-                              rng.normal(size=(300, 8)), ty, num_classes=4)
+  noise = linear.linear_probe(
+    rng.normal(size=(600, 8)), y, rng.normal(size=(300, 8)), ty, num_classes=4
+  )
   assert noise["top1"] < 40.0  # chance is 25%
 
 

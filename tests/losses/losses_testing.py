@@ -13,8 +13,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import AxisType
-from jax.sharding import NamedSharding
+from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 
@@ -27,9 +26,18 @@ def _value_and_grads(fn, params, batch):
   return jax.jit(jax.value_and_grad(fn, argnums=argnums))(params, *batch)
 
 
-def assert_sharded_equivalent(make_loss, params, batch, *, batch_axes=None,
-                              rtol=2e-5, atol=2e-6, grad_batch=True,
-                              shard_map_form=True, auto_mesh=False):
+def assert_sharded_equivalent(
+  make_loss,
+  params,
+  batch,
+  *,
+  batch_axes=None,
+  rtol=2e-5,
+  atol=2e-6,
+  grad_batch=True,
+  shard_map_form=True,
+  auto_mesh=False,
+):
   """Checks global-jit and shard_map forms against the 1-device reference.
 
   Args:
@@ -62,39 +70,46 @@ def assert_sharded_equivalent(make_loss, params, batch, *, batch_axes=None,
   ref = vg(make_loss(None), ref_params, ref_batch)
   chex.assert_tree_all_finite(ref)
 
-  axis_types = (AxisType.Explicit, AxisType.Auto) if auto_mesh else (
-      AxisType.Explicit,)
+  axis_types = (
+    (AxisType.Explicit, AxisType.Auto) if auto_mesh else (AxisType.Explicit,)
+  )
   for axis_type in axis_types:
     mesh = make_mesh(axis_type)
     p_sh = jax.device_put(params, NamedSharding(mesh, P()))
-    b_sh = [jax.device_put(b, NamedSharding(mesh, s))
-            for b, s in zip(batch, specs)]
+    b_sh = [
+      jax.device_put(b, NamedSharding(mesh, s)) for b, s in zip(batch, specs)
+    ]
     got = vg(make_loss(None), p_sh, b_sh)
-    chex.assert_trees_all_close(got, ref, rtol=rtol, atol=atol,
-                                custom_message=f"global jit, {axis_type}")
+    chex.assert_trees_all_close(
+      got, ref, rtol=rtol, atol=atol, custom_message=f"global jit, {axis_type}"
+    )
 
   if not shard_map_form:
     return
   mesh = make_mesh(AxisType.Explicit)
   sharded = jax.shard_map(
-      make_loss("data"), mesh=mesh,
-      in_specs=(P(),) + tuple(specs), out_specs=P())
+    make_loss("data"), mesh=mesh, in_specs=(P(),) + tuple(specs), out_specs=P()
+  )
   p_sh = jax.device_put(params, NamedSharding(mesh, P()))
-  b_sh = [jax.device_put(b, NamedSharding(mesh, s))
-          for b, s in zip(batch, specs)]
+  b_sh = [
+    jax.device_put(b, NamedSharding(mesh, s)) for b, s in zip(batch, specs)
+  ]
   got = vg(sharded, p_sh, b_sh)
-  chex.assert_trees_all_close(got, ref, rtol=rtol, atol=atol,
-                              custom_message="shard_map")
+  chex.assert_trees_all_close(
+    got, ref, rtol=rtol, atol=atol, custom_message="shard_map"
+  )
 
 
 def check_grads_f64(fn, args, *, eps=1e-4, rtol=1e-5, atol=1e-6):
   """`jax.test_util.check_grads` (order 1, reverse) in float64."""
   from jax import test_util  # pylint: disable=g-import-not-at-top
+
   with jax.enable_x64(True):
     args = tuple(jnp.asarray(np.asarray(a, np.float64)) for a in args)
     # jit: check_grads evaluates `fn` many times; eager dispatch is slow.
-    test_util.check_grads(jax.jit(fn), args, order=1, modes=("rev",), eps=eps,
-                          rtol=rtol, atol=atol)
+    test_util.check_grads(
+      jax.jit(fn), args, order=1, modes=("rev",), eps=eps, rtol=rtol, atol=atol
+    )
 
 
 def assert_bf16_gives_f32(fn, args, *, rtol=3e-2, atol=3e-2):

@@ -13,14 +13,40 @@ import jaxssl
 from jaxssl import losses
 
 # Every public name of the loss-library issue (the contract).
-_CONTRACT = """
-nt_xent info_nce supcon clip siglip triplet_margin triplet_all
-contrastive_pair lifted_structured n_pairs soft_nearest_neighbor
-noise_contrastive negative_cosine byol barlow_twins vicreg sinkhorn swav
-dino dino_center dino_teacher_temp mae masked_lm next_token
-nt_xent_blockwise info_nce_blockwise clip_blockwise siglip_blockwise
-contrastive_accuracy embedding_std mean_entropy marginal_entropy
-""".split()
+_CONTRACT = [
+  "nt_xent",
+  "info_nce",
+  "supcon",
+  "clip",
+  "siglip",
+  "triplet_margin",
+  "triplet_all",
+  "contrastive_pair",
+  "lifted_structured",
+  "n_pairs",
+  "soft_nearest_neighbor",
+  "noise_contrastive",
+  "negative_cosine",
+  "byol",
+  "barlow_twins",
+  "vicreg",
+  "sinkhorn",
+  "swav",
+  "dino",
+  "dino_center",
+  "dino_teacher_temp",
+  "mae",
+  "masked_lm",
+  "next_token",
+  "nt_xent_blockwise",
+  "info_nce_blockwise",
+  "clip_blockwise",
+  "siglip_blockwise",
+  "contrastive_accuracy",
+  "embedding_std",
+  "mean_entropy",
+  "marginal_entropy",
+]
 
 _HELPER_MODULES = ("jaxssl.masking", "jaxssl.pretext")
 # Internal plumbing without public functions (no examples required).
@@ -29,10 +55,14 @@ _NO_EXAMPLES = ("_common", "_collectives")
 
 def test_helper_names_exist():
   from jaxssl import masking, pretext  # pylint: disable=g-import-not-at-top
-  for module, names in ((masking, ("patchify", "unpatchify", "random_masking",
-                                   "mask_tokens")),
-                        (pretext, ("rotation", "jigsaw", "relative_position",
-                                   "rgb_to_lab", "colorization"))):
+
+  for module, names in (
+    (masking, ("patchify", "unpatchify", "random_masking", "mask_tokens")),
+    (
+      pretext,
+      ("rotation", "jigsaw", "relative_position", "rgb_to_lab", "colorization"),
+    ),
+  ):
     for name in names:
       assert callable(getattr(module, name)), name
 
@@ -47,18 +77,20 @@ def test_public_names_exist():
 
 def test_import_is_light():
   code = (
-      "import sys; import jaxssl.losses\n"
-      "heavy = [m for m in ('tensorflow', 'orbax', 'absl.flags', 'flax',"
-      " 'tensorflow_datasets') if m in sys.modules]\n"
-      "assert not heavy, heavy\n")
+    "import sys; import jaxssl.losses\n"
+    "heavy = [m for m in ('tensorflow', 'orbax', 'absl.flags', 'flax',"
+    " 'tensorflow_datasets') if m in sys.modules]\n"
+    "assert not heavy, heavy\n"
+  )
   root = os.path.dirname(os.path.dirname(jaxssl.__file__))
   env = dict(os.environ, PYTHONPATH=root)
   subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
 
 def _doc_modules():
-  names = [f"jaxssl.losses.{m.name}"
-           for m in pkgutil.iter_modules(losses.__path__)]
+  names = [
+    f"jaxssl.losses.{m.name}" for m in pkgutil.iter_modules(losses.__path__)
+  ]
   return sorted(names) + list(_HELPER_MODULES)
 
 
@@ -71,8 +103,11 @@ def test_doctests(module_name):
   # The public losses are `jit_loss` wrappers, which the module-level finder
   # skips (their __globals__ are _common's): collect them one by one.
   for name, obj in vars(module).items():
-    if callable(obj) and getattr(obj, "__wrapped__", None) is not None and (
-        obj.__module__ == module_name):
+    if (
+      callable(obj)
+      and getattr(obj, "__wrapped__", None) is not None
+      and (obj.__module__ == module_name)
+    ):
       for t in finder.find(obj, f"{module_name}.{name}"):
         tests.setdefault(t.name, t)
   runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
@@ -84,10 +119,16 @@ def test_doctests(module_name):
     return
   assert result.attempted > 0, f"{module_name} has no doctested example"
   # Every public function of the module has an example.
-  public = [n for n, o in vars(module).items()
-            if callable(o) and not n.startswith("_")
-            and getattr(o, "__module__", None) == module_name]
-  missing = [n for n in public
-             if not any(t.examples for k, t in tests.items()
-                        if k.endswith("." + n))]
+  public = [
+    n
+    for n, o in vars(module).items()
+    if callable(o)
+    and not n.startswith("_")
+    and getattr(o, "__module__", None) == module_name
+  ]
+  missing = [
+    n
+    for n in public
+    if not any(t.examples for k, t in tests.items() if k.endswith("." + n))
+  ]
   assert not missing, f"no doctested example: {missing}"

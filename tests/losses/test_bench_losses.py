@@ -8,14 +8,17 @@ from jaxssl import bench_losses
 def test_memory_mode_json(capsys):
   # Tiny sizes: this checks the entry point and its output; that tiling
   # bounds memory is test_blockwise.test_peak_memory_is_bounded.
-  bench_losses.main(["--mode", "memory", "--sizes", "128", "--block_size",
-                     "32", "--json"])
+  bench_losses.main(
+    ["--mode", "memory", "--sizes", "128", "--block_size", "32", "--json"]
+  )
   result = json.loads(capsys.readouterr().out)
   assert result["backend"] == "cpu"
   forms = {(r["loss"], r["form"]) for r in result["memory"]}
-  assert forms == {(name, form)
-                   for name in ("nt_xent", "info_nce", "clip", "siglip")
-                   for form in ("dense", "block=32")}
+  assert forms == {
+    (name, form)
+    for name in ("nt_xent", "info_nce", "clip", "siglip")
+    for form in ("dense", "block=32")
+  }
   assert all(r["peak_MiB"] >= r["temp_MiB"] > 0 for r in result["memory"])
 
 

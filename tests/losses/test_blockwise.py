@@ -5,11 +5,11 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import losses_testing as lt
 import numpy as np
 import pytest
 
 from jaxssl import losses
-import losses_testing as lt
 
 
 def _pair(seed, n, d=4):
@@ -20,22 +20,30 @@ def _pair(seed, n, d=4):
 # (blockwise, dense) with the scalar hyper-parameters passed as arguments so
 # their gradients are compared too.
 CASES = {
-    "nt_xent": (
-        lambda x, y, s, bs, ax=None: losses.nt_xent_blockwise(
-            x, y, temperature=0.3, block_size=bs, axis_name=ax),
-        lambda x, y, s: losses.nt_xent(x, y, temperature=0.3)),
-    "info_nce": (
-        lambda x, y, s, bs, ax=None: losses.info_nce_blockwise(
-            x, y, temperature=0.5, block_size=bs, axis_name=ax),
-        lambda x, y, s: losses.info_nce(x, y, temperature=0.5)),
-    "clip": (
-        lambda x, y, s, bs, ax=None: losses.clip_blockwise(
-            x, y, logit_scale=s, block_size=bs, axis_name=ax),
-        lambda x, y, s: losses.clip(x, y, logit_scale=s)),
-    "siglip": (
-        lambda x, y, s, bs, ax=None: losses.siglip_blockwise(
-            x, y, t=s, b=-0.5 * s, block_size=bs, axis_name=ax),
-        lambda x, y, s: losses.siglip(x, y, t=s, b=-0.5 * s)),
+  "nt_xent": (
+    lambda x, y, s, bs, ax=None: losses.nt_xent_blockwise(
+      x, y, temperature=0.3, block_size=bs, axis_name=ax
+    ),
+    lambda x, y, s: losses.nt_xent(x, y, temperature=0.3),
+  ),
+  "info_nce": (
+    lambda x, y, s, bs, ax=None: losses.info_nce_blockwise(
+      x, y, temperature=0.5, block_size=bs, axis_name=ax
+    ),
+    lambda x, y, s: losses.info_nce(x, y, temperature=0.5),
+  ),
+  "clip": (
+    lambda x, y, s, bs, ax=None: losses.clip_blockwise(
+      x, y, logit_scale=s, block_size=bs, axis_name=ax
+    ),
+    lambda x, y, s: losses.clip(x, y, logit_scale=s),
+  ),
+  "siglip": (
+    lambda x, y, s, bs, ax=None: losses.siglip_blockwise(
+      x, y, t=s, b=-0.5 * s, block_size=bs, axis_name=ax
+    ),
+    lambda x, y, s: losses.siglip(x, y, t=s, b=-0.5 * s),
+  ),
 }
 
 
@@ -47,9 +55,11 @@ def test_equals_dense(name):
   grad_dense = jax.jit(jax.value_and_grad(dense, argnums=(0, 1, 2)))
   want = grad_dense(x, y, scale)
   for block_size in (3, 64):  # pads (7 = 3 + 3 + 1), one block larger than n
-    got = jax.jit(jax.value_and_grad(
-        functools.partial(blockwise, bs=block_size), argnums=(0, 1, 2)))(
-            x, y, scale)
+    got = jax.jit(
+      jax.value_and_grad(
+        functools.partial(blockwise, bs=block_size), argnums=(0, 1, 2)
+      )
+    )(x, y, scale)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
     for g, w in zip(got[1], want[1]):
       np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
@@ -69,8 +79,9 @@ def test_sharded_equivalence(devices, name):
   lt.assert_sharded_equivalent(make_loss, w, [x, y], rtol=1e-4, atol=1e-5)
   # The 1-device blockwise reference above equals the dense loss.
   got = jax.jit(jax.value_and_grad(make_loss(None)))(w, x, y)
-  want = jax.jit(jax.value_and_grad(
-      lambda w, x, y: dense(x @ w, y @ w, 2.0)))(w, x, y)
+  want = jax.jit(jax.value_and_grad(lambda w, x, y: dense(x @ w, y @ w, 2.0)))(
+    w, x, y
+  )
   np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
   np.testing.assert_allclose(got[1], want[1], rtol=1e-4, atol=1e-6)
 
@@ -78,7 +89,8 @@ def test_sharded_equivalence(devices, name):
 def test_bf16_and_errors():
   x, y = _pair(2, 8, 16)
   lt.assert_bf16_gives_f32(
-      lambda x, y: losses.nt_xent_blockwise(x, y, block_size=3), (x, y))
+    lambda x, y: losses.nt_xent_blockwise(x, y, block_size=3), (x, y)
+  )
   with pytest.raises(ValueError, match="block_size"):
     losses.clip_blockwise(x, y, logit_scale=1.0, block_size=0)
   with pytest.raises(ValueError, match=r"`z1` and `z2`"):
@@ -87,8 +99,9 @@ def test_bf16_and_errors():
 
 def _temp_bytes(fn, n, d):
   spec = jax.ShapeDtypeStruct((n, d), jnp.float32)
-  compiled = jax.jit(jax.value_and_grad(fn, argnums=(0, 1))).lower(
-      spec, spec).compile()
+  compiled = (
+    jax.jit(jax.value_and_grad(fn, argnums=(0, 1))).lower(spec, spec).compile()
+  )
   return compiled.memory_analysis().temp_size_in_bytes
 
 
@@ -96,7 +109,8 @@ def test_peak_memory_is_bounded():
   n, d, block = 2048, 8, 128
   dense = _temp_bytes(losses.nt_xent, n, d)
   tiled = _temp_bytes(
-      functools.partial(losses.nt_xent_blockwise, block_size=block), n, d)
+    functools.partial(losses.nt_xent_blockwise, block_size=block), n, d
+  )
   # Dense holds several [2N, 2N] float32 buffers (64 MiB each); the tiled
   # form a few [block, 2N] tiles (2 MiB each) plus O(N·d).
   assert dense > (2 * n) ** 2 * 4

@@ -4,11 +4,11 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import losses_testing as lt
 import numpy as np
 import pytest
 
 from jaxssl import losses
-import losses_testing as lt
 
 
 def np_sinkhorn(scores, epsilon, iterations):
@@ -41,14 +41,15 @@ def np_swav(high, low, temperature, epsilon, iterations):
   return loss / len(high)
 
 
-@pytest.mark.parametrize("epsilon,iterations", [(0.05, 3), (0.5, 1),
-                                                (0.1, 10)])
+@pytest.mark.parametrize("epsilon,iterations", [(0.05, 3), (0.5, 1), (0.1, 10)])
 def test_sinkhorn_value(epsilon, iterations):
   scores = np.random.default_rng(0).uniform(-1, 1, size=(6, 4))
-  got = jax.jit(functools.partial(losses.sinkhorn, epsilon=epsilon,
-                                  iterations=iterations))(scores)
-  np.testing.assert_allclose(got, np_sinkhorn(scores, epsilon, iterations),
-                             rtol=2e-5, atol=1e-6)
+  got = jax.jit(
+    functools.partial(losses.sinkhorn, epsilon=epsilon, iterations=iterations)
+  )(scores)
+  np.testing.assert_allclose(
+    got, np_sinkhorn(scores, epsilon, iterations), rtol=2e-5, atol=1e-6
+  )
   np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-5)
 
 
@@ -62,8 +63,9 @@ def test_sinkhorn_large_scores_stay_finite():
 def test_sinkhorn_grads():
   scores = np.random.default_rng(2).uniform(-1, 1, size=(4, 3))
   lt.check_grads_f64(
-      lambda s: jnp.sum(losses.sinkhorn(s, epsilon=0.5) * jnp.arange(3.0)),
-      (scores,))
+    lambda s: jnp.sum(losses.sinkhorn(s, epsilon=0.5) * jnp.arange(3.0)),
+    (scores,),
+  )
 
 
 @pytest.mark.parametrize("v_low", [0, 3])
@@ -71,8 +73,9 @@ def test_swav_value(v_low):
   rng = np.random.default_rng(3)
   high = rng.uniform(-1, 1, size=(2, 5, 4))
   low = rng.uniform(-1, 1, size=(v_low, 5, 4))
-  got = jax.jit(functools.partial(losses.swav, temperature=0.2,
-                                  epsilon=0.1))(high, low)
+  got = jax.jit(functools.partial(losses.swav, temperature=0.2, epsilon=0.1))(
+    high, low
+  )
   np.testing.assert_allclose(got, np_swav(high, low, 0.2, 0.1, 3), rtol=1e-5)
 
 
@@ -113,18 +116,22 @@ def test_sharded_equivalence(devices):
   def make_swav(axis_name):
     return lambda w, h, l: losses.swav(h @ w, l @ w, axis_name=axis_name)
 
-  lt.assert_sharded_equivalent(make_swav, w, [high, low], batch_axes=[1, 1],
-                               rtol=1e-4, atol=1e-5)
+  lt.assert_sharded_equivalent(
+    make_swav, w, [high, low], batch_axes=[1, 1], rtol=1e-4, atol=1e-5
+  )
 
   def make_sinkhorn(axis_name):
     def f(w, s, target):
-      local = jnp.sum(losses.sinkhorn(s @ w, epsilon=0.3,
-                                      axis_name=axis_name) * target)
+      local = jnp.sum(
+        losses.sinkhorn(s @ w, epsilon=0.3, axis_name=axis_name) * target
+      )
       return local if axis_name is None else jax.lax.psum(local, axis_name)
+
     return f
 
-  lt.assert_sharded_equivalent(make_sinkhorn, w, [high[0], target],
-                               rtol=1e-4, atol=1e-5)
+  lt.assert_sharded_equivalent(
+    make_sinkhorn, w, [high[0], target], rtol=1e-4, atol=1e-5
+  )
 
 
 def test_bf16_and_errors():
@@ -133,8 +140,9 @@ def test_bf16_and_errors():
   low = rng.uniform(-1, 1, size=(1, 8, 4))
   lt.assert_bf16_gives_f32(losses.swav, (high, low), rtol=0.05)
   assert losses.sinkhorn(high[0].astype(jnp.bfloat16)).dtype == jnp.float32
-  with pytest.raises(ValueError,
-                     match=r"`high_res` and `low_res`.*\(1, 8, 3\)"):
+  with pytest.raises(
+    ValueError, match=r"`high_res` and `low_res`.*\(1, 8, 3\)"
+  ):
     losses.swav(high, low[..., :3])
   with pytest.raises(ValueError, match=r"`scores`.*rank 2.*\(2, 8, 4\)"):
     losses.sinkhorn(high)

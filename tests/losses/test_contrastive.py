@@ -4,11 +4,11 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import losses_testing as lt
 import numpy as np
 import pytest
 
 from jaxssl import losses
-import losses_testing as lt
 
 
 def np_logsumexp(x, axis):
@@ -38,12 +38,14 @@ def np_nt_xent(z1, z2, temperature):
   return np.mean(np_logsumexp(sim, axis=1) - sim[np.arange(n2), pos])
 
 
-@pytest.mark.parametrize("n,d,temperature", [(4, 3, 0.1), (8, 16, 0.5),
-                                             (1, 5, 0.2)])
+@pytest.mark.parametrize(
+  "n,d,temperature", [(4, 3, 0.1), (8, 16, 0.5), (1, 5, 0.2)]
+)
 def test_nt_xent_value(n, d, temperature):
   z1, z2 = _rng(n).normal(size=(2, n, d))
-  got = jax.jit(functools.partial(losses.nt_xent,
-                                  temperature=temperature))(z1, z2)
+  got = jax.jit(functools.partial(losses.nt_xent, temperature=temperature))(
+    z1, z2
+  )
   assert got.dtype == jnp.float32 and got.shape == ()
   np.testing.assert_allclose(got, np_nt_xent(z1, z2, temperature), rtol=1e-5)
 
@@ -55,8 +57,9 @@ def test_nt_xent_perfect_pairs_low_loss():
 
 def test_nt_xent_grads():
   z1, z2 = _rng(1).normal(size=(2, 4, 3))
-  lt.check_grads_f64(functools.partial(losses.nt_xent, temperature=0.3),
-                     (z1, z2))
+  lt.check_grads_f64(
+    functools.partial(losses.nt_xent, temperature=0.3), (z1, z2)
+  )
 
 
 def test_nt_xent_sharded_equivalence(devices):
@@ -66,8 +69,10 @@ def test_nt_xent_sharded_equivalence(devices):
 
   def make_loss(axis_name):
     def f(w, z1, z2):
-      return losses.nt_xent(z1 @ w, z2 @ w, temperature=0.2,
-                            axis_name=axis_name)
+      return losses.nt_xent(
+        z1 @ w, z2 @ w, temperature=0.2, axis_name=axis_name
+      )
+
     return f
 
   lt.assert_sharded_equivalent(make_loss, w, [z1, z2], auto_mesh=True)
@@ -100,12 +105,15 @@ def test_equivalence_check_catches_gradient_bugs(devices, bug):
         return losses.nt_xent(z1 @ w, z2 @ w, temperature=0.2)
       if bug == "grad_x8_params":
         w = _scale_grad_by_8(w)
-        return losses.nt_xent(z1 @ w, z2 @ w, temperature=0.2,
-                              axis_name=axis_name)
-      g1, g2 = (jax.lax.stop_gradient(jax.lax.all_gather(
-          z @ w, axis_name, tiled=True)) for z in (z1, z2))
-      return jax.lax.pmean(losses.nt_xent(g1, g2, temperature=0.2),
-                           axis_name)
+        return losses.nt_xent(
+          z1 @ w, z2 @ w, temperature=0.2, axis_name=axis_name
+        )
+      g1, g2 = (
+        jax.lax.stop_gradient(jax.lax.all_gather(z @ w, axis_name, tiled=True))
+        for z in (z1, z2)
+      )
+      return jax.lax.pmean(losses.nt_xent(g1, g2, temperature=0.2), axis_name)
+
     return f
 
   with pytest.raises(AssertionError):
@@ -168,8 +176,7 @@ def test_info_nce_grads(neg_shape):
   args = tuple(rng.normal(size=(2, 4, 3)))
   if neg_shape is not None:
     args += (rng.normal(size=neg_shape),)
-  lt.check_grads_f64(functools.partial(losses.info_nce, temperature=0.5),
-                     args)
+  lt.check_grads_f64(functools.partial(losses.info_nce, temperature=0.5), args)
 
 
 @pytest.mark.parametrize("neg_shape", [None, (8, 4), (16, 3, 4)])
@@ -190,8 +197,10 @@ def test_info_nce_sharded_equivalence(devices, neg_shape):
     def f(params, q, k, *negs):
       w, queue = params
       negatives = negs[0] if negs else queue
-      return losses.info_nce(q @ w, k @ w, negatives, temperature=0.2,
-                             axis_name=axis_name)
+      return losses.info_nce(
+        q @ w, k @ w, negatives, temperature=0.2, axis_name=axis_name
+      )
+
     return f
 
   lt.assert_sharded_equivalent(make_loss, (w, queue), batch)
@@ -218,11 +227,11 @@ def np_supcon(features, labels, temperature):
   out = []
   for i in range(n * v):
     others = [a for a in range(n * v) if a != i]
-    lse = np_logsumexp(np.array([z[i] @ z[a] for a in others]) / temperature,
-                       0)
+    lse = np_logsumexp(np.array([z[i] @ z[a] for a in others]) / temperature, 0)
     pos = [p for p in others if y[p] == y[i]]
-    out.append(-np.mean([z[i] @ z[p] / temperature - lse for p in pos])
-               if pos else 0.0)
+    out.append(
+      -np.mean([z[i] @ z[p] / temperature - lse for p in pos]) if pos else 0.0
+    )
   return np.mean(out)
 
 
@@ -231,15 +240,18 @@ def np_supcon(features, labels, temperature):
 def test_supcon_value(labels, v):
   f = _rng(14).normal(size=(5, v, 4))
   got = jax.jit(functools.partial(losses.supcon, temperature=0.2))(f, labels)
-  np.testing.assert_allclose(got, np_supcon(f, labels, 0.2), rtol=1e-5,
-                             atol=1e-7)
+  np.testing.assert_allclose(
+    got, np_supcon(f, labels, 0.2), rtol=1e-5, atol=1e-7
+  )
 
 
 def test_supcon_without_labels_is_nt_xent():
   f = _rng(15).normal(size=(6, 2, 5)).astype(np.float32)
   np.testing.assert_allclose(
-      losses.supcon(f, temperature=0.3),
-      losses.nt_xent(f[:, 0], f[:, 1], temperature=0.3), rtol=1e-6)
+    losses.supcon(f, temperature=0.3),
+    losses.nt_xent(f[:, 0], f[:, 1], temperature=0.3),
+    rtol=1e-6,
+  )
 
 
 def test_supcon_grads_bf16_errors():
@@ -272,8 +284,9 @@ def test_supcon_global_jit_sharded(devices):
 def np_clip(x, y, scale):
   logits = scale * x.astype(np.float64) @ y.astype(np.float64).T
   d = np.diag(logits)
-  return 0.5 * (np.mean(np_logsumexp(logits, 1) - d)
-                + np.mean(np_logsumexp(logits, 0) - d))
+  return 0.5 * (
+    np.mean(np_logsumexp(logits, 1) - d) + np.mean(np_logsumexp(logits, 0) - d)
+  )
 
 
 def np_siglip(x, y, t, b):
@@ -289,19 +302,25 @@ def np_siglip(x, y, t, b):
 def test_clip_siglip_values():
   x, y = _normalize(_rng(18).normal(size=(2, 7, 5)))
   np.testing.assert_allclose(
-      jax.jit(functools.partial(losses.clip, logit_scale=3.0))(x, y),
-      np_clip(x, y, 3.0), rtol=1e-5)
+    jax.jit(functools.partial(losses.clip, logit_scale=3.0))(x, y),
+    np_clip(x, y, 3.0),
+    rtol=1e-5,
+  )
   np.testing.assert_allclose(
-      jax.jit(functools.partial(losses.siglip, t=4.0, b=-2.0))(x, y),
-      np_siglip(x, y, 4.0, -2.0), rtol=1e-5)
+    jax.jit(functools.partial(losses.siglip, t=4.0, b=-2.0))(x, y),
+    np_siglip(x, y, 4.0, -2.0),
+    rtol=1e-5,
+  )
 
 
 def test_clip_siglip_grads_including_scale():
   x, y = _rng(19).normal(size=(2, 4, 3))
-  lt.check_grads_f64(lambda x, y, s: losses.clip(x, y, logit_scale=s),
-                     (x, y, 2.0))
-  lt.check_grads_f64(lambda x, y, t, b: losses.siglip(x, y, t=t, b=b),
-                     (x, y, 3.0, -1.0))
+  lt.check_grads_f64(
+    lambda x, y, s: losses.clip(x, y, logit_scale=s), (x, y, 2.0)
+  )
+  lt.check_grads_f64(
+    lambda x, y, t, b: losses.siglip(x, y, t=t, b=b), (x, y, 3.0, -1.0)
+  )
 
 
 @pytest.mark.parametrize("name", ["clip", "siglip"])
@@ -321,10 +340,12 @@ def test_clip_siglip_global_jit_sharded(devices, name):
 
 def test_clip_siglip_bf16_errors():
   x, y = _normalize(_rng(21).normal(size=(2, 8, 16)))
-  lt.assert_bf16_gives_f32(functools.partial(losses.clip, logit_scale=2.0),
-                           (x, y))
-  lt.assert_bf16_gives_f32(functools.partial(losses.siglip, t=2.0, b=-1.0),
-                           (x, y))
+  lt.assert_bf16_gives_f32(
+    functools.partial(losses.clip, logit_scale=2.0), (x, y)
+  )
+  lt.assert_bf16_gives_f32(
+    functools.partial(losses.siglip, t=2.0, b=-1.0), (x, y)
+  )
   with pytest.raises(ValueError, match=r"`image_emb` and `text_emb`"):
     losses.clip(x, y[:3], logit_scale=1.0)
   with pytest.raises(ValueError, match=r"`text_emb`.*rank 2"):
@@ -337,14 +358,21 @@ def test_clip_siglip_bf16_errors():
 def test_noise_contrastive():
   rng = _rng(22)
   data, noise = rng.normal(size=6), rng.normal(size=(6, 3))
-  want = -(np.sum(np.log(1 / (1 + np.exp(-data))))
-           + np.sum(np.log(1 / (1 + np.exp(noise))))) / 6
-  np.testing.assert_allclose(jax.jit(losses.noise_contrastive)(data, noise),
-                             want, rtol=1e-5)
+  want = (
+    -(
+      np.sum(np.log(1 / (1 + np.exp(-data))))
+      + np.sum(np.log(1 / (1 + np.exp(noise))))
+    )
+    / 6
+  )
+  np.testing.assert_allclose(
+    jax.jit(losses.noise_contrastive)(data, noise), want, rtol=1e-5
+  )
   lt.check_grads_f64(losses.noise_contrastive, (data, noise))
   lt.assert_bf16_gives_f32(losses.noise_contrastive, (data, noise))
   # Large logits stay finite (log-sigmoid, not log of a sigmoid).
-  assert np.isfinite(losses.noise_contrastive(np.array([-200.0]),
-                                              np.array([200.0])))
+  assert np.isfinite(
+    losses.noise_contrastive(np.array([-200.0]), np.array([200.0]))
+  )
   with pytest.raises(ValueError, match=r"`noise_logits`.*floating"):
     losses.noise_contrastive(data, np.ones(3, np.int32))

@@ -2,12 +2,12 @@
 
 import jax
 import jax.numpy as jnp
+import losses_testing as lt
 import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxssl import losses
-import losses_testing as lt
 
 
 def _unit(x):
@@ -34,16 +34,22 @@ def test_values():
   acc = np_accuracy(z1, z2)
   assert 0 < acc < 1  # a non-trivial case
   np.testing.assert_allclose(losses.contrastive_accuracy(z1, z2), acc)
-  np.testing.assert_allclose(losses.embedding_std(z1),
-                             _unit(z1).std(0).mean(), rtol=1e-5)
+  np.testing.assert_allclose(
+    losses.embedding_std(z1), _unit(z1).std(0).mean(), rtol=1e-5
+  )
   logits = rng.normal(size=(16, 5)) * 3
   p = _softmax(logits / 2.0)
-  np.testing.assert_allclose(losses.mean_entropy(logits, temperature=2.0),
-                             np.mean(-np.sum(p * np.log(p), -1)), rtol=1e-5)
+  np.testing.assert_allclose(
+    losses.mean_entropy(logits, temperature=2.0),
+    np.mean(-np.sum(p * np.log(p), -1)),
+    rtol=1e-5,
+  )
   m = p.mean(0)
   np.testing.assert_allclose(
-      losses.marginal_entropy(logits, temperature=2.0),
-      -np.sum(m * np.log(m)), rtol=1e-5)
+    losses.marginal_entropy(logits, temperature=2.0),
+    -np.sum(m * np.log(m)),
+    rtol=1e-5,
+  )
   assert not np.any(jax.grad(losses.embedding_std)(z1))
 
 
@@ -56,16 +62,25 @@ def test_shard_map_matches_global(devices):
   mesh = lt.make_mesh()
 
   def all_metrics(z1, z2, logits, axis_name=None):
-    return jnp.stack([
+    return jnp.stack(
+      [
         losses.contrastive_accuracy(z1, z2, axis_name=axis_name),
         losses.embedding_std(z1, axis_name=axis_name),
-        losses.marginal_entropy(logits, axis_name=axis_name)])
+        losses.marginal_entropy(logits, axis_name=axis_name),
+      ]
+    )
 
-  sharded = jax.jit(jax.shard_map(
-      lambda *a: all_metrics(*a, axis_name="data"), mesh=mesh,
-      in_specs=(P("data"),) * 3, out_specs=P()))
-  args = [jax.device_put(a, NamedSharding(mesh, P("data")))
-          for a in (z1, z2, logits)]
+  sharded = jax.jit(
+    jax.shard_map(
+      lambda *a: all_metrics(*a, axis_name="data"),
+      mesh=mesh,
+      in_specs=(P("data"),) * 3,
+      out_specs=P(),
+    )
+  )
+  args = [
+    jax.device_put(a, NamedSharding(mesh, P("data"))) for a in (z1, z2, logits)
+  ]
   want = all_metrics(z1, z2, logits)
   np.testing.assert_allclose(sharded(*args), want, rtol=1e-5)
   np.testing.assert_allclose(jax.jit(all_metrics)(*args), want, rtol=1e-5)

@@ -3,12 +3,11 @@
 import functools
 
 import jax
-import jax.numpy as jnp
+import losses_testing as lt
 import numpy as np
 import pytest
 
 from jaxssl import losses
-import losses_testing as lt
 
 
 def np_mae(pred, target, is_masked, norm_pix):
@@ -54,17 +53,23 @@ def _mae_data(seed, n=3, l=5, p=4):
 def test_mae_value_grads(norm_pix):
   pred, target, is_masked = _mae_data(0)
   fn = functools.partial(losses.mae, norm_pix=norm_pix)
-  np.testing.assert_allclose(jax.jit(fn)(pred, target, is_masked),
-                             np_mae(pred, target, is_masked, norm_pix),
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    jax.jit(fn)(pred, target, is_masked),
+    np_mae(pred, target, is_masked, norm_pix),
+    rtol=1e-5,
+  )
   lt.check_grads_f64(lambda p, t: fn(p, t, is_masked), (pred, target))
 
 
 def test_mae_no_masked_patch_is_zero_and_bf16():
   pred, target, is_masked = _mae_data(1)
   assert losses.mae(pred, target, np.zeros_like(is_masked)) == 0.0
-  lt.assert_bf16_gives_f32(lambda p, t: losses.mae(p, t, is_masked),
-                           (pred, target), rtol=0.05, atol=0.05)
+  lt.assert_bf16_gives_f32(
+    lambda p, t: losses.mae(p, t, is_masked),
+    (pred, target),
+    rtol=0.05,
+    atol=0.05,
+  )
 
 
 def _lm_data(seed, n=3, l=6, v=7):
@@ -78,20 +83,34 @@ def _lm_data(seed, n=3, l=6, v=7):
 
 def test_masked_lm_and_next_token_values_grads():
   logits, tokens, flags = _lm_data(2)
-  np.testing.assert_allclose(jax.jit(losses.masked_lm)(logits, tokens, flags),
-                             np_masked_lm(logits, tokens, flags), rtol=1e-5)
-  np.testing.assert_allclose(jax.jit(losses.next_token)(logits, tokens, flags),
-                             np_next_token(logits, tokens, flags), rtol=1e-5)
+  np.testing.assert_allclose(
+    jax.jit(losses.masked_lm)(logits, tokens, flags),
+    np_masked_lm(logits, tokens, flags),
+    rtol=1e-5,
+  )
+  np.testing.assert_allclose(
+    jax.jit(losses.next_token)(logits, tokens, flags),
+    np_next_token(logits, tokens, flags),
+    rtol=1e-5,
+  )
   lt.check_grads_f64(lambda x: losses.masked_lm(x, tokens, flags), (logits,))
   lt.check_grads_f64(lambda x: losses.next_token(x, tokens, flags), (logits,))
 
 
 def test_lm_bf16_large_logits_and_errors():
   logits, tokens, flags = _lm_data(3)
-  lt.assert_bf16_gives_f32(lambda x: losses.masked_lm(x, tokens, flags),
-                           (logits,), rtol=0.05, atol=0.05)
-  lt.assert_bf16_gives_f32(lambda x: losses.next_token(x, tokens, flags),
-                           (logits,), rtol=0.05, atol=0.05)
+  lt.assert_bf16_gives_f32(
+    lambda x: losses.masked_lm(x, tokens, flags),
+    (logits,),
+    rtol=0.05,
+    atol=0.05,
+  )
+  lt.assert_bf16_gives_f32(
+    lambda x: losses.next_token(x, tokens, flags),
+    (logits,),
+    rtol=0.05,
+    atol=0.05,
+  )
   assert np.isfinite(losses.masked_lm(logits * 1e4, tokens, flags))
   with pytest.raises(ValueError, match=r"`targets`.*\(3, 6\).*\(3, 5\)"):
     losses.masked_lm(logits, tokens[:, :5], flags)

@@ -9,11 +9,11 @@ import itertools
 
 import jax
 import jax.numpy as jnp
+import losses_testing as lt
 import numpy as np
 import pytest
 
 from jaxssl import losses
-import losses_testing as lt
 
 LABELS = np.array([0, 1, 0, 2, 1, 0, 3, 1])
 
@@ -39,6 +39,7 @@ def _avg_non_zero(values):
 def np_triplet_margin(a, p, n, margin, pp, eps):
   def dist(x, y):
     return np.sum(np.abs(x - y + eps) ** pp, axis=-1) ** (1 / pp)
+
   return np.mean(np.maximum(dist(a, p) - dist(a, n) + margin, 0))
 
 
@@ -70,8 +71,12 @@ def np_lifted(x, y, neg_margin, pos_margin):
   for i, j in itertools.permutations(range(n), 2):
     if y[i] != y[j]:
       continue
-    terms = [neg_margin - _dist(x[a], x[k]) for a in (i, j) for k in range(n)
-             if y[k] != y[a]]
+    terms = [
+      neg_margin - _dist(x[a], x[k])
+      for a in (i, j)
+      for k in range(n)
+      if y[k] != y[a]
+    ]
     lse = np.log(np.sum(np.exp(terms))) if terms else 0.0
     out.append(max(lse + _dist(x[i], x[j]) - pos_margin, 0) ** 2 / 2)
   return float(np.mean(out)) if out else 0.0
@@ -96,47 +101,63 @@ def np_snn(x, y, temperature):
   x = _unit(x)
   out = []
   for i in range(len(y)):
-    num = sum(np.exp(-_dist(x[i], x[j]) ** 2 / temperature)
-              for j in range(len(y)) if j != i and y[j] == y[i])
-    den = sum(np.exp(-_dist(x[i], x[k]) ** 2 / temperature)
-              for k in range(len(y)) if k != i)
+    num = sum(
+      np.exp(-(_dist(x[i], x[j]) ** 2) / temperature)
+      for j in range(len(y))
+      if j != i and y[j] == y[i]
+    )
+    den = sum(
+      np.exp(-(_dist(x[i], x[k]) ** 2) / temperature)
+      for k in range(len(y))
+      if k != i
+    )
     if num > 0:
       out.append(-np.log(num / den))
   return float(np.mean(out)) if out else 0.0
 
 
 LABELLED = {
-    "triplet_all": (functools.partial(losses.triplet_all, margin=0.3),
-                    functools.partial(np_triplet_all, margin=0.3)),
-    "triplet_all_big_margin": (
-        functools.partial(losses.triplet_all, margin=2.0),
-        functools.partial(np_triplet_all, margin=2.0)),
-    "contrastive_pair": (
-        functools.partial(losses.contrastive_pair, pos_margin=0.1,
-                          neg_margin=1.2),
-        functools.partial(np_contrastive_pair, pos_margin=0.1,
-                          neg_margin=1.2)),
-    "contrastive_pair_default": (
-        losses.contrastive_pair,
-        functools.partial(np_contrastive_pair, pos_margin=0.0,
-                          neg_margin=1.0)),
-    "lifted_structured": (
-        losses.lifted_structured,
-        functools.partial(np_lifted, neg_margin=1.0, pos_margin=0.0)),
-    "lifted_structured_margins": (
-        functools.partial(losses.lifted_structured, neg_margin=0.5,
-                          pos_margin=0.2),
-        functools.partial(np_lifted, neg_margin=0.5, pos_margin=0.2)),
-    "n_pairs": (losses.n_pairs, np_n_pairs),
-    "soft_nearest_neighbor": (
-        functools.partial(losses.soft_nearest_neighbor, temperature=0.5),
-        functools.partial(np_snn, temperature=0.5)),
+  "triplet_all": (
+    functools.partial(losses.triplet_all, margin=0.3),
+    functools.partial(np_triplet_all, margin=0.3),
+  ),
+  "triplet_all_big_margin": (
+    functools.partial(losses.triplet_all, margin=2.0),
+    functools.partial(np_triplet_all, margin=2.0),
+  ),
+  "contrastive_pair": (
+    functools.partial(losses.contrastive_pair, pos_margin=0.1, neg_margin=1.2),
+    functools.partial(np_contrastive_pair, pos_margin=0.1, neg_margin=1.2),
+  ),
+  "contrastive_pair_default": (
+    losses.contrastive_pair,
+    functools.partial(np_contrastive_pair, pos_margin=0.0, neg_margin=1.0),
+  ),
+  "lifted_structured": (
+    losses.lifted_structured,
+    functools.partial(np_lifted, neg_margin=1.0, pos_margin=0.0),
+  ),
+  "lifted_structured_margins": (
+    functools.partial(losses.lifted_structured, neg_margin=0.5, pos_margin=0.2),
+    functools.partial(np_lifted, neg_margin=0.5, pos_margin=0.2),
+  ),
+  "n_pairs": (losses.n_pairs, np_n_pairs),
+  "soft_nearest_neighbor": (
+    functools.partial(losses.soft_nearest_neighbor, temperature=0.5),
+    functools.partial(np_snn, temperature=0.5),
+  ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(LABELLED))
-@pytest.mark.parametrize("labels", [LABELS, np.array([0, 0, 1, 1, 2, 2, 3, 3]),
-                                    np.array([5, 6, 7, 8, 9, 10, 11, 5])])
+@pytest.mark.parametrize(
+  "labels",
+  [
+    LABELS,
+    np.array([0, 0, 1, 1, 2, 2, 3, 3]),
+    np.array([5, 6, 7, 8, 9, 10, 11, 5]),
+  ],
+)
 def test_labelled_value(name, labels):
   fn, ref = LABELLED[name]
   x = _data(1)
@@ -156,9 +177,16 @@ def test_labelled_degenerate_labels_finite(name):
     assert np.all(np.isfinite(grads))
 
 
-@pytest.mark.parametrize("name", ["triplet_all", "contrastive_pair",
-                                  "lifted_structured", "n_pairs",
-                                  "soft_nearest_neighbor"])
+@pytest.mark.parametrize(
+  "name",
+  [
+    "triplet_all",
+    "contrastive_pair",
+    "lifted_structured",
+    "n_pairs",
+    "soft_nearest_neighbor",
+  ],
+)
 def test_labelled_grads(name):
   fn, _ = LABELLED[name]
   x = _data(3, n=6, d=3)
@@ -169,8 +197,9 @@ def test_labelled_grads(name):
 @pytest.mark.parametrize("name", sorted(LABELLED))
 def test_labelled_bf16(name):
   fn, _ = LABELLED[name]
-  lt.assert_bf16_gives_f32(lambda e: fn(e, LABELS), (_data(4),), rtol=0.1,
-                           atol=0.05)
+  lt.assert_bf16_gives_f32(
+    lambda e: fn(e, LABELS), (_data(4),), rtol=0.1, atol=0.05
+  )
 
 
 def test_labelled_global_jit_sharded(devices):
@@ -189,19 +218,23 @@ def test_labelled_global_jit_sharded(devices):
 
       def f(w, x):
         return fn(x @ w, labels)
+
       return f
 
     lt.assert_sharded_equivalent(make_loss, w, [x], shard_map_form=False)
 
 
-@pytest.mark.parametrize("margin,pp,eps", [(1.0, 2.0, 1e-6), (0.5, 1.0, 0.0),
-                                           (2.0, 3.0, 1e-3)])
+@pytest.mark.parametrize(
+  "margin,pp,eps", [(1.0, 2.0, 1e-6), (0.5, 1.0, 0.0), (2.0, 3.0, 1e-3)]
+)
 def test_triplet_margin_value(margin, pp, eps):
   a, p, n = np.random.default_rng(6).normal(size=(3, 6, 4))
-  got = jax.jit(functools.partial(losses.triplet_margin, margin=margin, p=pp,
-                                  eps=eps))(a, p, n)
-  np.testing.assert_allclose(got, np_triplet_margin(a, p, n, margin, pp, eps),
-                             rtol=1e-5)
+  got = jax.jit(
+    functools.partial(losses.triplet_margin, margin=margin, p=pp, eps=eps)
+  )(a, p, n)
+  np.testing.assert_allclose(
+    got, np_triplet_margin(a, p, n, margin, pp, eps), rtol=1e-5
+  )
 
 
 def test_triplet_margin_grads_and_bf16():

@@ -13,13 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib
-from jaxssl import methods
-from jaxssl import models
+from jaxssl import configs_lib, methods, models
 from jaxssl.methods import multicrop
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+ROOT = os.path.dirname(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 
 
 def load_config(name, arg=None):
@@ -39,16 +38,19 @@ def two_view_batch(labels, size=32, seed=0):
   """{"views": N(0, 1) float32 [n, 2, size, size, 3], "label": int32 [n]}."""
   n = len(labels)
   rng = np.random.default_rng(seed)
-  return {"views": jnp.asarray(rng.normal(size=(n, 2, size, size, 3)),
-                               jnp.float32),
-          "label": jnp.asarray(labels, jnp.int32)}
+  return {
+    "views": jnp.asarray(rng.normal(size=(n, 2, size, size, 3)), jnp.float32),
+    "label": jnp.asarray(labels, jnp.int32),
+  }
 
 
 def multicrop_batch(config, n, seed=0):
   """N(0, 1) views for every group of `config.data.views`, zero labels."""
   keys = jax.random.split(jax.random.key(seed), len(config.data.views))
-  batch = {name: jax.random.normal(k, (n, g.num_views, g.size, g.size, 3))
-           for k, (name, g) in zip(keys, config.data.views.items())}
+  batch = {
+    name: jax.random.normal(k, (n, g.num_views, g.size, g.size, 3))
+    for k, (name, g) in zip(keys, config.data.views.items())
+  }
   batch["label"] = jnp.zeros((n,), jnp.int32)
   return batch
 
@@ -71,15 +73,23 @@ def perturb(tree, seed, scale=0.1):
   """`tree` plus `scale` times N(0, 1) noise, leaf by leaf."""
   leaves, treedef = jax.tree.flatten(tree)
   keys = jax.random.split(jax.random.key(seed), len(leaves))
-  return jax.tree.unflatten(treedef, [
+  return jax.tree.unflatten(
+    treedef,
+    [
       x + scale * jax.random.normal(k, x.shape, x.dtype)
-      for x, k in zip(leaves, keys)])
+      for x, k in zip(leaves, keys)
+    ],
+  )
 
 
 def train_apply(module, params, stats, x):
   """Training-mode forward (batch statistics), running stats discarded."""
-  out, _ = module.apply({"params": params, "batch_stats": stats}, x,
-                        train=True, mutable=["batch_stats"])
+  out, _ = module.apply(
+    {"params": params, "batch_stats": stats},
+    x,
+    train=True,
+    mutable=["batch_stats"],
+  )
   return out
 
 
@@ -92,15 +102,17 @@ def np_normalize(x):
 def two_view_projections(config, params, extra, views):
   """(z1, z2) of a one-network method (backbone + projector, params at the
   top), both views through it in one training-mode call."""
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
+  encoder = models.Encoder(
+    models.backbone(config.model), models.projector(config.model)
+  )
   images = jnp.concatenate([views[:, 0], views[:, 1]])
   out = train_apply(encoder, params, extra["batch_stats"], images)
-  return out["z"][:len(views)], out["z"][len(views):]
+  return out["z"][: len(views)], out["z"][len(views) :]
 
 
 def assert_features_are_backbone_in_inference_mode(
-    config, method, params, extra, images, *, path=(), rtol=1e-5, atol=1e-6):
+  config, method, params, extra, images, *, path=(), rtol=1e-5, atol=1e-6
+):
   """`method.features` is the backbone in inference mode; returns them.
 
   Checks that an example's features do not depend on the rest of the batch
@@ -111,26 +123,32 @@ def assert_features_are_backbone_in_inference_mode(
   features = jax.jit(method.features)
   feats = features(params, extra, images)
   for n in (1, 3):
-    np.testing.assert_allclose(features(params, extra, images[:n]),
-                               feats[:n], rtol=rtol, atol=atol)
+    np.testing.assert_allclose(
+      features(params, extra, images[:n]), feats[:n], rtol=rtol, atol=atol
+    )
   p, stats = params, extra["batch_stats"]
   for key in path:
     p, stats = p[key], stats[key]
   ref = models.backbone(config.model).apply(
-      {"params": p["backbone"], "batch_stats": stats["backbone"]}, images,
-      train=False)["feats"]
+    {"params": p["backbone"], "batch_stats": stats["backbone"]},
+    images,
+    train=False,
+  )["feats"]
   np.testing.assert_allclose(feats, ref, rtol=rtol, atol=atol)
   return feats
 
 
-def assert_every_view_gets_gradient(method, params, extra, batch,
-                                    group="views"):
+def assert_every_view_gets_gradient(
+  method, params, extra, batch, group="views"
+):
   """d loss / d views is nonzero for each view of `batch[group]`, and
   d loss / d params finite; returns the latter."""
 
   def loss(params, views):
-    return method.loss(params, extra, {**batch, group: views},
-                       jax.random.key(1), 0)[0]
+    return method.loss(
+      params, extra, {**batch, group: views}, jax.random.key(1), 0
+    )[0]
+
   grads, g = jax.grad(loss, argnums=(0, 1))(params, batch[group])
   for v in range(g.shape[1]):
     assert float(jnp.abs(g[:, v]).sum()) > 0, f"no gradient through view {v}"
@@ -159,14 +177,28 @@ def assert_target_is_closed_form_ema(method, params, extra, step, momentum):
 
   def check(a, b):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-  jax.tree.map(check, out["teacher"]["params"], jax.tree.map(
-      lambda t, o: m * t + (1 - m) * o, extra["teacher"]["params"],
-      new_params["encoder"]))
-  jax.tree.map(check, out["teacher"]["batch_stats"], jax.tree.map(
-      lambda t, o: m * t + (1 - m) * o, extra["teacher"]["batch_stats"],
-      extra["batch_stats"]["encoder"]))
-  jax.tree.map(np.testing.assert_array_equal, out["batch_stats"],
-               extra["batch_stats"])
+
+  jax.tree.map(
+    check,
+    out["teacher"]["params"],
+    jax.tree.map(
+      lambda t, o: m * t + (1 - m) * o,
+      extra["teacher"]["params"],
+      new_params["encoder"],
+    ),
+  )
+  jax.tree.map(
+    check,
+    out["teacher"]["batch_stats"],
+    jax.tree.map(
+      lambda t, o: m * t + (1 - m) * o,
+      extra["teacher"]["batch_stats"],
+      extra["batch_stats"]["encoder"],
+    ),
+  )
+  jax.tree.map(
+    np.testing.assert_array_equal, out["batch_stats"], extra["batch_stats"]
+  )
   assert set(out["teacher"]["params"]) == set(params["encoder"])
 
 

@@ -17,10 +17,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from jaxssl import configs_lib
-from jaxssl import methods
-from jaxssl.train import loop
-from jaxssl.train import writer
+from jaxssl import configs_lib, methods
+from jaxssl.train import loop, writer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 STEPS = 6
@@ -46,8 +44,9 @@ def smoke_config(name):
 
 
 def _rows(workdir):
-  return {r["step"]: r for r in writer.read_metrics(workdir)
-          if "train/loss" in r}
+  return {
+    r["step"]: r for r in writer.read_metrics(workdir) if "train/loss" in r
+  }
 
 
 def _params(workdir, step):
@@ -78,8 +77,9 @@ def test_every_method_has_a_quick_config():
 
 
 @pytest.mark.parametrize("name", sorted(methods.METHODS))
-def test_method_trains_checkpoints_and_resumes_exactly(name, tmp_path,
-                                                       monkeypatch):
+def test_method_trains_checkpoints_and_resumes_exactly(
+  name, tmp_path, monkeypatch
+):
   straight, broken = str(tmp_path / "straight"), str(tmp_path / "broken")
   summary = loop.run(smoke_config(name), straight)
   assert summary["steps"] == STEPS
@@ -94,7 +94,9 @@ def test_method_trains_checkpoints_and_resumes_exactly(name, tmp_path,
 
   monkeypatch.setattr(loop, "_Preemption", _StopAfter)
   assert loop.run(smoke_config(name), broken) == {
-      "steps": STEPS // 2, "preempted": True}
+    "steps": STEPS // 2,
+    "preempted": True,
+  }
   monkeypatch.undo()
   resumed = loop.run(smoke_config(name), broken)
   assert resumed["resumed_from"] == STEPS // 2
@@ -105,5 +107,8 @@ def test_method_trains_checkpoints_and_resumes_exactly(name, tmp_path,
       if key.startswith("train/") and "per_s" not in key:
         assert a[step][key] == b[step][key], (step, key)
   # Params, optimizer state and extra (teachers, centres, queues) alike.
-  jax.tree.map(np.testing.assert_array_equal, _params(straight, STEPS),
-               _params(broken, STEPS))
+  jax.tree.map(
+    np.testing.assert_array_equal,
+    _params(straight, STEPS),
+    _params(broken, STEPS),
+  )

@@ -2,11 +2,11 @@
 
 import jax
 import jax.numpy as jnp
+import methods_testing as mt
 import numpy as np
 import pytest
 
 from jaxssl import losses
-import methods_testing as mt
 
 N = 8
 
@@ -20,9 +20,10 @@ def np_barlow_terms(z1, z2):
 
   def bn(z):  # the official code's BatchNorm1d(affine=False), train mode
     return (z - z.mean(0)) / np.sqrt(z.var(0) + 1e-5)
+
   c = bn(z1).T @ bn(z2) / len(z1)
   on = np.sum((1 - np.diag(c)) ** 2)
-  off = np.sum(c ** 2) - np.sum(np.diag(c) ** 2)
+  off = np.sum(c**2) - np.sum(np.diag(c) ** 2)
   return on, off
 
 
@@ -36,8 +37,9 @@ def setup():
 
 def test_loss_is_the_scaled_library_loss_and_numpy(setup):
   config, method, params, extra, batch = setup
-  value, (new_extra, metrics) = method.loss(params, extra, batch,
-                                            jax.random.key(1), 0)
+  value, (new_extra, metrics) = method.loss(
+    params, extra, batch, jax.random.key(1), 0
+  )
   z1, z2 = mt.two_view_projections(config, params, extra, batch["views"])
   library = 0.1 * losses.barlow_twins(z1, z2, off_diagonal_weight=0.02)
   np.testing.assert_allclose(value, library, rtol=1e-5)
@@ -64,15 +66,19 @@ def optax_norm(tree):
 def test_features_are_backbone_in_inference_mode(setup):
   config, method, params, extra, batch = setup
   feats = mt.assert_features_are_backbone_in_inference_mode(
-      config, method, params, extra, batch["views"][:, 0])
+    config, method, params, extra, batch["views"][:, 0]
+  )
   assert feats.shape == (N, 128)
 
 
-@pytest.mark.parametrize("key,value,match", [
+@pytest.mark.parametrize(
+  "key,value,match",
+  [
     ("method.barlow_lambda", -1.0, "method.barlow_lambda"),
     ("method.barlow_scale", 0.0, "method.barlow_scale"),
     ("model.proj_layers", 0, "model.proj_layers"),
     ("views.num_views", 3, "num_views"),
-])
+  ],
+)
 def test_config_errors_name_the_key(key, value, match):
   mt.assert_build_names_the_key(_config(), key, value, match)

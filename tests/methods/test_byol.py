@@ -4,20 +4,20 @@ import math
 
 import jax
 import jax.numpy as jnp
+import methods_testing as mt
 import numpy as np
 import pytest
 
-from jaxssl import methods
-from jaxssl import models
-import methods_testing as mt
+from jaxssl import methods, models
 
 TOTAL = 100
 BASE_TAU = 0.9
 
 
 def tiny_config(**method_overrides):
-  config = mt.smoke_config("byol_quick", **{"ema_momentum": BASE_TAU,
-                                            **method_overrides})
+  config = mt.smoke_config(
+    "byol_quick", **{"ema_momentum": BASE_TAU, **method_overrides}
+  )
   config.train.total_steps = TOTAL
   return config
 
@@ -45,15 +45,17 @@ def closed_form_tau(step, total=TOTAL, base=BASE_TAU):
 @pytest.mark.parametrize("step", [0, 25, 50, 100, 130])
 def test_target_is_closed_form_ema_of_params_and_batch_stats(setup, step):
   _, method, _, params, extra = setup
-  mt.assert_target_is_closed_form_ema(method, params, extra, step,
-                                      closed_form_tau(step))
+  mt.assert_target_is_closed_form_ema(
+    method, params, extra, step, closed_form_tau(step)
+  )
 
 
 def test_tau_schedule_values(setup):
   _, method, batch, params, extra = setup
   for step, want in [(0, 0.9), (50, 0.95), (100, 1.0), (500, 1.0)]:
-    _, (_, metrics) = method.loss(params, extra, batch, jax.random.key(0),
-                                  jnp.asarray(step))
+    _, (_, metrics) = method.loss(
+      params, extra, batch, jax.random.key(0), jnp.asarray(step)
+    )
     np.testing.assert_allclose(metrics["tau"], want, rtol=1e-6)
 
 
@@ -61,66 +63,94 @@ def test_target_branch_gets_exactly_zero_gradient(setup):
   _, method, batch, params, extra = setup
 
   def loss_of_teacher(teacher):
-    return method.loss(params, {**extra, "teacher": teacher}, batch,
-                       jax.random.key(0), jnp.asarray(3))[0]
+    return method.loss(
+      params,
+      {**extra, "teacher": teacher},
+      batch,
+      jax.random.key(0),
+      jnp.asarray(3),
+    )[0]
 
   grads = jax.grad(loss_of_teacher)(extra["teacher"])
   for g in jax.tree.leaves(grads):
     np.testing.assert_array_equal(g, np.zeros_like(g))
   # The online side does learn (sanity check of the test itself).
-  online = jax.grad(lambda p: method.loss(p, extra, batch, jax.random.key(0),
-                                          jnp.asarray(3))[0])(params)
-  assert sum(float(jnp.sum(jnp.abs(g))) for g in
-             jax.tree.leaves(online["predictor"])) > 0
+  online = jax.grad(
+    lambda p: method.loss(p, extra, batch, jax.random.key(0), jnp.asarray(3))[0]
+  )(params)
+  assert (
+    sum(
+      float(jnp.sum(jnp.abs(g))) for g in jax.tree.leaves(online["predictor"])
+    )
+    > 0
+  )
 
 
 def test_loss_matches_numpy_definition(setup):
   config, method, batch, params, extra = setup
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
+  encoder = models.Encoder(
+    models.backbone(config.model), models.projector(config.model)
+  )
   predictor = models.predictor(config.model)
   run = mt.train_apply  # training mode: batch statistics
 
   views = batch["views"]
   preds, targets, zs = [], [], []
   for v in range(2):
-    z = run(encoder, params["encoder"], extra["batch_stats"]["encoder"],
-            views[:, v])["z"]
+    z = run(
+      encoder, params["encoder"], extra["batch_stats"]["encoder"], views[:, v]
+    )["z"]
     zs.append(z)
-    preds.append(run(predictor, params["predictor"],
-                     extra["batch_stats"]["predictor"], z))
-    targets.append(run(encoder, extra["teacher"]["params"],
-                       extra["teacher"]["batch_stats"], views[:, v])["z"])
+    preds.append(
+      run(predictor, params["predictor"], extra["batch_stats"]["predictor"], z)
+    )
+    targets.append(
+      run(
+        encoder,
+        extra["teacher"]["params"],
+        extra["teacher"]["batch_stats"],
+        views[:, v],
+      )["z"]
+    )
   p1, p2 = map(mt.np_normalize, preds)
   t1, t2 = map(mt.np_normalize, targets)
   # 2 - 2 cos(p, z') per example, mean over the batch, both view orders.
-  want = (np.mean(2 - 2 * np.sum(p1 * t2, -1))
-          + np.mean(2 - 2 * np.sum(p2 * t1, -1)))
-  value, (new_extra, metrics) = method.loss(params, extra, batch,
-                                            jax.random.key(0), jnp.asarray(0))
+  want = np.mean(2 - 2 * np.sum(p1 * t2, -1)) + np.mean(
+    2 - 2 * np.sum(p2 * t1, -1)
+  )
+  value, (new_extra, metrics) = method.loss(
+    params, extra, batch, jax.random.key(0), jnp.asarray(0)
+  )
   np.testing.assert_allclose(value, want, rtol=1e-5)
   np.testing.assert_allclose(metrics["loss"], want, rtol=1e-5)
   u1, u2 = map(mt.np_normalize, zs)
-  np.testing.assert_allclose(metrics["z_std"], np.mean(np.std(u1, axis=0)),
-                             rtol=1e-4)
-  np.testing.assert_allclose(metrics["pos_cos"],
-                             np.mean(np.sum(u1 * u2, -1)), rtol=1e-4)
+  np.testing.assert_allclose(
+    metrics["z_std"], np.mean(np.std(u1, axis=0)), rtol=1e-4
+  )
+  np.testing.assert_allclose(
+    metrics["pos_cos"], np.mean(np.sum(u1 * u2, -1)), rtol=1e-4
+  )
   # The loss leaves the target alone (update_extra moves it).
-  jax.tree.map(np.testing.assert_array_equal, new_extra["teacher"],
-               extra["teacher"])
+  jax.tree.map(
+    np.testing.assert_array_equal, new_extra["teacher"], extra["teacher"]
+  )
 
 
 def test_features_are_online_backbone_in_inference_mode(setup):
   config, method, batch, params, extra = setup
   mt.assert_features_are_backbone_in_inference_mode(
-      config, method, params, extra, batch["views"][:, 0], path=("encoder",))
+    config, method, params, extra, batch["views"][:, 0], path=("encoder",)
+  )
 
 
-@pytest.mark.parametrize("key,value,match", [
+@pytest.mark.parametrize(
+  "key,value,match",
+  [
     ("method.ema_momentum", 1.5, "method.ema_momentum="),
     ("method.ema_momentum_end", 0.5, "method.ema_momentum_end"),
     ("model.proj_layers", 0, "model.proj_layers"),
-])
+  ],
+)
 def test_bad_config_values_name_the_key(key, value, match):
   mt.assert_build_names_the_key(tiny_config(), key, value, match)
 
@@ -132,8 +162,9 @@ def test_needs_two_views():
     methods.build(config)
 
 
-@pytest.mark.parametrize("name", ["byol_quick", "byol_cifar10",
-                                  "byol_imagenet"])
+@pytest.mark.parametrize(
+  "name", ["byol_quick", "byol_cifar10", "byol_imagenet"]
+)
 def test_shipped_configs_build(name):
   config, _ = mt.build_shipped_config(name)
   assert config.method.name == "byol"

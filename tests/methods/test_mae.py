@@ -13,11 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib
-from jaxssl import masking
-from jaxssl import methods
-from jaxssl.models import mae_decoder
-from jaxssl.models import vit
+from jaxssl import configs_lib, masking, methods
+from jaxssl.models import mae_decoder, vit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 N, SIZE, PATCH = 4, 32, 8
@@ -25,8 +22,9 @@ L = (SIZE // PATCH) ** 2
 
 
 def _config(**method):
-  config = configs_lib.load(os.path.join(ROOT, "configs", "mae_quick.py"),
-                            "smoke")
+  config = configs_lib.load(
+    os.path.join(ROOT, "configs", "mae_quick.py"), "smoke"
+  )
   config.model.patch_size = PATCH
   config.method.update(method)
   return config
@@ -34,11 +32,12 @@ def _config(**method):
 
 def _images(seed=0):
   # Offset so that no pixel equals the data mean by accident.
-  return 0.7 + jnp.abs(jax.random.normal(jax.random.key(seed),
-                                         (N, SIZE, SIZE, 3)))
+  return 0.7 + jnp.abs(
+    jax.random.normal(jax.random.key(seed), (N, SIZE, SIZE, 3))
+  )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _setup():
   config = _config()
   method = methods.build(config)
@@ -48,8 +47,11 @@ def _setup():
 
 
 def _loss_fn(method):
-  return jax.jit(lambda p, e, images, rng: method.loss(
-      p, e, {"views": images[:, None]}, rng, 0))
+  return jax.jit(
+    lambda p, e, images, rng: method.loss(
+      p, e, {"views": images[:, None]}, rng, 0
+    )
+  )
 
 
 def _norm_pix_numpy(target):
@@ -66,7 +68,9 @@ def test_registered_and_shapes():
   # Fixed sin-cos position embeddings everywhere: no position parameter.
   assert "pos_embed" not in params["encoder"]
   assert params["decoder"]["pred"]["kernel"].shape == (
-      config.method.decoder_dim, PATCH * PATCH * 3)
+    config.method.decoder_dim,
+    PATCH * PATCH * 3,
+  )
 
 
 def test_loss_matches_numpy_reference_on_masked_patches_only():
@@ -76,31 +80,37 @@ def test_loss_matches_numpy_reference_on_masked_patches_only():
   assert new_extra == {}
   # Independent forward pass from the same step key.
   ids_keep, is_masked, ids_restore = masking.random_masking(
-      rng, N, L, ratio=config.method.mask_ratio)
+    rng, N, L, ratio=config.method.mask_ratio
+  )
   encoder = vit.vit_tiny(patch_size=PATCH, pos_embed="sincos")
   m = config.method
-  decoder = mae_decoder.MAEDecoder(m.decoder_dim, m.decoder_depth,
-                                   m.decoder_heads, PATCH * PATCH * 3)
+  decoder = mae_decoder.MAEDecoder(
+    m.decoder_dim, m.decoder_depth, m.decoder_heads, PATCH * PATCH * 3
+  )
 
   @jax.jit
   def predict(params, images, ids_keep, ids_restore):
-    enc = encoder.apply({"params": params["encoder"]}, images, train=True,
-                        keep_idx=ids_keep)
-    return decoder.apply({"params": params["decoder"]}, enc["feats"],
-                         enc["tokens"], ids_restore)
+    enc = encoder.apply(
+      {"params": params["encoder"]}, images, train=True, keep_idx=ids_keep
+    )
+    return decoder.apply(
+      {"params": params["decoder"]}, enc["feats"], enc["tokens"], ids_restore
+    )
 
   pred = np.asarray(predict(params, images, ids_keep, ids_restore))
   target = _norm_pix_numpy(np.asarray(masking.patchify(images, PATCH)))
   hidden = np.asarray(is_masked)
   per_patch = ((pred - target) ** 2).mean(-1)
   np.testing.assert_allclose(value, per_patch[hidden].mean(), rtol=1e-4)
-  np.testing.assert_allclose(metrics["visible_loss"],
-                             per_patch[~hidden].mean(), rtol=1e-4)
+  np.testing.assert_allclose(
+    metrics["visible_loss"], per_patch[~hidden].mean(), rtol=1e-4
+  )
   # Predictions on visible patches are not scored: garbage there changes
   # nothing in the reference the method matches.
   garbage = np.where(hidden[..., None], pred, 1e3)
   np.testing.assert_allclose(
-      value, ((garbage - target) ** 2).mean(-1)[hidden].mean(), rtol=1e-4)
+    value, ((garbage - target) ** 2).mean(-1)[hidden].mean(), rtol=1e-4
+  )
   assert float(metrics["loss"]) == float(value)
   assert 0.01 < float(metrics["z_std"]) < 1.0
 
@@ -110,13 +120,15 @@ def test_encoder_sees_only_visible_patches():
   not the predictions, so the visible-patch error is bit-for-bit equal."""
   config, method, params, extra = _setup()
   images, rng = _images(2), jax.random.key(7)
-  _, is_masked, _ = masking.random_masking(rng, N, L,
-                                           ratio=config.method.mask_ratio)
+  _, is_masked, _ = masking.random_masking(
+    rng, N, L, ratio=config.method.mask_ratio
+  )
   hidden = masking.unpatchify(
-      jnp.repeat(is_masked[..., None], PATCH * PATCH * 3, -1).astype(
-          jnp.float32), PATCH, 3)
-  noisy = images + hidden * jax.random.normal(jax.random.key(8),
-                                              images.shape)
+    jnp.repeat(is_masked[..., None], PATCH * PATCH * 3, -1).astype(jnp.float32),
+    PATCH,
+    3,
+  )
+  noisy = images + hidden * jax.random.normal(jax.random.key(8), images.shape)
   fn = _loss_fn(method)
   a, (_, ma) = fn(params, extra, images, rng)
   b, (_, mb) = fn(params, extra, noisy, rng)
@@ -132,12 +144,17 @@ def test_encoder_sees_only_visible_patches():
 
 def test_gradients_reach_encoder_and_decoder():
   _, method, params, extra = _setup()
-  grads = jax.jit(jax.grad(lambda p: method.loss(
-      p, extra, {"views": _images(3)[:, None]}, jax.random.key(0), 0)[0]))(
-          params)
+  grads = jax.jit(
+    jax.grad(
+      lambda p: method.loss(
+        p, extra, {"views": _images(3)[:, None]}, jax.random.key(0), 0
+      )[0]
+    )
+  )(params)
   for part in ("encoder", "decoder"):
-    norm = float(jnp.sqrt(sum(jnp.sum(g ** 2) for g in
-                              jax.tree.leaves(grads[part]))))
+    norm = float(
+      jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads[part])))
+    )
     assert np.isfinite(norm) and norm > 0, part
   assert float(jnp.abs(grads["encoder"]["cls_token"]).sum()) > 0
   assert float(jnp.abs(grads["decoder"]["mask_token"]).sum()) > 0
@@ -151,12 +168,14 @@ def test_features_use_every_patch_without_masking():
   assert f.shape == (N, 192)
   encoder = vit.vit_tiny(patch_size=PATCH, pos_embed="sincos")
   ref = jax.jit(lambda p, x: encoder.apply({"params": p}, x, train=False))(
-      params["encoder"], images)["feats"]
+    params["encoder"], images
+  )["feats"]
   np.testing.assert_allclose(f, ref, rtol=1e-5, atol=1e-5)
   # Any single patch changes the features (nothing is masked).
   for r, c in ((0, 0), (3, 3)):
-    changed = images.at[:, r * PATCH:(r + 1) * PATCH,
-                        c * PATCH:(c + 1) * PATCH].add(1.0)
+    changed = images.at[
+      :, r * PATCH : (r + 1) * PATCH, c * PATCH : (c + 1) * PATCH
+    ].add(1.0)
     assert not np.allclose(feats(params, extra, changed), f)
 
 
@@ -176,8 +195,9 @@ def test_reconstruction_figure_masks_per_example():
   shown = np.clip(np.asarray(images) * std + mean, 0, 1)
 
   def cell(row, i):
-    return grid[1 + row * side:(row + 1) * side,
-                1 + i * side:(i + 1) * side]
+    return grid[
+      1 + row * side : (row + 1) * side, 1 + i * side : (i + 1) * side
+    ]
 
   l_keep = round(L * (1 - config.method.mask_ratio))
   masks = []
@@ -203,15 +223,20 @@ def test_figure_without_norm_pix_and_fewer_than_eight_images():
   _, _, params, extra = _setup()
   figures = jax.jit(method.figures)
   out = figures(params, extra, _images()[:2], jax.random.key(0))
-  assert out["reconstruction"].shape == (3 * (SIZE + 1) + 1,
-                                         2 * (SIZE + 1) + 1, 3)
+  assert out["reconstruction"].shape == (
+    3 * (SIZE + 1) + 1,
+    2 * (SIZE + 1) + 1,
+    3,
+  )
   # More than 8 images: only the first 8 are drawn.
   many = jnp.concatenate([_images()] * 3)
   out = figures(params, extra, many, jax.random.key(0))
   assert out["reconstruction"].shape[1] == 8 * (SIZE + 1) + 1
 
 
-@pytest.mark.parametrize("key, value, match", [
+@pytest.mark.parametrize(
+  "key, value, match",
+  [
     ("method.mask_ratio", 1.0, "mask_ratio"),
     ("method.mask_ratio", -0.1, "mask_ratio"),
     ("method.mask_ratio", 0.99, "mask_ratio"),
@@ -219,7 +244,8 @@ def test_figure_without_norm_pix_and_fewer_than_eight_images():
     ("model.name", "tiny_resnet", "model.name"),
     ("model.patch_size", 5, "patch_size"),
     ("data.image_size", 36, "image_size"),
-])
+  ],
+)
 def test_bad_config_raises_naming_the_key(key, value, match):
   config = _config()
   section, name = key.split(".")
@@ -236,8 +262,7 @@ def test_two_views_rejected():
 
 
 def test_paper_configs_load_and_build():
-  for name, size, patch in (("mae_cifar10", 32, 4),
-                            ("mae_imagenet", 224, 16)):
+  for name, size, patch in (("mae_cifar10", 32, 4), ("mae_imagenet", 224, 16)):
     config = configs_lib.load(os.path.join(ROOT, "configs", f"{name}.py"))
     assert config.method.name == "mae"
     assert config.optim.name == "adamw" and config.optim.b2 == 0.95

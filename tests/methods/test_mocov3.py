@@ -5,14 +5,13 @@ import math
 
 import jax
 import jax.numpy as jnp
+import methods_testing as mt
 import numpy as np
 import pytest
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
-from jaxssl import configs_lib
-from jaxssl import methods
-from jaxssl import models
-import methods_testing as mt
+from jaxssl import configs_lib, methods, models
 
 TOTAL = 40
 BASE_M = 0.99
@@ -20,8 +19,9 @@ TEMPERATURE = 0.5
 
 
 def tiny_config():
-  config = mt.smoke_config("mocov3_quick", ema_momentum=BASE_M,
-                           temperature=TEMPERATURE)
+  config = mt.smoke_config(
+    "mocov3_quick", ema_momentum=BASE_M, temperature=TEMPERATURE
+  )
   config.train.total_steps = TOTAL
   return config
 
@@ -49,29 +49,44 @@ def test_momentum_encoder_is_closed_form_ema(setup, step):
 
 def test_momentum_encoder_gets_exactly_zero_gradient(setup):
   _, method, batch, params, extra = setup
-  grads = jax.grad(lambda t: method.loss(
-      params, {**extra, "teacher": t}, batch, jax.random.key(0),
-      jnp.asarray(0))[0])(extra["teacher"])
+  grads = jax.grad(
+    lambda t: method.loss(
+      params, {**extra, "teacher": t}, batch, jax.random.key(0), jnp.asarray(0)
+    )[0]
+  )(extra["teacher"])
   for g in jax.tree.leaves(grads):
     np.testing.assert_array_equal(g, np.zeros_like(g))
 
 
 def numpy_loss(config, batch, params, extra):
   """MoCo v3's loss written out: CE(q k^T / t, diag) * 2t, both orders."""
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
+  encoder = models.Encoder(
+    models.backbone(config.model), models.projector(config.model)
+  )
   predictor = models.predictor(config.model)
   run = mt.train_apply
 
   qs, ks = [], []
   for v in range(2):
     x = batch["views"][:, v]
-    z = run(encoder, params["encoder"], extra["batch_stats"]["encoder"],
-            x)["z"]
-    qs.append(mt.np_normalize(run(predictor, params["predictor"],
-                                  extra["batch_stats"]["predictor"], z)))
-    ks.append(mt.np_normalize(run(encoder, extra["teacher"]["params"],
-                                  extra["teacher"]["batch_stats"], x)["z"]))
+    z = run(encoder, params["encoder"], extra["batch_stats"]["encoder"], x)["z"]
+    qs.append(
+      mt.np_normalize(
+        run(
+          predictor, params["predictor"], extra["batch_stats"]["predictor"], z
+        )
+      )
+    )
+    ks.append(
+      mt.np_normalize(
+        run(
+          encoder,
+          extra["teacher"]["params"],
+          extra["teacher"]["batch_stats"],
+          x,
+        )["z"]
+      )
+    )
 
   def ctr(q, k):
     logits = q @ k.T / TEMPERATURE
@@ -85,8 +100,9 @@ def numpy_loss(config, batch, params, extra):
 def test_loss_matches_numpy_definition(setup):
   config, method, batch, params, extra = setup
   want = numpy_loss(config, batch, params, extra)
-  value, (_, metrics) = method.loss(params, extra, batch, jax.random.key(0),
-                                    jnp.asarray(0))
+  value, (_, metrics) = method.loss(
+    params, extra, batch, jax.random.key(0), jnp.asarray(0)
+  )
   np.testing.assert_allclose(value, want, rtol=1e-5)
   np.testing.assert_allclose(metrics["loss"], want, rtol=1e-5)
   np.testing.assert_allclose(metrics["tau"], BASE_M, rtol=1e-7)
@@ -99,17 +115,21 @@ def test_loss_contrasts_the_global_batch_when_sharded(setup, devices):
   config, method, batch, params, extra = setup
   mesh = Mesh(np.array(devices), ("data",))
   sharded = jax.device_put(batch, NamedSharding(mesh, P("data")))
-  loss = jax.jit(lambda p, e, b: method.loss(p, e, b, jax.random.key(0),
-                                             jnp.asarray(0))[0])
-  np.testing.assert_allclose(loss(params, extra, sharded),
-                             numpy_loss(config, batch, params, extra),
-                             rtol=1e-5)
+  loss = jax.jit(
+    lambda p, e, b: method.loss(p, e, b, jax.random.key(0), jnp.asarray(0))[0]
+  )
+  np.testing.assert_allclose(
+    loss(params, extra, sharded),
+    numpy_loss(config, batch, params, extra),
+    rtol=1e-5,
+  )
 
 
 def test_features_are_online_backbone_in_inference_mode(setup):
   config, method, batch, params, extra = setup
   mt.assert_features_are_backbone_in_inference_mode(
-      config, method, params, extra, batch["views"][:, 0], path=("encoder",))
+    config, method, params, extra, batch["views"][:, 0], path=("encoder",)
+  )
 
 
 def test_vit_heads_follow_the_imagenet_config():
@@ -121,18 +141,24 @@ def test_vit_heads_follow_the_imagenet_config():
   proj = params["encoder"]["projector"]
   # 3-layer projector and 2-layer predictor, both with an affine-free BN out.
   assert sorted(k for k in proj if k.startswith("dense")) == [
-      "dense0", "dense1", "dense2"]
+    "dense0",
+    "dense1",
+    "dense2",
+  ]
   assert "bn2" in extra["batch_stats"]["encoder"]["projector"]
   assert "bn2" not in proj
   assert "bn1" in extra["batch_stats"]["predictor"]
   assert "bn1" not in params["predictor"]
 
 
-@pytest.mark.parametrize("key,value,match", [
+@pytest.mark.parametrize(
+  "key,value,match",
+  [
     ("method.ema_momentum", -0.1, "method.ema_momentum="),
     ("method.ema_momentum_end", 0.9, "method.ema_momentum_end"),
     ("model.proj_layers", 0, "model.proj_layers"),
-])
+  ],
+)
 def test_bad_config_values_name_the_key(key, value, match):
   mt.assert_build_names_the_key(tiny_config(), key, value, match)
 
@@ -140,14 +166,16 @@ def test_bad_config_values_name_the_key(key, value, match):
 def test_needs_two_views():
   config = tiny_config()
   config.data.views = {
-      "global_crops": configs_lib.view_group(num_views=2),
-      "local_crops": configs_lib.view_group(num_views=4, size=16)}
+    "global_crops": configs_lib.view_group(num_views=2),
+    "local_crops": configs_lib.view_group(num_views=4, size=16),
+  }
   with pytest.raises(ValueError, match="one view group"):
     methods.build(config)
 
 
-@pytest.mark.parametrize("name", ["mocov3_quick", "mocov3_cifar10",
-                                  "mocov3_imagenet"])
+@pytest.mark.parametrize(
+  "name", ["mocov3_quick", "mocov3_cifar10", "mocov3_imagenet"]
+)
 def test_shipped_configs_build(name):
   config, _ = mt.build_shipped_config(name)
   assert config.method.name == "mocov3"

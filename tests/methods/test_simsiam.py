@@ -2,14 +2,12 @@
 
 import jax
 import jax.numpy as jnp
+import methods_testing as mt
 import numpy as np
 import pytest
 
-from jaxssl import losses
-from jaxssl import methods
-from jaxssl import models
+from jaxssl import losses, methods, models
 from jaxssl.methods import online_target
-import methods_testing as mt
 
 
 def tiny_config():
@@ -25,8 +23,9 @@ def setup():
 
 
 def modules(config):
-  encoder = models.Encoder(models.backbone(config.model),
-                           models.projector(config.model))
+  encoder = models.Encoder(
+    models.backbone(config.model), models.projector(config.model)
+  )
   return encoder, models.predictor(config.model)
 
 
@@ -38,15 +37,22 @@ def test_heads_follow_the_paper_layout(setup):
   projector = params["encoder"]["projector"]
   # 3 Linear layers, BN after each; the output BN has no affine params.
   assert sorted(k for k in projector if k.startswith("dense")) == [
-      "dense0", "dense1", "dense2"]
+    "dense0",
+    "dense1",
+    "dense2",
+  ]
   assert "bn2" not in projector
   assert "bn2" in extra["batch_stats"]["encoder"]["projector"]
   # Bottleneck predictor proj_dim -> pred_hidden_dim -> proj_dim, no out BN.
   pred = params["predictor"]
-  assert pred["dense0"]["kernel"].shape == (config.model.proj_dim,
-                                            config.model.pred_hidden_dim)
-  assert pred["dense1"]["kernel"].shape == (config.model.pred_hidden_dim,
-                                            config.model.proj_dim)
+  assert pred["dense0"]["kernel"].shape == (
+    config.model.proj_dim,
+    config.model.pred_hidden_dim,
+  )
+  assert pred["dense1"]["kernel"].shape == (
+    config.model.pred_hidden_dim,
+    config.model.proj_dim,
+  )
   assert "bn1" not in extra["batch_stats"]["predictor"]
 
 
@@ -56,19 +62,25 @@ def test_loss_matches_numpy_definition(setup):
   stats = extra["batch_stats"]
   ps, zs = [], []
   for v in range(2):
-    z = run(encoder, params["encoder"], stats["encoder"],
-            batch["views"][:, v])["z"]
+    z = run(encoder, params["encoder"], stats["encoder"], batch["views"][:, v])[
+      "z"
+    ]
     zs.append(np.asarray(z, np.float64))
-    ps.append(np.asarray(run(predictor, params["predictor"],
-                             stats["predictor"], z), np.float64))
+    ps.append(
+      np.asarray(
+        run(predictor, params["predictor"], stats["predictor"], z), np.float64
+      )
+    )
 
   def cos(a, b):
-    return np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1)
-                                * np.linalg.norm(b, axis=-1))
+    return np.sum(a * b, -1) / (
+      np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    )
 
   want = -0.5 * (np.mean(cos(ps[0], zs[1])) + np.mean(cos(ps[1], zs[0])))
-  value, (_, metrics) = method.loss(params, extra, batch, jax.random.key(0),
-                                    jnp.asarray(0))
+  value, (_, metrics) = method.loss(
+    params, extra, batch, jax.random.key(0), jnp.asarray(0)
+  )
   np.testing.assert_allclose(value, want, rtol=1e-5)
   np.testing.assert_allclose(metrics["loss"], want, rtol=1e-5)
   assert -1.0 <= float(value) <= 1.0
@@ -87,44 +99,60 @@ def test_stop_gradient_on_the_target_branch(setup):
     for v in range(2):
       z = run(encoder, p["encoder"], stats["encoder"], views[:, v])["z"]
       pred = run(predictor, p["predictor"], stats["predictor"], z)
-      target = run(encoder, target_params["encoder"], stats["encoder"],
-                   views[:, 1 - v])["z"]
+      target = run(
+        encoder, target_params["encoder"], stats["encoder"], views[:, 1 - v]
+      )["z"]
       total += 0.5 * losses.negative_cosine(pred, target)
     return total
 
-  got = jax.grad(lambda p: method.loss(p, extra, batch, jax.random.key(0),
-                                       jnp.asarray(0))[0])(params)
+  got = jax.grad(
+    lambda p: method.loss(p, extra, batch, jax.random.key(0), jnp.asarray(0))[0]
+  )(params)
   # Targets from a constant copy of the params: no gradient through them.
   want = jax.grad(lambda p: reference(p, params))(params)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4,
-                                                       atol=1e-6), got, want)
+  jax.tree.map(
+    lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6),
+    got,
+    want,
+  )
   # Without the stop-gradient the encoder gradient would differ.
   both = jax.grad(lambda p: reference(p, p))(params)
-  diff = sum(float(jnp.sum(jnp.abs(a - b))) for a, b in zip(
-      jax.tree.leaves(got["encoder"]), jax.tree.leaves(both["encoder"])))
+  diff = sum(
+    float(jnp.sum(jnp.abs(a - b)))
+    for a, b in zip(
+      jax.tree.leaves(got["encoder"]), jax.tree.leaves(both["encoder"])
+    )
+  )
   assert diff > 1e-3
 
 
 def test_running_stats_are_updated_once_per_view(setup):
   config, method, batch, params, extra = setup
-  _, (new_extra, _) = method.loss(params, extra, batch, jax.random.key(0),
-                                  jnp.asarray(0))
+  _, (new_extra, _) = method.loss(
+    params, extra, batch, jax.random.key(0), jnp.asarray(0)
+  )
   online = online_target.OnlineNetwork(*modules(config))
   stats = extra["batch_stats"]
   for v in range(2):
-    _, state = online.apply({"params": params, "batch_stats": stats},
-                            batch["views"][:, v], train=True,
-                            mutable=["batch_stats"])
+    _, state = online.apply(
+      {"params": params, "batch_stats": stats},
+      batch["views"][:, v],
+      train=True,
+      mutable=["batch_stats"],
+    )
     stats = state["batch_stats"]
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5,
-                                                       atol=1e-6),
-               new_extra["batch_stats"], stats)
+  jax.tree.map(
+    lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+    new_extra["batch_stats"],
+    stats,
+  )
 
 
 def test_features_are_the_backbone_in_inference_mode(setup):
   config, method, batch, params, extra = setup
   mt.assert_features_are_backbone_in_inference_mode(
-      config, method, params, extra, batch["views"][:, 0], path=("encoder",))
+    config, method, params, extra, batch["views"][:, 0], path=("encoder",)
+  )
 
 
 def test_bad_config_values_name_the_key():
@@ -138,8 +166,9 @@ def test_bad_config_values_name_the_key():
     methods.build(config)
 
 
-@pytest.mark.parametrize("name", ["simsiam_quick", "simsiam_cifar10",
-                                  "simsiam_imagenet"])
+@pytest.mark.parametrize(
+  "name", ["simsiam_quick", "simsiam_cifar10", "simsiam_imagenet"]
+)
 def test_shipped_configs_build(name):
   config, _ = mt.build_shipped_config(name)
   assert config.method.name == "simsiam"

@@ -2,11 +2,11 @@
 
 import jax
 import jax.numpy as jnp
+import methods_testing as mt
 import numpy as np
 import pytest
 
 from jaxssl import losses
-import methods_testing as mt
 
 N = 8
 TAU = 0.2
@@ -49,22 +49,26 @@ def test_loss_is_the_library_loss_and_numpy(setup):
   config, method, params, extra, batch = setup
   value, (new_extra, metrics) = _loss(method, params, extra, batch)
   z1, z2 = mt.two_view_projections(config, params, extra, batch["views"])
-  library = losses.supcon(jnp.stack([z1, z2], 1), batch["label"],
-                          temperature=TAU)
+  library = losses.supcon(
+    jnp.stack([z1, z2], 1), batch["label"], temperature=TAU
+  )
   np.testing.assert_allclose(value, library, rtol=1e-5)
-  np.testing.assert_allclose(value, np_supcon(z1, z2, LABELS, TAU),
-                             rtol=1e-4)
+  np.testing.assert_allclose(value, np_supcon(z1, z2, LABELS, TAU), rtol=1e-4)
   assert float(metrics["loss"]) == float(value)
   for key in ("z_std", "pos_cos", "class_cos"):
     assert np.isfinite(metrics[key]), key
   # class_cos: mean cosine of distinct same-label examples (view 0).
   u = np.asarray(z1, np.float64)
   u /= np.linalg.norm(u, axis=1, keepdims=True)
-  pairs = [(i, j) for i in range(N) for j in range(N)
-           if i != j and LABELS[i] == LABELS[j]]
-  np.testing.assert_allclose(metrics["class_cos"],
-                             np.mean([u[i] @ u[j] for i, j in pairs]),
-                             rtol=1e-5)
+  pairs = [
+    (i, j)
+    for i in range(N)
+    for j in range(N)
+    if i != j and LABELS[i] == LABELS[j]
+  ]
+  np.testing.assert_allclose(
+    metrics["class_cos"], np.mean([u[i] @ u[j] for i, j in pairs]), rtol=1e-5
+  )
   mt.assert_batch_stats_moved(extra, new_extra)
 
 
@@ -74,10 +78,12 @@ def test_distinct_labels_give_nt_xent(setup):
   distinct = {**batch, "label": jnp.arange(N, dtype=jnp.int32) * 7}
   value, _ = _loss(method, params, extra, distinct)
   z1, z2 = mt.two_view_projections(config, params, extra, batch["views"])
-  np.testing.assert_allclose(value, losses.nt_xent(z1, z2, temperature=TAU),
-                             rtol=1e-5)
-  np.testing.assert_allclose(value, np_supcon(z1, z2, np.arange(N), TAU),
-                             rtol=1e-4)
+  np.testing.assert_allclose(
+    value, losses.nt_xent(z1, z2, temperature=TAU), rtol=1e-5
+  )
+  np.testing.assert_allclose(
+    value, np_supcon(z1, z2, np.arange(N), TAU), rtol=1e-4
+  )
 
 
 def test_labels_are_used(setup):
@@ -100,7 +106,8 @@ def test_both_branches_get_gradient(setup):
 def test_features_are_backbone_in_inference_mode(setup):
   config, method, params, extra, batch = setup
   feats = mt.assert_features_are_backbone_in_inference_mode(
-      config, method, params, extra, batch["views"][:, 0])
+    config, method, params, extra, batch["views"][:, 0]
+  )
   assert feats.shape == (N, 128)
 
 
@@ -110,9 +117,12 @@ def test_missing_label_is_an_error(setup):
     _loss(method, params, extra, {"views": batch["views"]})
 
 
-@pytest.mark.parametrize("key,value,match", [
+@pytest.mark.parametrize(
+  "key,value,match",
+  [
     ("model.proj_layers", 0, "model.proj_layers"),
     ("views.num_views", 3, "num_views"),
-])
+  ],
+)
 def test_config_errors_name_the_key(key, value, match):
   mt.assert_build_names_the_key(_config(), key, value, match)

@@ -9,17 +9,14 @@ swapped prediction over every other crop), with and without the queue.
 
 import jax
 import jax.numpy as jnp
+import methods_testing as mt
 import numpy as np
 import pytest
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxssl import configs_lib
-from jaxssl import losses
-from jaxssl import methods
-from jaxssl.methods import multicrop
-from jaxssl.methods import swav
-import methods_testing as mt
+from jaxssl import configs_lib, losses, methods
+from jaxssl.methods import multicrop, swav
 
 N = 8
 K = 12
@@ -31,16 +28,21 @@ FREEZE = 2
 def _config(**method):
   c = configs_lib.base_config()
   c.data.views = {
-      "global_crops": configs_lib.view_group(num_views=2, size=32),
-      "local_crops": configs_lib.view_group(num_views=2, size=16),
+    "global_crops": configs_lib.view_group(num_views=2, size=32),
+    "local_crops": configs_lib.view_group(num_views=2, size=16),
   }
   c.model.name = "tiny_resnet"
   c.model.proj_hidden_dim, c.model.proj_dim = 16, 8
   c.method.name = "swav"
-  c.method.update(num_prototypes=K, temperature=0.1, sinkhorn_iters=3,
-                  sinkhorn_epsilon=0.05, queue_size=QUEUE,
-                  queue_start_steps=QUEUE_START,
-                  freeze_last_layer_steps=FREEZE)
+  c.method.update(
+    num_prototypes=K,
+    temperature=0.1,
+    sinkhorn_iters=3,
+    sinkhorn_epsilon=0.05,
+    queue_size=QUEUE,
+    queue_start_steps=QUEUE_START,
+    freeze_last_layer_steps=FREEZE,
+  )
   c.method.update(method)
   return configs_lib.validate(c)
 
@@ -56,16 +58,19 @@ def setup():
   @jax.jit
   def run(params, extra, batch, step):
     (value, aux), grads = jax.value_and_grad(method.loss, has_aux=True)(
-        params, extra, batch, jax.random.key(0), step)
+      params, extra, batch, jax.random.key(0), step
+    )
     return value, aux, grads
 
   @jax.jit
   def scores(params, extra, batch):
     out, _ = multicrop.apply_backbone_and_head(
-        swav.models.backbone(config.model),
-        swav.prototype_heads.SwAVHead(swav.models.projector(config.model), K),
-        params, extra["batch_stats"],
-        [batch["global_crops"], batch["local_crops"]])
+      swav.models.backbone(config.model),
+      swav.prototype_heads.SwAVHead(swav.models.projector(config.model), K),
+      params,
+      extra["batch_stats"],
+      [batch["global_crops"], batch["local_crops"]],
+    )
     return out["scores"].reshape(4, N, K), out["z"].reshape(4, N, -1)
 
   return config, method, batch, params, extra, run, scores
@@ -91,8 +96,9 @@ def _np_swav(codes, scores, temperature=0.1):
   total = 0.0
   for a in range(len(codes)):
     others = [b for b in range(len(s)) if b != a]
-    total += np.mean([np.mean(-np.sum(codes[a] * log_p[b], -1))
-                      for b in others])
+    total += np.mean(
+      [np.mean(-np.sum(codes[a] * log_p[b], -1)) for b in others]
+    )
   return total / len(codes)
 
 
@@ -104,8 +110,9 @@ def test_extra_layout(setup):
   assert swav.queue_start(_config(), N) == QUEUE_START
   assert swav.queue_start(_config(queue_start_steps=0), N) == QUEUE // N
   no_queue = methods.build(_config(queue_size=0))
-  _, extra = jax.eval_shape(no_queue.init, jax.random.key(0),
-                            mt.multicrop_batch(_config(), N))
+  _, extra = jax.eval_shape(
+    no_queue.init, jax.random.key(0), mt.multicrop_batch(_config(), N)
+  )
   assert sorted(extra) == ["batch_stats"]
 
 
@@ -126,8 +133,9 @@ def test_loss_before_the_queue_matches_numpy_and_losses_swav(setup):
   entropy = -np.sum(codes * np.log(codes), -1).mean()
   np.testing.assert_allclose(metrics["code_entropy"], entropy, rtol=1e-4)
   # The queue is filled every step, newest first: [z_global; old queue].
-  want = np.concatenate([np.asarray(z[:2]), np.asarray(extra["queue"])],
-                        axis=1)[:, :QUEUE]
+  want = np.concatenate(
+    [np.asarray(z[:2]), np.asarray(extra["queue"])], axis=1
+  )[:, :QUEUE]
   np.testing.assert_allclose(new_extra["queue"], want, rtol=1e-5, atol=1e-6)
 
 
@@ -150,29 +158,40 @@ def test_loss_with_the_queue_matches_numpy(setup):
 def test_swapped_prediction_equals_losses_swav():
   s = jax.random.normal(jax.random.key(0), (5, 6, 4))
   codes = jax.vmap(losses.sinkhorn)(s[:2])
-  np.testing.assert_allclose(swav.swapped_prediction(codes, s, 0.1),
-                             losses.swav(s[:2], s[2:]), rtol=1e-5)
+  np.testing.assert_allclose(
+    swav.swapped_prediction(codes, s, 0.1), losses.swav(s[:2], s[2:]), rtol=1e-5
+  )
 
 
 def test_prototypes_frozen_before_the_freeze_step(setup):
   _, _, batch, params, extra, run, _ = setup
-  for step, frozen in ((0, True), (FREEZE - 1, True), (FREEZE, False),
-                       (QUEUE_START + 5, False)):
+  for step, frozen in (
+    (0, True),
+    (FREEZE - 1, True),
+    (FREEZE, False),
+    (QUEUE_START + 5, False),
+  ):
     grads = run(params, extra, batch, step)[2]
     g = np.abs(np.asarray(grads["head"]["prototypes"]["kernel"])).max()
     assert (g == 0) == frozen, (step, g)
-    assert np.abs(np.asarray(
-        grads["head"]["projector"]["dense0"]["kernel"])).max() > 0
+    assert (
+      np.abs(np.asarray(grads["head"]["projector"]["dense0"]["kernel"])).max()
+      > 0
+    )
 
 
 def test_prototype_scale_does_not_change_the_loss(setup):
   _, _, batch, params, extra, run, _ = setup
   scaled = jax.tree.map(lambda x: x, params)
-  scaled["head"]["prototypes"]["kernel"] = (
-      params["head"]["prototypes"]["kernel"] * jnp.arange(1.0, K + 1.0))
+  scaled["head"]["prototypes"]["kernel"] = params["head"]["prototypes"][
+    "kernel"
+  ] * jnp.arange(1.0, K + 1.0)
   for step in (0, QUEUE_START):
-    np.testing.assert_allclose(run(scaled, extra, batch, step)[0],
-                               run(params, extra, batch, step)[0], rtol=1e-5)
+    np.testing.assert_allclose(
+      run(scaled, extra, batch, step)[0],
+      run(params, extra, batch, step)[0],
+      rtol=1e-5,
+    )
 
 
 def test_sinkhorn_sees_the_global_batch_when_sharded(setup, devices):
@@ -183,31 +202,46 @@ def test_sinkhorn_sees_the_global_batch_when_sharded(setup, devices):
   want = run(params, extra, batch, step)[0]
   replicated = NamedSharding(mesh, P())
   p, e = jax.device_put((params, extra), replicated)
-  got = jax.jit(lambda p, e, b: method.loss(p, e, b, jax.random.key(0),
-                                            step)[0])(p, e, sharded)
+  got = jax.jit(
+    lambda p, e, b: method.loss(p, e, b, jax.random.key(0), step)[0]
+  )(p, e, sharded)
   np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 def test_features_are_backbone_in_inference_mode(setup):
   config, method, batch, params, extra, _, _ = setup
   feats = mt.assert_features_are_backbone_in_inference_mode(
-      config, method, params, extra, batch["global_crops"][:, 0], rtol=1e-4,
-      atol=1e-5)
+    config,
+    method,
+    params,
+    extra,
+    batch["global_crops"][:, 0],
+    rtol=1e-4,
+    atol=1e-5,
+  )
   assert feats.shape == (N, 128)
 
 
 def test_quick_config_builds_with_multicrop():
   config = mt.load_config("swav_quick")
-  assert multicrop.view_groups(config, method="swav") == ("global_crops",
-                                                          ("local_crops",))
+  assert multicrop.view_groups(config, method="swav") == (
+    "global_crops",
+    ("local_crops",),
+  )
   methods.build(config)
 
 
-@pytest.mark.parametrize("key,value", [
-    ("sinkhorn_iters", 0), ("sinkhorn_epsilon", 0.0), ("queue_size", -1),
-    ("queue_start_steps", -1), ("freeze_last_layer_steps", -1),
+@pytest.mark.parametrize(
+  "key,value",
+  [
+    ("sinkhorn_iters", 0),
+    ("sinkhorn_epsilon", 0.0),
+    ("queue_size", -1),
+    ("queue_start_steps", -1),
+    ("freeze_last_layer_steps", -1),
     ("num_prototypes", 0),
-])
+  ],
+)
 def test_bad_method_values_name_the_key(key, value):
   with pytest.raises(ValueError, match=f"config.method.{key}"):
     methods.build(_config(**{key: value}))

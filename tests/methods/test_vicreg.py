@@ -2,12 +2,11 @@
 
 import jax
 import jax.numpy as jnp
+import methods_testing as mt
 import numpy as np
 import pytest
 
-from jaxssl import losses
-from jaxssl import methods
-import methods_testing as mt
+from jaxssl import losses, methods
 
 N = 8
 
@@ -25,11 +24,15 @@ def np_vicreg_terms(x, y):
   y = y - y.mean(0)
   std_x = np.sqrt(x.var(0, ddof=1) + 1e-4)
   std_y = np.sqrt(y.var(0, ddof=1) + 1e-4)
-  var = (np.mean(np.maximum(1 - std_x, 0)) / 2
-         + np.mean(np.maximum(1 - std_y, 0)) / 2)
+  var = (
+    np.mean(np.maximum(1 - std_x, 0)) / 2
+    + np.mean(np.maximum(1 - std_y, 0)) / 2
+  )
   off = ~np.eye(d, dtype=bool)
-  cov = (np.sum((x.T @ x / (n - 1))[off] ** 2) / d
-         + np.sum((y.T @ y / (n - 1))[off] ** 2) / d)
+  cov = (
+    np.sum((x.T @ x / (n - 1))[off] ** 2) / d
+    + np.sum((y.T @ y / (n - 1))[off] ** 2) / d
+  )
   return inv, var, cov
 
 
@@ -43,11 +46,13 @@ def setup():
 
 def test_loss_is_the_library_loss_and_numpy(setup):
   config, method, params, extra, batch = setup
-  value, (new_extra, metrics) = method.loss(params, extra, batch,
-                                            jax.random.key(1), 0)
+  value, (new_extra, metrics) = method.loss(
+    params, extra, batch, jax.random.key(1), 0
+  )
   z1, z2 = mt.two_view_projections(config, params, extra, batch["views"])
-  library = losses.vicreg(z1, z2, invariance_weight=20.0,
-                          variance_weight=30.0, covariance_weight=2.0)
+  library = losses.vicreg(
+    z1, z2, invariance_weight=20.0, variance_weight=30.0, covariance_weight=2.0
+  )
   np.testing.assert_allclose(value, library, rtol=1e-5)
   inv, var, cov = np_vicreg_terms(z1, z2)
   np.testing.assert_allclose(value, 20 * inv + 30 * var + 2 * cov, rtol=1e-4)
@@ -72,25 +77,30 @@ def test_invariance_only_pulls_views_together(setup):
   method = methods.build(config)
   _, _, params, extra, batch = setup
   same = jnp.repeat(batch["views"][:, :1], 2, axis=1)
-  value, _ = method.loss(params, extra, {**batch, "views": same},
-                         jax.random.key(1), 0)
+  value, _ = method.loss(
+    params, extra, {**batch, "views": same}, jax.random.key(1), 0
+  )
   assert abs(float(value)) < 1e-10
 
 
 def test_features_are_backbone_in_inference_mode(setup):
   config, method, params, extra, batch = setup
   feats = mt.assert_features_are_backbone_in_inference_mode(
-      config, method, params, extra, batch["views"][:, 0])
+    config, method, params, extra, batch["views"][:, 0]
+  )
   assert feats.shape == (N, 128)
 
 
-@pytest.mark.parametrize("key,value,match", [
+@pytest.mark.parametrize(
+  "key,value,match",
+  [
     ("method.vicreg_sim", -1.0, "method.vicreg_sim"),
     ("method.vicreg_std", -1.0, "method.vicreg_std"),
     ("method.vicreg_cov", -1.0, "method.vicreg_cov"),
     ("model.proj_layers", 0, "model.proj_layers"),
     ("views.num_views", 3, "num_views"),
-])
+  ],
+)
 def test_config_errors_name_the_key(key, value, match):
   mt.assert_build_names_the_key(_config(), key, value, match)
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from jaxssl import masking
-from jaxssl.models import mae_decoder
-from jaxssl.models import vit
+from jaxssl.models import mae_decoder, vit
 
 
 def _inputs(n=3, l=16, ratio=0.75, d_enc=8, seed=0):
   k_mask, k_cls, k_tok = jax.random.split(jax.random.key(seed), 3)
   ids_keep, is_masked, ids_restore = masking.random_masking(
-      k_mask, n, l, ratio=ratio)
+    k_mask, n, l, ratio=ratio
+  )
   cls = jax.random.normal(k_cls, (n, d_enc))
   tokens = jax.random.normal(k_tok, (n, ids_keep.shape[1], d_enc))
   return cls, tokens, ids_keep, is_masked, ids_restore
@@ -27,18 +27,26 @@ def _layer_norm(x, scale, bias, eps=1e-6):
 
 def test_output_shape_params_and_fixed_position_embedding():
   patch = 4
-  decoder = mae_decoder.MAEDecoder(width=16, depth=2, num_heads=2,
-                                   patch_dim=patch * patch * 3)
+  decoder = mae_decoder.MAEDecoder(
+    width=16, depth=2, num_heads=2, patch_dim=patch * patch * 3
+  )
   cls, tokens, _, _, ids_restore = _inputs(n=3, l=64)
   out, variables = jax.jit(decoder.init_with_output)(
-      jax.random.key(1), cls, tokens, ids_restore)
+    jax.random.key(1), cls, tokens, ids_restore
+  )
   assert out.shape == (3, 64, patch * patch * 3)
   assert out.dtype == jnp.float32
   assert np.isfinite(np.asarray(out)).all()
   params = variables["params"]
   # Sin-cos position embeddings are constants, the mask token is learned.
-  assert set(params) == {"embed", "mask_token", "block0", "block1", "norm",
-                         "pred"}
+  assert set(params) == {
+    "embed",
+    "mask_token",
+    "block0",
+    "block1",
+    "norm",
+    "pred",
+  }
   assert params["mask_token"].shape == (1, 1, 16)
 
 
@@ -48,15 +56,17 @@ def test_unshuffle_and_mask_tokens_match_numpy_reference():
   ids_keep[b, i] gets embed(tokens[b, i]), every hidden one the mask token,
   plus the sin-cos embedding of that position."""
   n, l, width, pdim = 3, 16, 12, 5
-  decoder = mae_decoder.MAEDecoder(width=width, depth=0, num_heads=3,
-                                   patch_dim=pdim)
+  decoder = mae_decoder.MAEDecoder(
+    width=width, depth=0, num_heads=3, patch_dim=pdim
+  )
   cls, tokens, ids_keep, is_masked, ids_restore = _inputs(n=n, l=l)
   variables = decoder.init(jax.random.key(2), cls, tokens, ids_restore)
   # Random (not init) values for the zero-initialised biases and norm.
   leaves, tree = jax.tree.flatten(variables)
   keys = jax.random.split(jax.random.key(3), len(leaves))
-  variables = jax.tree.unflatten(tree, [
-      jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+  variables = jax.tree.unflatten(
+    tree, [jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)]
+  )
   out = np.asarray(decoder.apply(variables, cls, tokens, ids_restore))
 
   p = jax.tree.map(np.asarray, variables["params"])
@@ -75,8 +85,7 @@ def test_unshuffle_and_mask_tokens_match_numpy_reference():
 
 
 def test_cls_token_reaches_patches_through_attention():
-  decoder = mae_decoder.MAEDecoder(width=8, depth=1, num_heads=2,
-                                   patch_dim=3)
+  decoder = mae_decoder.MAEDecoder(width=8, depth=1, num_heads=2, patch_dim=3)
   cls, tokens, _, _, ids_restore = _inputs()
   variables = decoder.init(jax.random.key(0), cls, tokens, ids_restore)
   a = decoder.apply(variables, cls, tokens, ids_restore)
@@ -85,12 +94,12 @@ def test_cls_token_reaches_patches_through_attention():
 
 
 def test_bad_grid_raises():
-  decoder = mae_decoder.MAEDecoder(width=8, depth=0, num_heads=2,
-                                   patch_dim=3)
+  decoder = mae_decoder.MAEDecoder(width=8, depth=0, num_heads=2, patch_dim=3)
   cls, tokens, _, _, ids_restore = _inputs(l=16)
   with pytest.raises(ValueError, match="grid"):
     decoder.init(jax.random.key(0), cls, tokens, ids_restore, (2, 4))
   # A non-square grid given explicitly works.
-  out, _ = decoder.init_with_output(jax.random.key(0), cls, tokens,
-                                    ids_restore, (2, 8))
+  out, _ = decoder.init_with_output(
+    jax.random.key(0), cls, tokens, ids_restore, (2, 8)
+  )
   assert out.shape == (3, 16, 3)

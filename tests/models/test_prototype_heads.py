@@ -11,8 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib
-from jaxssl import models
+from jaxssl import configs_lib, models
 from jaxssl.models import prototype_heads as ph
 
 
@@ -31,15 +30,16 @@ def _unit_rows(z):
 
 
 def test_dino_head_layout_and_shapes():
-  head = ph.DINOHead(num_prototypes=16, hidden_dim=8, bottleneck_dim=4,
-                     num_layers=3)
+  head = ph.DINOHead(
+    num_prototypes=16, hidden_dim=8, bottleneck_dim=4, num_layers=3
+  )
   variables = head.init(jax.random.key(0), _x(), train=False)
   shapes = jax.tree.map(jnp.shape, variables["params"])
   assert shapes == {
-      "dense0": {"kernel": (5, 8), "bias": (8,)},
-      "dense1": {"kernel": (8, 8), "bias": (8,)},
-      "dense2": {"kernel": (8, 4), "bias": (4,)},
-      "last_layer": {"kernel": (4, 16)},  # no gain: norm_last_layer
+    "dense0": {"kernel": (5, 8), "bias": (8,)},
+    "dense1": {"kernel": (8, 8), "bias": (8,)},
+    "dense2": {"kernel": (8, 4), "bias": (4,)},
+    "last_layer": {"kernel": (4, 16)},  # no gain: norm_last_layer
   }
   assert "batch_stats" not in variables
   out = head.apply(variables, _x(), train=False)
@@ -55,8 +55,9 @@ def test_dino_head_one_layer_and_batch_norm():
   params = one.init(jax.random.key(0), _x(), train=False)["params"]
   assert sorted(params) == ["dense0", "last_layer"]
   assert params["dense0"]["kernel"].shape == (5, 4)
-  bn = ph.DINOHead(num_prototypes=3, hidden_dim=8, bottleneck_dim=4,
-                   use_bn=True)
+  bn = ph.DINOHead(
+    num_prototypes=3, hidden_dim=8, bottleneck_dim=4, use_bn=True
+  )
   variables = bn.init(jax.random.key(0), _x(), train=False)
   assert sorted(variables["batch_stats"]) == ["bn0", "bn1"]
 
@@ -73,19 +74,28 @@ def test_dino_last_layer_is_unit_columns_of_the_stored_kernel():
   # Weight norm: rescaling a stored column changes nothing.
   scaled = jax.tree.map(lambda a: a, variables)
   scaled["params"]["last_layer"]["kernel"] = v * jnp.arange(1.0, 8.0)
-  np.testing.assert_allclose(head.apply(scaled, _x(), train=False)["logits"],
-                             out["logits"], rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+    head.apply(scaled, _x(), train=False)["logits"],
+    out["logits"],
+    rtol=1e-5,
+    atol=1e-6,
+  )
 
 
 def test_dino_learned_gain_without_norm_last_layer():
-  head = ph.DINOHead(num_prototypes=5, hidden_dim=8, bottleneck_dim=4,
-                     norm_last_layer=False)
+  head = ph.DINOHead(
+    num_prototypes=5, hidden_dim=8, bottleneck_dim=4, norm_last_layer=False
+  )
   variables = head.init(jax.random.key(0), _x(), train=False)
   np.testing.assert_array_equal(variables["params"]["last_layer"]["scale"], 1)
   base = head.apply(variables, _x(), train=False)["logits"]
   variables["params"]["last_layer"]["scale"] = jnp.arange(1.0, 6.0)
-  np.testing.assert_allclose(head.apply(variables, _x(), train=False)["logits"],
-                             base * np.arange(1.0, 6.0), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+    head.apply(variables, _x(), train=False)["logits"],
+    base * np.arange(1.0, 6.0),
+    rtol=1e-5,
+    atol=1e-6,
+  )
 
 
 def test_swav_head_scores_are_cosines_with_unit_prototypes():
@@ -97,8 +107,9 @@ def test_swav_head_scores_are_cosines_with_unit_prototypes():
   out = head.apply(variables, _x(), train=False)
   np.testing.assert_allclose(np.linalg.norm(out["z"], axis=1), 1, rtol=1e-5)
   v = variables["params"]["prototypes"]["kernel"]
-  np.testing.assert_allclose(out["scores"], np.asarray(out["z"]) @
-                             _unit_cols(v), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+    out["scores"], np.asarray(out["z"]) @ _unit_cols(v), rtol=1e-5, atol=1e-6
+  )
 
 
 def test_prototype_gradient_is_tangent_to_the_sphere():
@@ -119,13 +130,16 @@ def test_prototype_gradient_is_tangent_to_the_sphere():
   # And equals the gradient w.r.t. the unit weights, projected, / ||v||.
   u = _unit_cols(v)
   g_unit = np.asarray(z, np.float64).T @ (
-      np.cos(np.asarray(z) @ u) * np.asarray(target))
+    np.cos(np.asarray(z) @ u) * np.asarray(target)
+  )
   projected = (g_unit - u * np.sum(u * g_unit, axis=0)) / np.linalg.norm(
-      v, axis=0)
+    v, axis=0
+  )
   np.testing.assert_allclose(g, projected, rtol=1e-4, atol=1e-6)
 
 
 def test_dino_head_rejects_zero_layers():
   with pytest.raises(ValueError, match="num_layers"):
     ph.DINOHead(num_prototypes=3, num_layers=0).init(
-        jax.random.key(0), _x(), train=False)
+      jax.random.key(0), _x(), train=False
+    )

@@ -13,13 +13,18 @@ import orbax.checkpoint as ocp
 import pytest
 
 from jaxssl import configs_lib
-from jaxssl.train import loop
-from jaxssl.train import writer
+from jaxssl.train import loop, writer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 QUICKSTART = os.path.join(ROOT, "configs", "quickstart.py")
-COMPARED = ("train/loss", "train/grad_norm", "train/param_norm", "train/lr",
-            "train/z_std", "train/pos_cos")
+COMPARED = (
+  "train/loss",
+  "train/grad_norm",
+  "train/param_norm",
+  "train/lr",
+  "train/z_std",
+  "train/pos_cos",
+)
 
 pytestmark = pytest.mark.slow
 
@@ -37,8 +42,9 @@ def smoke_config(**overrides):
 
 
 def _rows(workdir):
-  return {r["step"]: r for r in writer.read_metrics(workdir)
-          if "train/loss" in r}
+  return {
+    r["step"]: r for r in writer.read_metrics(workdir) if "train/loss" in r
+  }
 
 
 def _params(workdir, step):
@@ -48,6 +54,7 @@ def _params(workdir, step):
 
 class _StopAfter(loop._Preemption):  # pylint: disable=protected-access
   """Behaves like a SIGTERM arriving after `n` steps (checked per step)."""
+
   n = 2
 
   def __enter__(self):
@@ -110,8 +117,9 @@ def test_preempt_and_resume_is_exact(straight, tmp_path, monkeypatch):
   for step in (1, 2, 3, 4):
     for key in COMPARED:
       assert a[step][key] == b[step][key], (step, key)
-  jax.tree.map(np.testing.assert_array_equal, _params(straight_dir, 4),
-               _params(broken, 4))
+  jax.tree.map(
+    np.testing.assert_array_equal, _params(straight_dir, 4), _params(broken, 4)
+  )
   # Re-running a finished run resumes at the end instead of starting over.
   again = loop.run(smoke_config(), broken)
   assert again["resumed_from"] == 4 and again["steps"] == 4
@@ -125,8 +133,13 @@ def test_one_device_equals_eight(straight, tmp_path):
   assert sorted(a) == sorted(b) == [1, 2, 3, 4]
   for step in a:
     for key in COMPARED:
-      np.testing.assert_allclose(a[step][key], b[step][key], rtol=2e-4,
-                                 atol=1e-5, err_msg=f"{key} at {step}")
+      np.testing.assert_allclose(
+        a[step][key],
+        b[step][key],
+        rtol=2e-4,
+        atol=1e-5,
+        err_msg=f"{key} at {step}",
+      )
 
 
 def test_batch_not_divisible_names_the_key(tmp_path):

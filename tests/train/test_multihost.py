@@ -26,16 +26,33 @@ def test_two_processes_train_checkpoint_and_resume(tmp_path):
 
   def launch(total_steps):
     port = _free_port()
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "jaxssl.main",
-         "--config", "configs/quickstart.py:smoke",
-         f"--config.train.total_steps={total_steps}",
-         "--config.train.progress_bar=false",
-         "--coordinator_address", f"127.0.0.1:{port}",
-         "--num_processes", "2", "--process_id", str(i),
-         "--workdir", workdir],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True) for i in range(2)]
+    procs = [
+      subprocess.Popen(
+        [
+          sys.executable,
+          "-m",
+          "jaxssl.main",
+          "--config",
+          "configs/quickstart.py:smoke",
+          f"--config.train.total_steps={total_steps}",
+          "--config.train.progress_bar=false",
+          "--coordinator_address",
+          f"127.0.0.1:{port}",
+          "--num_processes",
+          "2",
+          "--process_id",
+          str(i),
+          "--workdir",
+          workdir,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+      )
+      for i in range(2)
+    ]
     outs = [p.communicate(timeout=600)[0] for p in procs]
     for p, out in zip(procs, outs):
       assert p.returncode == 0, out[-3000:]

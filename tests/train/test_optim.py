@@ -37,8 +37,9 @@ def test_no_lr_scaling():
 @pytest.mark.parametrize("name", ["lars", "adamw", "sgd"])
 def test_decay_skips_biases_and_norms(name):
   params = {"w": jnp.ones((3, 3)), "b": jnp.ones((3,))}
-  o = _optim(name=name, lr=0.1, weight_decay=0.5, warmup_steps=0,
-             lr_scaling="none")
+  o = _optim(
+    name=name, lr=0.1, weight_decay=0.5, warmup_steps=0, lr_scaling="none"
+  )
   tx, _ = optim.make(o, batch_size=256, total_steps=10)
   state = tx.init(params)
   zeros = jax.tree.map(jnp.zeros_like, params)
@@ -49,11 +50,17 @@ def test_decay_skips_biases_and_norms(name):
 
 
 def test_clipping_chains_in():
-  o = _optim(name="sgd", lr=1.0, momentum=0.0, weight_decay=0.0,
-             warmup_steps=0, lr_scaling="none", clip_grad_norm=1.0,
-             end_lr_ratio=1.0)
+  o = _optim(
+    name="sgd",
+    lr=1.0,
+    momentum=0.0,
+    weight_decay=0.0,
+    warmup_steps=0,
+    lr_scaling="none",
+    clip_grad_norm=1.0,
+    end_lr_ratio=1.0,
+  )
   tx, _ = optim.make(o, batch_size=256, total_steps=10)
   params = {"w": jnp.zeros((2, 2))}
-  updates, _ = tx.update({"w": jnp.full((2, 2), 10.0)}, tx.init(params),
-                         params)
+  updates, _ = tx.update({"w": jnp.full((2, 2), 10.0)}, tx.init(params), params)
   np.testing.assert_allclose(optax.tree.norm(updates), 1.0, rtol=1e-5)
