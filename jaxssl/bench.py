@@ -36,6 +36,7 @@ def batch_spec(config) -> dict[str, jax.ShapeDtypeStruct]:
     for name, g in config.data.views.items()
   }
   spec["label"] = jax.ShapeDtypeStruct((b,), jnp.int32)
+  spec["index"] = jax.ShapeDtypeStruct((b,), jnp.int32)
   return spec
 
 
@@ -108,7 +109,7 @@ def bench_step(
   batch = {
     k: jax.device_put(
       rng.standard_normal(s.shape).astype(s.dtype)
-      if k != "label"
+      if k not in ("label", "index")
       else np.zeros(s.shape, s.dtype),
       batch_sh[k],
     )

@@ -168,9 +168,10 @@ def _train_dataset(
 
   draw_views, apply_views = views.compiled(config.data)
 
-  def draw(k, image, label):
+  def draw(k, image, label, index):
     image = ops.to_float(src.decode(image))
-    return draw_views(image, fold(aug_base, k)), label
+    index = tf.cast(start + index, tf.int32)  # position in the whole split
+    return draw_views(image, fold(aug_base, k)), label, index
 
   if isinstance(src, sources.Examples):
     images, labels = tf.constant(src.images), tf.constant(src.labels)
@@ -179,7 +180,7 @@ def _train_dataset(
     def example(k):
       epoch_seed = fold(shuffle_base, k // n)
       index = tf.random.experimental.index_shuffle(k % n, epoch_seed, n - 1)
-      return draw(k, tf.gather(images, index), tf.gather(labels, index))
+      return draw(k, tf.gather(images, index), tf.gather(labels, index), index)
 
     ds = tf.data.Dataset.range(first, _UNTIL_THE_END)
     ds = ds.map(_plain(example), num_parallel_calls=tf.data.AUTOTUNE)
@@ -190,13 +191,17 @@ def _train_dataset(
       config.data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True
     )
     ds = ds.skip(first).enumerate(start=first)
+    # Records come in a reshuffled file order each epoch: no stable position
+    # in the split, so `index` is -1 (start + index == -1 below).
     ds = ds.map(
-      _plain(lambda k, ex: draw(k, *ex)), num_parallel_calls=tf.data.AUTOTUNE
+      _plain(lambda k, ex: draw(k, *ex, -1 - start)),
+      num_parallel_calls=tf.data.AUTOTUNE,
     )
 
-  def finish(drawn, label):
+  def finish(drawn, label, index):
     out = apply_views(drawn)
     out["label"] = label
+    out["index"] = index
     return out
 
   ds = ds.batch(b, drop_remainder=True)
@@ -222,9 +227,11 @@ def train_batches(
 
   Returns:
     An iterator of {group: float32 [b, v, s, s, 3] (normalised), "label":
-    int32 [b]} with b = config.train.batch_size // process_count, one key per
-    group of `config.data.views`. The batch at step k depends only on
-    (config, process_index, process_count, k).
+    int32 [b], "index": int32 [b]} with b = config.train.batch_size //
+    process_count, one key per group of `config.data.views`; `index` is the
+    example's position in the split (in-memory sources; -1 for streamed
+    ones, read in a reshuffled file order). The batch at step k depends
+    only on (config, process_index, process_count, k).
 
   Raises:
     ValueError: batch size not divisible by process_count, unknown split,

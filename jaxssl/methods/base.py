@@ -36,15 +36,18 @@ class Method:
     loss: `(params, extra, batch, rng, step) -> (loss, (extra, metrics))`,
       differentiated w.r.t. `params`; `extra` returned is the new extra
       state (e.g. BatchNorm statistics), `metrics` a dict of scalars.
-    features: `(params, extra, images) -> feats [n, d]`: the frozen
-      backbone used by kNN / linear evaluation, in inference mode.
+    features: `(params, extra, batch) -> feats [n, d]`: the frozen
+      backbone used by the evaluation protocols, in inference mode; `batch`
+      is an evaluation batch of the data kind (images: {"image": [n, h, w,
+      3], "label": [n], ...}).
     update_extra: `(params, extra, step) -> extra`, run after the optimizer
       update with the new params (EMA teachers, momentum schedules).
       Defaults to identity.
-    figures: optional `(params, extra, images, rng) -> {name: image}`,
+    figures: optional `(params, extra, batch, rng) -> {name: image}`,
       pictures the method draws of itself at evaluation time (MAE's
-      original / masked / reconstruction grid); `images` is a fixed batch of
-      normalised eval-split images [n, h, w, 3] and each returned image a
+      original / masked / reconstruction grid); `batch` is a fixed
+      evaluation batch (images: normalised eval-split images under "image",
+      [n, h, w, 3]) and each returned image a
       float [H, W, 3] array in [0, 1]. The loop saves them as PNG files under
       `<workdir>/figures/` and as TensorBoard images.
   """

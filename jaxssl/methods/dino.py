@@ -210,7 +210,8 @@ def build(config) -> base.Method:
     }
     return {**extra, "teacher": teacher}
 
-  def features(params, extra, images):
+  def features(params, extra, batch):
+    images = batch["image"]
     feats, _ = multicrop.apply_backbone(
       backbone,
       params["backbone"],

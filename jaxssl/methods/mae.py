@@ -164,13 +164,15 @@ def build(config) -> base.Method:
     }
     return value, (extra, metrics)
 
-  def features(params, extra, images):
+  def features(params, extra, batch):
+    images = batch["image"]
     del extra
     return encoder.apply({"params": params["encoder"]}, images, train=False)[
       "feats"
     ]
 
-  def figures(params, extra, images, rng):
+  def figures(params, extra, batch, rng):
+    images = batch["image"]
     """{"reconstruction": [3 (h + 1) + 1, k (w + 1) + 1, 3] in [0, 1]}.
 
     Rows: the first k <= 8 images; the images with their masked patches

@@ -112,7 +112,8 @@ def build(config) -> base.Method:
     }
     return value, ({**extra, "batch_stats": stats}, metrics)
 
-  def features(params, extra, images):
+  def features(params, extra, batch):
+    images = batch["image"]
     return online_target.features(encoder, params, extra, images)
 
   def update_extra(params, extra, step):

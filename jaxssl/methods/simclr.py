@@ -34,7 +34,8 @@ def build(config) -> base.Method:
     metrics = {"loss": value, **common.embedding_metrics(z1, z2)}
     return value, (new_extra, metrics)
 
-  def features(params, extra, images):
+  def features(params, extra, batch):
+    images = batch["image"]
     return common.encoder_features(encoder, params, extra, images)
 
   return base.Method(name="simclr", init=init, loss=loss, features=features)

@@ -60,7 +60,8 @@ def build(config) -> base.Method:
     metrics = {"loss": value, **common.embedding_metrics(z1, z2)}
     return value, ({"batch_stats": stats}, metrics)
 
-  def features(params, extra, images):
+  def features(params, extra, batch):
+    images = batch["image"]
     return online_target.features(encoder, params, extra, images)
 
   return base.Method(name="simsiam", init=init, loss=loss, features=features)

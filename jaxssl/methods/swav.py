@@ -174,7 +174,8 @@ def build(config) -> base.Method:
     )
     return value, (new_extra, metrics)
 
-  def features(params, extra, images):
+  def features(params, extra, batch):
+    images = batch["image"]
     feats, _ = multicrop.apply_backbone(
       backbone,
       params["backbone"],

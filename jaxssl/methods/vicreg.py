@@ -103,7 +103,8 @@ def build(config) -> base.Method:
     }
     return value, (new_extra, metrics)
 
-  def features(params, extra, images):
+  def features(params, extra, batch):
+    images = batch["image"]
     return common.encoder_features(encoder, params, extra, images)
 
   return base.Method(name="vicreg", init=init, loss=loss, features=features)

@@ -31,7 +31,8 @@ class Evaluator:
     out_sh = mesh_lib.data_sharding(mesh)
     self._features = jax.jit(method.features, out_shardings=out_sh)
     self._pixels = jax.jit(
-      lambda x: x.reshape(x.shape[0], -1), out_shardings=out_sh
+      lambda b: b["image"].reshape(b["image"].shape[0], -1),
+      out_shardings=out_sh,
     )
 
   def _extract(self, fn, split: str, max_examples: int):
@@ -44,7 +45,7 @@ class Evaluator:
       max_examples=max_examples,
     ):
       batch = mesh_lib.to_global(host_batch, self._mesh)
-      f = fn(batch["image"])
+      f = fn(batch)
       gathered = multihost_utils.process_allgather(
         {"f": f, "y": batch["label"], "valid": batch["valid"]}, tiled=True
       )
@@ -89,8 +90,8 @@ class Evaluator:
     """The same scores of the normalised raw pixels (a floor to beat)."""
     return self._score(self._pixels)
 
-  def figure_images(self) -> jax.Array | None:
-    """A fixed batch of `eval.num_figures` eval images for Method.figures."""
+  def figure_batch(self) -> dict[str, jax.Array] | None:
+    """A fixed batch of `eval.num_figures` eval examples for Method.figures."""
     c = self._config
     n = c.eval.num_figures
     if n <= 0:
@@ -102,4 +103,4 @@ class Evaluator:
         )
       )
     )
-    return jnp.asarray(batch["image"])
+    return {k: jnp.asarray(v) for k, v in batch.items()}

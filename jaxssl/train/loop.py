@@ -121,14 +121,14 @@ def _baselines(workdir, evaluator, state, config):
   return result
 
 
-def _evaluate(evaluator, method, state, figure_images, writer, step):
+def _evaluate(evaluator, method, state, figure_batch, writer, step):
   """Scores `state`, draws the method's figures; logs both at `step`."""
   scores = _prefixed(evaluator.scores(state))
   writer.write(step, scores)
-  if method.figures is not None and figure_images is not None:
+  if method.figures is not None and figure_batch is not None:
     rng = jax.random.key(step)
     images = jax.device_get(
-      method.figures(state.params, state.extra, figure_images, rng)
+      method.figures(state.params, state.extra, figure_batch, rng)
     )
     writer.write_images(step, images)
   return scores
@@ -182,8 +182,8 @@ def run(config, workdir: str) -> dict:
   evaluator = eval_lib.Evaluator(config, method, mesh, info.num_classes)
   # Method figures (e.g. MAE reconstructions) on a fixed eval batch; single
   # process only, where the batch needs no cross-host assembly.
-  figure_images = (
-    evaluator.figure_images()
+  figure_batch = (
+    evaluator.figure_batch()
     if method.figures is not None and jax.process_count() == 1
     else None
   )
@@ -250,7 +250,7 @@ def run(config, workdir: str) -> dict:
         and (done != t.total_steps)
       ):
         last_eval = _evaluate(
-          evaluator, method, state, figure_images, writer, done
+          evaluator, method, state, figure_batch, writer, done
         )
         bar.write(
           f"step {done}: "
@@ -272,7 +272,7 @@ def run(config, workdir: str) -> dict:
     writer.close()
     return {"steps": final_step, "preempted": True}
 
-  final = _evaluate(evaluator, method, state, figure_images, writer, final_step)
+  final = _evaluate(evaluator, method, state, figure_batch, writer, final_step)
   writer.close()
   rate = t.batch_size * timed_steps / timed_s if timed_s else float("nan")
   summary = {

@@ -50,13 +50,25 @@ def _take(config, n, **kwargs):
 
 def test_train_batch_shapes(config):
   batch = _take(config, 1, process_index=0, process_count=2)[0]
-  assert set(batch) == {"global_views", "local_views", "label"}
+  assert set(batch) == {"global_views", "local_views", "label", "index"}
   assert batch["global_views"].shape == (4, 2, 24, 24, 3)
   assert batch["local_views"].shape == (4, 3, 12, 12, 3)
   assert batch["global_views"].dtype == np.float32
   assert batch["label"].dtype == np.int32 and batch["label"].shape == (4,)
   assert np.isfinite(batch["local_views"]).all()
   assert tf.config.get_visible_devices("GPU") == []
+
+
+def test_index_is_the_position_in_the_split(config):
+  # Host 1 of 2 holds examples [20, 40): one epoch (5 batches of 4) visits
+  # each exactly once, and the label is that example's label.
+  batches = _take(config, 5, process_index=1, process_count=2)
+  index = np.concatenate([b["index"] for b in batches])
+  assert index.dtype == np.int32
+  assert sorted(index) == list(range(20, 40))
+  labels = np.concatenate([b["label"] for b in batches])
+  src = sources.load(config.data, config.data.train_split, start=0, stop=40)
+  np.testing.assert_array_equal(labels, src.labels[index])
 
 
 def test_exact_resume_across_epochs(config):

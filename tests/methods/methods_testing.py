@@ -121,10 +121,13 @@ def assert_features_are_backbone_in_inference_mode(
   and BatchNorm statistics under `path` (e.g. ("encoder",)) + ("backbone",).
   """
   features = jax.jit(method.features)
-  feats = features(params, extra, images)
+  feats = features(params, extra, {"image": images})
   for n in (1, 3):
     np.testing.assert_allclose(
-      features(params, extra, images[:n]), feats[:n], rtol=rtol, atol=atol
+      features(params, extra, {"image": images[:n]}),
+      feats[:n],
+      rtol=rtol,
+      atol=atol,
     )
   p, stats = params, extra["batch_stats"]
   for key in path:

@@ -286,7 +286,7 @@ def test_vit_multicrop_interpolates_position_embeddings():
   )
   assert value.shape == ()
   assert jax.eval_shape(
-    method.features, params, extra, batch["global_crops"][:, 0]
+    method.features, params, extra, {"image": batch["global_crops"][:, 0]}
   ).shape == (2, 192)
   # Numerically: the resize is exact for a grid of the same size and
   # differentiable (local crops train the embedding table).

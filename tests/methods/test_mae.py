@@ -164,7 +164,7 @@ def test_features_use_every_patch_without_masking():
   _, method, params, extra = _setup()
   images = _images(4)
   feats = jax.jit(method.features)
-  f = feats(params, extra, images)
+  f = feats(params, extra, {"image": images})
   assert f.shape == (N, 192)
   encoder = vit.vit_tiny(patch_size=PATCH, pos_embed="sincos")
   ref = jax.jit(lambda p, x: encoder.apply({"params": p}, x, train=False))(
@@ -176,13 +176,15 @@ def test_features_use_every_patch_without_masking():
     changed = images.at[
       :, r * PATCH : (r + 1) * PATCH, c * PATCH : (c + 1) * PATCH
     ].add(1.0)
-    assert not np.allclose(feats(params, extra, changed), f)
+    assert not np.allclose(feats(params, extra, {"image": changed}), f)
 
 
 def test_reconstruction_figure_masks_per_example():
   config, method, params, extra = _setup()
   images = _images(5)
-  out = jax.jit(method.figures)(params, extra, images, jax.random.key(9))
+  out = jax.jit(method.figures)(
+    params, extra, {"image": images}, jax.random.key(9)
+  )
   assert set(out) == {"reconstruction"}
   grid = np.asarray(out["reconstruction"])
   side = SIZE + 1
@@ -222,7 +224,7 @@ def test_figure_without_norm_pix_and_fewer_than_eight_images():
   method = methods.build(config)
   _, _, params, extra = _setup()
   figures = jax.jit(method.figures)
-  out = figures(params, extra, _images()[:2], jax.random.key(0))
+  out = figures(params, extra, {"image": _images()[:2]}, jax.random.key(0))
   assert out["reconstruction"].shape == (
     3 * (SIZE + 1) + 1,
     2 * (SIZE + 1) + 1,
@@ -230,7 +232,7 @@ def test_figure_without_norm_pix_and_fewer_than_eight_images():
   )
   # More than 8 images: only the first 8 are drawn.
   many = jnp.concatenate([_images()] * 3)
-  out = figures(params, extra, many, jax.random.key(0))
+  out = figures(params, extra, {"image": many}, jax.random.key(0))
   assert out["reconstruction"].shape[1] == 8 * (SIZE + 1) + 1
 
 
