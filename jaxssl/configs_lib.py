@@ -1,93 +1,78 @@
-"""The base config (every key and its default), arg parsing, loading, checks.
+"""The base config (every shared key and its default), parsing, loading, checks.
 
-Every experiment config in `configs/` starts from `base_config()` and changes
-values; it may add view groups under `data.views` (built with `view_group()`,
-or from a published recipe in `jaxssl.recipes`) but no other key.
-`validate()` rejects unknown keys and bad values with a message naming the
-key, before anything expensive starts.
+`base_config(method, data_kind=...)` holds the keys every run shares
+(`seed`, `data.{kind, name, data_dir, splits, shuffle_buffer}`, `model`,
+`optim`, `train`, `eval`, `mesh`) and merges the sections that plug-ins own:
+`config.method` from the method's `MethodDef.config` (`jaxssl.methods`),
+the kind's keys of `config.data` from `DataKind.config`
+(`jaxssl.data.kinds`). Every experiment config in `configs/` starts from it
+and changes values; it may add view groups under `data.views` (built with
+`view_group()`, or from a published recipe in `jaxssl.recipes`) but no other
+key. `validate()` rejects unknown keys and bad values with a message naming
+the key, before anything expensive starts.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import keyword
 import os
 from typing import Any
 
 import ml_collections
 
+from jaxssl import methods
+from jaxssl.data import kinds
+from jaxssl.data.kinds.views import view_group
+
 ConfigDict = ml_collections.ConfigDict
 
-# Augmentation keys shared by every view group (see `jaxssl.data.views`).
-_PROB_KEYS = (
-  "flip_prob",
-  "jitter_prob",
-  "gray_prob",
-  "blur_prob",
-  "solarize_prob",
-)
+__all__ = [
+  "ConfigDict",
+  "base_config",
+  "load",
+  "make_smoke",
+  "parse_arg",
+  "validate",
+  "view_group",
+]
 
 
-def view_group(**overrides: Any) -> ConfigDict:
-  """One group of augmented views (SimCLR defaults, CIFAR-sized).
+def base_config(
+  method: str = "simclr", *, data_kind: str | None = None
+) -> ConfigDict:
+  """Every config key of `method` on `data_kind`, with its default.
 
-  Probabilities (`*_prob`) are a float for every view of the group, or a
-  tuple with one value per view (BYOL's asymmetric blur/solarize).
+  Library code reads only these keys.
 
   Args:
-    **overrides: keys below to change.
+    method: a `jaxssl.methods.METHODS` name; its `config.method` section.
+    data_kind: a `jaxssl.data.kinds.KINDS` name; default: the method's
+      first data kind.
 
-  Returns:
-    A ConfigDict with keys: num_views, size, crop_scale, crop_ratio,
-    flip_prob, jitter_prob, brightness, contrast, saturation, hue, gray_prob,
-    blur_prob, blur_sigma, solarize_prob, solarize_threshold.
+  Raises:
+    ValueError: unknown method or kind, or a kind the method cannot read.
   """
-  group = dict(
-    num_views=2,  # views in this group
-    size=32,  # output side in pixels
-    crop_scale=(0.08, 1.0),  # random resized crop: area fraction range
-    crop_ratio=(3 / 4, 4 / 3),  # random resized crop: aspect ratio range
-    flip_prob=0.5,
-    jitter_prob=0.8,  # colour jitter applied with this probability
-    brightness=0.4,
-    contrast=0.4,
-    saturation=0.4,
-    hue=0.1,
-    gray_prob=0.2,
-    blur_prob=0.0,
-    blur_sigma=(0.1, 2.0),
-    solarize_prob=0.0,
-    solarize_threshold=0.5,
-  )
-  unknown = set(overrides) - set(group)
-  if unknown:
+  spec = methods.get(method)
+  data_kind = data_kind or spec.data_kinds[0]
+  kind = kinds.get(data_kind)
+  if data_kind not in spec.data_kinds:
     raise ValueError(
-      f"view_group: unknown keys {sorted(unknown)}; "
-      f"valid keys are {sorted(group)}"
+      f"config.data.kind={data_kind!r}: method {method!r} reads "
+      f"{list(spec.data_kinds)}"
     )
-  group.update(overrides)
-  return ConfigDict(group)
-
-
-def base_config() -> ConfigDict:
-  """Every config key with its default. Library code reads only these."""
   c = ConfigDict()
   c.seed = 0
 
   c.data = ConfigDict()
+  c.data.kind = data_kind  # see jaxssl.data.kinds.KINDS
   # "embedded_digits" (ships with the package), "image_folder" (data_dir is a
   # folder of class sub-folders), or any TFDS name with image/label features.
   c.data.name = "embedded_digits"
   c.data.data_dir = ""  # TFDS data_dir, or the image folder's root
   c.data.train_split = "train"  # split the method trains on
-  c.data.eval_split = "test"  # split kNN / probes are scored on
-  c.data.image_key = "image"
-  c.data.label_key = "label"
-  c.data.image_size = 32  # evaluation images are resized to this side
-  c.data.mean = (0.5, 0.5, 0.5)  # per-channel normalisation after [0, 1]
-  c.data.std = (0.25, 0.25, 0.25)
+  c.data.eval_split = "test"  # split the evaluation protocols score on
   c.data.shuffle_buffer = 10_000
-  c.data.views = ConfigDict({"views": view_group()})
+  c.data.update(kind.config())
 
   c.model = ConfigDict()
   # See jaxssl.models.BACKBONES for names.
@@ -101,44 +86,7 @@ def base_config() -> ConfigDict:
   c.model.pred_hidden_dim = 512  # predictor MLP (BYOL, SimSiam, MoCo v3)
   c.model.pred_last_bn = False  # affine-free BN on the predictor output
 
-  c.method = ConfigDict()
-  c.method.name = "simclr"  # see jaxssl.methods.METHODS
-  c.method.temperature = 0.1  # SimCLR, MoCo v3, SupCon, SwAV
-  # EMA teacher (BYOL, MoCo v3, DINO): momentum per step, cosine from
-  # `ema_momentum` at step 0 to `ema_momentum_end` at train.total_steps.
-  c.method.ema_momentum = 0.996
-  c.method.ema_momentum_end = 1.0
-  # Prototype heads (DINO, SwAV).
-  c.method.num_prototypes = 65536  # DINO's K / SwAV's prototypes
-  c.method.head_hidden_dim = 2048  # DINO head MLP width
-  c.method.head_bottleneck_dim = 256
-  c.method.head_layers = 3  # DINO head Linear layers before the last
-  c.method.norm_last_layer = True  # DINO: weight-norm gain fixed at 1
-  c.method.freeze_last_layer_steps = 0  # DINO last layer / SwAV prototypes
-  # DINO temperatures and centring.
-  c.method.student_temp = 0.1
-  c.method.teacher_temp = 0.04  # linear warm-up from this ...
-  c.method.teacher_temp_end = 0.07  # ... to this, then constant
-  c.method.teacher_temp_warmup_steps = 0
-  c.method.center_momentum = 0.9
-  # SwAV: Sinkhorn-Knopp and the optional feature queue.
-  c.method.sinkhorn_iters = 3
-  c.method.sinkhorn_epsilon = 0.05
-  c.method.queue_size = 0  # 0: no queue
-  c.method.queue_start_steps = 0  # use the queue from this step on
-  # Barlow Twins.
-  c.method.barlow_lambda = 5e-3  # off-diagonal weight
-  c.method.barlow_scale = 1.0  # overall loss scale (solo-learn: 0.1)
-  # VICReg coefficients.
-  c.method.vicreg_sim = 25.0
-  c.method.vicreg_std = 25.0
-  c.method.vicreg_cov = 1.0
-  # MAE.
-  c.method.mask_ratio = 0.75
-  c.method.norm_pix_loss = True
-  c.method.decoder_dim = 512
-  c.method.decoder_depth = 8
-  c.method.decoder_heads = 16
+  c.method = ConfigDict({"name": method, **spec.config()})
 
   c.optim = ConfigDict()
   c.optim.name = "lars"  # lars | adamw | sgd
@@ -173,6 +121,12 @@ def base_config() -> ConfigDict:
   c.eval.linear_probe = True
   c.eval.linear_steps = 100
   c.eval.num_figures = 8  # eval images given to Method.figures
+  # Protocols (jaxssl.evals.PROTOCOLS) to run; () runs every protocol the
+  # method declares (Method.protocols).
+  c.eval.protocols = ()
+  # PCA baseline: kNN and linear probe on the top principal components of
+  # the raw pixels, fitted on the train split.
+  c.eval.pca_components = 64
 
   c.mesh = ConfigDict()
   c.mesh.data = -1  # -1: every device not used by model
@@ -223,18 +177,14 @@ def make_smoke(
     config: the config to shrink.
     image_size: if given, the largest side of the evaluation images and of
       every view group (ImageNet configs: 64 instead of 224).
+
+  The method shrinks its own keys (`MethodDef.smoke`), the data kind its
+  own (`DataKind.smoke`).
   """
   config.model.proj_hidden_dim = min(config.model.proj_hidden_dim, 64)
   config.model.proj_dim = min(config.model.proj_dim, 32)
   config.model.pred_hidden_dim = min(config.model.pred_hidden_dim, 32)
-  m = config.method
-  m.num_prototypes = min(m.num_prototypes, 64)
-  m.head_hidden_dim = min(m.head_hidden_dim, 64)
-  m.head_bottleneck_dim = min(m.head_bottleneck_dim, 32)
-  m.queue_size = min(m.queue_size, 32)
-  m.decoder_dim = min(m.decoder_dim, 32)
-  m.decoder_depth = min(m.decoder_depth, 1)
-  m.decoder_heads = min(m.decoder_heads, 2)
+  methods.get(config.method.name).smoke(config.method)
   config.train.batch_size = 16
   config.train.total_steps = 3
   config.train.log_every_steps = 1
@@ -245,10 +195,7 @@ def make_smoke(
   config.eval.baselines = False
   config.eval.linear_steps = min(config.eval.linear_steps, 20)
   config.optim.warmup_steps = 1
-  if image_size is not None:
-    config.data.image_size = min(config.data.image_size, image_size)
-    for group in config.data.views.values():
-      group.size = min(group.size, image_size)
+  kinds.get(config.data.kind).smoke(config, image_size)
   return config
 
 
@@ -274,8 +221,13 @@ def _check_keys(config: ConfigDict, ref: ConfigDict, prefix: str) -> None:
   for key in config:
     name = f"{prefix}{key}"
     if key not in ref:
+      owner = ""
+      if name.startswith("method."):
+        owner = f" of method {ref.name!r}"
+      elif prefix == "data.":
+        owner = f" with data kind {ref.kind!r}"
       raise ValueError(
-        f"unknown config key {name!r}; valid keys in "
+        f"unknown config key {name!r}{owner}; valid keys in "
         f"{prefix.rstrip('.') or 'config'}: {sorted(ref.keys())}"
       )
     if isinstance(ref[key], ConfigDict) and name != "data.views":
@@ -286,49 +238,46 @@ def _check_keys(config: ConfigDict, ref: ConfigDict, prefix: str) -> None:
       _check_keys(config[key], ref[key], name + ".")
 
 
+def _fill_missing(config: ConfigDict, ref: ConfigDict) -> None:
+  """Adds the keys of `ref` that `config` lacks (a plug-in's defaults).
+
+  A config that switched `method.name` or `data.kind` after `base_config()`
+  gets the new plug-in's defaults for the keys it did not set.
+  """
+  with config.unlocked():
+    for key in ref:
+      if key not in config:
+        config[key] = ref[key]
+      elif (
+        isinstance(ref[key], ConfigDict)
+        and isinstance(config[key], ConfigDict)
+        and key != "views"
+      ):  # view groups are the config's own
+        _fill_missing(config[key], ref[key])
+
+
 def _fail(key: str, value: Any, why: str) -> None:
   raise ValueError(f"config.{key}={value!r}: {why}")
 
 
 def validate(config: ConfigDict) -> ConfigDict:
-  """Checks keys and values; raises ValueError naming the first bad key."""
-  _check_keys(config, base_config(), "")
-  ref_view = view_group()
-  if not len(config.data.views):
-    _fail("data.views", {}, "needs at least one view group")
-  for group_name, group in config.data.views.items():
-    if not group_name.isidentifier() or keyword.iskeyword(group_name):
-      # `--config.data.views.global.size=...` is parsed as Python: a keyword
-      # or a non-identifier there is a syntax error for the user.
-      _fail(
-        f"data.views.{group_name}",
-        group_name,
-        "view-group names must be Python identifiers and not keywords "
-        "(else --config.data.views.<name>.* cannot be overridden), e.g. "
-        "'global_crops'",
-      )
-    _check_keys(group, ref_view, f"data.views.{group_name}.")
-    prefix = f"data.views.{group_name}"
-    if group.num_views < 1:
-      _fail(f"{prefix}.num_views", group.num_views, "must be >= 1")
-    if group.size < 1:
-      _fail(f"{prefix}.size", group.size, "must be >= 1")
-    lo, hi = group.crop_scale
-    if not 0 < lo <= hi <= 1:
-      _fail(
-        f"{prefix}.crop_scale", group.crop_scale, "needs 0 < min <= max <= 1"
-      )
-    for key in _PROB_KEYS:
-      probs = group[key]
-      probs = tuple(probs) if isinstance(probs, (tuple, list)) else (probs,)
-      if len(probs) not in (1, group.num_views):
-        _fail(
-          f"{prefix}.{key}",
-          group[key],
-          f"give one probability or {group.num_views} (one per view)",
-        )
-      if any(not 0 <= p <= 1 for p in probs):
-        _fail(f"{prefix}.{key}", group[key], "probabilities are in [0, 1]")
+  """Checks keys and values; raises ValueError naming the first bad key.
+
+  The reference is `base_config(config.method.name, data_kind=
+  config.data.kind)`: keys it has that `config` lacks are added with their
+  defaults, keys it does not have are errors. Then the data kind and the
+  method check their own keys.
+  """
+  for section in ("method", "data"):
+    if not isinstance(config.get(section), ConfigDict):
+      _fail(section, config.get(section), "must be a section")
+  name = config.method.get("name", "simclr")
+  kind = config.data.get("kind", methods.get(name).data_kinds[0])
+  ref = base_config(name, data_kind=kind)
+  _fill_missing(config, ref)
+  _check_keys(config, ref, "")
+  kinds.get(kind).validate(config)
+  methods.get(name).check(config)
   t = config.train
   for key in ("batch_size", "total_steps", "log_every_steps"):
     if t[key] < 1:
@@ -353,18 +302,12 @@ def validate(config: ConfigDict) -> ConfigDict:
       o.warmup_steps,
       f"must be in [0, train.total_steps={t.total_steps}]",
     )
-  if config.method.temperature <= 0:
-    _fail("method.temperature", config.method.temperature, "must be > 0")
   if config.mesh.model < 1:
     _fail("mesh.model", config.mesh.model, "must be >= 1")
   if config.mesh.data == 0 or config.mesh.data < -1:
     _fail("mesh.data", config.mesh.data, "must be -1 (all devices) or >= 1")
-  if len(config.data.mean) != 3 or len(config.data.std) != 3:
-    _fail(
-      "data.mean/std",
-      (config.data.mean, config.data.std),
-      "need 3 values (RGB)",
-    )
-  # Names of models, methods and datasets are checked where they are looked
-  # up (jaxssl.models, jaxssl.methods, jaxssl.data), which list valid choices.
+  if config.eval.pca_components < 1:
+    _fail("eval.pca_components", config.eval.pca_components, "must be >= 1")
+  # Model names and evaluation protocols are checked where they are looked
+  # up (jaxssl.models, jaxssl.evals), which list the valid choices.
   return config

@@ -28,7 +28,6 @@ What belongs here: ordering, seeding, sharding and batching. Sources are in
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterator
 
@@ -36,26 +35,9 @@ import numpy as np
 import tensorflow as tf
 
 from jaxssl.data import ops, sources, views
+from jaxssl.data.kinds.base import DatasetInfo
 
 _UNTIL_THE_END = 2**62  # positions of an endless training stream
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-  """Sizes of the configured dataset.
-
-  Attributes:
-    num_classes: label classes.
-    num_train: examples in `config.data.train_split` (all hosts).
-    num_eval: examples in `config.data.eval_split` (all hosts).
-    image_shape: (s, s, 3), the shape of `eval_batches` images, with
-      s = `config.data.image_size`.
-  """
-
-  num_classes: int
-  num_train: int
-  num_eval: int
-  image_shape: tuple[int, int, int]
 
 
 def _setup_tf() -> None:

@@ -50,6 +50,9 @@ class Method:
       [n, h, w, 3]) and each returned image a
       float [H, W, 3] array in [0, 1]. The loop saves them as PNG files under
       `<workdir>/figures/` and as TensorBoard images.
+    protocols: the evaluation protocols (`jaxssl.evals.PROTOCOLS`) that fit
+      the method's representation; `config.eval.protocols` may choose a
+      subset.
   """
 
   name: str
@@ -58,3 +61,38 @@ class Method:
   features: Callable[..., jax.Array]
   update_extra: Callable[..., Extra] = _keep_extra
   figures: Callable[..., dict[str, Any]] | None = None
+  protocols: tuple[str, ...] = ("representation",)
+
+
+def _no_check(config) -> None:
+  del config
+
+
+def _no_smoke(method_config) -> None:
+  del method_config
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodDef:
+  """A method as the registry knows it, before any config exists.
+
+  Attributes:
+    name: registry name (`config.method.name`).
+    build: `(config) -> Method`.
+    config: `() -> ConfigDict`, the method's keys of `config.method` with
+      their defaults (every key but `name`); `configs_lib.base_config(name)`
+      merges them, and any other key in `config.method` is an error.
+    check: `(config) -> None`, raises a ValueError naming the first bad
+      `config.method` key (or another key the method depends on); run by
+      `configs_lib.validate` before anything is built.
+    smoke: `(method_config) -> None`, shrinks the method's keys in place
+      for a seconds-long run (`configs_lib.make_smoke`).
+    data_kinds: the `config.data.kind`s the method reads, default first.
+  """
+
+  name: str
+  build: Callable[[Any], Method]
+  config: Callable[[], Any]
+  check: Callable[[Any], None] = _no_check
+  smoke: Callable[[Any], None] = _no_smoke
+  data_kinds: tuple[str, ...] = ("views",)
