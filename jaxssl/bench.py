@@ -29,15 +29,10 @@ import numpy as np
 
 
 def batch_spec(config) -> dict[str, jax.ShapeDtypeStruct]:
-  """Global training-batch shapes of a config (what the pipeline yields)."""
-  b = config.train.batch_size
-  spec = {
-    name: jax.ShapeDtypeStruct((b, g.num_views, g.size, g.size, 3), jnp.float32)
-    for name, g in config.data.views.items()
-  }
-  spec["label"] = jax.ShapeDtypeStruct((b,), jnp.int32)
-  spec["index"] = jax.ShapeDtypeStruct((b,), jnp.int32)
-  return spec
+  """Global training-batch shapes of a config (what its data kind yields)."""
+  from jaxssl.data import kinds  # pylint: disable=g-import-not-at-top
+
+  return kinds.get(config.data.kind).batch_spec(config)
 
 
 def _flops(compiled) -> float:
@@ -109,7 +104,7 @@ def bench_step(
   batch = {
     k: jax.device_put(
       rng.standard_normal(s.shape).astype(s.dtype)
-      if k not in ("label", "index")
+      if jnp.issubdtype(s.dtype, jnp.floating)
       else np.zeros(s.shape, s.dtype),
       batch_sh[k],
     )

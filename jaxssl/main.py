@@ -82,17 +82,16 @@ def main(argv):
 
 def out_of_memory_message(config, error: Exception) -> str:
   """One line for an XLA out-of-memory error, naming the keys that size it."""
+  from jaxssl.data import kinds  # pylint: disable=g-import-not-at-top
+
   first = str(error).strip().splitlines()[0]
-  views = ", ".join(
-    f"config.data.views.{name}.size={group.size} (x{group.num_views})"
-    for name, group in config.data.views.items()
-  )
+  sizes = kinds.get(config.data.kind).size_hint(config)
   return (
     f"out of memory in the train step ({first}). Lower "
-    f"config.train.batch_size={config.train.batch_size} or the view "
-    f"sizes ({views}), or use a smaller config.model.name="
-    f"{config.model.name!r}; checkpoints already in the workdir are "
-    "kept.\n(set JAXSSL_TRACEBACK=1 for the traceback)"
+    f"config.train.batch_size={config.train.batch_size} or {sizes}, or use "
+    f"a smaller config.model.name={config.model.name!r}; checkpoints "
+    "already in the workdir are kept.\n(set JAXSSL_TRACEBACK=1 for the "
+    "traceback)"
   )
 
 
