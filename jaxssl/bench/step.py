@@ -127,8 +127,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     "--config",
     required=True,
     action="append",
-    help="config file, optionally path.py:arg; repeat the flag to benchmark "
-    "several configs one after another",
+    help="config file, optionally path.py:arg, or a config shipped with "
+    "jaxssl by name from any directory (quickstart:smoke); repeat the flag "
+    "to benchmark several configs one after another",
   )
   parser.add_argument(
     "--repeats", type=int, default=5, help="timed steps (median reported)"
