@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from jaxssl import zoo
+from jaxssl import config_paths, zoo
 
 
 def test_table_lists_every_column():
@@ -47,6 +47,17 @@ def test_missing_quick_config_is_named(tmp_path, capsys):
       ]
     )
   assert "quickstart.py does not exist" in capsys.readouterr().err
+
+
+def test_configs_dir_defaults_to_the_shipped_configs(capsys):
+  with pytest.raises(SystemExit):
+    zoo.main(["--help"])
+  # argparse wraps the path anywhere (after a "-" too): compare unwrapped.
+  help_text = "".join(capsys.readouterr().out.split())
+  shipped = "".join(config_paths.shipped_dir().split())
+  assert f"theconfigsshippedwithjaxssl,{shipped})" in help_text
+  for name in ("simclr", "byol", "dino"):
+    assert os.path.isfile(zoo.config_path(name, config_paths.shipped_dir()))
 
 
 @pytest.mark.slow
