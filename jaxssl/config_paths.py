@@ -1,6 +1,6 @@
 """Where a `--config` value points: a file, or a config shipped with jaxssl.
 
-The repository's `configs/` folder is installed with the package (setup.py
+The repository's `configs/` folder is installed with the package (pyproject.toml
 maps it to `jaxssl/_configs`), so every documented command works after a
 plain `pip install .`, from any directory. A value that is an existing file
 is used as it is; one that is not, but names a shipped config, resolves to
