@@ -30,7 +30,11 @@ def config_path(name: str, configs_dir: str) -> str:
 
 
 def table(results: dict[str, dict]) -> str:
-  """Markdown: method x {wall time, kNN, linear probe} next to baselines."""
+  """Markdown: method x {wall time, kNN, linear probe} next to baselines.
+
+  Baselines: the method's backbone at random initialisation, the raw pixels
+  and their top principal components (`eval.pca_components`).
+  """
 
   def pct(summary, key):
     value = summary.get(key)
@@ -39,8 +43,8 @@ def table(results: dict[str, dict]) -> str:
   rows = [
     "| method | training (2-core CPU) | whole run | kNN top-1 | "
     "linear top-1 | random-init kNN / linear | "
-    "raw pixels kNN / linear |",
-    "|---|---|---|---|---|---|---|",
+    "raw pixels kNN / linear | PCA kNN / linear |",
+    "|---|---|---|---|---|---|---|---|",
   ]
   for name, s in results.items():
     train = f"{s['train_s'] / 60:.1f} min" if "train_s" in s else "n/a"
@@ -51,7 +55,9 @@ def table(results: dict[str, dict]) -> str:
       f"{pct(s, 'eval/knn_top1_random_init')} / "
       f"{pct(s, 'eval/linear_top1_random_init')} | "
       f"{pct(s, 'eval/knn_top1_raw_pixels')} / "
-      f"{pct(s, 'eval/linear_top1_raw_pixels')} |"
+      f"{pct(s, 'eval/linear_top1_raw_pixels')} | "
+      f"{pct(s, 'eval/knn_top1_pca')} / "
+      f"{pct(s, 'eval/linear_top1_pca')} |"
     )
   return "\n".join(rows)
 

@@ -18,14 +18,17 @@ def test_table_lists_every_column():
     "eval/knn_top1_random_init": 12.0,
     "eval/linear_top1_random_init": 20.0,
     "eval/knn_top1_raw_pixels": 15.5,
+    "eval/knn_top1_pca": 17.0,
+    "eval/linear_top1_pca": 18.5,
   }
   text = zoo.table({"simclr": summary})
   header, rule, row = text.splitlines()
-  assert header.count("|") == rule.count("|") == row.count("|") == 8
+  assert header.count("|") == rule.count("|") == row.count("|") == 9
   assert (
     "| simclr | 1.6 min (400 steps) | 2.5 min | 31.2 | 40.0 | 12.0 / 20.0 |"
   ) in row
   assert "15.5 / n/a" in row  # missing values are marked, not invented
+  assert row.endswith("| 17.0 / 18.5 |")
 
 
 def test_unknown_method_is_named(tmp_path, capsys):
