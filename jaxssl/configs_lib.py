@@ -126,6 +126,8 @@ def base_config() -> ConfigDict:
   c.method.sinkhorn_epsilon = 0.05
   c.method.queue_size = 0  # 0: no queue
   c.method.queue_start_steps = 0  # use the queue from this step on
+  # SimSiam: predictor at the constant peak lr (official --fix-pred-lr).
+  c.method.fixed_predictor_lr = False
   # Barlow Twins.
   c.method.barlow_lambda = 5e-3  # off-diagonal weight
   c.method.barlow_scale = 1.0  # overall loss scale (solo-learn: 0.1)
