@@ -128,6 +128,8 @@ def base_config() -> ConfigDict:
   c.method.queue_start_steps = 0  # use the queue from this step on
   # SimSiam: predictor at the constant peak lr (official --fix-pred-lr).
   c.method.fixed_predictor_lr = False
+  # MoCo v3, ViTs: frozen random patch projection (--stop-grad-conv1).
+  c.method.freeze_patch_embed = False
   # Barlow Twins.
   c.method.barlow_lambda = 5e-3  # off-diagonal weight
   c.method.barlow_scale = 1.0  # overall loss scale (solo-learn: 0.1)
