@@ -1,145 +1,16 @@
-"""Masked-modelling helpers as pure JAX functions (not losses).
+"""BERT's token corruption for masked language modelling (pure JAX).
 
-MAE's patch layout and argsort-of-noise masking, and BERT's token
-corruption. The matching losses are `jaxssl.losses.mae`, `masked_lm` and
-`next_token`. Everything here is jit/vmap-safe with static shapes.
+`mask_tokens` selects positions and corrupts them (80% [MASK], 10% a random
+token, 10% unchanged); the loss is `jaxssl.losses.masked_lm`. It lives here
+until the text methods that use it arrive (then beside them); the image
+pieces that shared this module moved to their users: the patch layout to
+`jaxssl.models.patches`, MAE's random masking to `jaxssl.methods.mae`.
 """
 
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-
-
-def patchify(images: jax.typing.ArrayLike, patch: int) -> jax.Array:
-  """Splits NHWC images into flattened non-overlapping patches.
-
-  Patches are ordered row-major over the (h/patch, w/patch) grid; inside a
-  patch values are ordered (row, column, channel) with the channel fastest,
-  as in the official MAE `patchify`.
-
-  Args:
-    images: [n, h, w, c] images; h and w divisible by `patch`.
-    patch: patch side length p.
-
-  Returns:
-    [n, l, p*p*c] patches with l = (h/p)·(w/p).
-
-  Raises:
-    ValueError: if `images` is not rank 4 or not divisible by `patch`.
-
-  Example:
-    >>> import jax.numpy as jnp
-    >>> from jaxssl import masking
-    >>> x = jnp.arange(16.0).reshape(1, 4, 4, 1)
-    >>> print(masking.patchify(x, 2)[0, 1])
-    [2. 3. 6. 7.]
-  """
-  images = jnp.asarray(images)
-  if images.ndim != 4:
-    raise ValueError(
-      f"`images` must be [n, h, w, c], got shape {tuple(images.shape)}."
-    )
-  n, h, w, c = images.shape
-  if patch < 1 or h % patch or w % patch:
-    raise ValueError(
-      f"`images` of shape {tuple(images.shape)} are not "
-      f"divisible into patches of size {patch}."
-    )
-  gh, gw = h // patch, w // patch
-  x = images.reshape(n, gh, patch, gw, patch, c)
-  x = x.transpose(0, 1, 3, 2, 4, 5)
-  return x.reshape(n, gh * gw, patch * patch * c)
-
-
-def unpatchify(
-  patches: jax.typing.ArrayLike, patch: int, channels: int
-) -> jax.Array:
-  """Inverse of `patchify` for a square patch grid (MAE's `unpatchify`).
-
-  Args:
-    patches: [n, l, p*p*c] patches, l a perfect square.
-    patch: patch side length p.
-    channels: number of channels c.
-
-  Returns:
-    [n, h, w, c] images with h = w = sqrt(l)·p.
-
-  Raises:
-    ValueError: if the shapes are inconsistent.
-
-  Example:
-    >>> import jax.numpy as jnp
-    >>> from jaxssl import masking
-    >>> x = jnp.arange(48.0).reshape(1, 4, 4, 3)
-    >>> bool((masking.unpatchify(masking.patchify(x, 2), 2, 3) == x).all())
-    True
-  """
-  patches = jnp.asarray(patches)
-  if patches.ndim != 3:
-    raise ValueError(
-      f"`patches` must be [n, l, p*p*c], got shape {tuple(patches.shape)}."
-    )
-  n, l, dim = patches.shape
-  side = round(l**0.5)
-  if side * side != l or dim != patch * patch * channels:
-    raise ValueError(
-      f"`patches` of shape {tuple(patches.shape)} do not form a square grid "
-      f"of {patch}x{patch}x{channels} patches."
-    )
-  x = patches.reshape(n, side, side, patch, patch, channels)
-  x = x.transpose(0, 1, 3, 2, 4, 5)
-  return x.reshape(n, side * patch, side * patch, channels)
-
-
-def random_masking(
-  rng: jax.Array,
-  n: int,
-  l: int,
-  *,
-  ratio: float = 0.75,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-  """MAE's per-sample random masking by argsort of uniform noise.
-
-  Each row keeps `int(l * (1 - ratio))` tokens chosen uniformly at random.
-
-  Args:
-    rng: a PRNG key.
-    n: number of samples.
-    l: tokens per sample.
-    ratio: fraction of tokens to mask, in [0, 1).
-
-  Returns:
-    ids_keep: [n, l_keep] int32 indices of the visible tokens
-      (gather them with `jnp.take_along_axis(x, ids_keep[..., None], 1)`).
-    is_masked: [n, l] bool, True where the token is hidden.
-    ids_restore: [n, l] int32 permutation that puts
-      `concat([kept, mask_tokens])` back in the original order.
-
-  Raises:
-    ValueError: if `ratio` is outside [0, 1).
-
-  References:
-    He et al., Masked Autoencoders Are Scalable Vision Learners,
-    arXiv:2111.06377.
-
-  Example:
-    >>> import jax
-    >>> from jaxssl import masking
-    >>> keep, is_masked, restore = masking.random_masking(
-    ...     jax.random.key(0), 2, 8, ratio=0.75)
-    >>> keep.shape, int(is_masked.sum())
-    ((2, 2), 12)
-  """
-  if not 0.0 <= ratio < 1.0:
-    raise ValueError(f"`ratio` must be in [0, 1), got {ratio}.")
-  len_keep = int(l * (1 - ratio))
-  noise = jax.random.uniform(rng, (n, l))
-  ids_shuffle = jnp.argsort(noise, axis=1).astype(jnp.int32)
-  ids_restore = jnp.argsort(ids_shuffle, axis=1).astype(jnp.int32)
-  ids_keep = ids_shuffle[:, :len_keep]
-  is_masked = ids_restore >= len_keep
-  return ids_keep, is_masked, ids_restore
 
 
 def mask_tokens(

@@ -1,8 +1,9 @@
 """Masked and autoregressive modelling losses: MAE pixel regression,
 masked-LM and next-token cross-entropies.
 
-The masking itself (patchify, random_masking, mask_tokens) lives in
-`jaxssl.masking`; these functions only score predictions. Masked means are
+The masking itself lives with its users (`jaxssl.models.patches.patchify`,
+`jaxssl.methods.mae.random_masking`, `jaxssl.masking.mask_tokens`); these
+functions only score predictions. Masked means are
 `sum(x * m) / max(sum(m), 1)`.
 """
 
@@ -42,7 +43,8 @@ def mae(
 
   Args:
     pred: [n, l, p] decoder predictions per patch.
-    target: [n, l, p] target patches (`jaxssl.masking.patchify(images, ...)`).
+    target: [n, l, p] target patches
+      (`jaxssl.models.patches.patchify(images, ...)`).
     is_masked: [n, l] bool, True for the hidden patches that are scored.
     norm_pix: normalise each target patch.
 

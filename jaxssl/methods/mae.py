@@ -1,7 +1,7 @@
 """MAE: mask 75% of the patches, encode the rest, reconstruct the pixels.
 
 One view per image. Each step draws a per-example random mask from the step
-key (`jaxssl.masking.random_masking`: argsort of uniform noise, keeping
+key (`random_masking` below: argsort of uniform noise, keeping
 `int(l * (1 - mask_ratio))` patches); the ViT encoder runs on the visible
 patches only (`keep_idx`), the lightweight decoder
 (`jaxssl.models.mae_decoder.MAEDecoder`) fills in mask tokens, unshuffles
@@ -39,12 +39,62 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxssl import losses, masking, models
+from jaxssl import losses, models
 from jaxssl.methods import base, common
-from jaxssl.models import mae_decoder
+from jaxssl.models import mae_decoder, patches
 
 # Images per reconstruction figure.
 FIGURE_IMAGES = 8
+
+
+def random_masking(
+  rng: jax.Array,
+  n: int,
+  l: int,
+  *,
+  ratio: float = 0.75,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """MAE's per-sample random masking by argsort of uniform noise.
+
+  Each row keeps `int(l * (1 - ratio))` tokens chosen uniformly at random.
+
+  Args:
+    rng: a PRNG key.
+    n: number of samples.
+    l: tokens per sample.
+    ratio: fraction of tokens to mask, in [0, 1).
+
+  Returns:
+    ids_keep: [n, l_keep] int32 indices of the visible tokens
+      (gather them with `jnp.take_along_axis(x, ids_keep[..., None], 1)`).
+    is_masked: [n, l] bool, True where the token is hidden.
+    ids_restore: [n, l] int32 permutation that puts
+      `concat([kept, mask_tokens])` back in the original order.
+
+  Raises:
+    ValueError: if `ratio` is outside [0, 1).
+
+  References:
+    He et al., Masked Autoencoders Are Scalable Vision Learners,
+    arXiv:2111.06377.
+
+  Example:
+    >>> import jax
+    >>> from jaxssl.methods import mae
+    >>> keep, is_masked, restore = mae.random_masking(
+    ...     jax.random.key(0), 2, 8, ratio=0.75)
+    >>> keep.shape, int(is_masked.sum())
+    ((2, 2), 12)
+  """
+  if not 0.0 <= ratio < 1.0:
+    raise ValueError(f"`ratio` must be in [0, 1), got {ratio}.")
+  len_keep = int(l * (1 - ratio))
+  noise = jax.random.uniform(rng, (n, l))
+  ids_shuffle = jnp.argsort(noise, axis=1).astype(jnp.int32)
+  ids_restore = jnp.argsort(ids_shuffle, axis=1).astype(jnp.int32)
+  ids_keep = ids_shuffle[:, :len_keep]
+  is_masked = ids_restore >= len_keep
+  return ids_keep, is_masked, ids_restore
 
 
 def _check(config, group: str) -> tuple[int, int]:
@@ -119,7 +169,7 @@ def build(config) -> base.Method:
   def forward(params, images, rng):
     """Masks, encodes, decodes: (pred [n, l, p*p*3], enc, is_masked)."""
     grid = _grid(images, p)
-    ids_keep, is_masked, ids_restore = masking.random_masking(
+    ids_keep, is_masked, ids_restore = random_masking(
       rng, images.shape[0], grid[0] * grid[1], ratio=ratio
     )
     enc = encoder.apply(
@@ -138,7 +188,7 @@ def build(config) -> base.Method:
     images = batch[group][:2, 0]
     k_enc, k_dec, k_mask = jax.random.split(rng, 3)
     grid = _grid(images, p)
-    ids_keep, _, ids_restore = masking.random_masking(
+    ids_keep, _, ids_restore = random_masking(
       k_mask, 2, grid[0] * grid[1], ratio=ratio
     )
     enc_vars = encoder.init(k_enc, images, train=False, keep_idx=ids_keep)
@@ -152,7 +202,7 @@ def build(config) -> base.Method:
     del step  # No schedule inside the method (lr is the optimizer's).
     images = batch[group][:, 0]
     pred, enc, is_masked = forward(params, images, rng)
-    target = masking.patchify(images, p)
+    target = patches.patchify(images, p)
     value = losses.mae(pred, target, is_masked, norm_pix=norm_pix)
     pooled = jnp.mean(enc["tokens"], axis=1)
     metrics = {
@@ -186,7 +236,7 @@ def build(config) -> base.Method:
     del extra
     images = jnp.asarray(images[:FIGURE_IMAGES], jnp.float32)
     pred, _, is_masked = forward(params, images, rng)
-    target = masking.patchify(images, p)
+    target = patches.patchify(images, p)
     if norm_pix:
       mu = jnp.mean(target, axis=-1, keepdims=True)
       var = jnp.var(target, axis=-1, keepdims=True, ddof=1)
@@ -194,7 +244,7 @@ def build(config) -> base.Method:
     hidden = is_masked[..., None]
     masked = jnp.where(hidden, 0.0, target)
     pasted = jnp.where(hidden, pred, target)
-    rows = [images] + [masking.unpatchify(x, p, 3) for x in (masked, pasted)]
+    rows = [images] + [patches.unpatchify(x, p, 3) for x in (masked, pasted)]
     rows = jnp.stack([jnp.clip(r * std + mean, 0.0, 1.0) for r in rows])
     # 1-pixel white separators between and around the images.
     rows = jnp.pad(

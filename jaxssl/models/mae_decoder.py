@@ -4,7 +4,7 @@ The encoder sees only the visible patches; the decoder embeds its tokens to
 the decoder width, appends one shared learned mask token per hidden patch,
 puts every token back in patch order with `ids_restore`, adds fixed 2-D
 sin-cos position embeddings, runs pre-norm transformer blocks and predicts
-the `p * p * 3` pixel values of every patch (in `jaxssl.masking.patchify`
+the `p * p * 3` pixel values of every patch (in `jaxssl.models.patches.patchify`
 order). The cls token goes through the decoder (with a zero position
 embedding) and is dropped from the output, as in the official code.
 
@@ -63,7 +63,7 @@ class MAEDecoder(nn.Module):
       cls: [n, d_enc] the encoder's cls token (after its final LayerNorm).
       tokens: [n, l_keep, d_enc] the encoder's visible patch tokens, in
         `ids_keep` order (the first `l_keep` entries of the shuffle).
-      ids_restore: [n, l] from `jaxssl.masking.random_masking`.
+      ids_restore: [n, l] from `jaxssl.methods.mae.random_masking`.
       grid: (grid_h, grid_w) patch grid with grid_h * grid_w = l; default a
         square grid.
 

@@ -6,8 +6,8 @@ and a final LayerNorm. There is no classification head. `keep_idx` runs the
 encoder on a subset of patch tokens, as MAE's encoder does on the visible
 patches.
 
-The patch embedding is a Dense over `jaxssl.masking.patchify` patches (the
-layout of MAE's targets), i.e. a stride-p convolution written as a matmul;
+The patch embedding is a Dense over `jaxssl.models.patches.patchify` patches
+(the layout of MAE's targets), i.e. a stride-p convolution written as a matmul;
 its kernel is a [p, p, 3, d] conv kernel reshaped to [p * p * 3, d].
 
 References:
@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxssl import masking
+from jaxssl.models import patches
 
 POS_EMBEDS = ("learned", "sincos")
 # "cls": the cls token (ViT, DINO, MAE's linear probe); "mean": the mean of
@@ -147,9 +147,10 @@ class ViT(nn.Module):
       images: [n, h, w, 3] float images; h and w divisible by patch_size.
       train: unused (no dropout or BatchNorm); kept for a uniform API.
       keep_idx: optional [n, l_keep] int indices into the l = (h/p)(w/p)
-        patch tokens (row-major, as `jaxssl.masking.patchify`), e.g. the
-        `ids_keep` of `jaxssl.masking.random_masking`; only these tokens, with
-        their position embeddings, enter the blocks (MAE's encoder).
+        patch tokens (row-major, as `jaxssl.models.patches.patchify`), e.g.
+        the `ids_keep` of `jaxssl.methods.mae.random_masking`; only these
+        tokens, with their position embeddings, enter the blocks (MAE's
+        encoder).
 
     Returns:
       dict with "feats": [n, d] the cls token (`pool="cls"`) or the mean
@@ -166,7 +167,7 @@ class ViT(nn.Module):
       raise ValueError(f"ViT pool={self.pool!r} is not one of {POOLS}")
     n, h, w, _ = images.shape
     # One patch layout for the ViT input, MAE's targets and masks.
-    x = masking.patchify(jnp.asarray(images, jnp.float32), self.patch_size)
+    x = patches.patchify(jnp.asarray(images, jnp.float32), self.patch_size)
     x = _dense(self.width, name="patch_embed")(x)
     grid = (h // self.patch_size, w // self.patch_size)
     if self.pos_embed == "learned":

@@ -48,16 +48,25 @@ _CONTRACT = [
   "marginal_entropy",
 ]
 
-_HELPER_MODULES = ("jaxssl.masking", "jaxssl.pretext")
+# The pure helpers that are not losses, beside their users (doctested too).
+_HELPER_MODULES = (
+  "jaxssl.masking",
+  "jaxssl.pretext",
+  "jaxssl.models.patches",
+)
 # Internal plumbing without public functions (no examples required).
 _NO_EXAMPLES = ("_common", "_collectives")
 
 
 def test_helper_names_exist():
   from jaxssl import masking, pretext  # pylint: disable=g-import-not-at-top
+  from jaxssl.methods import mae  # pylint: disable=g-import-not-at-top
+  from jaxssl.models import patches  # pylint: disable=g-import-not-at-top
 
   for module, names in (
-    (masking, ("patchify", "unpatchify", "random_masking", "mask_tokens")),
+    (patches, ("patchify", "unpatchify")),
+    (mae, ("random_masking",)),
+    (masking, ("mask_tokens",)),
     (
       pretext,
       ("rotation", "jigsaw", "relative_position", "rgb_to_lab", "colorization"),

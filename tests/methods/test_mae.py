@@ -13,8 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib, masking, methods
-from jaxssl.models import mae_decoder, vit
+from jaxssl import configs_lib, methods
+from jaxssl.methods import mae
+from jaxssl.models import mae_decoder, patches, vit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 N, SIZE, PATCH = 4, 32, 8
@@ -79,7 +80,7 @@ def test_loss_matches_numpy_reference_on_masked_patches_only():
   value, (new_extra, metrics) = _loss_fn(method)(params, extra, images, rng)
   assert new_extra == {}
   # Independent forward pass from the same step key.
-  ids_keep, is_masked, ids_restore = masking.random_masking(
+  ids_keep, is_masked, ids_restore = mae.random_masking(
     rng, N, L, ratio=config.method.mask_ratio
   )
   encoder = vit.vit_tiny(patch_size=PATCH, pos_embed="sincos")
@@ -98,7 +99,7 @@ def test_loss_matches_numpy_reference_on_masked_patches_only():
     )
 
   pred = np.asarray(predict(params, images, ids_keep, ids_restore))
-  target = _norm_pix_numpy(np.asarray(masking.patchify(images, PATCH)))
+  target = _norm_pix_numpy(np.asarray(patches.patchify(images, PATCH)))
   hidden = np.asarray(is_masked)
   per_patch = ((pred - target) ** 2).mean(-1)
   np.testing.assert_allclose(value, per_patch[hidden].mean(), rtol=1e-4)
@@ -120,10 +121,10 @@ def test_encoder_sees_only_visible_patches():
   not the predictions, so the visible-patch error is bit-for-bit equal."""
   config, method, params, extra = _setup()
   images, rng = _images(2), jax.random.key(7)
-  _, is_masked, _ = masking.random_masking(
+  _, is_masked, _ = mae.random_masking(
     rng, N, L, ratio=config.method.mask_ratio
   )
-  hidden = masking.unpatchify(
+  hidden = patches.unpatchify(
     jnp.repeat(is_masked[..., None], PATCH * PATCH * 3, -1).astype(jnp.float32),
     PATCH,
     3,
@@ -205,9 +206,9 @@ def test_reconstruction_figure_masks_per_example():
   masks = []
   for i in range(N):
     np.testing.assert_allclose(cell(0, i), shown[i], atol=1e-6)
-    masked = np.asarray(masking.patchify(cell(1, i)[None], PATCH))[0]
-    orig = np.asarray(masking.patchify(shown[i][None], PATCH))[0]
-    recon = np.asarray(masking.patchify(cell(2, i)[None], PATCH))[0]
+    masked = np.asarray(patches.patchify(cell(1, i)[None], PATCH))[0]
+    orig = np.asarray(patches.patchify(shown[i][None], PATCH))[0]
+    recon = np.asarray(patches.patchify(cell(2, i)[None], PATCH))[0]
     # Hidden patches are shown as the data mean colour.
     hidden = np.all(np.isclose(masked, np.tile(mean, PATCH * PATCH)), -1)
     assert hidden.sum() == L - l_keep, (i, hidden.sum())

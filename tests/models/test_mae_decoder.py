@@ -5,13 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import masking
+from jaxssl.methods import mae
 from jaxssl.models import mae_decoder, vit
 
 
 def _inputs(n=3, l=16, ratio=0.75, d_enc=8, seed=0):
   k_mask, k_cls, k_tok = jax.random.split(jax.random.key(seed), 3)
-  ids_keep, is_masked, ids_restore = masking.random_masking(
+  ids_keep, is_masked, ids_restore = mae.random_masking(
     k_mask, n, l, ratio=ratio
   )
   cls = jax.random.normal(k_cls, (n, d_enc))

@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib, masking, models
+from jaxssl import configs_lib, models
+from jaxssl.methods import mae
 from jaxssl.models import conv as conv_lib
 from jaxssl.models import resnet, vit
 
@@ -219,7 +220,7 @@ def test_vit_outputs_and_keep_idx():
   keep = perm[:, :5]
   keep_rows = jnp.tile(jnp.arange(4, 9)[None], (2, 1))  # skips grid row 0
   other = images.at[:, :4].set(0.0)  # changes grid row 0 (tokens 0..3) only
-  ids_keep, _, _ = masking.random_masking(jax.random.key(3), 2, 16, ratio=0.75)
+  ids_keep, _, _ = mae.random_masking(jax.random.key(3), 2, 16, ratio=0.75)
 
   @jax.jit
   def run(variables, images, other):
