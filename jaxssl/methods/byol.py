@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import jax
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common, online_target
 
 
@@ -53,10 +53,8 @@ def build(config) -> base.Method:
   group = common.single_group(config, num_views=2, method="byol")
   online_target.check_projector(config, "byol")
   online_target.check_ema_config(config)
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
-  online = online_target.OnlineNetwork(encoder, models.predictor(config.model))
+  encoder = common.encoder(config)
+  online = online_target.OnlineNetwork(encoder, common.predictor(config))
 
   def init(rng, batch):
     params, extra = online_target.init(online, rng, batch[group][:2, 0])

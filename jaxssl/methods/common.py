@@ -1,14 +1,75 @@
 """Small helpers shared by method files.
 
-View handling, the one-encoder forward of the methods that put both views
-through one network in one call, collapse metrics, per-step schedules and
-EMA / freezing of parameters.
+The one place that turns `config.model` into models (`backbone`,
+`projector`, `predictor`, `encoder`), view handling, the one-encoder
+forward of the methods that put both views through one network in one
+call, collapse metrics, per-step schedules and EMA / freezing of
+parameters.
 """
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from jaxssl import models
+
+# Config -> model. Models take plain arguments (`jaxssl.models`); these read
+# `config.model`, so every method builds its networks the same way.
+
+
+def backbone(config, **overrides) -> nn.Module:
+  """The backbone `config.model.name`; `backbone(config).kind` is its kind.
+
+  Args:
+    config: the run's config; reads `model.name` and, for ViTs,
+      `model.patch_size` and `model.vit_pool`.
+    **overrides: other `models.backbone` arguments (e.g. MAE's
+      `pos_embed="sincos"`).
+
+  Raises:
+    ValueError: naming `config.model.name` if it is not a backbone.
+  """
+  name = config.model.name
+  if name not in models.BACKBONES:
+    raise ValueError(
+      f"config.model.name={name!r} is not one of {sorted(models.BACKBONES)}"
+    )
+  kwargs = {
+    "patch_size": config.model.patch_size,
+    "pool": config.model.vit_pool,
+  }
+  return models.backbone(name, **{**kwargs, **overrides})
+
+
+def projector(config) -> nn.Module | None:
+  """The projection MLP of `config.model.proj_*` (None: proj_layers=0)."""
+  m = config.model
+  if m.proj_layers < 0:
+    raise ValueError(
+      f"config.model.proj_layers={m.proj_layers!r} must be >= 0 (0: no "
+      "projector)"
+    )
+  return models.projector(
+    num_layers=m.proj_layers,
+    hidden_dim=m.proj_hidden_dim,
+    out_dim=m.proj_dim,
+    last_bn=m.proj_last_bn,
+  )
+
+
+def predictor(config) -> nn.Module:
+  """The predictor MLP of `config.model.pred_*`, back to `proj_dim`."""
+  m = config.model
+  return models.predictor(
+    hidden_dim=m.pred_hidden_dim, out_dim=m.proj_dim, last_bn=m.pred_last_bn
+  )
+
+
+def encoder(config) -> models.Encoder:
+  """`backbone(config)` followed by `projector(config)`."""
+  return models.Encoder(backbone(config), projector(config))
 
 
 def single_group(config, *, num_views: int, method: str) -> str:

@@ -52,7 +52,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common, multicrop
 from jaxssl.models import prototype_heads
 
@@ -103,7 +103,7 @@ def head_use_bn(config) -> bool:
   and AdamW alike). The official `use_bn_in_head=True` option fixes it
   (grad norm ~15, no collapse). There is no config key for it yet.
   """
-  return not config.model.name.startswith("vit_")
+  return common.backbone(config).kind != "vit"
 
 
 def build(config) -> base.Method:
@@ -113,7 +113,7 @@ def build(config) -> base.Method:
   global_group, local_groups = multicrop.view_groups(config, method="dino")
   groups = (global_group, *local_groups)
   multicrop.check_patch_size(config, groups)
-  backbone = models.backbone(config.model)
+  backbone = common.backbone(config)
   head = prototype_heads.DINOHead(
     num_prototypes=m.num_prototypes,
     hidden_dim=m.head_hidden_dim,

@@ -50,11 +50,11 @@ FIGURE_IMAGES = 8
 def _check(config, group: str) -> tuple[int, int]:
   """Raises ValueError naming the config key; returns (patch, l_keep)."""
   m, model = config.method, config.model
-  if not model.name.startswith("vit_"):
+  if common.backbone(config).kind != "vit":
+    vits = [k for k in models.BACKBONES if models.backbone(k).kind == "vit"]
     raise ValueError(
       f"method 'mae' needs a ViT: config.model.name="
-      f"{model.name!r} is not one of "
-      f"{sorted(k for k in models.BACKBONES if 'vit' in k)}"
+      f"{model.name!r} is not one of {sorted(vits)}"
     )
   if not 0.0 <= m.mask_ratio < 1.0:
     raise ValueError(
@@ -104,9 +104,7 @@ def build(config) -> base.Method:
   p, _ = _check(config, group)
   m = config.method
   ratio, norm_pix = float(m.mask_ratio), bool(m.norm_pix_loss)
-  encoder = models.BACKBONES[config.model.name](
-    patch_size=p, pos_embed="sincos", pool=config.model.vit_pool
-  )
+  encoder = common.backbone(config, pos_embed="sincos")
   decoder = mae_decoder.MAEDecoder(
     width=m.decoder_dim,
     depth=m.decoder_depth,

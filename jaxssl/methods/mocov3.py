@@ -48,7 +48,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common, online_target
 
 
@@ -75,10 +75,8 @@ def build(config) -> base.Method:
   online_target.check_projector(config, "mocov3")
   online_target.check_ema_config(config)
   temperature = config.method.temperature
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
-  online = online_target.OnlineNetwork(encoder, models.predictor(config.model))
+  encoder = common.encoder(config)
+  online = online_target.OnlineNetwork(encoder, common.predictor(config))
 
   def init(rng, batch):
     params, extra = online_target.init(online, rng, batch[group][:2, 0])

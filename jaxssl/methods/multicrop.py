@@ -62,7 +62,7 @@ def view_groups(config, *, method: str) -> tuple[str, tuple[str, ...]]:
 
 def check_patch_size(config, groups) -> None:
   """ViTs: `config.model.patch_size` must divide every crop and eval size."""
-  if not config.model.name.startswith("vit_"):
+  if common.backbone(config).kind != "vit":
     return
   p = config.model.patch_size
   sides = [

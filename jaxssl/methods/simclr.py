@@ -7,7 +7,7 @@ References:
 
 from __future__ import annotations
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common
 
 
@@ -18,9 +18,7 @@ def build(config) -> base.Method:
   views (any name; its batch entry is `[n, 2, h, w, 3]`).
   """
   group = common.single_group(config, num_views=2, method="simclr")
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
+  encoder = common.encoder(config)
   temperature = config.method.temperature
 
   def init(rng, batch):

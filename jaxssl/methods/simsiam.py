@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import jax
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common, online_target
 
 
@@ -38,10 +38,8 @@ def build(config) -> base.Method:
   """
   group = common.single_group(config, num_views=2, method="simsiam")
   online_target.check_projector(config, "simsiam")
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
-  online = online_target.OnlineNetwork(encoder, models.predictor(config.model))
+  encoder = common.encoder(config)
+  online = online_target.OnlineNetwork(encoder, common.predictor(config))
 
   def init(rng, batch):
     return online_target.init(online, rng, batch[group][:2, 0])

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common
 
 
@@ -48,9 +48,7 @@ def build(config) -> base.Method:
       f"config.model.proj_layers={config.model.proj_layers!r}:"
       " supcon needs a projector (>= 1 layer)"
     )
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
+  encoder = common.encoder(config)
 
   def init(rng, batch):
     return common.init_encoder(encoder, rng, batch[group])

@@ -49,7 +49,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common, multicrop
 from jaxssl.models import prototype_heads
 
@@ -103,10 +103,8 @@ def build(config) -> base.Method:
   global_group, local_groups = multicrop.view_groups(config, method="swav")
   groups = (global_group, *local_groups)
   multicrop.check_patch_size(config, groups)
-  backbone = models.backbone(config.model)
-  head = prototype_heads.SwAVHead(
-    models.projector(config.model), m.num_prototypes
-  )
+  backbone = common.backbone(config)
+  head = prototype_heads.SwAVHead(common.projector(config), m.num_prototypes)
   num_global = config.data.views[global_group].num_views
   num_views = sum(config.data.views[g].num_views for g in groups)
   k = m.num_prototypes

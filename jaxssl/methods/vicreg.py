@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import jax
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common
 
 
@@ -62,9 +62,7 @@ def build(config) -> base.Method:
       f"config.model.proj_layers={config.model.proj_layers!r}:"
       " vicreg needs a projector (>= 1 layer)"
     )
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
+  encoder = common.encoder(config)
 
   def init(rng, batch):
     return common.init_encoder(encoder, rng, batch[group])

@@ -13,8 +13,8 @@ import methods_testing as mt
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib, methods, models
-from jaxssl.methods import dino, multicrop
+from jaxssl import configs_lib, methods
+from jaxssl.methods import common, dino, multicrop
 from jaxssl.models import prototype_heads
 
 N = 4
@@ -117,7 +117,7 @@ def test_loss_matches_numpy_on_the_method_logits(setup):
   config, _, batch, params, extra, _ = setup
   step = 3
   value, (new_extra, metrics) = _run(setup, step)[:2]
-  backbone = models.backbone(config.model)
+  backbone = common.backbone(config)
   head = prototype_heads.DINOHead(
     num_prototypes=16, hidden_dim=32, bottleneck_dim=8, use_bn=True
   )

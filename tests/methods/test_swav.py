@@ -16,7 +16,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxssl import configs_lib, losses, methods
-from jaxssl.methods import multicrop, swav
+from jaxssl.methods import common, multicrop, swav
 
 N = 8
 K = 12
@@ -65,8 +65,8 @@ def setup():
   @jax.jit
   def scores(params, extra, batch):
     out, _ = multicrop.apply_backbone_and_head(
-      swav.models.backbone(config.model),
-      swav.prototype_heads.SwAVHead(swav.models.projector(config.model), K),
+      common.backbone(config),
+      swav.prototype_heads.SwAVHead(common.projector(config), K),
       params,
       extra["batch_stats"],
       [batch["global_crops"], batch["local_crops"]],
