@@ -47,9 +47,26 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from jaxssl import losses
 from jaxssl.methods import base, common, online_target
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """MoCo v3's `config.method` keys (but `name`) and their defaults."""
+  m = common.ema_config()
+  m.temperature = 0.1  # losses.info_nce's softmax temperature, > 0
+  return m
+
+
+def check_config(config) -> None:
+  """ValueError naming the key: one group of two views, a projector,
+  temperature > 0, the EMA momenta in range."""
+  common.single_group(config, num_views=2, method="mocov3")
+  common.check_projector(config, "mocov3")
+  common.check_positive(config, "temperature")
+  common.check_ema(config)
 
 
 def _normalize(x: jax.Array) -> jax.Array:
@@ -72,8 +89,6 @@ def build(config) -> base.Method:
   `config.train.total_steps` (the length of the momentum schedule).
   """
   group = common.single_group(config, num_views=2, method="mocov3")
-  online_target.check_projector(config, "mocov3")
-  online_target.check_ema_config(config)
   temperature = config.method.temperature
   encoder = common.encoder(config)
   online = online_target.OnlineNetwork(encoder, common.predictor(config))
@@ -104,7 +119,7 @@ def build(config) -> base.Method:
     )
     metrics = {
       "loss": value,
-      "tau": online_target.ema_momentum(config, step),
+      "tau": common.ema_momentum(config, step),
       "contrast_acc": 0.5 * (_top1(q1, k2) + _top1(q2, k1)),
       **common.embedding_metrics(outs[0]["z"], outs[1]["z"]),
     }
@@ -124,3 +139,11 @@ def build(config) -> base.Method:
     features=features,
     update_extra=update_extra,
   )
+
+
+METHOD = base.MethodDef(
+  name="mocov3",
+  build=build,
+  config=default_config,
+  check=check_config,
+)

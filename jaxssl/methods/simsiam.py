@@ -26,9 +26,22 @@ References:
 from __future__ import annotations
 
 import jax
+import ml_collections
 
 from jaxssl import losses
 from jaxssl.methods import base, common, online_target
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """SimSiam's `config.method` keys (but `name`): none, its networks are
+  `config.model`'s."""
+  return ml_collections.ConfigDict()
+
+
+def check_config(config) -> None:
+  """ValueError naming the key: one group of two views, a projector."""
+  common.single_group(config, num_views=2, method="simsiam")
+  common.check_projector(config, "simsiam")
 
 
 def build(config) -> base.Method:
@@ -37,7 +50,6 @@ def build(config) -> base.Method:
   Reads the single two-view group of `config.data.views`.
   """
   group = common.single_group(config, num_views=2, method="simsiam")
-  online_target.check_projector(config, "simsiam")
   encoder = common.encoder(config)
   online = online_target.OnlineNetwork(encoder, common.predictor(config))
 
@@ -63,3 +75,11 @@ def build(config) -> base.Method:
     return online_target.features(encoder, params, extra, images)
 
   return base.Method(name="simsiam", init=init, loss=loss, features=features)
+
+
+METHOD = base.MethodDef(
+  name="simsiam",
+  build=build,
+  config=default_config,
+  check=check_config,
+)

@@ -24,7 +24,7 @@ WARMUP = 11
 
 
 def _config(**method):
-  c = configs_lib.base_config()
+  c = configs_lib.base_config("dino")
   c.data.views = {
     "global_crops": configs_lib.view_group(num_views=2, size=32),
     "local_crops": configs_lib.view_group(
@@ -32,7 +32,6 @@ def _config(**method):
     ),
   }
   c.model.name = "tiny_resnet"
-  c.method.name = "dino"
   c.method.update(
     num_prototypes=16,
     head_hidden_dim=32,
