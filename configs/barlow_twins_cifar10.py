@@ -21,7 +21,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("barlow_twins")
   steps_per_epoch = recipes.cifar10_run(
     config, epochs=args.epochs, batch_size=256
   )
@@ -30,8 +30,7 @@ def get_config(arg=None):
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 2048
   config.model.proj_dim = 2048
-  config.method.name = "barlow_twins"
-  config.method.barlow_lambda = 0.0051
+  config.method.off_diagonal_weight = 0.0051
   config.method.barlow_scale = 0.1
   config.optim.name = "lars"
   config.optim.lr = 0.3

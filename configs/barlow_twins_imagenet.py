@@ -24,7 +24,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("barlow_twins")
   steps_per_epoch = recipes.imagenet_run(
     config, epochs=args.epochs, batch_size=2048
   )
@@ -33,8 +33,7 @@ def get_config(arg=None):
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 8192
   config.model.proj_dim = 8192
-  config.method.name = "barlow_twins"
-  config.method.barlow_lambda = 0.0051
+  config.method.off_diagonal_weight = 0.0051
   config.method.barlow_scale = 1.0
   config.optim.name = "lars"
   config.optim.lr = 0.2

@@ -28,15 +28,14 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("barlow_twins")
   recipes.embedded_run(config, total_steps=300, batch_size=128)
   config.data.views = {"views": recipes.embedded_views()}
   config.model.name = "tiny_resnet"
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 512
   config.model.proj_dim = 128
-  config.method.name = "barlow_twins"
-  config.method.barlow_lambda = 0.0051
+  config.method.off_diagonal_weight = 0.0051
   config.method.barlow_scale = 0.1
   config.optim.name = "lars"
   config.optim.lr = 0.3

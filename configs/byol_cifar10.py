@@ -21,7 +21,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("byol")
   steps_per_epoch = recipes.cifar10_run(
     config, epochs=args.epochs, batch_size=256
   )
@@ -30,7 +30,6 @@ def get_config(arg=None):
   config.model.proj_hidden_dim = 4096
   config.model.proj_dim = 256
   config.model.pred_hidden_dim = 4096
-  config.method.name = "byol"
   config.method.ema_momentum = 0.99
   config.method.ema_momentum_end = 1.0
   config.optim.name = "lars"

@@ -27,7 +27,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("byol")
   recipes.embedded_run(config, total_steps=400, batch_size=128)
   config.data.views = {
     "views": recipes.embedded_views(solarize_prob=(0.0, 0.2))
@@ -36,7 +36,6 @@ def get_config(arg=None):
   config.model.proj_hidden_dim = 512
   config.model.proj_dim = 128
   config.model.pred_hidden_dim = 512
-  config.method.name = "byol"
   config.method.ema_momentum = 0.9
   config.method.ema_momentum_end = 1.0
   config.optim.name = "lars"

@@ -31,7 +31,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("dino")
   steps_per_epoch = recipes.cifar10_run(
     config, epochs=args.epochs, batch_size=256
   )
@@ -39,7 +39,6 @@ def get_config(arg=None):
     "global_crops": recipes.byol_views(size=32, blur_prob=0.0)
   }
   config.model.name = "resnet18_cifar"
-  config.method.name = "dino"
   config.method.num_prototypes = 4096
   config.method.head_hidden_dim = 2048
   config.method.head_bottleneck_dim = 256

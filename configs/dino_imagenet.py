@@ -31,7 +31,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=800)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("dino")
   steps_per_epoch = recipes.imagenet_run(
     config, epochs=args.epochs, batch_size=1024
   )
@@ -47,7 +47,6 @@ def get_config(arg=None):
   }
   config.model.name = "vit_small"
   config.model.patch_size = 16
-  config.method.name = "dino"
   config.method.num_prototypes = 65536
   config.method.head_hidden_dim = 2048
   config.method.head_bottleneck_dim = 256

@@ -68,7 +68,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("dino")
   recipes.embedded_run(config, total_steps=300, batch_size=128)
   # Hue jitter only: brightness/contrast/saturation jitter stopped DINO from
   # bootstrapping here (see the docstring).
@@ -80,7 +80,6 @@ def get_config(arg=None):
     ),
   }
   config.model.name = "tiny_resnet"
-  config.method.name = "dino"
   config.method.num_prototypes = 256
   config.method.head_hidden_dim = 512
   config.method.head_bottleneck_dim = 64

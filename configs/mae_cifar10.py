@@ -27,7 +27,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("mae")
   steps_per_epoch = recipes.cifar10_run(
     config, epochs=args.epochs, batch_size=256
   )
@@ -45,9 +45,8 @@ def get_config(arg=None):
   }
   config.model.name = "vit_small"
   config.model.patch_size = 4
-  config.method.name = "mae"
   config.method.mask_ratio = 0.75
-  config.method.norm_pix_loss = True
+  config.method.norm_pix = True
   config.method.decoder_dim = 512
   config.method.decoder_depth = 8
   config.method.decoder_heads = 16

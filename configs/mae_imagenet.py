@@ -26,7 +26,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=800)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("mae")
   steps_per_epoch = recipes.imagenet_run(
     config, epochs=args.epochs, batch_size=4096, ckpt_every_epochs=5
   )
@@ -44,9 +44,8 @@ def get_config(arg=None):
   }
   config.model.name = "vit_base"
   config.model.patch_size = 16
-  config.method.name = "mae"
   config.method.mask_ratio = 0.75
-  config.method.norm_pix_loss = True
+  config.method.norm_pix = True
   config.method.decoder_dim = 512
   config.method.decoder_depth = 8
   config.method.decoder_heads = 16

@@ -25,7 +25,7 @@ digit features in this budget: the reconstruction loss falls from 0.96 (step
 10) to 0.14 at step 40 by predicting each image's colour (one global tint
 per image, visible in any patch) and then stays flat near 0.12, and the
 reconstruction figure shows flat colour where the digit was hidden. Tried,
-also at chance: pixel targets (`method.norm_pix_loss=False`, kNN 9.38%,
+also at chance: pixel targets (`method.norm_pix=False`, kNN 9.38%,
 linear 10.07%); grey inputs (`gray_prob=1.0`) leave per-patch normalised
 targets dominated by the pixel noise (loss stayed at 0.995, aborted).
 Given the whole 10-minute budget (2000 steps, 18 epochs; 455 images/s in
@@ -43,7 +43,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("mae")
   recipes.embedded_run(config, total_steps=400, batch_size=128)
   # MAE's augmentation only: the crop; no colour jitter or grayscale.
   config.data.views = {
@@ -51,9 +51,8 @@ def get_config(arg=None):
   }
   config.model.name = "vit_tiny"
   config.model.patch_size = 8
-  config.method.name = "mae"
   config.method.mask_ratio = 0.75
-  config.method.norm_pix_loss = True
+  config.method.norm_pix = True
   config.method.decoder_dim = 128
   config.method.decoder_depth = 2
   config.method.decoder_heads = 4

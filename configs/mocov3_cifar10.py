@@ -22,7 +22,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("mocov3")
   steps_per_epoch = recipes.cifar10_run(
     config, epochs=args.epochs, batch_size=256
   )
@@ -34,7 +34,6 @@ def get_config(arg=None):
   config.model.proj_last_bn = True
   config.model.pred_hidden_dim = 4096
   config.model.pred_last_bn = False
-  config.method.name = "mocov3"
   config.method.temperature = 0.2
   config.method.ema_momentum = 0.99
   config.method.ema_momentum_end = 1.0

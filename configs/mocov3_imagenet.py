@@ -36,7 +36,7 @@ def get_config(arg=None):
     raise ValueError(
       f"config arg arch={args.arch!r} must be vit_small or vit_base"
     )
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("mocov3")
   steps_per_epoch = recipes.imagenet_run(
     config, epochs=args.epochs, batch_size=4096
   )
@@ -49,7 +49,6 @@ def get_config(arg=None):
   config.model.proj_last_bn = True
   config.model.pred_hidden_dim = 4096
   config.model.pred_last_bn = True
-  config.method.name = "mocov3"
   config.method.temperature = 0.2
   config.method.ema_momentum = 0.99
   config.method.ema_momentum_end = 1.0

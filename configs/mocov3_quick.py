@@ -26,7 +26,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("mocov3")
   recipes.embedded_run(config, total_steps=400, batch_size=128)
   config.data.views = {
     "views": recipes.embedded_views(solarize_prob=(0.0, 0.2))
@@ -38,7 +38,6 @@ def get_config(arg=None):
   config.model.proj_last_bn = True
   config.model.pred_hidden_dim = 512
   config.model.pred_last_bn = False
-  config.method.name = "mocov3"
   config.method.temperature = 0.2
   config.method.ema_momentum = 0.9
   config.method.ema_momentum_end = 1.0

@@ -19,13 +19,12 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("simclr")
   recipes.embedded_run(config, total_steps=400, batch_size=128)
   config.data.views = {"views": recipes.embedded_views()}
   config.model.name = "tiny_resnet"
   config.model.proj_hidden_dim = 512
   config.model.proj_dim = 128
-  config.method.name = "simclr"
   config.method.temperature = 0.2
   config.optim.name = "lars"
   config.optim.lr = 1.0

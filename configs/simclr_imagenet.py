@@ -18,7 +18,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("simclr")
   steps_per_epoch = recipes.imagenet_run(
     config, epochs=args.epochs, batch_size=4096
   )
@@ -26,7 +26,6 @@ def get_config(arg=None):
   config.model.name = "resnet50"
   config.model.proj_hidden_dim = 2048
   config.model.proj_dim = 128
-  config.method.name = "simclr"
   config.method.temperature = 0.1
   config.optim.name = "lars"
   config.optim.lr = 0.3

@@ -21,7 +21,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("simsiam")
   steps_per_epoch = recipes.cifar10_run(
     config, epochs=args.epochs, batch_size=256
   )
@@ -48,7 +48,6 @@ def get_config(arg=None):
   config.model.proj_last_bn = True
   config.model.pred_hidden_dim = 512
   config.model.pred_last_bn = False
-  config.method.name = "simsiam"
   config.method.fixed_predictor_lr = True
   config.optim.name = "sgd"
   config.optim.lr = 0.5

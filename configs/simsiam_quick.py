@@ -45,7 +45,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("simsiam")
   recipes.embedded_run(config, total_steps=500, batch_size=128)
   config.data.views = {"views": recipes.embedded_views()}
   config.model.name = "tiny_resnet"
@@ -55,7 +55,6 @@ def get_config(arg=None):
   config.model.proj_last_bn = True
   config.model.pred_hidden_dim = 128
   config.model.pred_last_bn = False
-  config.method.name = "simsiam"
   config.optim.name = "sgd"
   config.optim.lr = 0.5
   config.optim.momentum = 0.9

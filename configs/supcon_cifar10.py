@@ -22,7 +22,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("supcon")
   steps_per_epoch = recipes.cifar10_run(
     config, epochs=args.epochs, batch_size=256
   )
@@ -31,7 +31,6 @@ def get_config(arg=None):
   config.model.proj_layers = 2
   config.model.proj_hidden_dim = 2048
   config.model.proj_dim = 256
-  config.method.name = "supcon"
   config.method.temperature = 0.2
   config.optim.name = "sgd"
   config.optim.lr = 0.4

@@ -26,7 +26,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=350)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("supcon")
   steps_per_epoch = recipes.imagenet_run(
     config, epochs=args.epochs, batch_size=6144
   )
@@ -34,7 +34,6 @@ def get_config(arg=None):
   config.model.name = "resnet50"
   config.model.proj_layers = 1
   config.model.proj_dim = 128
-  config.method.name = "supcon"
   config.method.temperature = 0.1
   config.optim.name = "lars"
   config.optim.lr = 0.4

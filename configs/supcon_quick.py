@@ -33,7 +33,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("supcon")
   recipes.embedded_run(config, total_steps=300, batch_size=128)
   config.data.views = {"views": recipes.embedded_views()}
   config.model.name = "tiny_resnet"
@@ -41,7 +41,6 @@ def get_config(arg=None):
   config.model.proj_hidden_dim = 512
   config.model.proj_dim = 128
   config.model.proj_last_bn = True
-  config.method.name = "supcon"
   config.method.temperature = 0.1
   config.optim.name = "lars"
   config.optim.lr = 1.0

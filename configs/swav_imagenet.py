@@ -27,7 +27,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=800)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("swav")
   steps_per_epoch = recipes.imagenet_run(
     config, epochs=args.epochs, batch_size=4096
   )
@@ -41,11 +41,10 @@ def get_config(arg=None):
   config.model.proj_hidden_dim = 2048
   config.model.proj_dim = 128
   config.model.proj_layers = 2
-  config.method.name = "swav"
   config.method.num_prototypes = 3000
   config.method.temperature = 0.1
-  config.method.sinkhorn_iters = 3
-  config.method.sinkhorn_epsilon = 0.05
+  config.method.iterations = 3
+  config.method.epsilon = 0.05
   config.method.queue_size = 0
   config.method.freeze_last_layer_steps = 313
   config.optim.name = "lars"

@@ -46,7 +46,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("swav")
   recipes.embedded_run(config, total_steps=300, batch_size=128)
   # Hue jitter only: with brightness/contrast/saturation jitter the codes
   # went uniform (loss stuck at log K; see the docstring).
@@ -60,11 +60,10 @@ def get_config(arg=None):
   config.model.name = "tiny_resnet"
   config.model.proj_hidden_dim = 512
   config.model.proj_dim = 128
-  config.method.name = "swav"
   config.method.num_prototypes = 100
   config.method.temperature = 0.1
-  config.method.sinkhorn_iters = 3
-  config.method.sinkhorn_epsilon = 0.05
+  config.method.iterations = 3
+  config.method.epsilon = 0.05
   config.method.queue_size = 1024
   config.method.queue_start_steps = 60
   config.method.freeze_last_layer_steps = 20

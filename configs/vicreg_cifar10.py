@@ -20,7 +20,7 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False, epochs=1000)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("vicreg")
   steps_per_epoch = recipes.cifar10_run(
     config, epochs=args.epochs, batch_size=256
   )
@@ -33,10 +33,9 @@ def get_config(arg=None):
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 2048
   config.model.proj_dim = 2048
-  config.method.name = "vicreg"
-  config.method.vicreg_sim = 25.0
-  config.method.vicreg_std = 25.0
-  config.method.vicreg_cov = 1.0
+  config.method.invariance_weight = 25.0
+  config.method.variance_weight = 25.0
+  config.method.covariance_weight = 1.0
   config.optim.name = "lars"
   config.optim.lr = 0.3
   config.optim.lr_scaling = "linear"

@@ -25,17 +25,16 @@ from jaxssl import configs_lib, recipes
 
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
-  config = configs_lib.base_config()
+  config = configs_lib.base_config("vicreg")
   recipes.embedded_run(config, total_steps=300, batch_size=128)
   config.data.views = {"views": recipes.embedded_views()}
   config.model.name = "tiny_resnet"
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 512
   config.model.proj_dim = 512
-  config.method.name = "vicreg"
-  config.method.vicreg_sim = 25.0
-  config.method.vicreg_std = 25.0
-  config.method.vicreg_cov = 1.0
+  config.method.invariance_weight = 25.0
+  config.method.variance_weight = 25.0
+  config.method.covariance_weight = 1.0
   config.optim.name = "lars"
   config.optim.lr = 0.3
   config.optim.lars_trust = 0.02

@@ -5,11 +5,13 @@
 `optim`, `train`, `eval`, `mesh`) and merges the sections that plug-ins own:
 `config.method` from the method's `MethodDef.config` (`jaxssl.methods`),
 the kind's keys of `config.data` from `DataKind.config`
-(`jaxssl.data.kinds`). Every experiment config in `configs/` starts from it
-and changes values; it may add view groups under `data.views` (built with
-`view_group()`, or from a published recipe in `jaxssl.recipes`) but no other
-key. `validate()` rejects unknown keys and bad values with a message naming
-the key, before anything expensive starts.
+(`jaxssl.data.kinds`). Every experiment config in `configs/` starts from
+`base_config("<method>")` (so that command-line overrides
+`--config.method.<key>=...` find the method's keys) and changes values; it
+may add view groups under `data.views` (built with `view_group()`, or from
+a published recipe in `jaxssl.recipes`) but no other key. `validate()`
+rejects unknown keys and bad values with a message naming the key, before
+anything expensive starts.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from jaxssl import configs_lib, recipes
+from jaxssl import configs_lib, methods, recipes
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "*.py")))
@@ -132,3 +132,99 @@ def test_make_smoke_image_size_shrinks_every_view_group():
   assert config.data.image_size == 64
   assert config.data.views["global_crops"].size == 64
   assert config.data.views["local_crops"].size == 32
+
+
+# --- Method-owned config.method sections ----------------------------------
+
+
+def _quick(method):
+  """The shipped quick config of `method` (SimCLR's is the quickstart)."""
+  name = "quickstart" if method == "simclr" else f"{method}_quick"
+  return configs_lib.load(os.path.join(ROOT, "configs", f"{name}.py"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+@pytest.mark.parametrize("arg", [None, "smoke"])
+def test_method_section_has_exactly_the_method_keys(path, arg):
+  config = configs_lib.load(path, arg)
+  owned = methods.METHODS[config.method.name].config()
+  assert set(config.method) == {"name", *owned}
+
+
+def test_base_config_method_section_is_the_method_def():
+  for name, spec in methods.METHODS.items():
+    section = configs_lib.base_config(name).method
+    assert section.to_dict() == {"name": name, **spec.config().to_dict()}
+
+
+@pytest.mark.parametrize(
+  "method,key",
+  [
+    ("byol", "temperature"),  # SimCLR's, MoCo v3's... not BYOL's
+    ("simsiam", "ema_momentum"),
+    ("vicreg", "vicreg_sim"),  # renamed: invariance_weight
+    ("barlow_twins", "barlow_lambda"),  # renamed: off_diagonal_weight
+    ("swav", "sinkhorn_iters"),  # renamed: iterations
+    ("mae", "norm_pix_loss"),  # renamed: norm_pix
+  ],
+)
+def test_unknown_method_key_is_named(method, key):
+  config = _quick(method)
+  config.method[key] = 1
+  with pytest.raises(ValueError, match=f"'method.{key}' of method '{method}'"):
+    configs_lib.validate(config)
+
+
+def test_switching_method_name_keeps_foreign_keys_out():
+  # A config that starts from another method's base fails at validate,
+  # naming the first key the new method does not own.
+  config = configs_lib.base_config("simclr")
+  config.method.name = "byol"
+  with pytest.raises(ValueError, match="'method.temperature' of method 'byol'"):
+    configs_lib.validate(config)
+
+
+@pytest.mark.parametrize(
+  "method,key,value",
+  [
+    ("simclr", "temperature", 0.0),
+    ("vicreg", "variance_weight", -1.0),
+    ("barlow_twins", "off_diagonal_weight", -1.0),
+    ("byol", "ema_momentum_end", 0.5),
+    ("mocov3", "temperature", -0.2),
+    ("swav", "epsilon", 0.0),
+    ("dino", "center_momentum", 1.5),
+    ("mae", "mask_ratio", 1.0),
+  ],
+)
+def test_invalid_method_value_is_named_at_validate(method, key, value):
+  config = _quick(method)
+  config.method[key] = value
+  with pytest.raises(ValueError, match=f"config.method.{key}="):
+    configs_lib.validate(config)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_method_keys_overridable_from_command_line(path):
+  """`--config.method.<key>=...` parses for every key the method owns."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+
+  config = configs_lib.load(path)
+  keys = [k for k in config.method if k != "name"]
+  overrides = {}
+  for key in keys:
+    value = config.method[key]
+    if isinstance(value, bool):
+      overrides[key] = not value
+    elif isinstance(value, (int, float)):
+      overrides[key] = value + 1
+  argv = ["prog", f"--config={path}"] + [
+    f"--config.method.{k}={v}" for k, v in overrides.items()
+  ]
+  fv = flags.FlagValues()
+  config_flags.DEFINE_config_file(
+    "config", flag_values=fv, lock_config=True, sys_argv=argv
+  )
+  fv(argv)
+  assert {k: fv.config.method[k] for k in overrides} == overrides

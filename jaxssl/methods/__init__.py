@@ -1,16 +1,18 @@
 """SSL methods, one file each, in a plain registry.
 
-Adding a method: write `methods/<name>.py` with a `base.MethodDef` (its
-`build(config) -> Method`, its `config.method` keys and defaults, their
-checks, the data kinds it reads), add it to `METHODS`, add a config. The
-loop and `configs_lib` are not edited.
+Adding a method: write `methods/<name>.py` with a module-level `METHOD =
+base.MethodDef(...)` (its `build(config) -> Method`, its `config.method`
+keys and defaults, their checks and smoke shrink, the data kinds it reads),
+add it to `METHODS`, add a config that starts from
+`configs_lib.base_config("<name>")`. The loop and `configs_lib` are not
+edited. Every method owns its keys: `config.method` holds `name` and
+exactly the keys of its `MethodDef.config()`.
 """
 
 from jaxssl.methods import (
   barlow_twins,
   byol,
   dino,
-  legacy_config,
   mae,
   mocov3,
   simclr,
@@ -21,31 +23,19 @@ from jaxssl.methods import (
 )
 from jaxssl.methods.base import Method, MethodDef
 
-
-def _shared(name, build) -> MethodDef:
-  """A method that still reads the shared `legacy_config` section."""
-  return MethodDef(
-    name=name,
-    build=build,
-    config=legacy_config.config,
-    check=legacy_config.check,
-    smoke=legacy_config.smoke,
-  )
-
-
 METHODS: dict[str, MethodDef] = {
   m.name: m
   for m in (
-    _shared("barlow_twins", barlow_twins.build),
-    _shared("byol", byol.build),
-    _shared("dino", dino.build),
-    _shared("mae", mae.build),
-    _shared("mocov3", mocov3.build),
-    _shared("simclr", simclr.build),
-    _shared("simsiam", simsiam.build),
-    _shared("supcon", supcon.build),
-    _shared("swav", swav.build),
-    _shared("vicreg", vicreg.build),
+    barlow_twins.METHOD,
+    byol.METHOD,
+    dino.METHOD,
+    mae.METHOD,
+    mocov3.METHOD,
+    simclr.METHOD,
+    simsiam.METHOD,
+    supcon.METHOD,
+    swav.METHOD,
+    vicreg.METHOD,
   )
 }
 
@@ -60,5 +50,11 @@ def get(name: str) -> MethodDef:
 
 
 def build(config) -> Method:
-  """The method named by `config.method.name`, built from `config`."""
-  return get(config.method.name).build(config)
+  """The method named by `config.method.name`, built from `config`.
+
+  Runs the method's `check` first (as `configs_lib.validate` does), so a
+  config changed after validation still fails naming the bad key.
+  """
+  spec = get(config.method.name)
+  spec.check(config)
+  return spec.build(config)

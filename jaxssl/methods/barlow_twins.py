@@ -15,6 +15,8 @@ Defaults of the official code (facebookresearch/barlowtwins, main.py):
 projector 8192-8192-8192 (Linear-BN-ReLU twice, then Linear), lambda
 0.0051 (the paper rounds it to 5e-3), LARS, batch 2048. solo-learn multiplies
 the loss by `scale_loss` (0.1 in its CIFAR recipe): `method.barlow_scale`.
+The off-diagonal weight lambda is `method.off_diagonal_weight`, the
+keyword of `losses.barlow_twins`.
 
 References:
   Zbontar, Jing, Misra, LeCun & Deny, "Barlow Twins: Self-Supervised
@@ -24,39 +26,44 @@ References:
 from __future__ import annotations
 
 import jax
+import ml_collections
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common
 
 
+def default_config() -> ml_collections.ConfigDict:
+  """Barlow Twins' `config.method` keys (but `name`) and their defaults."""
+  m = ml_collections.ConfigDict()
+  # losses.barlow_twins' weight of the off-diagonal term (lambda), >= 0.
+  m.off_diagonal_weight = 5e-3
+  m.barlow_scale = 1.0  # overall loss scale, > 0 (solo-learn: 0.1)
+  return m
+
+
+def check_config(config) -> None:
+  """ValueError naming the key: one group of two views, weights in range,
+  a projector."""
+  common.single_group(config, num_views=2, method="barlow_twins")
+  common.check_non_negative(config, "off_diagonal_weight")
+  common.check_positive(config, "barlow_scale")
+  common.check_projector(config, "barlow_twins")
+
+
 def build(config) -> base.Method:
-  """Barlow Twins from `config.model` and `config.method.barlow_*`.
+  """Barlow Twins from `config.model` and `config.method`.
 
   Reads the single view group of `config.data.views`, which must hold two
-  views. The loss is `barlow_scale * (on_diag + barlow_lambda * off_diag)`;
-  metrics: loss, z_std, pos_cos, and the unweighted terms `on_diag`
-  (sum_i (1 - C_ii)^2) and `off_diag` (sum_{i!=j} C_ij^2).
-
-  Raises:
-    ValueError: naming the config key, for a view group that is not two
-      views, `method.barlow_lambda < 0`, `method.barlow_scale <= 0` or no
-      projector (`model.proj_layers=0`).
+  views. The loss is `barlow_scale * (on_diag + off_diagonal_weight *
+  off_diag)`; metrics: loss, z_std, pos_cos, and the unweighted terms
+  `on_diag` (sum_i (1 - C_ii)^2) and `off_diag` (sum_{i!=j} C_ij^2).
+  Config values are checked by `check_config` (`configs_lib.validate` and
+  `methods.build` run it).
   """
   group = common.single_group(config, num_views=2, method="barlow_twins")
-  lam = float(config.method.barlow_lambda)
+  lam = float(config.method.off_diagonal_weight)
   scale = float(config.method.barlow_scale)
-  if lam < 0:
-    raise ValueError(f"config.method.barlow_lambda={lam!r} must be >= 0")
-  if scale <= 0:
-    raise ValueError(f"config.method.barlow_scale={scale!r} must be > 0")
-  if config.model.proj_layers < 1:
-    raise ValueError(
-      f"config.model.proj_layers={config.model.proj_layers!r}:"
-      " barlow_twins needs a projector (>= 1 layer)"
-    )
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
+  encoder = common.encoder(config)
 
   def init(rng, batch):
     return common.init_encoder(encoder, rng, batch[group])
@@ -87,3 +94,11 @@ def build(config) -> base.Method:
   return base.Method(
     name="barlow_twins", init=init, loss=loss, features=features
   )
+
+
+METHOD = base.MethodDef(
+  name="barlow_twins",
+  build=build,
+  config=default_config,
+  check=check_config,
+)

@@ -38,9 +38,23 @@ References:
 from __future__ import annotations
 
 import jax
+import ml_collections
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common, online_target
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """BYOL's `config.method` keys (but `name`): the EMA target's."""
+  return common.ema_config()
+
+
+def check_config(config) -> None:
+  """ValueError naming the key: one group of two views, a projector, the
+  EMA momenta in range."""
+  common.single_group(config, num_views=2, method="byol")
+  common.check_projector(config, "byol")
+  common.check_ema(config)
 
 
 def build(config) -> base.Method:
@@ -51,12 +65,8 @@ def build(config) -> base.Method:
   length of the momentum schedule).
   """
   group = common.single_group(config, num_views=2, method="byol")
-  online_target.check_projector(config, "byol")
-  online_target.check_ema_config(config)
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
-  online = online_target.OnlineNetwork(encoder, models.predictor(config.model))
+  encoder = common.encoder(config)
+  online = online_target.OnlineNetwork(encoder, common.predictor(config))
 
   def init(rng, batch):
     params, extra = online_target.init(online, rng, batch[group][:2, 0])
@@ -77,7 +87,7 @@ def build(config) -> base.Method:
     value = losses.byol(p1, t2) + losses.byol(p2, t1)
     metrics = {
       "loss": value,
-      "tau": online_target.ema_momentum(config, step),
+      "tau": common.ema_momentum(config, step),
       **common.embedding_metrics(outs[0]["z"], outs[1]["z"]),
     }
     return value, ({**extra, "batch_stats": stats}, metrics)
@@ -96,3 +106,11 @@ def build(config) -> base.Method:
     features=features,
     update_extra=update_extra,
   )
+
+
+METHOD = base.MethodDef(
+  name="byol",
+  build=build,
+  config=default_config,
+  check=check_config,
+)

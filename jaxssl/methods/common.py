@@ -1,14 +1,150 @@
 """Small helpers shared by method files.
 
-View handling, the one-encoder forward of the methods that put both views
+The one place that turns `config.model` into models (`backbone`,
+`projector`, `predictor`, `encoder`), checks of `config.method` values, view
+handling, the one-encoder forward of the methods that put both views
 through one network in one call, collapse metrics, per-step schedules and
-EMA of parameters and parameter-group labels.
+EMA of parameters (with the EMA keys of the methods that have a teacher,
+`ema_config`) and parameter-group labels.
 """
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
+
+from jaxssl import models
+
+# Config -> model. Models take plain arguments (`jaxssl.models`); these read
+# `config.model`, so every method builds its networks the same way.
+
+
+def backbone(config, **overrides) -> nn.Module:
+  """The backbone `config.model.name`; `backbone(config).kind` is its kind.
+
+  Args:
+    config: the run's config; reads `model.name` and, for ViTs,
+      `model.patch_size` and `model.vit_pool`.
+    **overrides: other `models.backbone` arguments (e.g. MAE's
+      `pos_embed="sincos"`).
+
+  Raises:
+    ValueError: naming `config.model.name` if it is not a backbone.
+  """
+  name = config.model.name
+  if name not in models.BACKBONES:
+    raise ValueError(
+      f"config.model.name={name!r} is not one of {sorted(models.BACKBONES)}"
+    )
+  kwargs = {
+    "patch_size": config.model.patch_size,
+    "pool": config.model.vit_pool,
+  }
+  return models.backbone(name, **{**kwargs, **overrides})
+
+
+def projector(config) -> nn.Module | None:
+  """The projection MLP of `config.model.proj_*` (None: proj_layers=0)."""
+  m = config.model
+  if m.proj_layers < 0:
+    raise ValueError(
+      f"config.model.proj_layers={m.proj_layers!r} must be >= 0 (0: no "
+      "projector)"
+    )
+  return models.projector(
+    num_layers=m.proj_layers,
+    hidden_dim=m.proj_hidden_dim,
+    out_dim=m.proj_dim,
+    last_bn=m.proj_last_bn,
+  )
+
+
+def predictor(config) -> nn.Module:
+  """The predictor MLP of `config.model.pred_*`, back to `proj_dim`."""
+  m = config.model
+  return models.predictor(
+    hidden_dim=m.pred_hidden_dim, out_dim=m.proj_dim, last_bn=m.pred_last_bn
+  )
+
+
+def encoder(config) -> models.Encoder:
+  """`backbone(config)` followed by `projector(config)`."""
+  return models.Encoder(backbone(config), projector(config))
+
+
+def check_projector(config, method: str) -> None:
+  """Methods whose loss reads "z" need a projector: proj_layers >= 1."""
+  if config.model.proj_layers < 1:
+    raise ValueError(
+      f"config.model.proj_layers={config.model.proj_layers!r}: "
+      f"{method} needs a projector (>= 1 layer)"
+    )
+
+
+# Checks of `config.method` values, raising a ValueError naming the key.
+
+
+def check_positive(config, *keys: str) -> None:
+  """Each `config.method.<key>` must be > 0."""
+  for key in keys:
+    value = config.method[key]
+    if not value > 0:
+      raise ValueError(f"config.method.{key}={value!r} must be > 0")
+
+
+def check_non_negative(config, *keys: str) -> None:
+  """Each `config.method.<key>` must be >= 0."""
+  for key in keys:
+    value = config.method[key]
+    if not value >= 0:
+      raise ValueError(f"config.method.{key}={value!r} must be >= 0")
+
+
+def check_in_unit_interval(config, *keys: str) -> None:
+  """Each `config.method.<key>` must be in [0, 1]."""
+  for key in keys:
+    value = config.method[key]
+    if not 0.0 <= value <= 1.0:
+      raise ValueError(f"config.method.{key}={value!r} must be in [0, 1]")
+
+
+# The EMA teacher of BYOL, MoCo v3 and DINO: its keys, their check and the
+# schedule (`cosine_increase` below).
+
+
+def ema_config() -> ml_collections.ConfigDict:
+  """The `config.method` keys of an EMA teacher, with their defaults."""
+  m = ml_collections.ConfigDict()
+  # Teacher momentum per step: BYOL's half cosine from `ema_momentum` at
+  # step 0 to `ema_momentum_end` at train.total_steps.
+  m.ema_momentum = 0.996
+  m.ema_momentum_end = 1.0
+  return m
+
+
+def check_ema(config) -> None:
+  """ValueError naming the key unless 0 <= ema_momentum <= _end <= 1."""
+  start = config.method.ema_momentum
+  end = config.method.ema_momentum_end
+  if not 0.0 <= start <= 1.0:
+    raise ValueError(f"config.method.ema_momentum={start!r} must be in [0, 1]")
+  if not start <= end <= 1.0:
+    raise ValueError(
+      f"config.method.ema_momentum_end={end!r} must be in "
+      f"[config.method.ema_momentum={start!r}, 1]"
+    )
+
+
+def ema_momentum(config, step: jax.Array) -> jax.Array:
+  """The teacher momentum of `step` (`cosine_increase` of the EMA keys)."""
+  return cosine_increase(
+    step,
+    config.train.total_steps,
+    config.method.ema_momentum,
+    config.method.ema_momentum_end,
+  )
 
 
 def single_group(config, *, num_views: int, method: str) -> str:

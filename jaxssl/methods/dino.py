@@ -59,42 +59,56 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common, multicrop
 from jaxssl.models import prototype_heads
 
 
-def _check_range(config, key: str, lo: float, hi: float) -> None:
-  value = config.method[key]
-  if not lo <= value <= hi:
-    raise ValueError(f"config.method.{key}={value!r} must be in [{lo}, {hi}]")
+def default_config() -> ml_collections.ConfigDict:
+  """DINO's `config.method` keys (but `name`) and their defaults."""
+  m = multicrop.prototype_config(num_prototypes=65536)
+  m.update(common.ema_config())
+  # The head (prototype_heads.DINOHead) before its K-way last layer.
+  m.head_hidden_dim = 2048  # MLP width
+  m.head_bottleneck_dim = 256
+  m.head_layers = 3  # Linear layers before the last
+  m.norm_last_layer = True  # weight-norm gain of the last layer fixed at 1
+  # losses.dino's temperatures; the teacher's warms up linearly from
+  # `teacher_temp` to `teacher_temp_end` (losses.dino_teacher_temp).
+  m.student_temp = 0.1
+  m.teacher_temp = 0.04
+  m.teacher_temp_end = 0.07
+  m.teacher_temp_warmup_steps = 0
+  m.center_momentum = 0.9  # losses.dino_center's momentum
+  return m
 
 
-def _check_positive(config, key: str) -> None:
-  value = config.method[key]
-  if not value > 0:
-    raise ValueError(f"config.method.{key}={value!r} must be > 0")
-
-
-def _check_config(config) -> None:
-  for key in (
-    "num_prototypes",
+def check_config(config) -> None:
+  """ValueError naming the key: multi-crop view groups, prototypes, values
+  in range."""
+  multicrop.check_views(config, method="dino")
+  multicrop.check_prototypes(config)
+  common.check_positive(
+    config,
     "head_hidden_dim",
     "head_bottleneck_dim",
     "head_layers",
     "student_temp",
     "teacher_temp",
     "teacher_temp_end",
-  ):
-    _check_positive(config, key)
-  for key in ("ema_momentum", "ema_momentum_end", "center_momentum"):
-    _check_range(config, key, 0.0, 1.0)
-  for key in ("teacher_temp_warmup_steps", "freeze_last_layer_steps"):
-    if config.method[key] < 0:
-      raise ValueError(
-        f"config.method.{key}={config.method[key]!r} must be >= 0"
-      )
+  )
+  common.check_ema(config)
+  common.check_in_unit_interval(config, "center_momentum")
+  common.check_non_negative(config, "teacher_temp_warmup_steps")
+
+
+def smoke(m) -> None:
+  """Shrinks DINO's keys of `config.method` in place."""
+  multicrop.smoke_prototypes(m)
+  m.head_hidden_dim = min(m.head_hidden_dim, 64)
+  m.head_bottleneck_dim = min(m.head_bottleneck_dim, 32)
 
 
 def head_use_bn(config) -> bool:
@@ -111,17 +125,15 @@ def head_use_bn(config) -> bool:
   and AdamW alike). The official `use_bn_in_head=True` option fixes it
   (grad norm ~15, no collapse). There is no config key for it yet.
   """
-  return not config.model.name.startswith("vit_")
+  return common.backbone(config).kind != "vit"
 
 
 def build(config) -> base.Method:
   """DINO from `config` (see the module docstring for the keys read)."""
-  _check_config(config)
   m = config.method
   global_group, local_groups = multicrop.view_groups(config, method="dino")
   groups = (global_group, *local_groups)
-  multicrop.check_patch_size(config, groups)
-  backbone = models.backbone(config.model)
+  backbone = common.backbone(config)
   head = prototype_heads.DINOHead(
     num_prototypes=m.num_prototypes,
     hidden_dim=m.head_hidden_dim,
@@ -132,7 +144,6 @@ def build(config) -> base.Method:
   )
   num_global = config.data.views[global_group].num_views
   num_views = sum(config.data.views[g].num_views for g in groups)
-  total_steps = config.train.total_steps
   k = m.num_prototypes
 
   def teacher_temp(step):
@@ -144,9 +155,7 @@ def build(config) -> base.Method:
     )
 
   def momentum(step):
-    return common.cosine_increase(
-      step, total_steps, m.ema_momentum, m.ema_momentum_end
-    )
+    return common.ema_momentum(config, step)
 
   def init(rng, batch):
     images = common.merge_views(batch[global_group])[:2]
@@ -248,3 +257,12 @@ def build(config) -> base.Method:
       ),
     },
   )
+
+
+METHOD = base.MethodDef(
+  name="dino",
+  build=build,
+  config=default_config,
+  check=check_config,
+  smoke=smoke,
+)

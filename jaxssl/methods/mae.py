@@ -7,8 +7,8 @@ patches only (`keep_idx`), the lightweight decoder
 (`jaxssl.models.mae_decoder.MAEDecoder`) fills in mask tokens, unshuffles
 and predicts the pixels of every patch, and the loss
 (`jaxssl.losses.mae`) is the per-patch mean squared error on the masked
-patches, against per-patch normalised targets when
-`method.norm_pix_loss`. Targets are the images as they reach the method,
+patches, against per-patch normalised targets when `method.norm_pix` (the
+keyword of `losses.mae`). Targets are the images as they reach the method,
 i.e. normalised by `config.data.mean/std` (the official code reconstructs
 the ImageNet-normalised tensor too).
 
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from jaxssl import losses, models
 from jaxssl.methods import base, common
@@ -45,6 +46,31 @@ from jaxssl.models import mae_decoder, patches
 
 # Images per reconstruction figure.
 FIGURE_IMAGES = 8
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """MAE's `config.method` keys (but `name`) and their defaults."""
+  m = ml_collections.ConfigDict()
+  m.mask_ratio = 0.75  # fraction of the patches hidden, in [0, 1)
+  m.norm_pix = True  # losses.mae: per-patch normalised pixel targets
+  # The decoder (models.mae_decoder.MAEDecoder).
+  m.decoder_dim = 512  # token width
+  m.decoder_depth = 8  # transformer blocks
+  m.decoder_heads = 16  # attention heads
+  return m
+
+
+def check_config(config) -> None:
+  """ValueError naming the key: one group of one view, a ViT whose patches
+  tile the images, mask ratio and decoder in range."""
+  _check(config, common.single_group(config, num_views=1, method="mae"))
+
+
+def smoke(m) -> None:
+  """Shrinks MAE's keys of `config.method` (the decoder) in place."""
+  m.decoder_dim = min(m.decoder_dim, 32)
+  m.decoder_depth = min(m.decoder_depth, 1)
+  m.decoder_heads = min(m.decoder_heads, 2)
 
 
 def random_masking(
@@ -100,11 +126,11 @@ def random_masking(
 def _check(config, group: str) -> tuple[int, int]:
   """Raises ValueError naming the config key; returns (patch, l_keep)."""
   m, model = config.method, config.model
-  if not model.name.startswith("vit_"):
+  if common.backbone(config).kind != "vit":
+    vits = [k for k in models.BACKBONES if models.backbone(k).kind == "vit"]
     raise ValueError(
       f"method 'mae' needs a ViT: config.model.name="
-      f"{model.name!r} is not one of "
-      f"{sorted(k for k in models.BACKBONES if 'vit' in k)}"
+      f"{model.name!r} is not one of {sorted(vits)}"
     )
   if not 0.0 <= m.mask_ratio < 1.0:
     raise ValueError(
@@ -145,7 +171,7 @@ def _grid(images: jax.Array, p: int) -> tuple[int, int]:
 
 def build(config) -> base.Method:
   """MAE from `config.model` (a ViT) and `config.method` (mask_ratio,
-  norm_pix_loss, decoder_dim, decoder_depth, decoder_heads).
+  norm_pix, decoder_dim, decoder_depth, decoder_heads).
 
   Reads the single view group of `config.data.views`, which must hold one
   view (batch entry `[n, 1, h, w, 3]`).
@@ -153,10 +179,8 @@ def build(config) -> base.Method:
   group = common.single_group(config, num_views=1, method="mae")
   p, _ = _check(config, group)
   m = config.method
-  ratio, norm_pix = float(m.mask_ratio), bool(m.norm_pix_loss)
-  encoder = models.BACKBONES[config.model.name](
-    patch_size=p, pos_embed="sincos", pool=config.model.vit_pool
-  )
+  ratio, norm_pix = float(m.mask_ratio), bool(m.norm_pix)
+  encoder = common.backbone(config, pos_embed="sincos")
   decoder = mae_decoder.MAEDecoder(
     width=m.decoder_dim,
     depth=m.decoder_depth,
@@ -228,7 +252,7 @@ def build(config) -> base.Method:
     Rows: the first k <= 8 images; the images with their masked patches
     set to 0 (the data mean colour once un-normalised, as the official
     demo); the reconstruction with the visible patches pasted back. With
-    `norm_pix_loss` the predictions are per-patch normalised, so each
+    `norm_pix` the predictions are per-patch normalised, so each
     predicted patch is mapped back with the true patch's mean and std
     before display: the picture shows predicted structure, not predicted
     patch colour.
@@ -263,3 +287,12 @@ def build(config) -> base.Method:
     features=features,
     figures=jax.jit(figures),
   )
+
+
+METHOD = base.MethodDef(
+  name="mae",
+  build=build,
+  config=default_config,
+  check=check_config,
+  smoke=smoke,
+)

@@ -50,9 +50,35 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common, online_target
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """MoCo v3's `config.method` keys (but `name`) and their defaults."""
+  m = common.ema_config()
+  m.temperature = 0.1  # losses.info_nce's softmax temperature, > 0
+  # ViTs: a frozen random patch projection (official --stop-grad-conv1).
+  m.freeze_patch_embed = False
+  return m
+
+
+def check_config(config) -> None:
+  """ValueError naming the key: one group of two views, a projector,
+  temperature > 0, the EMA momenta in range."""
+  common.single_group(config, num_views=2, method="mocov3")
+  common.check_projector(config, "mocov3")
+  common.check_positive(config, "temperature")
+  common.check_ema(config)
+  if config.method.freeze_patch_embed and (
+    common.backbone(config).kind != "vit"
+  ):
+    raise ValueError(
+      "config.method.freeze_patch_embed=True needs a ViT backbone, got "
+      f"config.model.name={config.model.name!r}"
+    )
 
 
 def _normalize(x: jax.Array) -> jax.Array:
@@ -96,19 +122,9 @@ def build(config) -> base.Method:
     ValueError: naming the key, e.g. `freeze_patch_embed` without a ViT.
   """
   group = common.single_group(config, num_views=2, method="mocov3")
-  is_vit = config.model.name.startswith("vit_")
-  if config.method.freeze_patch_embed and not is_vit:
-    raise ValueError(
-      "config.method.freeze_patch_embed=True needs a ViT backbone, got "
-      f"config.model.name={config.model.name!r}"
-    )
-  online_target.check_projector(config, "mocov3")
-  online_target.check_ema_config(config)
   temperature = config.method.temperature
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
-  online = online_target.OnlineNetwork(encoder, models.predictor(config.model))
+  encoder = common.encoder(config)
+  online = online_target.OnlineNetwork(encoder, common.predictor(config))
 
   def init(rng, batch):
     params, extra = online_target.init(online, rng, batch[group][:2, 0])
@@ -136,7 +152,7 @@ def build(config) -> base.Method:
     )
     metrics = {
       "loss": value,
-      "tau": online_target.ema_momentum(config, step),
+      "tau": common.ema_momentum(config, step),
       "contrast_acc": 0.5 * (_top1(q1, k2) + _top1(q2, k1)),
       **common.embedding_metrics(outs[0]["z"], outs[1]["z"]),
     }
@@ -163,3 +179,11 @@ def build(config) -> base.Method:
     update_extra=update_extra,
     **groups,
   )
+
+
+METHOD = base.MethodDef(
+  name="mocov3",
+  build=build,
+  config=default_config,
+  check=check_config,
+)

@@ -17,9 +17,43 @@ import math
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from jaxssl import models
 from jaxssl.methods import common
+
+
+def prototype_config(num_prototypes: int) -> ml_collections.ConfigDict:
+  """The `config.method` keys of a prototype head (DINO, SwAV).
+
+  Args:
+    num_prototypes: the method's default K.
+  """
+  m = ml_collections.ConfigDict()
+  m.num_prototypes = num_prototypes  # K: DINO's output dim, SwAV's clusters
+  # Steps with no gradient for the last layer (DINO) / prototypes (SwAV).
+  m.freeze_last_layer_steps = 0
+  return m
+
+
+def check_prototypes(config) -> None:
+  """ValueError naming the key: num_prototypes > 0, freeze steps >= 0."""
+  common.check_positive(config, "num_prototypes")
+  common.check_non_negative(config, "freeze_last_layer_steps")
+
+
+def smoke_prototypes(m) -> None:
+  """Shrinks the prototype head's keys of `config.method` in place."""
+  m.num_prototypes = min(m.num_prototypes, 64)
+
+
+def check_views(config, *, method: str) -> tuple[str, ...]:
+  """The view groups, global first, checked (`view_groups`) and, for a
+  ViT, tiled by its patches (`check_patch_size`)."""
+  global_group, local_groups = view_groups(config, method=method)
+  groups = (global_group, *local_groups)
+  check_patch_size(config, groups)
+  return groups
 
 
 def view_groups(config, *, method: str) -> tuple[str, tuple[str, ...]]:
@@ -62,7 +96,7 @@ def view_groups(config, *, method: str) -> tuple[str, tuple[str, ...]]:
 
 def check_patch_size(config, groups) -> None:
   """ViTs: `config.model.patch_size` must divide every crop and eval size."""
-  if not config.model.name.startswith("vit_"):
+  if common.backbone(config).kind != "vit":
     return
   p = config.model.patch_size
   sides = [

@@ -5,8 +5,9 @@ predictor (`OnlineNetwork`); each view goes through it separately
 (`encode_views`), so BatchNorm uses one view's batch statistics, as the
 official code of the three methods does. BYOL and MoCo v3 keep a target
 encoder in `extra["teacher"]` (params and BatchNorm statistics), an EMA of
-the online encoder with BYOL's cosine momentum schedule (`ema_momentum`,
-`ema_update`); SimSiam's target is the online encoder under stop-gradient.
+the online encoder with BYOL's cosine momentum schedule
+(`common.ema_momentum`, `ema_update`); SimSiam's target is the online
+encoder under stop-gradient.
 """
 
 from __future__ import annotations
@@ -34,16 +35,6 @@ class OnlineNetwork(nn.Module):
     out = dict(self.encoder(images, train=train))
     out["p"] = self.predictor(out["z"], train=train)
     return out
-
-
-def check_projector(config, method: str) -> None:
-  """The predictor methods need a projector ("z"): proj_layers >= 1."""
-  if config.model.proj_layers < 1:
-    raise ValueError(
-      f"method {method!r} needs a projector: "
-      f"config.model.proj_layers={config.model.proj_layers!r} "
-      "must be >= 1"
-    )
 
 
 def init(online: OnlineNetwork, rng: jax.Array, images: jax.Array):
@@ -112,36 +103,13 @@ def features(encoder: nn.Module, params, extra, images: jax.Array):
   )
 
 
-def check_ema_config(config) -> None:
-  """ValueError naming the key unless 0 <= ema_momentum <= _end <= 1."""
-  start = config.method.ema_momentum
-  end = config.method.ema_momentum_end
-  if not 0.0 <= start <= 1.0:
-    raise ValueError(f"config.method.ema_momentum={start!r} must be in [0, 1]")
-  if not start <= end <= 1.0:
-    raise ValueError(
-      f"config.method.ema_momentum_end={end!r} must be in "
-      f"[config.method.ema_momentum={start!r}, 1]"
-    )
-
-
-def ema_momentum(config, step: jax.Array) -> jax.Array:
-  """The target momentum of `step`: BYOL's cosine from start to end."""
-  return common.cosine_increase(
-    step,
-    config.train.total_steps,
-    config.method.ema_momentum,
-    config.method.ema_momentum_end,
-  )
-
-
 def ema_update(config, params, extra, step):
   """`extra["teacher"]` moved towards the online encoder at `step`'s momentum.
 
   Both the teacher's params and its BatchNorm statistics are averaged:
-  teacher = m * teacher + (1 - m) * online, m = `ema_momentum(config, step)`.
+  teacher = m * teacher + (1 - m) * online, m = `common.ema_momentum`.
   """
-  m = ema_momentum(config, step)
+  m = common.ema_momentum(config, step)
   teacher = extra["teacher"]
   new_teacher = {
     "params": common.ema(teacher["params"], params["encoder"], m),

@@ -7,8 +7,23 @@ References:
 
 from __future__ import annotations
 
-from jaxssl import losses, models
+import ml_collections
+
+from jaxssl import losses
 from jaxssl.methods import base, common
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """SimCLR's `config.method` keys (but `name`) and their defaults."""
+  m = ml_collections.ConfigDict()
+  m.temperature = 0.1  # losses.nt_xent's softmax temperature, > 0
+  return m
+
+
+def check_config(config) -> None:
+  """ValueError naming the key: one group of two views, temperature > 0."""
+  common.single_group(config, num_views=2, method="simclr")
+  common.check_positive(config, "temperature")
 
 
 def build(config) -> base.Method:
@@ -18,9 +33,7 @@ def build(config) -> base.Method:
   views (any name; its batch entry is `[n, 2, h, w, 3]`).
   """
   group = common.single_group(config, num_views=2, method="simclr")
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
+  encoder = common.encoder(config)
   temperature = config.method.temperature
 
   def init(rng, batch):
@@ -39,3 +52,11 @@ def build(config) -> base.Method:
     return common.encoder_features(encoder, params, extra, images)
 
   return base.Method(name="simclr", init=init, loss=loss, features=features)
+
+
+METHOD = base.MethodDef(
+  name="simclr",
+  build=build,
+  config=default_config,
+  check=check_config,
+)

@@ -30,8 +30,9 @@ References:
 from __future__ import annotations
 
 import jax
+import ml_collections
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common, online_target
 
 # Official `--fix-pred-lr`: the predictor keeps the peak lr, decayed or not
@@ -52,6 +53,21 @@ def _fixed_predictor_labels(params):
   )
 
 
+def default_config() -> ml_collections.ConfigDict:
+  """SimSiam's `config.method` keys (but `name`); its networks are
+  `config.model`'s."""
+  m = ml_collections.ConfigDict()
+  # The predictor at the constant peak lr (official --fix-pred-lr).
+  m.fixed_predictor_lr = False
+  return m
+
+
+def check_config(config) -> None:
+  """ValueError naming the key: one group of two views, a projector."""
+  common.single_group(config, num_views=2, method="simsiam")
+  common.check_projector(config, "simsiam")
+
+
 def build(config) -> base.Method:
   """SimSiam from `config.model` (projector, predictor).
 
@@ -59,11 +75,8 @@ def build(config) -> base.Method:
   `config.method.fixed_predictor_lr`.
   """
   group = common.single_group(config, num_views=2, method="simsiam")
-  online_target.check_projector(config, "simsiam")
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
-  online = online_target.OnlineNetwork(encoder, models.predictor(config.model))
+  encoder = common.encoder(config)
+  online = online_target.OnlineNetwork(encoder, common.predictor(config))
 
   def init(rng, batch):
     return online_target.init(online, rng, batch[group][:2, 0])
@@ -95,3 +108,11 @@ def build(config) -> base.Method:
   return base.Method(
     name="simsiam", init=init, loss=loss, features=features, **groups
   )
+
+
+METHOD = base.MethodDef(
+  name="simsiam",
+  build=build,
+  config=default_config,
+  check=check_config,
+)

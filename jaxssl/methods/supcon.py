@@ -22,9 +22,25 @@ References:
 from __future__ import annotations
 
 import jax.numpy as jnp
+import ml_collections
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """SupCon's `config.method` keys (but `name`) and their defaults."""
+  m = ml_collections.ConfigDict()
+  m.temperature = 0.1  # losses.supcon's softmax temperature, > 0
+  return m
+
+
+def check_config(config) -> None:
+  """ValueError naming the key: one group of two views, temperature > 0, a
+  projector."""
+  common.single_group(config, num_views=2, method="supcon")
+  common.check_positive(config, "temperature")
+  common.check_projector(config, "supcon")
 
 
 def build(config) -> base.Method:
@@ -36,21 +52,15 @@ def build(config) -> base.Method:
   example), and `class_cos`, the mean cosine between views of different
   examples that share a label (what the labels add over SimCLR).
 
+  Config values are checked by `check_config` (`configs_lib.validate` and
+  `methods.build` run it).
+
   Raises:
-    ValueError: naming the config key, for a view group that is not two
-      views or no projector (`model.proj_layers=0`); at trace time if the
-      batch has no "label".
+    ValueError: at trace time if the batch has no "label".
   """
   group = common.single_group(config, num_views=2, method="supcon")
   temperature = config.method.temperature
-  if config.model.proj_layers < 1:
-    raise ValueError(
-      f"config.model.proj_layers={config.model.proj_layers!r}:"
-      " supcon needs a projector (>= 1 layer)"
-    )
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
+  encoder = common.encoder(config)
 
   def init(rng, batch):
     return common.init_encoder(encoder, rng, batch[group])
@@ -80,6 +90,14 @@ def build(config) -> base.Method:
     return common.encoder_features(encoder, params, extra, images)
 
   return base.Method(name="supcon", init=init, loss=loss, features=features)
+
+
+METHOD = base.MethodDef(
+  name="supcon",
+  build=build,
+  config=default_config,
+  check=check_config,
+)
 
 
 def _same_class_cos(z, labels):

@@ -4,7 +4,8 @@ Every crop goes through the backbone, a projector, L2 normalisation and K
 unit-norm prototypes (`prototype_heads.SwAVHead`), giving prototype scores.
 For each global crop, Sinkhorn-Knopp turns the scores of the whole global
 batch into soft codes that spread the batch equally over the prototypes
-(`sinkhorn_iters` iterations, entropic regularisation `sinkhorn_epsilon`);
+(`iterations` iterations, entropic regularisation `epsilon`: the keywords
+of `losses.swav` and `losses.sinkhorn`);
 every other crop (global or local) predicts those codes with a softmax at
 temperature `method.temperature` (`jaxssl.losses.swav`). Codes come from
 the global crops only and carry no gradient.
@@ -31,8 +32,8 @@ batch's, and the batch rows of the result are the codes. The official code
 starts filling at `epoch_queue_starts`; filling from step 0 instead gives
 the same queue contents whenever it is in use.
 
-Config keys read: method.{num_prototypes, temperature, sinkhorn_iters,
-sinkhorn_epsilon, queue_size, queue_start_steps, freeze_last_layer_steps};
+Config keys read: method.{num_prototypes, temperature, iterations, epsilon,
+queue_size, queue_start_steps, freeze_last_layer_steps};
 model.{name, patch_size, proj_hidden_dim, proj_dim, proj_layers,
 proj_last_bn}.
 
@@ -51,8 +52,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common, multicrop
 from jaxssl.models import prototype_heads
 
@@ -89,31 +91,44 @@ def queue_start(config, batch_size: int) -> int:
   return max(m.queue_start_steps, math.ceil(m.queue_size / batch_size))
 
 
-def _check_config(config) -> None:
-  m = config.method
-  for key in ("num_prototypes", "sinkhorn_iters", "sinkhorn_epsilon"):
-    if not m[key] > 0:
-      raise ValueError(f"config.method.{key}={m[key]!r} must be > 0")
-  for key in ("queue_size", "queue_start_steps", "freeze_last_layer_steps"):
-    if m[key] < 0:
-      raise ValueError(f"config.method.{key}={m[key]!r} must be >= 0")
+def default_config() -> ml_collections.ConfigDict:
+  """SwAV's `config.method` keys (but `name`) and their defaults."""
+  m = multicrop.prototype_config(num_prototypes=3000)
+  m.temperature = 0.1  # losses.swav's softmax temperature, > 0
+  # losses.swav's Sinkhorn-Knopp: entropic regularisation and iterations.
+  m.epsilon = 0.05
+  m.iterations = 3
+  m.queue_size = 0  # embeddings kept from past steps; 0: no queue
+  m.queue_start_steps = 0  # use the queue from this step on
+  return m
+
+
+def check_config(config) -> None:
+  """ValueError naming the key: multi-crop view groups, prototypes, values
+  in range."""
+  multicrop.check_views(config, method="swav")
+  multicrop.check_prototypes(config)
+  common.check_positive(config, "temperature", "iterations", "epsilon")
+  common.check_non_negative(config, "queue_size", "queue_start_steps")
+
+
+def smoke(m) -> None:
+  """Shrinks SwAV's keys of `config.method` in place."""
+  multicrop.smoke_prototypes(m)
+  m.queue_size = min(m.queue_size, 32)
 
 
 def build(config) -> base.Method:
   """SwAV from `config` (see the module docstring for the keys read)."""
-  _check_config(config)
   m = config.method
   global_group, local_groups = multicrop.view_groups(config, method="swav")
   groups = (global_group, *local_groups)
-  multicrop.check_patch_size(config, groups)
-  backbone = models.backbone(config.model)
-  head = prototype_heads.SwAVHead(
-    models.projector(config.model), m.num_prototypes
-  )
+  backbone = common.backbone(config)
+  head = prototype_heads.SwAVHead(common.projector(config), m.num_prototypes)
   num_global = config.data.views[global_group].num_views
   num_views = sum(config.data.views[g].num_views for g in groups)
   k = m.num_prototypes
-  sinkhorn_kw = dict(epsilon=m.sinkhorn_epsilon, iterations=m.sinkhorn_iters)
+  sinkhorn_kw = dict(epsilon=m.epsilon, iterations=m.iterations)
 
   def sinkhorn(scores):
     return losses.sinkhorn(jax.lax.stop_gradient(scores), **sinkhorn_kw)
@@ -205,3 +220,12 @@ def build(config) -> base.Method:
       ),
     },
   )
+
+
+METHOD = base.MethodDef(
+  name="swav",
+  build=build,
+  config=default_config,
+  check=check_config,
+  smoke=smoke,
+)

@@ -11,7 +11,8 @@ official code's all-gathered embeddings.
 
 Defaults of the official code (facebookresearch/vicreg, main_vicreg.py):
 projector "8192-8192-8192" (Linear-BN-ReLU twice, then Linear), weights
-sim 25 / std 25 / cov 1 (`method.vicreg_sim/std/cov`), LARS with base lr 0.2
+sim 25 / std 25 / cov 1 (`method.invariance_weight`, `variance_weight`,
+`covariance_weight`: the keywords of `losses.vicreg`), LARS with base lr 0.2
 x B/256, weight decay 1e-6, batch 2048.
 
 References:
@@ -23,48 +24,52 @@ References:
 from __future__ import annotations
 
 import jax
+import ml_collections
 
-from jaxssl import losses, models
+from jaxssl import losses
 from jaxssl.methods import base, common
+
+# The config.method keys of the three loss weights (losses.vicreg keywords).
+_WEIGHTS = ("invariance_weight", "variance_weight", "covariance_weight")
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """VICReg's `config.method` keys (but `name`) and their defaults."""
+  m = ml_collections.ConfigDict()
+  # losses.vicreg's term weights, each >= 0 and not all 0.
+  m.invariance_weight = 25.0  # lambda: mean squared error of the views
+  m.variance_weight = 25.0  # mu: per-feature std hinge
+  m.covariance_weight = 1.0  # nu: off-diagonal covariance
+  return m
+
+
+def check_config(config) -> None:
+  """ValueError naming the key: one group of two views, weights >= 0 and
+  not all 0, a projector."""
+  common.single_group(config, num_views=2, method="vicreg")
+  common.check_non_negative(config, *_WEIGHTS)
+  if not any(config.method[key] for key in _WEIGHTS):
+    raise ValueError(
+      f"config.method.{{{', '.join(_WEIGHTS)}}} are all 0: nothing to optimise"
+    )
+  common.check_projector(config, "vicreg")
 
 
 def build(config) -> base.Method:
-  """VICReg from `config.model` and `config.method.vicreg_*`.
+  """VICReg from `config.model` and `config.method` (the three weights).
 
   Reads the single view group of `config.data.views`, which must hold two
-  views. The loss is `vicreg_sim * inv + vicreg_std * var + vicreg_cov *
-  cov`; metrics: loss, z_std, pos_cos, and the unweighted terms `inv_loss`
-  (mean squared difference of the views), `var_loss` (mean std hinge,
-  averaged over the two branches) and `cov_loss` (summed over the two
-  branches), as defined by `jaxssl.losses.vicreg`.
-
-  Raises:
-    ValueError: naming the config key, for a view group that is not two
-      views, a negative weight, all three weights zero, or no projector
-      (`model.proj_layers=0`).
+  views. The loss is `invariance_weight * inv + variance_weight * var +
+  covariance_weight * cov`; metrics: loss, z_std, pos_cos, and the
+  unweighted terms `inv_loss` (mean squared difference of the views),
+  `var_loss` (mean std hinge, averaged over the two branches) and
+  `cov_loss` (summed over the two branches), as defined by
+  `jaxssl.losses.vicreg`. Config values are checked by `check_config`
+  (`configs_lib.validate` and `methods.build` run it).
   """
   group = common.single_group(config, num_views=2, method="vicreg")
-  m = config.method
-  weights = {
-    "sim": float(m.vicreg_sim),
-    "std": float(m.vicreg_std),
-    "cov": float(m.vicreg_cov),
-  }
-  for name, w in weights.items():
-    if w < 0:
-      raise ValueError(f"config.method.vicreg_{name}={w!r} must be >= 0")
-  if not any(weights.values()):
-    raise ValueError(
-      "config.method.vicreg_sim/std/cov are all 0: nothing to optimise"
-    )
-  if config.model.proj_layers < 1:
-    raise ValueError(
-      f"config.model.proj_layers={config.model.proj_layers!r}:"
-      " vicreg needs a projector (>= 1 layer)"
-    )
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
+  weights = {key: float(config.method[key]) for key in _WEIGHTS}
+  encoder = common.encoder(config)
 
   def init(rng, batch):
     return common.init_encoder(encoder, rng, batch[group])
@@ -73,13 +78,7 @@ def build(config) -> base.Method:
     del rng, step  # No stochastic or scheduled part in the step.
     views = batch[group]
     (z1, z2), new_extra = common.encode_merged(encoder, params, extra, views)
-    value = losses.vicreg(
-      z1,
-      z2,
-      invariance_weight=weights["sim"],
-      variance_weight=weights["std"],
-      covariance_weight=weights["cov"],
-    )
+    value = losses.vicreg(z1, z2, **weights)
     # The three terms for logging, from the same library loss with one-hot
     # weights (no gradient). They repeat the covariance products unless XLA
     # shares them: at most ~1.6% of the ImageNet step's FLOPs.
@@ -108,3 +107,11 @@ def build(config) -> base.Method:
     return common.encoder_features(encoder, params, extra, images)
 
   return base.Method(name="vicreg", init=init, loss=loss, features=features)
+
+
+METHOD = base.MethodDef(
+  name="vicreg",
+  build=build,
+  config=default_config,
+  check=check_config,
+)

@@ -1,10 +1,13 @@
-"""Flax Linen backbones and heads, and the model registry read by configs.
+"""Flax Linen backbones and heads, and the backbone registry.
 
 Every backbone's `__call__(images [n, h, w, 3] float32, *, train)` returns a
-dict with at least "feats" [n, d]; params and BatchNorm are float32.
+dict with at least "feats" [n, d]; params and BatchNorm are float32. The
+functions here take plain arguments; `jaxssl.methods.common` is the one
+place that turns `config.model` into these calls.
 
-  model = models.Encoder(models.backbone(config.model),
-                         models.projector(config.model))
+  model = models.Encoder(
+      models.backbone("vit_small", patch_size=16),
+      models.projector(num_layers=2, hidden_dim=2048, out_dim=128))
   variables = model.init(rng, images, train=False)
   out, updates = model.apply(variables, images, train=True,
                              mutable=["batch_stats"])
@@ -13,7 +16,7 @@ dict with at least "feats" [n, d]; params and BatchNorm are float32.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -23,9 +26,6 @@ from jaxssl.models.conv import Conv
 from jaxssl.models.heads import MLP, Encoder
 from jaxssl.models.resnet import ResNet
 from jaxssl.models.vit import ViT
-
-if TYPE_CHECKING:
-  import ml_collections
 
 __all__ = [
   "BACKBONES",
@@ -40,9 +40,10 @@ __all__ = [
   "projector",
 ]
 
-# name -> factory. ViT factories take `patch_size`; the others take nothing
-# from the config. ResNets default to conv_impl="xla", measured as fast or
-# faster than "matmul" on CPU (see jaxssl.models.conv).
+# name -> factory; `backbone(name, ...)` builds one. ViT factories take
+# `patch_size`, `pool` and `pos_embed`; the others take no argument. ResNets
+# default to conv_impl="xla", measured as fast or faster than "matmul" on CPU
+# (see jaxssl.models.conv).
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
   "tiny_resnet": resnet.tiny_resnet,
   "resnet18_cifar": resnet.resnet18_cifar,
@@ -54,12 +55,25 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
 }
 
 
-def backbone(model_config: ml_collections.ConfigDict) -> nn.Module:
-  """Builds `BACKBONES[config.model.name]`.
+def backbone(
+  name: str,
+  *,
+  patch_size: int = 16,
+  pool: str = "cls",
+  pos_embed: str = "learned",
+) -> nn.Module:
+  """Builds the backbone `BACKBONES[name]`.
+
+  Every backbone class says its kind in a class attribute `kind`: "conv"
+  (`ResNet`) or "vit" (`ViT`); code that depends on it reads
+  `backbone(name).kind`.
 
   Args:
-    model_config: the `model` section of the config (reads `name` and, for
-      ViTs, `patch_size` and `vit_pool`).
+    name: a `BACKBONES` name.
+    patch_size: ViTs: side of the square patches.
+    pool: ViTs: features are the "cls" token or the "mean" patch token.
+    pos_embed: ViTs: "learned" or fixed "sincos" position embeddings.
+      The ViT arguments are ignored by convolutional backbones.
 
   Returns:
     The backbone module.
@@ -67,62 +81,57 @@ def backbone(model_config: ml_collections.ConfigDict) -> nn.Module:
   Raises:
     ValueError: unknown name.
   """
-  name = model_config.name
   if name not in BACKBONES:
-    raise ValueError(
-      f"config.model.name={name!r} is not one of {sorted(BACKBONES)}"
-    )
-  if name.startswith("vit_"):
-    return BACKBONES[name](
-      patch_size=model_config.patch_size, pool=model_config.vit_pool
-    )
-  return BACKBONES[name]()
+    raise ValueError(f"backbone {name!r} is not one of {sorted(BACKBONES)}")
+  module = BACKBONES[name]()
+  if module.kind == "vit":
+    module = module.clone(patch_size=patch_size, pool=pool, pos_embed=pos_embed)
+  return module
 
 
-def projector(model_config: ml_collections.ConfigDict) -> MLP | None:
-  """The projection MLP: `proj_layers` Linear layers, BN + ReLU between.
+def projector(
+  *, num_layers: int, hidden_dim: int, out_dim: int, last_bn: bool = False
+) -> MLP | None:
+  """The projection MLP: `num_layers` Linear layers, BN + ReLU between.
 
   Args:
-    model_config: the `model` section (reads proj_hidden_dim, proj_dim,
-      proj_layers).
+    num_layers: Linear layers; 0 gives no projector.
+    hidden_dim: width of the `num_layers - 1` hidden layers.
+    out_dim: output width.
+    last_bn: affine-free BatchNorm on the output (SimSiam, MoCo v3).
 
   Returns:
-    MLP with `proj_layers - 1` hidden layers of width `proj_hidden_dim` and
-    output width `proj_dim`, or None when `proj_layers` is 0.
+    MLP with `num_layers - 1` hidden layers of width `hidden_dim` and output
+    width `out_dim`, or None when `num_layers` is 0.
 
   Raises:
-    ValueError: negative proj_layers.
+    ValueError: negative num_layers.
   """
-  layers = model_config.proj_layers
-  if layers < 0:
+  if num_layers < 0:
     raise ValueError(
-      f"config.model.proj_layers={layers!r} must be >= 0 (0: no projector)"
+      f"projector num_layers={num_layers!r} must be >= 0 (0: no projector)"
     )
-  if layers == 0:
+  if num_layers == 0:
     return None
   return MLP(
-    hidden_dims=(model_config.proj_hidden_dim,) * (layers - 1),
-    out_dim=model_config.proj_dim,
-    last_bn=model_config.proj_last_bn,
+    hidden_dims=(hidden_dim,) * (num_layers - 1),
+    out_dim=out_dim,
+    last_bn=last_bn,
   )
 
 
-def predictor(model_config: ml_collections.ConfigDict) -> MLP:
-  """The predictor MLP of BYOL, SimSiam and MoCo v3: proj_dim -> proj_dim.
+def predictor(*, hidden_dim: int, out_dim: int, last_bn: bool = False) -> MLP:
+  """The predictor MLP of BYOL, SimSiam and MoCo v3.
 
   Args:
-    model_config: the `model` section (reads pred_hidden_dim, proj_dim,
-      pred_last_bn).
+    hidden_dim: width of its one hidden layer.
+    out_dim: output width (the projector's, so it predicts projections).
+    last_bn: affine-free BatchNorm on the output (MoCo v3).
 
   Returns:
-    Linear-BN-ReLU of width `pred_hidden_dim`, then Linear to `proj_dim`
-    (affine-free BN after it when `pred_last_bn`, as MoCo v3).
+    Linear-BN-ReLU of width `hidden_dim`, then Linear to `out_dim`.
   """
-  return MLP(
-    hidden_dims=(model_config.pred_hidden_dim,),
-    out_dim=model_config.proj_dim,
-    last_bn=model_config.pred_last_bn,
-  )
+  return MLP(hidden_dims=(hidden_dim,), out_dim=out_dim, last_bn=last_bn)
 
 
 def num_params(params: Any) -> int:

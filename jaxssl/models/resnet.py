@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -111,7 +112,10 @@ class ResNet(nn.Module):
     stem_stride: stride of the stem convolution.
     stem_pool: 3x3/2 max pool after the stem (ImageNet).
     conv_impl: "xla" or "matmul" (see `jaxssl.models.conv`).
+    kind: "conv", the backbone kind (`jaxssl.models.backbone`); not a field.
   """
+
+  kind: ClassVar[str] = "conv"
 
   stage_sizes: Sequence[int]
   widths: Sequence[int] = (64, 128, 256, 512)

@@ -19,6 +19,7 @@ References:
 from __future__ import annotations
 
 import functools
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -122,7 +123,10 @@ class ViT(nn.Module):
     pos_embed: "learned" (init N(0, 0.02)) or "sincos" (fixed, not a param).
     pool: what "feats" is: "cls", the cls token, or "mean", the mean of the
       patch tokens (both after the final LayerNorm).
+    kind: "vit", the backbone kind (`jaxssl.models.backbone`); not a field.
   """
+
+  kind: ClassVar[str] = "vit"
 
   width: int
   depth: int

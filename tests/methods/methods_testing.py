@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib, methods, models
-from jaxssl.methods import multicrop
+from jaxssl import configs_lib, methods
+from jaxssl.methods import common, multicrop
 from jaxssl.train import optim
 from jaxssl.train import state as state_lib
 from jaxssl.train import step as step_lib
@@ -154,9 +154,7 @@ def np_normalize(x):
 def two_view_projections(config, params, extra, views):
   """(z1, z2) of a one-network method (backbone + projector, params at the
   top), both views through it in one training-mode call."""
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
+  encoder = common.encoder(config)
   images = jnp.concatenate([views[:, 0], views[:, 1]])
   out = train_apply(encoder, params, extra["batch_stats"], images)
   return out["z"][: len(views)], out["z"][len(views) :]
@@ -169,7 +167,7 @@ def assert_features_are_backbone_in_inference_mode(
 
   Checks that an example's features do not depend on the rest of the batch
   (alone, or with two others) and that they equal
-  `models.backbone(config.model)` applied in inference mode with the params
+  `common.backbone(config)` applied in inference mode with the params
   and BatchNorm statistics under `path` (e.g. ("encoder",)) + ("backbone",).
   """
   features = jax.jit(method.features)
@@ -184,7 +182,7 @@ def assert_features_are_backbone_in_inference_mode(
   p, stats = params, extra["batch_stats"]
   for key in path:
     p, stats = p[key], stats[key]
-  ref = models.backbone(config.model).apply(
+  ref = common.backbone(config).apply(
     {"params": p["backbone"], "batch_stats": stats["backbone"]},
     images,
     train=False,

@@ -29,7 +29,7 @@ def np_barlow_terms(z1, z2):
 
 @pytest.fixture(scope="module")
 def setup():
-  config = _config(barlow_lambda=0.02, barlow_scale=0.1)
+  config = _config(off_diagonal_weight=0.02, barlow_scale=0.1)
   batch = mt.two_view_batch(np.arange(N) % 3)
   method, params, extra = mt.build_and_init(config, batch)
   return config, method, params, extra, batch
@@ -74,7 +74,7 @@ def test_features_are_backbone_in_inference_mode(setup):
 @pytest.mark.parametrize(
   "key,value,match",
   [
-    ("method.barlow_lambda", -1.0, "method.barlow_lambda"),
+    ("method.off_diagonal_weight", -1.0, "method.off_diagonal_weight"),
     ("method.barlow_scale", 0.0, "method.barlow_scale"),
     ("model.proj_layers", 0, "model.proj_layers"),
     ("views.num_views", 3, "num_views"),

@@ -8,7 +8,8 @@ import methods_testing as mt
 import numpy as np
 import pytest
 
-from jaxssl import methods, models
+from jaxssl import methods
+from jaxssl.methods import common
 
 TOTAL = 100
 BASE_TAU = 0.9
@@ -88,10 +89,8 @@ def test_target_branch_gets_exactly_zero_gradient(setup):
 
 def test_loss_matches_numpy_definition(setup):
   config, method, batch, params, extra = setup
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
-  predictor = models.predictor(config.model)
+  encoder = common.encoder(config)
+  predictor = common.predictor(config)
   run = mt.train_apply  # training mode: batch statistics
 
   views = batch["views"]

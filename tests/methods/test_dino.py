@@ -13,8 +13,8 @@ import methods_testing as mt
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib, methods, models
-from jaxssl.methods import base, dino, multicrop
+from jaxssl import configs_lib, methods
+from jaxssl.methods import base, common, dino, multicrop
 from jaxssl.models import prototype_heads
 
 N = 4
@@ -24,7 +24,7 @@ WARMUP = 11
 
 
 def _config(**method):
-  c = configs_lib.base_config()
+  c = configs_lib.base_config("dino")
   c.data.views = {
     "global_crops": configs_lib.view_group(num_views=2, size=32),
     "local_crops": configs_lib.view_group(
@@ -32,7 +32,6 @@ def _config(**method):
     ),
   }
   c.model.name = "tiny_resnet"
-  c.method.name = "dino"
   c.method.update(
     num_prototypes=16,
     head_hidden_dim=32,
@@ -117,7 +116,7 @@ def test_loss_matches_numpy_on_the_method_logits(setup):
   config, _, batch, params, extra, _ = setup
   step = 3
   value, (new_extra, metrics) = _run(setup, step)[:2]
-  backbone = models.backbone(config.model)
+  backbone = common.backbone(config)
   head = prototype_heads.DINOHead(
     num_prototypes=16, hidden_dim=32, bottleneck_dim=8, use_bn=True
   )

@@ -221,7 +221,7 @@ def test_reconstruction_figure_masks_per_example():
 
 
 def test_figure_without_norm_pix_and_fewer_than_eight_images():
-  config = _config(norm_pix_loss=False)
+  config = _config(norm_pix=False)
   method = methods.build(config)
   _, _, params, extra = _setup()
   figures = jax.jit(method.figures)

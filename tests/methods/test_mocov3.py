@@ -12,7 +12,8 @@ import pytest
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxssl import configs_lib, methods, models
+from jaxssl import configs_lib, methods
+from jaxssl.methods import common
 
 TOTAL = 40
 BASE_M = 0.99
@@ -61,10 +62,8 @@ def test_momentum_encoder_gets_exactly_zero_gradient(setup):
 
 def numpy_loss(config, batch, params, extra):
   """MoCo v3's loss written out: CE(q k^T / t, diag) * 2t, both orders."""
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
-  predictor = models.predictor(config.model)
+  encoder = common.encoder(config)
+  predictor = common.predictor(config)
   run = mt.train_apply
 
   qs, ks = [], []

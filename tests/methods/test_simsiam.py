@@ -7,8 +7,8 @@ import methods_testing as mt
 import numpy as np
 import pytest
 
-from jaxssl import losses, methods, models
-from jaxssl.methods import online_target
+from jaxssl import losses, methods
+from jaxssl.methods import common, online_target
 from jaxssl.train import optim
 
 
@@ -25,10 +25,8 @@ def setup():
 
 
 def modules(config):
-  encoder = models.Encoder(
-    models.backbone(config.model), models.projector(config.model)
-  )
-  return encoder, models.predictor(config.model)
+  encoder = common.encoder(config)
+  return encoder, common.predictor(config)
 
 
 run = mt.train_apply

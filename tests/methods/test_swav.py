@@ -16,7 +16,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxssl import configs_lib, losses, methods
-from jaxssl.methods import multicrop, swav
+from jaxssl.methods import common, multicrop, swav
 
 N = 8
 K = 12
@@ -26,19 +26,18 @@ FREEZE = 2
 
 
 def _config(**method):
-  c = configs_lib.base_config()
+  c = configs_lib.base_config("swav")
   c.data.views = {
     "global_crops": configs_lib.view_group(num_views=2, size=32),
     "local_crops": configs_lib.view_group(num_views=2, size=16),
   }
   c.model.name = "tiny_resnet"
   c.model.proj_hidden_dim, c.model.proj_dim = 16, 8
-  c.method.name = "swav"
   c.method.update(
     num_prototypes=K,
     temperature=0.1,
-    sinkhorn_iters=3,
-    sinkhorn_epsilon=0.05,
+    iterations=3,
+    epsilon=0.05,
     queue_size=QUEUE,
     queue_start_steps=QUEUE_START,
     freeze_last_layer_steps=FREEZE,
@@ -65,8 +64,8 @@ def setup():
   @jax.jit
   def scores(params, extra, batch):
     out, _ = multicrop.apply_backbone_and_head(
-      swav.models.backbone(config.model),
-      swav.prototype_heads.SwAVHead(swav.models.projector(config.model), K),
+      common.backbone(config),
+      swav.prototype_heads.SwAVHead(common.projector(config), K),
       params,
       extra["batch_stats"],
       [batch["global_crops"], batch["local_crops"]],
@@ -233,8 +232,8 @@ def test_quick_config_builds_with_multicrop():
 @pytest.mark.parametrize(
   "key,value",
   [
-    ("sinkhorn_iters", 0),
-    ("sinkhorn_epsilon", 0.0),
+    ("iterations", 0),
+    ("epsilon", 0.0),
     ("queue_size", -1),
     ("queue_start_steps", -1),
     ("freeze_last_layer_steps", -1),

@@ -38,7 +38,9 @@ def np_vicreg_terms(x, y):
 
 @pytest.fixture(scope="module")
 def setup():
-  config = _config(vicreg_sim=20.0, vicreg_std=30.0, vicreg_cov=2.0)
+  config = _config(
+    invariance_weight=20.0, variance_weight=30.0, covariance_weight=2.0
+  )
   batch = mt.two_view_batch(np.arange(N) % 3)
   method, params, extra = mt.build_and_init(config, batch)
   return config, method, params, extra, batch
@@ -72,8 +74,10 @@ def test_both_branches_get_gradient(setup):
 
 
 def test_invariance_only_pulls_views_together(setup):
-  # With sim only, identical views give zero loss (no hidden extra term).
-  config = _config(vicreg_sim=1.0, vicreg_std=0.0, vicreg_cov=0.0)
+  # With invariance only, identical views give zero loss (no other term).
+  config = _config(
+    invariance_weight=1.0, variance_weight=0.0, covariance_weight=0.0
+  )
   method = methods.build(config)
   _, _, params, extra, batch = setup
   same = jnp.repeat(batch["views"][:, :1], 2, axis=1)
@@ -94,9 +98,9 @@ def test_features_are_backbone_in_inference_mode(setup):
 @pytest.mark.parametrize(
   "key,value,match",
   [
-    ("method.vicreg_sim", -1.0, "method.vicreg_sim"),
-    ("method.vicreg_std", -1.0, "method.vicreg_std"),
-    ("method.vicreg_cov", -1.0, "method.vicreg_cov"),
+    ("method.invariance_weight", -1.0, "method.invariance_weight"),
+    ("method.variance_weight", -1.0, "method.variance_weight"),
+    ("method.covariance_weight", -1.0, "method.covariance_weight"),
     ("model.proj_layers", 0, "model.proj_layers"),
     ("views.num_views", 3, "num_views"),
   ],
@@ -106,5 +110,7 @@ def test_config_errors_name_the_key(key, value, match):
 
 
 def test_all_zero_weights_are_rejected():
-  with pytest.raises(ValueError, match="vicreg_sim/std/cov"):
-    methods.build(_config(vicreg_sim=0.0, vicreg_std=0.0, vicreg_cov=0.0))
+  with pytest.raises(ValueError, match="covariance_weight} are all 0"):
+    methods.build(
+      _config(invariance_weight=0.0, variance_weight=0.0, covariance_weight=0.0)
+    )

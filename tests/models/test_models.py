@@ -5,6 +5,8 @@ function where it can, uses micro models, and checks big models with
 `jax.eval_shape` only.
 """
 
+import dataclasses
+
 import chex
 import flax
 import flax.linen as nn
@@ -14,7 +16,7 @@ import numpy as np
 import pytest
 
 from jaxssl import configs_lib, models
-from jaxssl.methods import mae
+from jaxssl.methods import common, mae
 from jaxssl.models import conv as conv_lib
 from jaxssl.models import resnet, vit
 
@@ -33,12 +35,6 @@ def _abstract_init(model, shape, **kwargs):
     lambda x: model.init(jax.random.key(0), x, **kwargs),
     jax.ShapeDtypeStruct(shape, jnp.float32),
   )
-
-
-def _model_config(**overrides):
-  config = configs_lib.base_config().model
-  config.update(overrides)
-  return config
 
 
 # --- Conv implementations --------------------------------------------------
@@ -126,7 +122,7 @@ def test_block_impls_match_values_and_grads():
 
 
 def test_tiny_resnet_size_dtypes_and_zero_init():
-  model = models.backbone(_model_config(name="tiny_resnet"))
+  model = models.backbone("tiny_resnet")
   assert model.conv_impl == "xla" and model.num_features == 128
   variables = _abstract_init(model, (3, 32, 32, 3), train=False)
   assert 0.2e6 < models.num_params(variables["params"]) < 1e6
@@ -198,7 +194,7 @@ def test_batchnorm_train_uses_batch_stats_eval_uses_running():
 )
 def test_big_resnets_shapes_and_param_counts(name, size, dim, millions):
   # Published: torchvision resnet50 25.56M minus the 2.05M fc; CIFAR R18.
-  model = models.backbone(_model_config(name=name))
+  model = models.backbone(name)
   variables = _abstract_init(model, (2, size, size, 3), train=False)
   out = jax.eval_shape(
     lambda v: model.apply(v, _images(2, size), train=False), variables
@@ -284,10 +280,8 @@ def test_vit_sincos_is_fixed_and_matches_mae_values():
 
 def test_vit_mean_pool_is_the_mean_of_the_patch_tokens():
   images = _images(n=2, size=16)
-  cls_model = models.backbone(_model_config(name="vit_tiny", patch_size=4))
-  mean_model = models.backbone(
-    _model_config(name="vit_tiny", patch_size=4, vit_pool="mean")
-  )
+  cls_model = models.backbone("vit_tiny", patch_size=4)
+  mean_model = models.backbone("vit_tiny", patch_size=4, pool="mean")
   variables = _init(cls_model, images, train=False)  # the same parameters
   by_cls = jax.jit(lambda v: cls_model.apply(v, images, train=False))(variables)
   by_mean = jax.jit(lambda v: mean_model.apply(v, images, train=False))(
@@ -314,7 +308,7 @@ def test_vit_mean_pool_is_the_mean_of_the_patch_tokens():
 
 
 def test_vit_rejects_bad_patch_size():
-  model = models.backbone(_model_config(name="vit_tiny"))
+  model = models.backbone("vit_tiny")
   with pytest.raises(ValueError, match="divisible into patches of size 16"):
     _abstract_init(model, (1, 40, 40, 3), train=False)
 
@@ -329,12 +323,12 @@ def test_vit_rejects_bad_patch_size():
 )
 def test_vit_shapes_and_param_counts(name, dim, millions):
   # Published counts (timm, 224 / patch 16) without the 1000-class head.
-  model = models.backbone(_model_config(name=name, patch_size=16))
+  model = models.backbone(name, patch_size=16)
   variables = _abstract_init(model, (2, 224, 224, 3), train=False)
   count = models.num_params(variables["params"]) / 1e6
   assert abs(count - millions) / millions < 0.02, count
-  # patch_size comes from the config.
-  small = models.backbone(_model_config(name=name, patch_size=8))
+  # patch_size is an argument.
+  small = models.backbone(name, patch_size=8)
   assert small.patch_size == 8 and small.num_features == dim
   variables = _abstract_init(small, (2, 32, 32, 3), train=False)
   out = jax.eval_shape(
@@ -349,12 +343,26 @@ def test_vit_shapes_and_param_counts(name, dim, millions):
 
 def test_registry():
   with pytest.raises(ValueError) as e:
-    models.backbone(_model_config(name="resnet19"))
+    models.backbone("resnet19")
   msg = str(e.value)
-  assert "config.model.name='resnet19' is not one of" in msg
+  assert "backbone 'resnet19' is not one of" in msg
   assert "tiny_resnet" in msg and "vit_small" in msg
   for name in models.BACKBONES:
-    assert isinstance(models.backbone(_model_config(name=name)), nn.Module)
+    assert isinstance(models.backbone(name), nn.Module)
+  # The config -> model place names the config key.
+  config = configs_lib.base_config()
+  config.model.name = "resnet19"
+  with pytest.raises(ValueError, match="config.model.name='resnet19'"):
+    common.backbone(config)
+
+
+def test_backbone_kind_is_a_class_attribute():
+  assert models.ResNet.kind == "conv" and models.ViT.kind == "vit"
+  for name in models.BACKBONES:
+    module = models.backbone(name)
+    assert module.kind == ("vit" if isinstance(module, models.ViT) else "conv")
+  # A class attribute, not a field: not settable per instance.
+  assert "kind" not in {f.name for f in dataclasses.fields(models.ViT)}
   assert models.num_params({"a": jnp.ones((2, 3)), "b": [jnp.ones(4)]}) == 10
 
 
@@ -363,9 +371,7 @@ def test_registry():
 
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_projector_from_config(layers):
-  head = models.projector(
-    _model_config(proj_layers=layers, proj_hidden_dim=32, proj_dim=16)
-  )
+  head = models.projector(num_layers=layers, hidden_dim=32, out_dim=16)
   variables = _abstract_init(head, (4, 8), train=False)
   denses = [k for k in variables["params"] if k.startswith("dense")]
   assert len(denses) == layers
@@ -380,15 +386,21 @@ def test_projector_from_config(layers):
 
 
 def test_projector_none_and_negative():
-  assert models.projector(_model_config(proj_layers=0)) is None
-  with pytest.raises(ValueError, match="proj_layers=-1"):
-    models.projector(_model_config(proj_layers=-1))
+  assert models.projector(num_layers=0, hidden_dim=8, out_dim=4) is None
+  with pytest.raises(ValueError, match="num_layers=-1"):
+    models.projector(num_layers=-1, hidden_dim=8, out_dim=4)
+  config = configs_lib.base_config()
+  config.model.proj_layers = -1
+  with pytest.raises(ValueError, match="config.model.proj_layers=-1"):
+    common.projector(config)
 
 
 def test_encoder_and_mlp_last_bn():
   # The default config path: tiny_resnet + projector, one real train step.
-  config = _model_config(proj_hidden_dim=32, proj_dim=16)
-  model = models.Encoder(models.backbone(config), models.projector(config))
+  model = models.Encoder(
+    models.backbone("tiny_resnet"),
+    models.projector(num_layers=2, hidden_dim=32, out_dim=16),
+  )
   head = models.MLP(hidden_dims=(16,), out_dim=8, last_bn=True)
   images = _images(n=4)
   x = jax.random.normal(jax.random.key(0), (32, 4)) * 3 + 1

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib, models
+from jaxssl import models
 from jaxssl.models import prototype_heads as ph
 
 
@@ -99,9 +99,8 @@ def test_dino_learned_gain_without_norm_last_layer():
 
 
 def test_swav_head_scores_are_cosines_with_unit_prototypes():
-  model_config = configs_lib.base_config().model
-  model_config.proj_hidden_dim, model_config.proj_dim = 8, 4
-  head = ph.SwAVHead(models.projector(model_config), num_prototypes=6)
+  projector = models.projector(num_layers=2, hidden_dim=8, out_dim=4)
+  head = ph.SwAVHead(projector, num_prototypes=6)
   variables = head.init(jax.random.key(0), _x(), train=False)
   assert variables["params"]["prototypes"]["kernel"].shape == (4, 6)
   out = head.apply(variables, _x(), train=False)
