@@ -4,55 +4,11 @@ Command:
   python -m jaxssl.main --config configs/dino_quick.py --workdir /tmp/dino-quick
   (`:smoke` for a seconds-long run: batch 16, 3 steps.)
 
-Measured (2-core CPU shared with 3-5 other jobs, load 3-14; dataset v3),
-300 steps at batch 128 (2.7 epochs), 104 images/s (examples with all 6
-crops), 408 s wall for training + final evaluation (the baselines, ~13 min
-at load ~12, were computed once and reused: same seed, same backbone init):
-test top-1 kNN / linear probe: learned 9.70% / 12.02%, random init
-10.31% / 11.79%, raw pixels 16.02% / 9.80%. DINO does NOT learn the digits
-here in 300 steps, although the run is healthy (loss 5.4 -> 4.0 below
-log K = 5.55, teacher entropy ~3.5, marginal ~4.6, z_std ~0.07, no
-collapse). A kNN probe of the nuisances (recomputed from the dataset
-recipe's RNG) shows what it learned: digit polarity 82% vs 72% random init
-(chance 50%) and digit size 39% vs 31% (chance 25%), while the backbone
-features stay dominated by the image tint (hue decile 93%, as at random
-init, despite hue jitter) and ignore the background photo (chance).
-
-Tuning history (3 full runs, short probes of 40-80 steps in between):
-  1. 1024 prototypes, 128-d bottleneck, LARS lr 0.3, momentum 0.99, teacher
-     temperature 0.04 -> 0.07, quickstart colour jitter: uniform collapse
-     (teacher entropy -> log K, z_std 0.077 -> 0.033 in 70 steps; stopped).
-     LARS with trust 1e-3 moves weights ~1e-4 per step while the unadapted
-     biases move at full lr.
-  2. 256 prototypes, 64-d bottleneck, AdamW, momentum 0.996 or 0.99: slower
-     but the same uniform collapse, kNN 10.2% / 10.5%.
-  3. (this config) brightness/contrast/saturation jitter off: probes showed
-     that it alone stops the bootstrapping (presumably the random teacher's
-     outputs for two such crops disagree, so the student learns their
-     average, the uniform target); with hue jitter only the loss falls and
-     nothing collapses, but the digits are still not learned (above).
-  4. More tries, 300 steps each with kNN every 100 (random init ~10-11%),
-     teacher momentum 0.9 (BYOL's short-run fix, configs/byol_quick.py):
-     hue-only jitter 11.4% at 150 and 300 steps (healthy, teacher
-     marginal entropy ~3: ~20 prototypes in use); brightness/contrast/
-     saturation jitter 0.4 (AdamW lr 2e-3 or 5e-4) or 0.2, or colour
-     inversion (solarize threshold 0, p 0.5) with grayscale 0.5 added to the
-     hue-only recipe: each time the teacher first sharpens (entropy ~1 at
-     step 60-100) and then goes uniform (entropy -> log K by step 150-200),
-     kNN 10.4-11.4%; BYOL's LARS lr 6.4: one-hot collapse by step 90.
-Why, as far as these runs show: DINO has no term that spreads the embedding
-over the batch (SimCLR/MoCo have negatives, VICReg/Barlow Twins variance
-and decorrelation terms, BYOL a slow target with a predictor); centring
-and sharpening only balance each other while the teacher's outputs carry
-a signal both crops share. A random-init tiny ResNet's features here are
-dominated by the image tint, so augmentations that remove the shared
-shortcuts (tint brightness/saturation, digit polarity) leave the teacher
-no shared signal and DINO goes uniform; milder ones leave shortcuts that
-it learns instead of the digits. What it would need: many more steps
-from a softer start (the official recipes run 100+ epochs), or a better
-than random starting encoder.
-The head has BatchNorm (see jaxssl.methods.dino.head_use_bn): without it
-z collapsed within 10 steps in the probes.
+Expected (dataset v3, 300 steps, ~3.5 min of training on 2 cores): kNN
+~10-11%, at the random-init encoder's level (raw pixels 16%): DINO does not
+learn the digits in this budget although the run is healthy (no collapse).
+The measured runs, a nuisance probe, every recipe tried and why:
+configs/notes/dino.md.
 
 Multi-crop: 2 global crops of 32 px (area 0.5-1, hue jitter 0.5, grayscale
 0.2, no flip) seen by teacher and student, and 4 local crops of 16 px (area

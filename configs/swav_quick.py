@@ -4,32 +4,13 @@ Command:
   python -m jaxssl.main --config configs/swav_quick.py --workdir /tmp/swav-quick
   (`:smoke` for a seconds-long run: batch 16, 3 steps.)
 
-Measured (one run, 2-core CPU shared with 3-5 other jobs; dataset v3), 300
-steps at batch 128 (2.7 epochs), 130 images/s (examples with all 6 crops),
-361 s wall for training + final evaluation (baselines computed once in the
-DINO run and reused: same seed, same backbone init): test top-1 kNN /
-linear probe: learned 10.45% / 12.35%, random init 10.31% / 11.79%, raw
-pixels 16.02% / 9.80%. SwAV does NOT learn the digits here in 300 steps;
-the run is healthy (loss 4.9 -> 4.27 below log K = 4.61, code entropy
-~4.0, z_std ~0.056, queue in use from step 60). A kNN probe of the
-nuisances finds the backbone features still dominated by the image tint
-(hue decile 94% as at random init) and only slightly more polarity-aware
-(75% vs 72% random init, chance 50%). With the quickstart's
-brightness/contrast/saturation jitter (or with epsilon 0.03, the official
-README's first remedy) the codes went uniform within 80 steps (loss stuck
-at log K, the collapse of the official README); hue jitter alone avoids it.
+Recipe: official SwAV (Sinkhorn-Knopp codes, epsilon 0.05, 3 iterations,
+temperature 0.1, LARS), scaled to CPU minutes; see below.
 
-More tries (300 steps each, kNN every 100 or 150, random init ~10-11%):
-LARS lr 2.4 instead of 0.6, 11.7% / 11.6% at 150 / 300 steps; 1000
-prototypes (so that Sinkhorn's equipartition over batch + queue is nearly
-per-instance, closer to contrastive learning) 10.5% at 150; colour inversion
-(solarize threshold 0, p 0.5) and grayscale 0.5 on every crop, which remove
-the digit polarity and tint shortcuts, uniform codes from step 50 (loss at
-log K) and 8.5-9.7%. The same picture as configs/dino_quick.py: with no
-term that spreads the embedding over the batch, SwAV learns whatever
-shortcut survives the augmentations, and collapses to uniform codes when
-none does; it needs many more steps (official: 100+ epochs) or a better
-than random starting encoder.
+Expected (dataset v3, 300 steps, ~3.3 min of training on 2 cores): kNN
+~10-11%, at the random-init encoder's level (raw pixels 16%): SwAV does not
+learn the digits in this budget although the run is healthy (no collapse).
+The measured runs, every recipe tried and why: configs/notes/swav.md.
 
 Multi-crop: 2 global crops of 32 px (area 0.5-1, hue jitter 0.5, grayscale
 0.2, no flip), from which the codes are computed, and 4 local crops of

@@ -31,11 +31,22 @@ def test_shipped_configs_validate(path, arg):
     assert config.train.total_steps <= 5
 
 
-def test_config_docstrings_give_a_command():
-  for path in CONFIGS:
-    with open(path, encoding="utf-8") as f:
-      text = f.read()
-    assert "python -m jaxssl.main --config configs/" in text, path
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_config_docstrings_give_command_source_and_result(path):
+  """Command, recipe source and expected result; tuning history in notes."""
+  import ast  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
+
+  with open(path, encoding="utf-8") as f:
+    doc = ast.get_docstring(ast.parse(f.read()))
+  assert "python -m jaxssl.main --config configs/" in doc
+  assert re.search(r"\b(Expected|Measured)\b", doc), "no expected result"
+  assert re.search(
+    r"(?i)(recipe|hyper-parameters|official|solo-learn|paper|arXiv)", doc
+  ), "no source for the recipe"
+  assert len(doc.splitlines()) <= 45, "long histories go to configs/notes/"
+  for note in re.findall(r"configs/notes/\w+\.md", doc):
+    assert os.path.isfile(os.path.join(ROOT, note)), note
 
 
 def test_unknown_key_is_named():
