@@ -197,17 +197,25 @@ def save_examples_figure(
   plt.close(fig)
 
 
-def _cache_path(cache_dir: str | None) -> str:
-  if cache_dir is None:
-    cache_dir = os.environ.get("JAXSSL_CACHE_DIR")
-  if not cache_dir:
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    cache_dir = (
-      os.path.join(xdg, "jaxssl")
-      if xdg
-      else os.path.join(os.path.expanduser("~"), ".cache", "jaxssl")
-    )
-  return os.path.join(cache_dir, f"{NAME}_{_VERSION}.npz")
+def version() -> str:
+  """The recipe version: a new one means a different dataset."""
+  return _VERSION
+
+
+def cache_dir() -> str:
+  """jaxssl's cache folder: `$JAXSSL_CACHE_DIR`, else
+  `$XDG_CACHE_HOME/jaxssl`, else `~/.cache/jaxssl`."""
+  path = os.environ.get("JAXSSL_CACHE_DIR")
+  if path:
+    return path
+  xdg = os.environ.get("XDG_CACHE_HOME")
+  if xdg:
+    return os.path.join(xdg, "jaxssl")
+  return os.path.join(os.path.expanduser("~"), ".cache", "jaxssl")
+
+
+def _cache_path(folder: str | None) -> str:
+  return os.path.join(folder or cache_dir(), f"{NAME}_{_VERSION}.npz")
 
 
 def _read_cache(path: str, keys: list[str]) -> dict[str, np.ndarray] | None:

@@ -21,6 +21,10 @@ suffixes.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
@@ -50,6 +54,42 @@ def pca_project(
   out = [pca.fit_transform(bank)]
   out += [pca.transform(np.asarray(o, np.float32)) for o in others]
   return [o.astype(np.float32) for o in out]
+
+
+# The eval keys the raw-pixel and PCA scores depend on.
+_PIXEL_EVAL_KEYS = (
+  "knn_k",
+  "knn_temperature",
+  "max_train_examples",
+  "linear_probe",
+  "linear_steps",
+  "pca_components",
+)
+
+
+def pixel_cache_path(config) -> str | None:
+  """Where the raw-pixel / PCA scores of `config`'s data are cached, or None.
+
+  They depend only on the data and the probes' settings, not on the method,
+  so every run on the same data shares them (`python -m jaxssl.zoo` scores
+  them once instead of once per method). Only the embedded dataset is
+  cached: it is versioned, so a cached score cannot go stale; a folder or a
+  TFDS build can change on disk under the same name.
+  """
+  from jaxssl.data import embedded  # pylint: disable=g-import-not-at-top
+
+  if config.data.name != embedded.NAME:
+    return None
+  data = {k: v for k, v in config.data.to_dict().items() if k != "views"}
+  key = {
+    "data": data,
+    "eval": {k: config.eval[k] for k in _PIXEL_EVAL_KEYS},
+    "dataset_version": embedded.version(),
+  }
+  digest = hashlib.sha256(
+    json.dumps(key, sort_keys=True, default=str).encode()
+  ).hexdigest()[:16]
+  return os.path.join(embedded.cache_dir(), "baselines", f"{digest}.json")
 
 
 class Representation:
@@ -124,7 +164,21 @@ class Representation:
     return self._score(*self._splits(fn))
 
   def raw_pixels(self) -> dict[str, float]:
-    """The scores of the normalised raw pixels and of their PCA."""
+    """The scores of the normalised raw pixels and of their PCA (cached)."""
+    path = pixel_cache_path(self._config)
+    if path is not None and os.path.exists(path):
+      with open(path, encoding="utf-8") as f:
+        return json.load(f)
+    out = self._score_pixels()
+    if path is not None and jax.process_index() == 0:
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      tmp = f"{path}.{os.getpid()}.tmp"
+      with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(out, f, indent=2)
+      os.replace(tmp, path)  # atomic: concurrent runs never read half a file
+    return out
+
+  def _score_pixels(self) -> dict[str, float]:
     (bank_x, bank_y), (query_x, query_y) = self._splits(self._pixels)
     out = {
       f"{k}_raw_pixels": v

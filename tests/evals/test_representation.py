@@ -26,3 +26,33 @@ def test_pca_components_capped_by_rank():
   bank = np.random.default_rng(0).normal(size=(10, 4))
   (out,) = representation.pca_project(bank, components=64)
   assert out.shape == (10, 4)
+
+
+def test_pixel_scores_are_cached_per_data_and_probe_settings(
+  tmp_path, monkeypatch
+):
+  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+
+  monkeypatch.setenv("JAXSSL_CACHE_DIR", str(tmp_path))
+  config = configs_lib.base_config()
+  path = representation.pixel_cache_path(config)
+  assert path.startswith(str(tmp_path))
+  other = configs_lib.base_config()
+  other.eval.knn_k = 5
+  assert representation.pixel_cache_path(other) != path
+  other = configs_lib.base_config("byol")  # another method: the same scores
+  assert representation.pixel_cache_path(other) == path
+  other.data.name = "cifar10"  # not versioned: never cached
+  assert representation.pixel_cache_path(other) is None
+
+  calls = []
+  evaluator = object.__new__(representation.Representation)
+  evaluator._config = config  # pylint: disable=protected-access
+
+  def score():
+    calls.append(1)
+    return {"eval/knn_top1_raw_pixels": 16.0, "eval/knn_top1_pca": 17.0}
+
+  monkeypatch.setattr(evaluator, "_score_pixels", score)
+  first = evaluator.raw_pixels()
+  assert evaluator.raw_pixels() == first and len(calls) == 1
