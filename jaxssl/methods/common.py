@@ -57,6 +57,7 @@ def projector(config) -> nn.Module | None:
     num_layers=m.proj_layers,
     hidden_dim=m.proj_hidden_dim,
     out_dim=m.proj_dim,
+    use_bn=m.proj_bn,
     last_bn=m.proj_last_bn,
   )
 

@@ -160,6 +160,19 @@ def two_view_projections(config, params, extra, views):
   return out["z"][: len(views)], out["z"][len(views) :]
 
 
+def assert_projector_has_no_batchnorm(config):
+  """`config.model.proj_bn` is off and `common.projector(config)` is
+  Linear (with bias)-ReLU-Linear: no BatchNorm, no batch statistics."""
+  assert not config.model.proj_bn
+  head = common.projector(config)
+  variables = jax.eval_shape(
+    lambda: head.init(jax.random.key(0), jnp.ones((2, 8)), train=False)
+  )
+  assert set(variables["params"]) == {"dense0", "dense1"}
+  assert set(variables["params"]["dense0"]) == {"kernel", "bias"}
+  assert "batch_stats" not in variables
+
+
 def assert_features_are_backbone_in_inference_mode(
   config, method, params, extra, images, *, path=(), rtol=1e-5, atol=1e-6
 ):

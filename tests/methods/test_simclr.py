@@ -85,3 +85,8 @@ def test_cifar10_config_keeps_solo_learns_mean():
 )
 def test_config_errors_name_the_key(key, value, match):
   mt.assert_build_names_the_key(_config(), key, value, match)
+
+
+def test_cifar10_config_projector_has_no_batchnorm():
+  # solo-learn's SimCLR projector: Linear-ReLU-Linear.
+  mt.assert_projector_has_no_batchnorm(mt.load_config("simclr_cifar10"))

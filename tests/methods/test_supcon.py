@@ -126,3 +126,8 @@ def test_missing_label_is_an_error(setup):
 )
 def test_config_errors_name_the_key(key, value, match):
   mt.assert_build_names_the_key(_config(), key, value, match)
+
+
+def test_cifar10_config_projector_has_no_batchnorm():
+  # solo-learn's SupCon projector: Linear-ReLU-Linear.
+  mt.assert_projector_has_no_batchnorm(mt.load_config("supcon_cifar10"))
