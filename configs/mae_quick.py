@@ -30,7 +30,9 @@ linear 10.07%); grey inputs (`gray_prob=1.0`) leave per-patch normalised
 targets dominated by the pixel noise (loss stayed at 0.995, aborted).
 Given the whole 10-minute budget (2000 steps, 18 epochs; 455 images/s in
 the zoo sweep) and mean-pooled features (`--config.model.vit_pool=mean`,
-the official fine-tuning's `global_pool`), the linear probe reads 10.4% /
+the official fine-tuning's `global_pool`; measured when that pooling also
+replaced the cls token the decoder reads, fixed since: README changelog),
+the linear probe reads 10.4% /
 11.2% / 14.2% / 13.1% at steps 500 / 1000 / 1500 / 2000, against 12.8% for
 the same mean-pooled encoder at random init (kNN 9.9% vs 10.1%): still no
 clear margin. MAE's features need hundreds of epochs (800-1600 in the
