@@ -8,7 +8,9 @@ Measured (2-core CPU shared with 3-5 other jobs, load 3-14; dataset v3),
 300 steps at batch 128 (2.7 epochs), 104 images/s (examples with all 6
 crops), 408 s wall for training + final evaluation (the baselines, ~13 min
 at load ~12, were computed once and reused: same seed, same backbone init):
-test top-1 kNN / linear probe: learned 9.70% / 12.02%, random init
+test top-1 kNN / linear probe (of the student: measured before
+`method.eval_network`, whose DINO default is now the teacher): learned
+9.70% / 12.02%, random init
 10.31% / 11.79%, raw pixels 16.02% / 9.80%. DINO does NOT learn the digits
 here in 300 steps, although the run is healthy (loss 5.4 -> 4.0 below
 log K = 5.55, teacher entropy ~3.5, marginal ~4.6, z_std ~0.07, no

@@ -114,19 +114,38 @@ def check_in_unit_interval(config, *keys: str) -> None:
 # The EMA teacher of BYOL, MoCo v3 and DINO: its keys, their check and the
 # schedule (`cosine_increase` below).
 
+# `config.method.eval_network`: the network whose backbone
+# `Method.features` (hence every evaluation protocol) reads: the trained
+# one ("student": BYOL's online, MoCo v3's base encoder) or its EMA
+# ("teacher": BYOL's target, MoCo v3's momentum encoder).
+EVAL_NETWORKS = ("student", "teacher")
 
-def ema_config() -> ml_collections.ConfigDict:
-  """The `config.method` keys of an EMA teacher, with their defaults."""
+
+def ema_config(eval_network: str = "student") -> ml_collections.ConfigDict:
+  """The `config.method` keys of an EMA teacher, with their defaults.
+
+  Args:
+    eval_network: the method's default `eval_network`, as its official
+      evaluation: "student" (BYOL, MoCo v3) or "teacher" (DINO's
+      `--checkpoint_key teacher`).
+  """
   m = ml_collections.ConfigDict()
   # Teacher momentum per step: BYOL's half cosine from `ema_momentum` at
   # step 0 to `ema_momentum_end` at train.total_steps.
   m.ema_momentum = 0.996
   m.ema_momentum_end = 1.0
+  m.eval_network = eval_network  # one of EVAL_NETWORKS
   return m
 
 
 def check_ema(config) -> None:
-  """ValueError naming the key unless 0 <= ema_momentum <= _end <= 1."""
+  """ValueError naming the key unless 0 <= ema_momentum <= _end <= 1 and
+  eval_network is one of `EVAL_NETWORKS`."""
+  network = config.method.eval_network
+  if network not in EVAL_NETWORKS:
+    raise ValueError(
+      f"config.method.eval_network={network!r} must be one of {EVAL_NETWORKS}"
+    )
   start = config.method.ema_momentum
   end = config.method.ema_momentum_end
   if not 0.0 <= start <= 1.0:

@@ -174,14 +174,25 @@ def assert_projector_has_no_batchnorm(config):
 
 
 def assert_features_are_backbone_in_inference_mode(
-  config, method, params, extra, images, *, path=(), rtol=1e-5, atol=1e-6
+  config,
+  method,
+  params,
+  extra,
+  images,
+  *,
+  path=(),
+  network="student",
+  rtol=1e-5,
+  atol=1e-6,
 ):
   """`method.features` is the backbone in inference mode; returns them.
 
   Checks that an example's features do not depend on the rest of the batch
   (alone, or with two others) and that they equal
   `common.backbone(config)` applied in inference mode with the params
-  and BatchNorm statistics under `path` (e.g. ("encoder",)) + ("backbone",).
+  and BatchNorm statistics under `path` (e.g. ("encoder",)) + ("backbone",)
+  of the trained network (`network="student"`), or under ("backbone",) of
+  the EMA teacher `extra["teacher"]` (`network="teacher"`).
   """
   features = jax.jit(method.features)
   feats = features(params, extra, {"image": images})
@@ -192,9 +203,12 @@ def assert_features_are_backbone_in_inference_mode(
       rtol=rtol,
       atol=atol,
     )
-  p, stats = params, extra["batch_stats"]
-  for key in path:
-    p, stats = p[key], stats[key]
+  if network == "teacher":
+    p, stats = extra["teacher"]["params"], extra["teacher"]["batch_stats"]
+  else:
+    p, stats = params, extra["batch_stats"]
+    for key in path:
+      p, stats = p[key], stats[key]
   ref = common.backbone(config).apply(
     {"params": p["backbone"], "batch_stats": stats["backbone"]},
     images,
