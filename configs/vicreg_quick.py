@@ -6,7 +6,8 @@ Command:
   (`:smoke` for a seconds-long run: batch 16, 3 steps.)
 
 Measured (embedded digits v3, 2-core CPU heavily shared with other jobs,
-load ~12; one run): kNN top-1 25.7% (linear probe 32.5%) vs 10.2% (11.5%)
+load ~12; one run, both views then in one BatchNorm call, before
+`method.bn_per_view`): kNN top-1 25.7% (linear probe 32.5%) vs 10.2% (11.5%)
 for the random-init encoder and 16.0% (9.8%) for raw pixels; 300 steps at
 68.5 examples/s (~9.5 min of training at that load, ~2.5 min at the
 ~250-300 examples/s of quiet cores), 1517 s wall including both baselines'

@@ -9,6 +9,12 @@ cancels it for the adapted weights, but the biases and BatchNorm
 parameters (no adaptation) take steps proportional to it, and weight
 decay weighs 1/scale as much against the gradient.
 
+Both views go through the encoder in one call by default, so BatchNorm
+normalises over the 2N images, as the official code (`model.py`
+concatenates the views along the batch); `method.bn_per_view=True`
+forwards each view separately (BatchNorm statistics per view), as
+solo-learn's `BaseMethod.training_step`, hence its CIFAR recipe.
+
 References:
   Chen et al., "A Simple Framework for Contrastive Learning of Visual
   Representations", ICML 2020, arXiv:2002.05709.
@@ -24,7 +30,7 @@ from jaxssl.methods import base, common
 
 def default_config() -> ml_collections.ConfigDict:
   """SimCLR's `config.method` keys (but `name`) and their defaults."""
-  m = ml_collections.ConfigDict()
+  m = common.bn_per_view_config(False)  # official: both views in one call
   m.temperature = 0.1  # losses.nt_xent's softmax temperature, > 0
   # Multiplies nt_xent's mean over the 2N anchors, > 0; 2.0: the official
   # TF loss, the sum of both directions' means.
@@ -50,6 +56,7 @@ def build(config) -> base.Method:
   encoder = common.encoder(config)
   temperature = config.method.temperature
   scale = float(config.method.loss_scale)
+  per_view = bool(config.method.bn_per_view)
 
   def init(rng, batch):
     return common.init_encoder(encoder, rng, batch[group])
@@ -57,7 +64,9 @@ def build(config) -> base.Method:
   def loss(params, extra, batch, rng, step):
     del rng, step  # SimCLR has no stochastic or scheduled part in the step.
     views = batch[group]
-    (z1, z2), new_extra = common.encode_merged(encoder, params, extra, views)
+    (z1, z2), new_extra = common.encode_views(
+      encoder, params, extra, views, per_view=per_view
+    )
     value = scale * losses.nt_xent(z1, z2, temperature=temperature)
     metrics = {"loss": value, **common.embedding_metrics(z1, z2)}
     return value, (new_extra, metrics)

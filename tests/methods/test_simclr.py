@@ -75,6 +75,33 @@ def test_cifar10_config_keeps_solo_learns_mean():
   assert mt.load_config("simclr_cifar10").method.loss_scale == 1.0
 
 
+@pytest.mark.parametrize("per_view", [None, True, False])
+def test_batchnorm_statistics_per_view(per_view):
+  # Official SimCLR (TF) puts both views through the network in one call
+  # (BatchNorm over the 2N images): the default; solo-learn's BaseMethod
+  # forwards each crop separately (bn_per_view=True in its CIFAR recipe).
+  config = _config(temperature=TAU)
+  if per_view is not None:
+    config.method.bn_per_view = per_view
+  assert config.method.bn_per_view == bool(per_view)
+  batch = mt.two_view_batch(np.arange(N))
+  method, params, extra = mt.build_and_init(config, batch)
+  mt.assert_batchnorm_statistics_per_view(
+    config,
+    method,
+    params,
+    extra,
+    batch,
+    lambda z1, z2: losses.nt_xent(z1, z2, temperature=TAU),
+  )
+
+
+def test_cifar10_config_forwards_each_view_separately():
+  # solo-learn's recipe: BaseMethod.training_step forwards each crop.
+  assert mt.load_config("simclr_cifar10").method.bn_per_view
+  assert not mt.load_config("simclr_imagenet").method.bn_per_view
+
+
 @pytest.mark.parametrize(
   "key,value,match",
   [

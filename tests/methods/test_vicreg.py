@@ -69,6 +69,29 @@ def test_loss_is_the_library_loss_and_numpy(setup):
   mt.assert_batch_stats_moved(extra, new_extra)
 
 
+@pytest.mark.parametrize("per_view", [None, True, False])
+def test_batchnorm_statistics_per_view(setup, per_view):
+  # Official VICReg forwards each view separately (main_vicreg.py:
+  # x = projector(backbone(x)); y = ...(y)): the default.
+  _, method, params, extra, batch = setup
+  weights = dict(
+    invariance_weight=20.0, variance_weight=30.0, covariance_weight=2.0
+  )
+  config = _config(**weights)
+  if per_view is not None:
+    config.method.bn_per_view = per_view
+    method = methods.build(config)
+  assert config.method.bn_per_view == (per_view is not False)
+  mt.assert_batchnorm_statistics_per_view(
+    config,
+    method,
+    params,
+    extra,
+    batch,
+    lambda z1, z2: losses.vicreg(z1, z2, **weights),
+  )
+
+
 def test_both_branches_get_gradient(setup):
   _, method, params, extra, batch = setup
   mt.assert_every_view_gets_gradient(method, params, extra, batch)
