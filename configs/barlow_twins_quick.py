@@ -6,6 +6,7 @@ Command:
   (`:smoke` for a seconds-long run: batch 16, 3 steps.)
 
 Measured (embedded digits v3, 2-core CPU shared with other jobs; one run,
+both views then in one BatchNorm call, before `method.bn_per_view`;
 288 s wall for 300 steps at ~170 examples/s, training and final evaluation):
 kNN top-1 23.5% (linear probe 30.7%) vs 10.2% for the random-init encoder
 and 16.0% for raw pixels (baselines from the VICReg quick run: same seed,

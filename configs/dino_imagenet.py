@@ -17,9 +17,10 @@ crops of 96 px (area 0.05-0.4); flip 0.5, colour jitter 0.4/0.4/0.2/0.1
 with p=0.8, grayscale 0.2, Gaussian blur p = 1.0 / 0.1 on the two global
 crops and 0.5 on the local ones, solarisation p = 0 / 0.2 on the global
 crops. Expected (official README, 800 epochs, the default here): 77.0%
-linear top-1, 74.5% k-NN. (The README's vanilla 100-epoch run -- teacher
-temperature 0.04, norm_last_layer True, 8 local crops -- reaches 69.3% k-NN
-and ~73.8% linear.)
+linear top-1, 74.5% k-NN, both of the teacher (official `--checkpoint_key
+teacher`; `method.eval_network`'s default for DINO). (The README's
+vanilla 100-epoch run -- teacher temperature 0.04, norm_last_layer True, 8
+local crops -- reaches 69.3% k-NN and ~73.8% linear.)
 
 Not reproduced: the weight decay's cosine schedule 0.04 -> 0.4 (constant
 0.04 here), stochastic depth 0.1 (jaxssl's ViT has none), per-tensor

@@ -6,7 +6,9 @@ Command:
 
 Expected (dataset v3, 300 steps, ~3.5 min of training on 2 cores): kNN
 ~10-11%, at the random-init encoder's level (raw pixels 16%): DINO does not
-learn the digits in this budget although the run is healthy (no collapse).
+learn the digits in this budget although the run is healthy (no collapse;
+measured on the student, before `method.eval_network` made the teacher
+DINO's evaluated network).
 The measured runs, a nuisance probe, every recipe tried and why:
 configs/notes/dino.md.
 

@@ -8,7 +8,12 @@ Hyper-parameters: arXiv:2002.05709 Sec. B.9 / Appendix: batch 4096, LARS,
 lr 0.3 x B/256 (= 4.8), weight decay 1e-6, temperature 0.1, 2-layer
 projector 2048-128, 10 warm-up epochs then cosine, augmentations: random
 resized crop (0.08, 1) to 224, flip, colour jitter strength 1.0 (0.8, 0.8,
-0.8, 0.2) with p=0.8, grayscale p=0.2, Gaussian blur p=0.5. Expected:
+0.8, 0.2) with p=0.8, grayscale p=0.2, Gaussian blur p=0.5. Loss scale 2
+(`method.loss_scale`): the official TF loss (google-research/simclr
+`objective.add_contrastive_loss`) is loss_a + loss_b, the sum of both
+directions' means, twice `losses.nt_xent`; under LARS this sets the step of
+the biases and BatchNorm parameters and the weight of weight decay against
+the gradient. Expected:
 69.3% linear top-1 after 1000 epochs (66.6% after 100: `:epochs=100`),
 about 1.5 days on a TPU v3-128 class pod slice at 1000 epochs.
 """
@@ -27,6 +32,7 @@ def get_config(arg=None):
   config.model.proj_hidden_dim = 2048
   config.model.proj_dim = 128
   config.method.temperature = 0.1
+  config.method.loss_scale = 2.0  # official loss_a + loss_b
   config.optim.name = "lars"
   config.optim.lr = 0.3
   config.optim.lr_scaling = "linear"

@@ -10,7 +10,11 @@ projector 2048-2048-2048, weights sim 25 / std 25 / cov 1, batch 256, 1000
 epochs with 10 warm-up epochs and cosine decay; crops (0.2, 1), colour
 jitter (0.4, 0.4, 0.2, 0.1) p=0.8, grayscale p=0.2, no blur, solarize
 p=0.1, flip). Expected: ~92.1% linear top-1 (solo-learn's CIFAR-10 table,
-VICReg). Differences: optax's LARS has no solo-learn `clip_lr`; every
+VICReg). Loss weights: solo-learn's `vicreg_loss_func` (solo/losses/vicreg.py)
+sums the two branches' variance hinges where the official code (and
+`losses.vicreg`) averages them, so solo-learn's std weight 25 is
+`method.variance_weight = 50` here (invariance 25 and covariance 1 mean the
+same in both). Differences: optax's LARS has no solo-learn `clip_lr`; every
 Linear layer before a BatchNorm is bias-free. Needs the TFDS `cifar10` data
 (`tfds build cifar10`); roughly a day on one TPU v3-8 (as SimCLR's config).
 """
@@ -34,7 +38,8 @@ def get_config(arg=None):
   config.model.proj_hidden_dim = 2048
   config.model.proj_dim = 2048
   config.method.invariance_weight = 25.0
-  config.method.variance_weight = 25.0
+  # solo-learn's 25 on the sum of the two hinges = 50 on their mean.
+  config.method.variance_weight = 50.0
   config.method.covariance_weight = 1.0
   config.optim.name = "lars"
   config.optim.lr = 0.3

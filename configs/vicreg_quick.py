@@ -6,14 +6,17 @@ Command:
   (`:smoke` for a seconds-long run: batch 16, 3 steps.)
 
 Measured (embedded digits v3, 2-core CPU heavily shared with other jobs,
-load ~12; one run): kNN top-1 25.7% (linear probe 32.5%) vs 10.2% (11.5%)
+load ~12; one run, both views then in one BatchNorm call, before
+`method.bn_per_view`): kNN top-1 25.7% (linear probe 32.5%) vs 10.2% (11.5%)
 for the random-init encoder and 16.0% (9.8%) for raw pixels; 300 steps at
 68.5 examples/s (~9.5 min of training at that load, ~2.5 min at the
 ~250-300 examples/s of quiet cores), 1517 s wall including both baselines'
 kNN and linear probes.
 
-Recipe: solo-learn's CIFAR VICReg (weights 25/25/1, LARS lr 0.3 x B/256
-with trust coefficient 0.02, weight decay 1e-4), shrunk for a CPU: a 3-layer
+Recipe: solo-learn's CIFAR VICReg (weights 25/25/1 in jaxssl's convention,
+whose variance term averages the two branches: solo-learn's std weight 12.5
+on their sum; LARS lr 0.3 x B/256 with trust coefficient 0.02, weight decay
+1e-4), shrunk for a CPU: a 3-layer
 512-512-512 projector on the 128-d tiny ResNet features, batch 128.
 Augmentations are the quickstart's colour-robust ones (hue jitter 0.5, crops
 of at least half the image, no flip; see configs/quickstart.py and

@@ -84,6 +84,7 @@ def base_config(
   c.model.proj_hidden_dim = 2048
   c.model.proj_dim = 128
   c.model.proj_layers = 2  # linear layers in the projection MLP
+  c.model.proj_bn = True  # BN after the projector's hidden layers
   c.model.proj_last_bn = False  # affine-free BN on the projector output
   c.model.pred_hidden_dim = 512  # predictor MLP (BYOL, SimSiam, MoCo v3)
   c.model.pred_last_bn = False  # affine-free BN on the predictor output

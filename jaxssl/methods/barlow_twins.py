@@ -5,6 +5,11 @@ pushed towards the identity: its diagonal to 1 (invariance), its
 off-diagonal to 0 (decorrelated features). Both branches are the same
 network and both get gradients (no stop-gradient, no predictor, no EMA).
 
+Each view goes through the encoder in its own call (`method.bn_per_view`,
+default True), so BatchNorm normalises it with its own batch statistics, as
+the official `forward` (`z1 = projector(backbone(y1))`, then y2) and
+solo-learn; the running statistics are updated once per view.
+
 The loss (`jaxssl.losses.barlow_twins`) standardises each feature with the
 batch mean and biased variance (the official code's affine-free BatchNorm1d)
 and divides by the batch size; under `jit` on the sharded global batch those
@@ -34,7 +39,7 @@ from jaxssl.methods import base, common
 
 def default_config() -> ml_collections.ConfigDict:
   """Barlow Twins' `config.method` keys (but `name`) and their defaults."""
-  m = ml_collections.ConfigDict()
+  m = common.bn_per_view_config(True)  # official: one forward per view
   # losses.barlow_twins' weight of the off-diagonal term (lambda), >= 0.
   m.off_diagonal_weight = 5e-3
   m.barlow_scale = 1.0  # overall loss scale, > 0 (solo-learn: 0.1)
@@ -63,6 +68,7 @@ def build(config) -> base.Method:
   group = common.single_group(config, num_views=2, method="barlow_twins")
   lam = float(config.method.off_diagonal_weight)
   scale = float(config.method.barlow_scale)
+  per_view = bool(config.method.bn_per_view)
   encoder = common.encoder(config)
 
   def init(rng, batch):
@@ -71,7 +77,9 @@ def build(config) -> base.Method:
   def loss(params, extra, batch, rng, step):
     del rng, step  # No stochastic or scheduled part in the step.
     views = batch[group]
-    (z1, z2), new_extra = common.encode_merged(encoder, params, extra, views)
+    (z1, z2), new_extra = common.encode_views(
+      encoder, params, extra, views, per_view=per_view
+    )
     value = scale * losses.barlow_twins(z1, z2, off_diagonal_weight=lam)
     # The two terms for logging, from the same library loss (no gradient).
     # Each call is one more [d, n] x [n, d] product unless XLA shares it

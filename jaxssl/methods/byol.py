@@ -25,7 +25,8 @@ Implementation notes:
     completeness, are the EMA of the online ones with the same momentum (the
     official code instead lets the target's own forward update them; neither
     affects training, which only uses batch statistics).
-  * `features` is the online backbone in inference mode.
+  * `features` is the online backbone in inference mode (the official
+    evaluation); `method.eval_network="teacher"` reads the target's.
 
 The online network and the EMA target are `jaxssl.methods.online_target`,
 shared with `simsiam` and `mocov3`.
@@ -61,10 +62,11 @@ def build(config) -> base.Method:
   """BYOL from `config.model` (projector, predictor) and the EMA keys.
 
   Reads the single two-view group of `config.data.views`,
-  `config.method.ema_momentum(_end)` and `config.train.total_steps` (the
-  length of the momentum schedule).
+  `config.method.ema_momentum(_end)`, `config.method.eval_network` and
+  `config.train.total_steps` (the length of the momentum schedule).
   """
   group = common.single_group(config, num_views=2, method="byol")
+  network = config.method.eval_network
   encoder = common.encoder(config)
   online = online_target.OnlineNetwork(encoder, common.predictor(config))
 
@@ -94,7 +96,9 @@ def build(config) -> base.Method:
 
   def features(params, extra, batch):
     images = batch["image"]
-    return online_target.features(encoder, params, extra, images)
+    return online_target.features(
+      encoder, params, extra, images, network=network
+    )
 
   def update_extra(params, extra, step):
     return online_target.ema_update(config, params, extra, step)

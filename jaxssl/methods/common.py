@@ -2,10 +2,10 @@
 
 The one place that turns `config.model` into models (`backbone`,
 `projector`, `predictor`, `encoder`), checks of `config.method` values, view
-handling, the one-encoder forward of the methods that put both views
-through one network in one call, collapse metrics, per-step schedules and
-EMA of parameters (with the EMA keys of the methods that have a teacher,
-`ema_config`) and parameter-group labels.
+handling, the one-encoder forward of SimCLR, SupCon, Barlow Twins and VICReg
+(each view in its own call, or both in one), collapse metrics, per-step
+schedules and EMA of parameters (with the EMA keys of the methods that have
+a teacher, `ema_config`) and parameter-group labels.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def projector(config) -> nn.Module | None:
     num_layers=m.proj_layers,
     hidden_dim=m.proj_hidden_dim,
     out_dim=m.proj_dim,
+    use_bn=m.proj_bn,
     last_bn=m.proj_last_bn,
   )
 
@@ -113,19 +114,38 @@ def check_in_unit_interval(config, *keys: str) -> None:
 # The EMA teacher of BYOL, MoCo v3 and DINO: its keys, their check and the
 # schedule (`cosine_increase` below).
 
+# `config.method.eval_network`: the network whose backbone
+# `Method.features` (hence every evaluation protocol) reads: the trained
+# one ("student": BYOL's online, MoCo v3's base encoder) or its EMA
+# ("teacher": BYOL's target, MoCo v3's momentum encoder).
+EVAL_NETWORKS = ("student", "teacher")
 
-def ema_config() -> ml_collections.ConfigDict:
-  """The `config.method` keys of an EMA teacher, with their defaults."""
+
+def ema_config(eval_network: str = "student") -> ml_collections.ConfigDict:
+  """The `config.method` keys of an EMA teacher, with their defaults.
+
+  Args:
+    eval_network: the method's default `eval_network`, as its official
+      evaluation: "student" (BYOL, MoCo v3) or "teacher" (DINO's
+      `--checkpoint_key teacher`).
+  """
   m = ml_collections.ConfigDict()
   # Teacher momentum per step: BYOL's half cosine from `ema_momentum` at
   # step 0 to `ema_momentum_end` at train.total_steps.
   m.ema_momentum = 0.996
   m.ema_momentum_end = 1.0
+  m.eval_network = eval_network  # one of EVAL_NETWORKS
   return m
 
 
 def check_ema(config) -> None:
-  """ValueError naming the key unless 0 <= ema_momentum <= _end <= 1."""
+  """ValueError naming the key unless 0 <= ema_momentum <= _end <= 1 and
+  eval_network is one of `EVAL_NETWORKS`."""
+  network = config.method.eval_network
+  if network not in EVAL_NETWORKS:
+    raise ValueError(
+      f"config.method.eval_network={network!r} must be one of {EVAL_NETWORKS}"
+    )
   start = config.method.ema_momentum
   end = config.method.ema_momentum_end
   if not 0.0 <= start <= 1.0:
@@ -172,9 +192,27 @@ def merge_views(views: jax.Array) -> jax.Array:
   return jnp.swapaxes(views, 0, 1).reshape(v * n, *views.shape[2:])
 
 
-# One encoder (backbone + projector) for both views, in one call: SimCLR,
-# SupCon, Barlow Twins and VICReg. BatchNorm then normalises over all the
-# views of the batch, as their official code does.
+# One encoder (backbone + projector) for both views: SimCLR, SupCon, Barlow
+# Twins and VICReg. `config.method.bn_per_view` (`bn_per_view_config`)
+# chooses between one call per view (BatchNorm statistics per view: official
+# Barlow Twins and VICReg, solo-learn's BaseMethod for every method) and one
+# call on all views (statistics over all of them: official SimCLR and
+# SupCon, which concatenate the views).
+
+
+def bn_per_view_config(default: bool) -> ml_collections.ConfigDict:
+  """The `config.method.bn_per_view` key with the method's default.
+
+  Args:
+    default: the official code's choice: True when it forwards each view
+      separately.
+  """
+  m = ml_collections.ConfigDict()
+  # True: each view through the encoder in its own call, so BatchNorm
+  # normalises it with its own batch statistics; False: all views in one
+  # call, statistics over all of them.
+  m.bn_per_view = default
+  return m
 
 
 def init_variables(module, rng: jax.Array, images: jax.Array):
@@ -186,6 +224,47 @@ def init_variables(module, rng: jax.Array, images: jax.Array):
 def init_encoder(encoder, rng: jax.Array, views: jax.Array):
   """`(params, {"batch_stats": ...})` of `encoder` from [n, v, h, w, c]."""
   return init_variables(encoder, rng, merge_views(views)[:2])
+
+
+def encode_views(
+  encoder, params, extra, views: jax.Array, *, per_view: bool
+) -> tuple[list[jax.Array], dict]:
+  """Training-mode projections of every view (`encode_merged` or one call
+  per view).
+
+  Per view, the running BatchNorm statistics are updated once per call,
+  chained in view order: two consecutive PyTorch forwards give running =
+  0.9 (0.9 r + 0.1 m1) + 0.1 m2 for momentum 0.1, and Flax's momentum 0.9
+  is the same EMA. (Flax's running variance is the EMA of the biased batch
+  variance, PyTorch's of the unbiased one, for every BatchNorm in jaxssl.)
+
+  Args:
+    encoder: a `models.Encoder`.
+    params: its params.
+    extra: `{"batch_stats": ...}`, its BatchNorm statistics.
+    views: [n, v, h, w, c].
+    per_view: each view in its own call, else all views in one.
+
+  Returns:
+    (zs, extra): the list of the v [n, d] projections, one per view, and
+    `{"batch_stats": ...}` after the update(s).
+  """
+  if not per_view:
+    return encode_merged(encoder, params, extra, views)
+  if views.ndim != 5:
+    raise ValueError(f"views must be [n, v, h, w, c], got {views.shape}")
+  stats = extra["batch_stats"]
+  zs = []
+  for v in range(views.shape[1]):
+    out, state = encoder.apply(
+      {"params": params, "batch_stats": stats},
+      views[:, v],
+      train=True,
+      mutable=["batch_stats"],
+    )
+    stats = state["batch_stats"]
+    zs.append(out["z"])
+  return zs, {"batch_stats": stats}
 
 
 def encode_merged(encoder, params, extra, views: jax.Array):

@@ -32,10 +32,16 @@ the optimizer for the first `freeze_last_layer_steps` steps
 optimizer state (AdamW moments and bias correction) starting fresh at
 unfreeze, as the official `cancel_gradients_last_layer` (grad = None).
 
+Evaluation (`Method.features`, read by every protocol): the teacher's
+backbone in inference mode by default, as the official kNN and linear
+evaluations (`eval_knn.py`, `eval_linear.py`: `--checkpoint_key teacher`);
+`method.eval_network="student"` reads the student's.
+
 Config keys read: method.{num_prototypes, head_hidden_dim,
 head_bottleneck_dim, head_layers, norm_last_layer, freeze_last_layer_steps,
 student_temp, teacher_temp, teacher_temp_end, teacher_temp_warmup_steps,
-center_momentum, ema_momentum, ema_momentum_end}; model.{name, patch_size};
+center_momentum, ema_momentum, ema_momentum_end, eval_network};
+model.{name, patch_size};
 train.total_steps (EMA schedule); optim.clip_grad_norm (DINO: 3.0) is
 applied by the optimizer.
 
@@ -69,7 +75,8 @@ from jaxssl.models import prototype_heads
 def default_config() -> ml_collections.ConfigDict:
   """DINO's `config.method` keys (but `name`) and their defaults."""
   m = multicrop.prototype_config(num_prototypes=65536)
-  m.update(common.ema_config())
+  # Official kNN / linear evaluation: the teacher (--checkpoint_key teacher).
+  m.update(common.ema_config(eval_network="teacher"))
   # The head (prototype_heads.DINOHead) before its K-way last layer.
   m.head_hidden_dim = 2048  # MLP width
   m.head_bottleneck_dim = 256
@@ -234,10 +241,17 @@ def build(config) -> base.Method:
 
   def features(params, extra, batch):
     images = batch["image"]
+    if m.eval_network == "teacher":
+      params, stats = (
+        extra["teacher"]["params"],
+        extra["teacher"]["batch_stats"],
+      )
+    else:
+      stats = extra["batch_stats"]
     feats, _ = multicrop.apply_backbone(
       backbone,
       params["backbone"],
-      extra["batch_stats"]["backbone"],
+      stats["backbone"],
       [images],
       train=False,
     )

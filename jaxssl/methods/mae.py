@@ -22,6 +22,9 @@ masking, returning the cls token after the final LayerNorm (the official
 linear probe's default, `global_pool=False`; it then adds an affine-free
 BatchNorm before the linear classifier), or with `model.vit_pool="mean"`
 the mean of the patch tokens (the official fine-tuning's `global_pool`).
+The pooling only affects these features: in training the decoder always
+gets the full encoder sequence, its cls token included, as the official
+`forward_decoder`.
 
 Metrics: `loss`; `visible_loss`, the same error on the visible patches
 (not trained on; how well the decoder copies what the encoder saw);
@@ -180,7 +183,11 @@ def build(config) -> base.Method:
   p, _ = _check(config, group)
   m = config.method
   ratio, norm_pix = float(m.mask_ratio), bool(m.norm_pix)
+  # The same params either way (pooling has none): `encoder` gives the
+  # evaluation features (`model.vit_pool`), `cls_encoder` the cls token the
+  # decoder reads in training, whatever the pooling.
   encoder = common.backbone(config, pos_embed="sincos")
+  cls_encoder = common.backbone(config, pos_embed="sincos", pool="cls")
   decoder = mae_decoder.MAEDecoder(
     width=m.decoder_dim,
     depth=m.decoder_depth,
@@ -196,7 +203,7 @@ def build(config) -> base.Method:
     ids_keep, is_masked, ids_restore = random_masking(
       rng, images.shape[0], grid[0] * grid[1], ratio=ratio
     )
-    enc = encoder.apply(
+    enc = cls_encoder.apply(
       {"params": params["encoder"]}, images, train=True, keep_idx=ids_keep
     )
     pred = decoder.apply(
@@ -215,8 +222,8 @@ def build(config) -> base.Method:
     ids_keep, _, ids_restore = random_masking(
       k_mask, 2, grid[0] * grid[1], ratio=ratio
     )
-    enc_vars = encoder.init(k_enc, images, train=False, keep_idx=ids_keep)
-    enc = encoder.apply(enc_vars, images, train=False, keep_idx=ids_keep)
+    enc_vars = cls_encoder.init(k_enc, images, train=False, keep_idx=ids_keep)
+    enc = cls_encoder.apply(enc_vars, images, train=False, keep_idx=ids_keep)
     dec_vars = decoder.init(
       k_dec, enc["feats"], enc["tokens"], ids_restore, grid
     )

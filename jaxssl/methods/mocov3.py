@@ -33,10 +33,12 @@ Implementation notes: each view goes through the networks separately
 (BatchNorm statistics per view, as the official code); the momentum
 encoder runs in training mode (batch statistics) under `stop_gradient`, and
 its running statistics in `extra` are the EMA of the online ones (see
-`byol`; both use `online_target`). `features` is the online backbone in
-inference mode. The metric `tau` is the encoder momentum m of the step,
-`contrast_acc` the fraction of queries whose positive key is the most
-similar. `method.freeze_patch_embed` (ViTs only; official
+`byol`; both use `online_target`). `features` is the online (base)
+backbone in inference mode, as the official linear probe
+(`main_lincls.py` loads `base_encoder`); `method.eval_network="teacher"`
+reads the momentum encoder's. The metric `tau` is the encoder momentum m
+of the step, `contrast_acc` the fraction of queries whose positive key is
+the most similar. `method.freeze_patch_embed` (ViTs only; official
 `--stop-grad-conv1`) keeps the patch projection at its random
 initialisation (Xavier-uniform, as the official `vits.py`): a frozen
 parameter group (`base.ParamGroup.frozen`), never updated nor decayed.
@@ -115,14 +117,15 @@ def build(config) -> base.Method:
 
   Reads the single two-view group of `config.data.views`,
   `config.method.temperature`, `config.method.ema_momentum(_end)`,
-  `config.method.freeze_patch_embed` and `config.train.total_steps` (the
-  length of the momentum schedule).
+  `config.method.freeze_patch_embed`, `config.method.eval_network` and
+  `config.train.total_steps` (the length of the momentum schedule).
 
   Raises:
     ValueError: naming the key, e.g. `freeze_patch_embed` without a ViT.
   """
   group = common.single_group(config, num_views=2, method="mocov3")
   temperature = config.method.temperature
+  network = config.method.eval_network
   encoder = common.encoder(config)
   online = online_target.OnlineNetwork(encoder, common.predictor(config))
 
@@ -160,7 +163,9 @@ def build(config) -> base.Method:
 
   def features(params, extra, batch):
     images = batch["image"]
-    return online_target.features(encoder, params, extra, images)
+    return online_target.features(
+      encoder, params, extra, images, network=network
+    )
 
   def update_extra(params, extra, step):
     return online_target.ema_update(config, params, extra, step)

@@ -83,18 +83,36 @@ def encode_views(module: nn.Module, params, batch_stats, views: jax.Array):
   return outs, batch_stats
 
 
-def features(encoder: nn.Module, params, extra, images: jax.Array):
-  """The online backbone's features in inference mode (`Method.features`).
+def features(
+  encoder: nn.Module,
+  params,
+  extra,
+  images: jax.Array,
+  *,
+  network: str = "student",
+):
+  """A backbone's features in inference mode (`Method.features`).
 
   Args:
     encoder: the `encoder` of the `OnlineNetwork` whose params these are.
     params: the `OnlineNetwork`'s params.
-    extra: the method's extra state, with the online "batch_stats".
+    extra: the method's extra state, with the online "batch_stats" and
+      the target "teacher".
     images: [n, h, w, 3].
+    network: "student", the online backbone, or "teacher", the EMA target's
+      (`config.method.eval_network`).
 
   Returns:
     [n, d] backbone features.
   """
+  if network == "teacher":
+    teacher = extra["teacher"]
+    return common.encoder_features(
+      encoder,
+      teacher["params"],
+      {"batch_stats": teacher["batch_stats"]},
+      images,
+    )
   return common.encoder_features(
     encoder,
     params["encoder"],

@@ -8,6 +8,11 @@ self-supervised methods: the same pipeline and encoder, but with the true
 classes telling it what to pull together. With all-distinct labels the loss
 is SimCLR's NT-Xent.
 
+Both views go through the encoder in one call by default, so BatchNorm
+normalises over the 2N images, as the official code (SupContrast
+`main_supcon.py` concatenates the views); `method.bn_per_view=True`
+forwards each view separately, as solo-learn (its CIFAR recipe).
+
 The loss is `jaxssl.losses.supcon` (L_out, the paper's better variant),
 without the official code's `temperature / base_temperature` factor, so
 that the unsupervised case is SimCLR exactly (a constant factor that LARS
@@ -30,7 +35,7 @@ from jaxssl.methods import base, common
 
 def default_config() -> ml_collections.ConfigDict:
   """SupCon's `config.method` keys (but `name`) and their defaults."""
-  m = ml_collections.ConfigDict()
+  m = common.bn_per_view_config(False)  # official: both views in one call
   m.temperature = 0.1  # losses.supcon's softmax temperature, > 0
   return m
 
@@ -60,6 +65,7 @@ def build(config) -> base.Method:
   """
   group = common.single_group(config, num_views=2, method="supcon")
   temperature = config.method.temperature
+  per_view = bool(config.method.bn_per_view)
   encoder = common.encoder(config)
 
   def init(rng, batch):
@@ -74,7 +80,9 @@ def build(config) -> base.Method:
       )
     views = batch[group]
     labels = batch["label"]
-    (z1, z2), new_extra = common.encode_merged(encoder, params, extra, views)
+    (z1, z2), new_extra = common.encode_views(
+      encoder, params, extra, views, per_view=per_view
+    )
     value = losses.supcon(
       jnp.stack([z1, z2], axis=1), labels, temperature=temperature
     )

@@ -5,6 +5,11 @@ error), each branch's per-feature std is kept above 1 (variance hinge) and
 its features decorrelated (covariance). Both branches are the same network
 and both get gradients (no stop-gradient, no predictor, no EMA).
 
+Each view goes through the encoder in its own call (`method.bn_per_view`,
+default True), so BatchNorm normalises it with its own batch statistics, as
+the official `forward` (`x = projector(backbone(x))`, then y) and
+solo-learn; the running statistics are updated once per view.
+
 The loss (`jaxssl.losses.vicreg`) uses unbiased batch statistics; under
 `jit` on the sharded global batch they are global-batch statistics, as the
 official code's all-gathered embeddings.
@@ -35,7 +40,7 @@ _WEIGHTS = ("invariance_weight", "variance_weight", "covariance_weight")
 
 def default_config() -> ml_collections.ConfigDict:
   """VICReg's `config.method` keys (but `name`) and their defaults."""
-  m = ml_collections.ConfigDict()
+  m = common.bn_per_view_config(True)  # official: one forward per view
   # losses.vicreg's term weights, each >= 0 and not all 0.
   m.invariance_weight = 25.0  # lambda: mean squared error of the views
   m.variance_weight = 25.0  # mu: per-feature std hinge
@@ -69,6 +74,7 @@ def build(config) -> base.Method:
   """
   group = common.single_group(config, num_views=2, method="vicreg")
   weights = {key: float(config.method[key]) for key in _WEIGHTS}
+  per_view = bool(config.method.bn_per_view)
   encoder = common.encoder(config)
 
   def init(rng, batch):
@@ -77,7 +83,9 @@ def build(config) -> base.Method:
   def loss(params, extra, batch, rng, step):
     del rng, step  # No stochastic or scheduled part in the step.
     views = batch[group]
-    (z1, z2), new_extra = common.encode_merged(encoder, params, extra, views)
+    (z1, z2), new_extra = common.encode_views(
+      encoder, params, extra, views, per_view=per_view
+    )
     value = losses.vicreg(z1, z2, **weights)
     # The three terms for logging, from the same library loss with one-hot
     # weights (no gradient). They repeat the covariance products unless XLA

@@ -90,14 +90,22 @@ def backbone(
 
 
 def projector(
-  *, num_layers: int, hidden_dim: int, out_dim: int, last_bn: bool = False
+  *,
+  num_layers: int,
+  hidden_dim: int,
+  out_dim: int,
+  use_bn: bool = True,
+  last_bn: bool = False,
 ) -> MLP | None:
-  """The projection MLP: `num_layers` Linear layers, BN + ReLU between.
+  """The projection MLP: `num_layers` Linear layers, (BN +) ReLU between.
 
   Args:
     num_layers: Linear layers; 0 gives no projector.
     hidden_dim: width of the `num_layers - 1` hidden layers.
     out_dim: output width.
+    use_bn: BatchNorm after each hidden Linear (SimCLR's official head);
+      False: Linear (with bias)-ReLU-...-Linear (solo-learn's SimCLR and
+      SupCon projectors).
     last_bn: affine-free BatchNorm on the output (SimSiam, MoCo v3).
 
   Returns:
@@ -116,6 +124,7 @@ def projector(
   return MLP(
     hidden_dims=(hidden_dim,) * (num_layers - 1),
     out_dim=out_dim,
+    use_bn=use_bn,
     last_bn=last_bn,
   )
 

@@ -151,24 +151,117 @@ def np_normalize(x):
   return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def two_view_projections(config, params, extra, views):
+def two_view_projections(config, params, extra, views, *, per_view=None):
   """(z1, z2) of a one-network method (backbone + projector, params at the
-  top), both views through it in one training-mode call."""
+  top) in training mode: each view in its own call (`per_view`, BatchNorm
+  statistics per view) or both views in one call; `per_view=None` follows
+  `config.method.bn_per_view`."""
+  if per_view is None:
+    per_view = config.method.bn_per_view
   encoder = common.encoder(config)
+  stats = extra["batch_stats"]
+  if per_view:
+    return tuple(
+      train_apply(encoder, params, stats, views[:, v])["z"] for v in (0, 1)
+    )
   images = jnp.concatenate([views[:, 0], views[:, 1]])
-  out = train_apply(encoder, params, extra["batch_stats"], images)
+  out = train_apply(encoder, params, stats, images)
   return out["z"][: len(views)], out["z"][len(views) :]
 
 
+def assert_batchnorm_statistics_per_view(
+  config, method, params, extra, batch, loss_of
+):
+  """A one-network method normalises each view with its own BatchNorm
+  statistics iff `config.method.bn_per_view`, and updates the running
+  statistics as the official code's forwards would.
+
+  The second view of `batch["views"]` is shifted and scaled (mean 3, std 2
+  against the first's 0 and 1), so merged statistics normalise neither view
+  as its own would. The loss must be `loss_of(z1, z2)` of the projections
+  of the configured forward and differ from that of the other one. Running
+  statistics: per view, two consecutive training calls, each an EMA step
+  (PyTorch's `running = (1 - 0.1) * running + 0.1 * batch_mean`, Flax's
+  momentum 0.9), checked in closed form on the projector's first
+  BatchNorm: r2 = 0.9 (0.9 r0 + 0.1 m1) + 0.1 m2; merged, one step on the
+  mean over both views.
+  """
+  per_view = config.method.bn_per_view
+  views = batch["views"]
+  views = views.at[:, 1].set(3.0 + 2.0 * views[:, 1])
+  batch = {**batch, "views": views}
+  value, (new_extra, _) = method.loss(
+    params, extra, batch, jax.random.key(1), 0
+  )
+  want = loss_of(
+    *two_view_projections(config, params, extra, views, per_view=per_view)
+  )
+  other = loss_of(
+    *two_view_projections(config, params, extra, views, per_view=not per_view)
+  )
+  np.testing.assert_allclose(value, want, rtol=1e-5)
+  assert abs(float(value) - float(other)) > 1e-2 * abs(float(want)), (
+    value,
+    other,
+  )
+  # The running mean of the projector's first BatchNorm, in closed form.
+  backbone = common.backbone(config)
+  stats = extra["batch_stats"]
+
+  def hidden_mean(images):
+    feats = train_apply(
+      backbone, params["backbone"], stats["backbone"], images
+    )["feats"]
+    return jnp.mean(feats @ params["projector"]["dense0"]["kernel"], axis=0)
+
+  r0 = stats["projector"]["bn0"]["mean"]
+  if per_view:
+    m1, m2 = hidden_mean(views[:, 0]), hidden_mean(views[:, 1])
+    want_mean = 0.9 * (0.9 * r0 + 0.1 * m1) + 0.1 * m2
+  else:
+    merged = jnp.concatenate([views[:, 0], views[:, 1]])
+    want_mean = 0.9 * r0 + 0.1 * hidden_mean(merged)
+  np.testing.assert_allclose(
+    new_extra["batch_stats"]["projector"]["bn0"]["mean"],
+    want_mean,
+    rtol=1e-4,
+    atol=1e-5,
+  )
+
+
+def assert_projector_has_no_batchnorm(config):
+  """`config.model.proj_bn` is off and `common.projector(config)` is
+  Linear (with bias)-ReLU-Linear: no BatchNorm, no batch statistics."""
+  assert not config.model.proj_bn
+  head = common.projector(config)
+  variables = jax.eval_shape(
+    lambda: head.init(jax.random.key(0), jnp.ones((2, 8)), train=False)
+  )
+  assert set(variables["params"]) == {"dense0", "dense1"}
+  assert set(variables["params"]["dense0"]) == {"kernel", "bias"}
+  assert "batch_stats" not in variables
+
+
 def assert_features_are_backbone_in_inference_mode(
-  config, method, params, extra, images, *, path=(), rtol=1e-5, atol=1e-6
+  config,
+  method,
+  params,
+  extra,
+  images,
+  *,
+  path=(),
+  network="student",
+  rtol=1e-5,
+  atol=1e-6,
 ):
   """`method.features` is the backbone in inference mode; returns them.
 
   Checks that an example's features do not depend on the rest of the batch
   (alone, or with two others) and that they equal
   `common.backbone(config)` applied in inference mode with the params
-  and BatchNorm statistics under `path` (e.g. ("encoder",)) + ("backbone",).
+  and BatchNorm statistics under `path` (e.g. ("encoder",)) + ("backbone",)
+  of the trained network (`network="student"`), or under ("backbone",) of
+  the EMA teacher `extra["teacher"]` (`network="teacher"`).
   """
   features = jax.jit(method.features)
   feats = features(params, extra, {"image": images})
@@ -179,9 +272,12 @@ def assert_features_are_backbone_in_inference_mode(
       rtol=rtol,
       atol=atol,
     )
-  p, stats = params, extra["batch_stats"]
-  for key in path:
-    p, stats = p[key], stats[key]
+  if network == "teacher":
+    p, stats = extra["teacher"]["params"], extra["teacher"]["batch_stats"]
+  else:
+    p, stats = params, extra["batch_stats"]
+    for key in path:
+      p, stats = p[key], stats[key]
   ref = common.backbone(config).apply(
     {"params": p["backbone"], "batch_stats": stats["backbone"]},
     images,

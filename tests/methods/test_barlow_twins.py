@@ -6,7 +6,7 @@ import methods_testing as mt
 import numpy as np
 import pytest
 
-from jaxssl import losses
+from jaxssl import losses, methods
 
 N = 8
 
@@ -51,6 +51,26 @@ def test_loss_is_the_scaled_library_loss_and_numpy(setup):
   for key in ("z_std", "pos_cos"):
     assert np.isfinite(metrics[key]), key
   mt.assert_batch_stats_moved(extra, new_extra)
+
+
+@pytest.mark.parametrize("per_view", [None, True, False])
+def test_batchnorm_statistics_per_view(setup, per_view):
+  # Official Barlow Twins forwards each view separately (main.py:
+  # z1 = projector(backbone(y1)); z2 = ...(y2)): the default.
+  _, method, params, extra, batch = setup
+  config = _config(off_diagonal_weight=0.02, barlow_scale=0.1)
+  if per_view is not None:
+    config.method.bn_per_view = per_view
+    method = methods.build(config)
+  assert config.method.bn_per_view == (per_view is not False)
+  mt.assert_batchnorm_statistics_per_view(
+    config,
+    method,
+    params,
+    extra,
+    batch,
+    lambda z1, z2: 0.1 * losses.barlow_twins(z1, z2, off_diagonal_weight=0.02),
+  )
 
 
 def test_both_branches_get_gradient(setup):

@@ -136,10 +136,23 @@ def test_loss_matches_numpy_definition(setup):
 
 
 def test_features_are_online_backbone_in_inference_mode(setup):
+  # The official code evaluates the online encoder: the default.
   config, method, batch, params, extra = setup
+  assert config.method.eval_network == "student"
   mt.assert_features_are_backbone_in_inference_mode(
     config, method, params, extra, batch["views"][:, 0], path=("encoder",)
   )
+
+
+def test_eval_network_teacher_reads_the_ema_target(setup):
+  config, method, batch, params, extra = setup
+  teacher = methods.build(tiny_config(eval_network="teacher"))
+  images = batch["views"][:, 0]
+  feats = mt.assert_features_are_backbone_in_inference_mode(
+    config, teacher, params, extra, images, network="teacher"
+  )
+  online = method.features(params, extra, {"image": images})
+  assert not np.allclose(feats, online, rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -147,6 +160,7 @@ def test_features_are_online_backbone_in_inference_mode(setup):
   [
     ("method.ema_momentum", 1.5, "method.ema_momentum="),
     ("method.ema_momentum_end", 0.5, "method.ema_momentum_end"),
+    ("method.eval_network", "target", "method.eval_network"),
     ("model.proj_layers", 0, "model.proj_layers"),
   ],
 )

@@ -278,18 +278,35 @@ def test_last_layer_frozen_by_the_optimizer_until_the_freeze_step(name):
     assert int(inner.inner_state[0].count) == steps - FREEZE
 
 
-def test_features_are_student_backbone_in_inference_mode(setup):
+@pytest.mark.parametrize("network", [None, "teacher", "student"])
+def test_features_are_the_eval_networks_backbone_in_inference_mode(
+  setup, network
+):
+  # Official DINO's kNN and linear evaluations read the teacher
+  # (`--checkpoint_key teacher`): the default. The setup's teacher differs
+  # from the student, so the two give different features.
   config, method, batch, params, extra, _ = setup
+  if network is not None:
+    config = _config(eval_network=network)
+    method = methods.build(config)
+  assert config.method.eval_network == (network or "teacher")
+  images = batch["global_crops"][:, 0]
   feats = mt.assert_features_are_backbone_in_inference_mode(
     config,
     method,
     params,
     extra,
-    batch["global_crops"][:, 0],
+    images,
+    network=config.method.eval_network,
     rtol=1e-4,
     atol=1e-5,
   )
   assert feats.shape == (N, 128)
+  other = "student" if config.method.eval_network == "teacher" else "teacher"
+  other_feats = methods.build(_config(eval_network=other)).features(
+    params, extra, {"image": images}
+  )
+  assert not np.allclose(feats, other_feats, rtol=1e-3, atol=1e-4)
 
 
 def test_vit_multicrop_interpolates_position_embeddings():
@@ -355,6 +372,7 @@ def test_vit_patch_size_must_divide_every_crop():
     ("freeze_last_layer_steps", -1),
     ("teacher_temp_warmup_steps", -2),
     ("num_prototypes", 0),
+    ("eval_network", "target"),
   ],
 )
 def test_bad_method_values_name_the_key(key, value):

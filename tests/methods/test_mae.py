@@ -180,6 +180,34 @@ def test_features_use_every_patch_without_masking():
     assert not np.allclose(feats(params, extra, {"image": changed}), f)
 
 
+def test_mean_pool_decodes_the_cls_token_and_pools_only_features():
+  # Official MAE decodes the full encoder sequence, cls token included,
+  # whatever the pooling; `model.vit_pool` only chooses the evaluation
+  # features (`global_pool` of the fine-tuning / linear probe).
+  _, cls_method, params, extra = _setup()
+  config = _config()
+  config.model.vit_pool = "mean"
+  mean_method = methods.build(config)
+  images, rng = _images(6), jax.random.key(7)
+  cls_loss, _ = _loss_fn(cls_method)(params, extra, images, rng)
+  mean_loss, _ = _loss_fn(mean_method)(params, extra, images, rng)
+  np.testing.assert_allclose(mean_loss, cls_loss, rtol=1e-6)
+  figures = jax.jit(mean_method.figures)
+  np.testing.assert_allclose(
+    figures(params, extra, {"image": images}, rng)["reconstruction"],
+    jax.jit(cls_method.figures)(params, extra, {"image": images}, rng)[
+      "reconstruction"
+    ],
+    rtol=1e-6,
+  )
+  encoder = vit.vit_tiny(patch_size=PATCH, pos_embed="sincos")
+  tokens = encoder.apply({"params": params["encoder"]}, images, train=False)[
+    "tokens"
+  ]
+  feats = jax.jit(mean_method.features)(params, extra, {"image": images})
+  np.testing.assert_allclose(feats, tokens.mean(1), rtol=1e-5, atol=1e-5)
+
+
 def test_reconstruction_figure_masks_per_example():
   config, method, params, extra = _setup()
   images = _images(5)

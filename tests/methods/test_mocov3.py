@@ -20,9 +20,9 @@ BASE_M = 0.99
 TEMPERATURE = 0.5
 
 
-def tiny_config():
+def tiny_config(**method):
   config = mt.smoke_config(
-    "mocov3_quick", ema_momentum=BASE_M, temperature=TEMPERATURE
+    "mocov3_quick", ema_momentum=BASE_M, temperature=TEMPERATURE, **method
   )
   config.train.total_steps = TOTAL
   return config
@@ -126,10 +126,23 @@ def test_loss_contrasts_the_global_batch_when_sharded(setup, devices):
 
 
 def test_features_are_online_backbone_in_inference_mode(setup):
+  # The official code evaluates the online encoder: the default.
   config, method, batch, params, extra = setup
+  assert config.method.eval_network == "student"
   mt.assert_features_are_backbone_in_inference_mode(
     config, method, params, extra, batch["views"][:, 0], path=("encoder",)
   )
+
+
+def test_eval_network_teacher_reads_the_ema_target(setup):
+  config, method, batch, params, extra = setup
+  teacher = methods.build(tiny_config(eval_network="teacher"))
+  images = batch["views"][:, 0]
+  feats = mt.assert_features_are_backbone_in_inference_mode(
+    config, teacher, params, extra, images, network="teacher"
+  )
+  online = method.features(params, extra, {"image": images})
+  assert not np.allclose(feats, online, rtol=1e-3, atol=1e-4)
 
 
 def test_vit_heads_follow_the_imagenet_config():
@@ -184,6 +197,7 @@ def test_freeze_patch_embed_keeps_the_random_patch_projection():
     ("method.freeze_patch_embed", True, "method.freeze_patch_embed=True"),
     ("method.ema_momentum", -0.1, "method.ema_momentum="),
     ("method.ema_momentum_end", 0.9, "method.ema_momentum_end"),
+    ("method.eval_network", "momentum", "method.eval_network"),
     ("model.proj_layers", 0, "model.proj_layers"),
   ],
 )

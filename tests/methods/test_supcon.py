@@ -6,7 +6,7 @@ import methods_testing as mt
 import numpy as np
 import pytest
 
-from jaxssl import losses
+from jaxssl import losses, methods
 
 N = 8
 TAU = 0.2
@@ -98,6 +98,35 @@ def test_labels_are_used(setup):
   np.testing.assert_allclose(same, value, rtol=1e-6)
 
 
+@pytest.mark.parametrize("per_view", [None, True, False])
+def test_batchnorm_statistics_per_view(setup, per_view):
+  # Official SupCon (HobbitLong/SupContrast main_supcon.py) concatenates
+  # the two views into one forward: the default; solo-learn forwards each
+  # crop separately (bn_per_view=True in its CIFAR recipe).
+  _, method, params, extra, batch = setup
+  config = _config(temperature=TAU)
+  if per_view is not None:
+    config.method.bn_per_view = per_view
+    method = methods.build(config)
+  assert config.method.bn_per_view == bool(per_view)
+  labels = batch["label"]
+  mt.assert_batchnorm_statistics_per_view(
+    config,
+    method,
+    params,
+    extra,
+    batch,
+    lambda z1, z2: losses.supcon(
+      jnp.stack([z1, z2], 1), labels, temperature=TAU
+    ),
+  )
+
+
+def test_cifar10_config_forwards_each_view_separately():
+  assert mt.load_config("supcon_cifar10").method.bn_per_view
+  assert not mt.load_config("supcon_imagenet").method.bn_per_view
+
+
 def test_both_branches_get_gradient(setup):
   _, method, params, extra, batch = setup
   mt.assert_every_view_gets_gradient(method, params, extra, batch)
@@ -126,3 +155,8 @@ def test_missing_label_is_an_error(setup):
 )
 def test_config_errors_name_the_key(key, value, match):
   mt.assert_build_names_the_key(_config(), key, value, match)
+
+
+def test_cifar10_config_projector_has_no_batchnorm():
+  # solo-learn's SupCon projector: Linear-ReLU-Linear.
+  mt.assert_projector_has_no_batchnorm(mt.load_config("supcon_cifar10"))

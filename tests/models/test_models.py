@@ -385,6 +385,24 @@ def test_projector_from_config(layers):
   assert z.shape == (4, 16)
 
 
+@pytest.mark.parametrize("use_bn", [True, False])
+def test_projector_bn_choice(use_bn):
+  # use_bn=False: solo-learn's SimCLR / SupCon projector, Linear (with
+  # bias)-ReLU-Linear, no BatchNorm and no batch statistics.
+  head = models.projector(
+    num_layers=2, hidden_dim=32, out_dim=16, use_bn=use_bn
+  )
+  variables = _abstract_init(head, (4, 8), train=False)
+  params = variables["params"]
+  assert any(k.startswith("bn") for k in params) == use_bn
+  assert ("bias" in params["dense0"]) == (not use_bn)
+  assert bool(variables.get("batch_stats")) == use_bn
+  config = configs_lib.base_config()
+  assert config.model.proj_bn  # default: today's Linear-BN-ReLU-Linear
+  config.model.proj_bn = use_bn
+  assert common.projector(config).use_bn == use_bn
+
+
 def test_projector_none_and_negative():
   assert models.projector(num_layers=0, hidden_dim=8, out_dim=4) is None
   with pytest.raises(ValueError, match="num_layers=-1"):
