@@ -1,6 +1,5 @@
 """Data kinds: registry, keys, the `images` kind's batches, specs."""
 
-import dataclasses
 import itertools
 
 import numpy as np
@@ -14,12 +13,15 @@ NUM_TRAIN, NUM_TEST = 40, 10
 
 @pytest.fixture(autouse=True)
 def _image_method(monkeypatch):
-  """A method that reads the `images` kind (the keys of simclr's)."""
+  """A method that reads the `images` kind and owns no keys."""
   monkeypatch.setitem(
     methods.METHODS,
     "on_images",
-    dataclasses.replace(
-      methods.METHODS["simclr"], name="on_images", data_kinds=("images",)
+    methods.MethodDef(
+      name="on_images",
+      build=methods.METHODS["simclr"].build,  # never called here
+      config=configs_lib.ConfigDict,
+      data_kinds=("images",),
     ),
   )
 
