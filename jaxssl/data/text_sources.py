@@ -1,6 +1,6 @@
 """Where text comes from: `config.data.name` -> the documents of a split.
 
-Three kinds of source, each giving `text_corpus.Document`s (id, paragraphs,
+Four kinds of source, each giving `text_corpus.Document`s (id, paragraphs,
 label; label -1 where the source has none):
   - "embedded_text": `jaxssl.data.text_corpus.load(split)` (no download).
   - "text_folder": `config.data.data_dir`, a folder of `.txt` files, one
@@ -10,12 +10,19 @@ label; label -1 where the source has none):
         `<data_dir>/<split>/*.txt` (no sub-folders: no labels);
       * no split folders (neither `train_split` nor `eval_split` exists):
         the whole folder, split by document: a file goes to the eval split
-        when the SHA-256 of its relative path falls in the first
-        `FOLDER_TEST_FRACTION` (stable as files come and go), the other
-        files to the train split. Class sub-folders as above, e.g.
+        when the SHA-256 of its relative path ranks in the first
+        `FOLDER_TEST_FRACTION` of the files' (stable as files come and go),
+        the other files to the train split. Class sub-folders as above, e.g.
         `/usr/share/doc/python3.11/html/_sources` (`apt-get install
         python3.11-doc`) with library/, howto/, tutorial/, ... as labels.
     With class folders, `.txt` files directly beside them are not read.
+  - "wordnet": WordNet's `data.{noun,verb,adj,adv}` files in
+    `config.data.data_dir` (`apt-get install wordnet-base`:
+    /usr/share/wordnet), one document per synset: its gloss (definition and
+    quoted examples), labelled with its lexicographer file, one of the 45
+    topics in `WORDNET_TOPICS` (noun.animal, verb.motion, ...). Split by
+    document like a folder without split folders (ranked by SHA-256 of
+    "<pos>/<offset>").
   - any other name: a TFDS text dataset prepared in `config.data.data_dir`
     (lm1b, imdb_reviews, ag_news_subset, ...), one document per example:
     `config.data.text_key` is its text feature, `config.data.label_key` its
@@ -38,7 +45,58 @@ from jaxssl.data import text_corpus
 Document = text_corpus.Document
 EMBEDDED = text_corpus.NAME
 TEXT_FOLDER = "text_folder"
+WORDNET = "wordnet"
 FOLDER_TEST_FRACTION = 0.1
+
+# WordNet's lexicographer files (lexnames(5WN)): field 2 of a data line.
+WORDNET_TOPICS = (
+  "adj.all",
+  "adj.pert",
+  "adv.all",
+  "noun.Tops",
+  "noun.act",
+  "noun.animal",
+  "noun.artifact",
+  "noun.attribute",
+  "noun.body",
+  "noun.cognition",
+  "noun.communication",
+  "noun.event",
+  "noun.feeling",
+  "noun.food",
+  "noun.group",
+  "noun.location",
+  "noun.motive",
+  "noun.object",
+  "noun.person",
+  "noun.phenomenon",
+  "noun.plant",
+  "noun.possession",
+  "noun.process",
+  "noun.quantity",
+  "noun.relation",
+  "noun.shape",
+  "noun.state",
+  "noun.substance",
+  "noun.time",
+  "verb.body",
+  "verb.change",
+  "verb.cognition",
+  "verb.communication",
+  "verb.competition",
+  "verb.consumption",
+  "verb.contact",
+  "verb.creation",
+  "verb.emotion",
+  "verb.motion",
+  "verb.perception",
+  "verb.possession",
+  "verb.social",
+  "verb.stative",
+  "verb.weather",
+  "adj.ppl",
+)
+_WORDNET_POS = ("noun", "verb", "adj", "adv")
 
 _CACHE: dict[tuple, Any] = {}
 
@@ -121,11 +179,7 @@ def _folder_files(data_config, split: str) -> list[tuple[str, str, str]]:
       for p in _txt_files(top, recursive=False)
     ]
   if not has_splits:
-    n_test = round(FOLDER_TEST_FRACTION * len(files))
-    ranked = sorted(
-      files, key=lambda f: hashlib.sha256(f[0].encode()).hexdigest()
-    )
-    test = {f[0] for f in ranked[:n_test]}
+    test = test_ids([f[0] for f in files])
     want_test = split == data_config.eval_split
     files = [f for f in files if (f[0] in test) == want_test]
   if not files:
@@ -151,6 +205,84 @@ def _folder_documents(data_config, split: str) -> list[Document]:
   ]
 
 
+# wordnet ----------------------------------------------------------------------
+
+
+def test_ids(ids: list[str]) -> set[str]:
+  """The eval-split documents of a source without splits.
+
+  The round(FOLDER_TEST_FRACTION * n) ids of least SHA-256: a document's
+  split stays put as others come and go (but at the boundary).
+  """
+  n_test = round(FOLDER_TEST_FRACTION * len(ids))
+  ranked = sorted(ids, key=lambda i: hashlib.sha256(i.encode()).hexdigest())
+  return set(ranked[:n_test])
+
+
+def parse_wordnet(path: str, pos: str) -> list[Document]:
+  """The synsets of one WordNet `data.<pos>` file, in file order.
+
+  A data line is `offset lex_filenum ss_type w_cnt word lex_id ... | gloss`
+  (wndb(5WN)); the license header's lines start with spaces.
+
+  Raises:
+    ValueError: a line that does not parse (naming the file and line).
+  """
+  docs = []
+  for number, line in enumerate(read_text(path).splitlines(), 1):
+    if not line.strip() or line.startswith(" "):
+      continue
+    fields, bar, gloss = line.partition(" | ")
+    head = fields.split()
+    if (
+      not bar
+      or len(head) < 2
+      or not head[1].isdigit()
+      or not 0 <= int(head[1]) < len(WORDNET_TOPICS)
+    ):
+      raise ValueError(
+        f"{path}:{number}: not a WordNet data line (offset lex_filenum ... "
+        "| gloss)"
+      )
+    text = " ".join(gloss.split())
+    if text:
+      docs.append(Document(f"{pos}/{head[0]}", (text,), int(head[1])))
+  return docs
+
+
+def _wordnet_documents(data_config, split: str) -> list[Document]:
+  root = data_config.data_dir
+  paths = [os.path.join(root or "", f"data.{pos}") for pos in _WORDNET_POS]
+  if not root or not any(os.path.isfile(p) for p in paths):
+    raise ValueError(
+      f"config.data.name={WORDNET!r} needs config.data.data_dir to be the "
+      "folder of WordNet's data.{noun,verb,adj,adv} files (apt-get install "
+      f"wordnet-base: /usr/share/wordnet); got data_dir={root!r}"
+    )
+  if split not in (data_config.train_split, data_config.eval_split):
+    raise ValueError(
+      f"dataset {WORDNET!r} has no split {split!r}; its splits are "
+      "config.data.train_split and config.data.eval_split "
+      f"({data_config.train_split!r}, {data_config.eval_split!r})"
+    )
+
+  def parse_all():
+    return [
+      doc
+      for pos, path in zip(_WORDNET_POS, paths)
+      if os.path.isfile(path)
+      for doc in parse_wordnet(path, pos)
+    ]
+
+  docs = _cached((WORDNET, os.path.abspath(root)), parse_all)
+  test = _cached(
+    (WORDNET, os.path.abspath(root), "test"),
+    lambda: test_ids([d.id for d in docs]),
+  )
+  want_test = split == data_config.eval_split
+  return [d for d in docs if (d.id in test) == want_test]
+
+
 # TFDS -------------------------------------------------------------------------
 
 
@@ -162,8 +294,8 @@ def _tfds_builder(data_config):
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError:
     raise ValueError(
-      f"config.data.name={name!r} is not {EMBEDDED!r}, {TEXT_FOLDER!r} or a "
-      "TFDS dataset name (see tfds.list_builders())"
+      f"config.data.name={name!r} is not {EMBEDDED!r}, {TEXT_FOLDER!r}, "
+      f"{WORDNET!r} or a TFDS dataset name (see tfds.list_builders())"
     ) from None
   if not builder.is_prepared():
     root = data_dir or os.path.dirname(os.path.dirname(builder.data_dir))
@@ -236,6 +368,13 @@ def source_key(data_config) -> tuple:
   """What identifies the documents of `config.data` (for caches)."""
   if data_config.name == EMBEDDED:
     return (EMBEDDED,)
+  if data_config.name == WORDNET:
+    return (
+      WORDNET,
+      os.path.abspath(data_config.data_dir or ""),
+      data_config.train_split,
+      data_config.eval_split,
+    )
   if data_config.name == TEXT_FOLDER:
     return (
       TEXT_FOLDER,
@@ -272,6 +411,8 @@ def documents(data_config, split: str) -> list[Document]:
 
   elif name == TEXT_FOLDER:
     load = lambda: _folder_documents(data_config, split)
+  elif name == WORDNET:
+    load = lambda: _wordnet_documents(data_config, split)
   else:
     load = lambda: _tfds_documents(data_config, split)
   return _cached((*source_key(data_config), split), load)
@@ -283,4 +424,6 @@ def num_classes(data_config) -> int:
     return 0
   if data_config.name == TEXT_FOLDER:
     return len(_folder_classes(data_config))
+  if data_config.name == WORDNET:
+    return len(WORDNET_TOPICS)
   return _tfds_num_classes(data_config)

@@ -326,3 +326,38 @@ def test_tfds_text_dataset(imdb_dir, monkeypatch):
     tokens.clear_cache()
     with pytest.raises(ValueError, match=r"config.data.text_key='review'"):
       KIND.info(bad)
+
+
+_WORDNET_HEADER = (
+  "  1 This software and database is being provided to you, the LICENSEE\n"
+)
+
+
+def test_wordnet_glosses_with_topic_labels(tmp_path):
+  lines = [
+    f"{i:08d} {5 if i % 2 else 38} n 01 w{i} 0 000 | "
+    f'a gloss about thing {i}; "an example {i}"  '
+    for i in range(40)
+  ]
+  (tmp_path / "data.noun").write_text(
+    _WORDNET_HEADER + "\n".join(lines) + "\n", encoding="utf-8"
+  )
+  config = _config(name="wordnet", data_dir=str(tmp_path))
+  train = text_sources.documents(config.data, "train")
+  test = text_sources.documents(config.data, "test")
+  assert len(train) == 36 and len(test) == 4
+  assert not {d.id for d in train} & {d.id for d in test}
+  doc = next(d for d in train + test if d.id == "noun/00000001")
+  assert doc.paragraphs == ('a gloss about thing 1; "an example 1"',)
+  assert text_sources.WORDNET_TOPICS[doc.label] == "noun.animal"
+  assert text_sources.WORDNET_TOPICS[38] == "verb.motion"
+  assert len(text_sources.WORDNET_TOPICS) == 45
+  assert KIND.info(config).num_classes == 45
+  (tmp_path / "data.verb").write_text("00000001 99 v 01 go 0 | gloss\n")
+  tokens.clear_cache()
+  with pytest.raises(ValueError, match=r"data.verb:1: not a WordNet data"):
+    text_sources.documents(config.data, "train")
+  with pytest.raises(ValueError, match=r"config.data.data_dir to be the"):
+    text_sources.documents(
+      _config(name="wordnet", data_dir=str(tmp_path / "x")).data, "train"
+    )
