@@ -182,6 +182,7 @@ def windows(config, split: str) -> dict[str, Any]:
 
 
 def _info(config) -> base.DatasetInfo:
+  """Sizes in windows (not documents); num_classes 0 without labels."""
   d = config.data
   return base.DatasetInfo(
     num_classes=text_sources.num_classes(d),
