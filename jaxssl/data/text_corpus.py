@@ -268,9 +268,11 @@ def _module_texts(module: str) -> list[str]:
     None,
   )
   if path is None:
-    raise RuntimeError(
+    # ValueError: the entry point prints it as one line, not a traceback.
+    raise ValueError(
       f"{NAME}: the source of standard-library module {module!r} is not in "
-      f"{sysconfig.get_paths()['stdlib']}"
+      f"{sysconfig.get_paths()['stdlib']} (a Python installed without its "
+      ".py files?); use config.data.name='text_folder' instead"
     )
   with tokenize.open(path) as f:
     tree = ast.parse(f.read())
