@@ -9,6 +9,8 @@ batches, evaluation batches, and the abstract global batch.
   views   augmented image views (multi-view SSL: SimCLR, BYOL, DINO, ...)
   images  plain labelled images (methods that build their inputs on the
           device: rotation, jigsaw, ... pretext tasks, MAE-like models)
+  tokens  text, tokenized and packed into fixed-length windows (BERT-,
+          GPT-style language models, sentence embeddings)
 
 Adding a kind is a module here with a `KIND` and an entry in `KINDS`; the
 loop is not edited. Importing this package does not import TensorFlow (the
@@ -18,13 +20,14 @@ configs can read the kinds' defaults cheaply.
 
 from __future__ import annotations
 
-from jaxssl.data.kinds import images, views
+from jaxssl.data.kinds import images, tokens, views
 from jaxssl.data.kinds.base import DataKind, DatasetInfo
 
 __all__ = ["KINDS", "DataKind", "DatasetInfo", "get"]
 
 KINDS: dict[str, DataKind] = {
   "images": images.KIND,
+  "tokens": tokens.KIND,
   "views": views.KIND,
 }
 
