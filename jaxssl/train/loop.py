@@ -207,7 +207,7 @@ def run(config, workdir: str) -> dict:
   n_params = sum(x.size for x in jax.tree.leaves(state.params))
   _log(
     f"{method.name}: {config.model.name} ({n_params / 1e6:.2f}M params), "
-    f"{config.data.name} ({info.num_train} train images), global batch "
+    f"{config.data.name} ({info.num_train} train examples), global batch "
     f"{t.batch_size}, mesh {dict(mesh.shape)}, {jax.process_count()} "
     f"process(es)"
   )
