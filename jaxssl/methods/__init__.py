@@ -9,10 +9,16 @@ loop and `configs_lib` are not edited.
 from jaxssl.methods import (
   barlow_twins,
   byol,
+  colorization,
+  denoising_ae,
   dino,
+  exemplar,
+  jigsaw,
   legacy_config,
   mae,
   mocov3,
+  relative_position,
+  rotation,
   simclr,
   simsiam,
   supcon,
@@ -46,6 +52,12 @@ METHODS: dict[str, MethodDef] = {
     _shared("supcon", supcon.build),
     _shared("swav", swav.build),
     _shared("vicreg", vicreg.build),
+    rotation.METHOD,
+    jigsaw.METHOD,
+    relative_position.METHOD,
+    colorization.METHOD,
+    denoising_ae.METHOD,
+    exemplar.METHOD,
   )
 }
 
