@@ -15,15 +15,16 @@ predictor 2 Linear layers (4096, 256), BN after every layer, the output BNs
 without affine parameters. Augmentations (BYOL's): random resized crop
 (0.08, 1) to 224, colour jitter (0.4, 0.4, 0.2, 0.1) p=0.8, grayscale
 p=0.2, Gaussian blur sigma (0.1, 2) p=1.0 / 0.1, solarisation p=0.0 / 0.2
-(first / second view), flip. Expected (the official models at batch 4096):
-73.2% linear top-1 for ViT-S/16, 76.7% for ViT-B/16.
+(first / second view), flip; the patch projection a frozen random
+projection (`--stop-grad-conv1`, the paper's stability trick:
+`method.freeze_patch_embed`, a frozen parameter group, so AdamW's weight
+decay does not shrink it either). Expected (the official models at batch
+4096): 73.2% linear top-1 for ViT-S/16, 76.7% for ViT-B/16.
 
-Not reproduced here (no config keys): the frozen random patch projection
-(`--stop-grad-conv1`, the paper's stability trick; a stop-gradient alone
-would let AdamW's weight decay shrink the frozen kernel), the official
-ViT-S's 12 heads (jaxssl's vit_small has DeiT-S's 6) and fixed 2-D sin-cos
-position embedding (jaxssl's default is learned), and weight decay on biases
-and LayerNorm/BN parameters (jaxssl always excludes them).
+Not reproduced here (no config keys): the official ViT-S's 12 heads
+(jaxssl's vit_small has DeiT-S's 6) and fixed 2-D sin-cos position
+embedding (jaxssl's default is learned), and weight decay on biases and
+LayerNorm/BN parameters (jaxssl's default parameter groups exclude them).
 """
 
 from jaxssl import configs_lib, recipes
@@ -52,6 +53,7 @@ def get_config(arg=None):
   config.method.temperature = 0.2
   config.method.ema_momentum = 0.99
   config.method.ema_momentum_end = 1.0
+  config.method.freeze_patch_embed = True
   config.optim.name = "adamw"
   config.optim.lr = 1.5e-4
   config.optim.lr_scaling = "linear"

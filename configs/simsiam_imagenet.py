@@ -12,10 +12,11 @@ output BN affine-free), predictor Linear(512)-BN-ReLU-Linear(2048).
 Augmentations (MoCo v2's): random resized crop (0.2, 1) to 224, colour
 jitter (0.4, 0.4, 0.4, 0.1) p=0.8, grayscale p=0.2, Gaussian blur
 sigma (0.1, 2) p=0.5, flip. Expected: 68.1% linear top-1 after 100 epochs
-(the README's run, with `--fix-pred-lr`). Not reproduced: that non-decaying
-predictor lr (no config key here; the paper's Table 1 gives 67.7% with the
-predictor decayed too), and weight decay on biases and BN parameters, which
-jaxssl's optimizers always exclude.
+(the README's run, with `--fix-pred-lr`: the predictor at the constant lr
+0.1, `method.fixed_predictor_lr`; `--config.method.fixed_predictor_lr=False`
+decays it too, the paper's Table 1 gives 67.7% then). Not reproduced:
+weight decay on biases and BN parameters, which jaxssl's default parameter
+groups exclude.
 """
 
 from jaxssl import configs_lib, recipes
@@ -50,6 +51,7 @@ def get_config(arg=None):
   config.model.pred_hidden_dim = 512
   config.model.pred_last_bn = False
   config.method.name = "simsiam"
+  config.method.fixed_predictor_lr = True
   config.optim.name = "sgd"
   config.optim.lr = 0.05
   config.optim.lr_scaling = "linear"

@@ -16,7 +16,10 @@ decay 1e-6, synchronised BatchNorm, no queue (queue_length 0: batches of
 4096 need none). Expected (official README): 75.3% linear top-1 after 800
 epochs, 72.1% after 100 (`:epochs=100`).
 
-Not reproduced: the warm-up's starting lr 0.3 (0 here), mixed precision.
+Not reproduced: the warm-up's starting lr 0.3 (0 here), mixed precision,
+weight decay and LARS adaptation of biases and BN parameters (the official
+LARC wraps SGD over all parameters; jaxssl's default parameter groups
+exclude them).
 """
 
 from jaxssl import configs_lib, recipes

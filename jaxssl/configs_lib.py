@@ -20,7 +20,7 @@ from typing import Any
 
 import ml_collections
 
-from jaxssl import methods
+from jaxssl import config_paths, methods
 from jaxssl.data import kinds
 from jaxssl.data.kinds.views import view_group
 
@@ -203,8 +203,11 @@ def load(path: str, arg: str | None = None) -> ConfigDict:
   """Loads `get_config(arg)` from a config file, e.g. for notebooks.
 
   `load("configs/quickstart.py", "smoke")` is what
-  `--config configs/quickstart.py:smoke` gives on the command line.
+  `--config configs/quickstart.py:smoke` gives on the command line. A path
+  that is not a file but names a shipped config (`load("quickstart")`)
+  loads the shipped copy (`jaxssl.config_paths.resolve`).
   """
+  path = config_paths.resolve(path)
   if ":" in os.path.basename(path) and arg is None:
     path, _, arg = path.rpartition(":")
   if not os.path.isfile(path):

@@ -8,6 +8,10 @@ Examples:
       --config configs/quickstart.py:smoke --config.mesh.data=8 \
       --workdir /tmp/s8
 
+A config shipped with jaxssl can be named from any directory, even after a
+plain `pip install .`: `--config quickstart.py:smoke` (or `quickstart:smoke`)
+means `configs/quickstart.py:smoke`.
+
 Re-running with the same --workdir resumes from its last checkpoint.
 Multi-host: pass --coordinator_address, --num_processes and --process_id
 (or rely on the cluster's environment) to call jax.distributed.initialize.
@@ -28,11 +32,14 @@ from absl import (
 )
 from ml_collections import config_flags
 
+from jaxssl import config_paths
+
 _CONFIG = config_flags.DEFINE_config_file(
   "config",
   None,
-  "Config file, optionally with an argument: "
-  "configs/x.py[:arg]. Override keys with --config.section.key=value.",
+  "Config file, optionally with an argument: configs/x.py[:arg]; a config "
+  "shipped with jaxssl can be named from any directory (quickstart:smoke). "
+  "Override keys with --config.section.key=value.",
   lock_config=True,
 )
 _WORKDIR = flags.DEFINE_string(
@@ -82,28 +89,40 @@ def main(argv):
 
 def out_of_memory_message(config, error: Exception) -> str:
   """One line for an XLA out-of-memory error, naming the keys that size it."""
+  from jaxssl.data import kinds  # pylint: disable=g-import-not-at-top
+
   first = str(error).strip().splitlines()[0]
-  views = ", ".join(
-    f"config.data.views.{name}.size={group.size} (x{group.num_views})"
-    for name, group in config.data.views.items()
-  )
+  sizes = kinds.get(config.data.kind).size_hint(config)
   return (
     f"out of memory in the train step ({first}). Lower "
-    f"config.train.batch_size={config.train.batch_size} or the view "
-    f"sizes ({views}), or use a smaller config.model.name="
-    f"{config.model.name!r}; checkpoints already in the workdir are "
-    "kept.\n(set JAXSSL_TRACEBACK=1 for the traceback)"
+    f"config.train.batch_size={config.train.batch_size} or {sizes}, or use "
+    f"a smaller config.model.name={config.model.name!r}; checkpoints "
+    "already in the workdir are kept.\n(set JAXSSL_TRACEBACK=1 for the "
+    "traceback)"
   )
 
 
-def _config_arg(argv) -> str | None:
-  """The value of --config in argv (either `--config=x` or `--config x`)."""
+def _resolve_config_arg(argv: list[str]) -> tuple[list[str], str | None]:
+  """argv with its --config value resolved, and that value (None if absent).
+
+  `--config=x` and `--config x` both count. The value becomes the file it
+  means (`config_paths.resolve`: an existing file as it is, a shipped config
+  by name from any directory) before absl parses the flags, because
+  `config_flags.DEFINE_config_file` opens the path itself.
+
+  Raises:
+    FileNotFoundError: the value is neither a file nor a shipped config.
+  """
+  argv = list(argv)
   for i, arg in enumerate(argv):
     if arg.startswith("--config="):
-      return arg.split("=", 1)[1]
+      value = config_paths.resolve(arg.split("=", 1)[1])
+      argv[i] = f"--config={value}"
+      return argv, value
     if arg == "--config" and i + 1 < len(argv):
-      return argv[i + 1]
-  return None
+      argv[i + 1] = value = config_paths.resolve(argv[i + 1])
+      return argv, value
+  return argv, None
 
 
 def _bad_override(argv, config) -> str:
@@ -124,11 +143,10 @@ def parse_flags(argv):
   """absl flag parsing, with one-line errors for bad config files and keys."""
   from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
 
-  path = _config_arg(argv)
-  if path is not None:
-    file = path.rsplit(":", 1)[0] if ":" in os.path.basename(path) else path
-    if not os.path.isfile(file):
-      sys.exit(f"jaxssl: error: config file not found: {file}")
+  try:
+    argv, path = _resolve_config_arg(argv)
+  except FileNotFoundError as e:
+    sys.exit(f"jaxssl: error: {e}")
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:

@@ -4,12 +4,14 @@ r"""Runs every method's quick config and prints the README's results table.
   python -m jaxssl.zoo --workdir /tmp/jaxssl-zoo --methods byol,dino
 
 Each method trains its `configs/<name>_quick.py` (SimCLR: `quickstart.py`)
-(with the linear probe switched on) in `<workdir>/<name>` with the real
-loop, one after another so that wall
-times are comparable, then the table (markdown) goes to stdout and to
-`<workdir>/results.md`, the raw summaries to `<workdir>/results.json`.
-Re-running resumes or reuses finished runs (a finished run is only
-re-evaluated), so an interrupted sweep picks up where it stopped.
+with the linear probe switched on, in `<workdir>/<name>` with the real loop,
+one after another so that wall times are comparable. The configs are the ones
+shipped with jaxssl unless `--configs_dir` says otherwise, so the sweep runs
+from any directory after a plain `pip install .`. Then the table (markdown)
+goes to stdout and to `<workdir>/results.md`, the raw summaries to
+`<workdir>/results.json`. Re-running resumes or reuses finished runs (a
+finished run is only re-evaluated), so an interrupted sweep picks up where it
+stopped.
 """
 
 from __future__ import annotations
@@ -19,20 +21,20 @@ import json
 import os
 import sys
 
+from jaxssl import config_paths
+
 
 def config_path(name: str, configs_dir: str) -> str:
   base = "quickstart.py" if name == "simclr" else f"{name}_quick.py"
   return os.path.join(configs_dir, base)
 
 
-def _default_configs_dir() -> str:
-  return os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"
-  )
-
-
 def table(results: dict[str, dict]) -> str:
-  """Markdown: method x {wall time, kNN, linear probe} next to baselines."""
+  """Markdown: method x {wall time, kNN, linear probe} next to baselines.
+
+  Baselines: the method's backbone at random initialisation, the raw pixels
+  and their top principal components (`eval.pca_components`).
+  """
 
   def pct(summary, key):
     value = summary.get(key)
@@ -41,8 +43,8 @@ def table(results: dict[str, dict]) -> str:
   rows = [
     "| method | training (2-core CPU) | whole run | kNN top-1 | "
     "linear top-1 | random-init kNN / linear | "
-    "raw pixels kNN / linear |",
-    "|---|---|---|---|---|---|---|",
+    "raw pixels kNN / linear | PCA kNN / linear |",
+    "|---|---|---|---|---|---|---|---|",
   ]
   for name, s in results.items():
     train = f"{s['train_s'] / 60:.1f} min" if "train_s" in s else "n/a"
@@ -53,7 +55,9 @@ def table(results: dict[str, dict]) -> str:
       f"{pct(s, 'eval/knn_top1_random_init')} / "
       f"{pct(s, 'eval/linear_top1_random_init')} | "
       f"{pct(s, 'eval/knn_top1_raw_pixels')} / "
-      f"{pct(s, 'eval/linear_top1_raw_pixels')} |"
+      f"{pct(s, 'eval/linear_top1_raw_pixels')} | "
+      f"{pct(s, 'eval/knn_top1_pca')} / "
+      f"{pct(s, 'eval/linear_top1_pca')} |"
     )
   return "\n".join(rows)
 
@@ -74,8 +78,9 @@ def main(argv=None) -> int:
   )
   parser.add_argument(
     "--configs_dir",
-    default=_default_configs_dir(),
-    help="folder holding the <name>_quick.py configs",
+    default=config_paths.shipped_dir(),
+    help="folder holding the <name>_quick.py configs (default: the configs "
+    "shipped with jaxssl, %(default)s)",
   )
   parser.add_argument(
     "--progress_bar",

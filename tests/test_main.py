@@ -11,12 +11,12 @@ ROOT = os.path.dirname(os.path.dirname(__file__))
 pytestmark = pytest.mark.slow
 
 
-def _main(*args, timeout=120):
+def _main(*args, timeout=120, cwd=ROOT):
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
   t0 = time.perf_counter()
   proc = subprocess.run(
     [sys.executable, "-m", "jaxssl.main", *args],
-    cwd=ROOT,
+    cwd=cwd,
     env=env,
     capture_output=True,
     text=True,
@@ -48,7 +48,25 @@ def test_unknown_override_key(tmp_path):
 def test_missing_config_file(tmp_path):
   proc, _ = _main("--config", "configs/missing.py", "--workdir", str(tmp_path))
   assert proc.returncode != 0
-  assert "configs/missing.py" in _error_line(proc)
+  line = _error_line(proc)
+  assert line.startswith(
+    "jaxssl: error: config file not found: configs/missing"
+  )
+  assert "can be named from any directory" in line and "quickstart," in line
+
+
+def test_shipped_config_by_name_from_another_directory(tmp_path):
+  # The name resolves before absl opens the file: the override is then
+  # checked against the shipped quickstart (no training is started).
+  proc, _ = _main(
+    "--config=quickstart:smoke",
+    "--config.optim.nope=1",
+    "--workdir",
+    str(tmp_path / "work"),
+    cwd=tmp_path,
+  )
+  assert proc.returncode != 0
+  assert "'optim.nope'" in _error_line(proc)
 
 
 def test_invalid_value_named(tmp_path):

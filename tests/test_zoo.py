@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from jaxssl import zoo
+from jaxssl import config_paths, zoo
 
 
 def test_table_lists_every_column():
@@ -18,14 +18,17 @@ def test_table_lists_every_column():
     "eval/knn_top1_random_init": 12.0,
     "eval/linear_top1_random_init": 20.0,
     "eval/knn_top1_raw_pixels": 15.5,
+    "eval/knn_top1_pca": 17.0,
+    "eval/linear_top1_pca": 18.5,
   }
   text = zoo.table({"simclr": summary})
   header, rule, row = text.splitlines()
-  assert header.count("|") == rule.count("|") == row.count("|") == 8
+  assert header.count("|") == rule.count("|") == row.count("|") == 9
   assert (
     "| simclr | 1.6 min (400 steps) | 2.5 min | 31.2 | 40.0 | 12.0 / 20.0 |"
   ) in row
   assert "15.5 / n/a" in row  # missing values are marked, not invented
+  assert row.endswith("| 17.0 / 18.5 |")
 
 
 def test_unknown_method_is_named(tmp_path, capsys):
@@ -47,6 +50,17 @@ def test_missing_quick_config_is_named(tmp_path, capsys):
       ]
     )
   assert "quickstart.py does not exist" in capsys.readouterr().err
+
+
+def test_configs_dir_defaults_to_the_shipped_configs(capsys):
+  with pytest.raises(SystemExit):
+    zoo.main(["--help"])
+  # argparse wraps the path anywhere (after a "-" too): compare unwrapped.
+  help_text = "".join(capsys.readouterr().out.split())
+  shipped = "".join(config_paths.shipped_dir().split())
+  assert f"theconfigsshippedwithjaxssl,{shipped})" in help_text
+  for name in ("simclr", "byol", "dino"):
+    assert os.path.isfile(zoo.config_path(name, config_paths.shipped_dir()))
 
 
 @pytest.mark.slow

@@ -1,1 +1,49 @@
-"""Evaluation of frozen encoders: kNN now; linear probe, fine-tuning later."""
+"""Evaluation protocols, in a plain registry; and the numerics they use.
+
+  PROTOCOLS["representation"]  frozen-feature kNN and linear probe of the
+      backbone, beside a random-init encoder, raw pixels and PCA of the raw
+      pixels (`evals.representation`)
+
+`build(context)` returns the evaluators a run uses: the protocols the
+method declares (`Method.protocols`), or the subset `config.eval.protocols`
+names. The numerics (`knn`, `linear`) are pure functions of arrays. Adding
+a protocol is a module with a `build(context) -> Evaluator` (see
+`evals.base`) and an entry in `PROTOCOLS`; the loop is not edited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from jaxssl.evals import representation
+from jaxssl.evals.base import BASELINES, Context, Evaluator
+
+__all__ = ["BASELINES", "PROTOCOLS", "Context", "Evaluator", "build"]
+
+PROTOCOLS: dict[str, Callable[[Context], Evaluator]] = {
+  "representation": representation.build,
+}
+
+
+def selected(config, method) -> tuple[str, ...]:
+  """The protocol names a run uses; a ValueError naming the key if unfit."""
+  chosen = tuple(config.eval.protocols) or tuple(method.protocols)
+  for name in chosen:
+    if name not in PROTOCOLS:
+      raise ValueError(
+        f"config.eval.protocols: {name!r} is not one of {sorted(PROTOCOLS)}"
+      )
+    if name not in method.protocols:
+      raise ValueError(
+        f"config.eval.protocols: {name!r} does not fit method "
+        f"{method.name!r}, which declares {list(method.protocols)}"
+      )
+  return chosen
+
+
+def build(context: Context) -> dict[str, Evaluator]:
+  """{name: evaluator} of the protocols `context`'s run uses."""
+  return {
+    name: PROTOCOLS[name](context)
+    for name in selected(context.config, context.method)
+  }

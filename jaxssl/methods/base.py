@@ -3,13 +3,18 @@
 A method is a frozen dataclass of pure functions built from the config by
 `build(config)`. The loop never looks inside params or extra; everything a
 method needs between steps (BatchNorm statistics, an EMA teacher, a DINO
-centre, a queue) lives in `extra`, a pytree of arrays.
+centre, a queue) lives in `extra`, a pytree of arrays. A method also says
+how the optimizer treats its parameters: `param_labels` names a group for
+each parameter and `param_groups` configures each group (`ParamGroup`:
+frozen, frozen until a step, no weight decay, its own learning rate);
+`jaxssl.train.optim` builds one inner optimizer per group.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -23,6 +28,58 @@ Metrics = dict[str, jax.Array]
 def _keep_extra(params, extra, step):
   del params, step
   return extra
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamGroup:
+  """How the optimizer treats one group of parameters.
+
+  Attributes:
+    frozen: never updated; the group has no optimizer state.
+    frozen_until_step: zero updates before this step S; the group's inner
+      optimizer (moments, step count, hence Adam's bias correction) starts
+      at step S as if freshly built, as PyTorch's optimizers do for a
+      parameter whose `grad` is None (DINO's `cancel_gradients_last_layer`,
+      SwAV's `freeze_prototypes_niters`). The learning rate follows the
+      global step, as those codes set one lr schedule for all groups. Its
+      gradient is zeroed before the global-norm clipping too, so a frozen
+      group does not shrink the others' updates. 0: never frozen.
+    weight_decay: False: no weight decay and no LARS trust-ratio
+      adaptation (biases, normalisation parameters).
+    lr_scale: multiplies the group's learning rate.
+    constant_lr: the group uses the peak learning rate (times `lr_scale`)
+      at every step, with no warm-up or decay (SimSiam's `--fix-pred-lr`).
+  """
+
+  frozen: bool = False
+  frozen_until_step: int = 0
+  weight_decay: bool = True
+  lr_scale: float = 1.0
+  constant_lr: bool = False
+
+  def __post_init__(self):
+    if self.frozen_until_step < 0:
+      raise ValueError(
+        f"ParamGroup frozen_until_step={self.frozen_until_step} must be >= 0"
+      )
+    if self.frozen and self.frozen_until_step:
+      raise ValueError("ParamGroup: frozen and frozen_until_step exclude")
+    if not self.lr_scale >= 0:
+      raise ValueError(f"ParamGroup lr_scale={self.lr_scale} must be >= 0")
+
+
+def default_param_labels(params):
+  """ "decay" for weights with ndim >= 2, "no_decay" (biases, norms) else.
+
+  Weight decay and LARS adaptation skip biases and normalisation scales, as
+  in SimCLR, BYOL, DINO (`get_params_groups`) and solo-learn.
+  """
+  return jax.tree.map(lambda p: "decay" if p.ndim >= 2 else "no_decay", params)
+
+
+DEFAULT_PARAM_GROUPS: Mapping[str, ParamGroup] = types.MappingProxyType(
+  {"decay": ParamGroup(), "no_decay": ParamGroup(weight_decay=False)}
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +107,12 @@ class Method:
       [n, h, w, 3]) and each returned image a
       float [H, W, 3] array in [0, 1]. The loop saves them as PNG files under
       `<workdir>/figures/` and as TensorBoard images.
+    param_labels: `params -> pytree of str` with the structure of `params`
+      (called on arrays or abstract shapes): each parameter's group.
+      Defaults to `default_param_labels`.
+    param_groups: `{label: ParamGroup}`, one entry for every label that
+      `param_labels` gives. Defaults to `DEFAULT_PARAM_GROUPS` ("decay",
+      "no_decay").
     protocols: the evaluation protocols (`jaxssl.evals.PROTOCOLS`) that fit
       the method's representation; `config.eval.protocols` may choose a
       subset.
@@ -61,6 +124,10 @@ class Method:
   features: Callable[..., jax.Array]
   update_extra: Callable[..., Extra] = _keep_extra
   figures: Callable[..., dict[str, Any]] | None = None
+  param_labels: Callable[[Params], Any] = default_param_labels
+  param_groups: Mapping[str, ParamGroup] = dataclasses.field(
+    default_factory=lambda: DEFAULT_PARAM_GROUPS
+  )
   protocols: tuple[str, ...] = ("representation",)
 
 

@@ -2,7 +2,7 @@
 
 View handling, the one-encoder forward of the methods that put both views
 through one network in one call, collapse metrics, per-step schedules and
-EMA / freezing of parameters.
+EMA of parameters and parameter-group labels.
 """
 
 from __future__ import annotations
@@ -143,17 +143,22 @@ def ema(target, online, momentum: jax.Array):
   )
 
 
-def frozen_until(tree, step: jax.Array, until_step: int):
-  """`tree` with its gradient stopped while `step < until_step`.
+def relabel(labels, path: tuple[str, ...], label_fn):
+  """`labels` with each leaf under `path` replaced by `label_fn(leaf)`.
 
-  DINO freezes its last layer and SwAV its prototypes for the first
-  iterations. The parameters still pass through the optimizer, but with a
-  zero gradient; weight decay can only rescale them, which changes nothing
-  for the weight-normalised / L2-normalised layers this is used on.
+  For a method's `param_labels`: start from `base.default_param_labels`
+  and give one subtree its own group(s), e.g. `relabel(labels, ("head",
+  "last_layer"), lambda _: "last_layer")`.
+
+  Args:
+    labels: nested dicts of str, the structure of the params.
+    path: dict keys from the root to the subtree.
+    label_fn: old label -> new label.
+
+  Raises:
+    KeyError: `path` is not in `labels`.
   """
-  if until_step <= 0:
-    return tree
-  frozen = step < until_step
-  return jax.tree.map(
-    lambda p: jnp.where(frozen, jax.lax.stop_gradient(p), p), tree
-  )
+  if not path:
+    return jax.tree.map(label_fn, labels)
+  key, *rest = path
+  return {**labels, key: relabel(labels[key], tuple(rest), label_fn)}

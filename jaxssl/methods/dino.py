@@ -22,7 +22,15 @@ through a bicubic interpolation of the embeddings, as DINO's
 
 State in `extra`: the student's BatchNorm statistics, the teacher's
 parameters and BatchNorm statistics, and the centre. Schedules (teacher
-temperature, EMA momentum, last-layer freeze) are functions of the step.
+temperature, EMA momentum) are functions of the step.
+
+Parameter groups (`Method.param_groups`): weight decay on every parameter
+with ndim >= 2 and on the whole last layer, none on biases and norms
+(official `get_params_groups`); the last layer ("last_layer") is frozen by
+the optimizer for the first `freeze_last_layer_steps` steps
+(`base.ParamGroup.frozen_until_step`): bit-identical until then, its
+optimizer state (AdamW moments and bias correction) starting fresh at
+unfreeze, as the official `cancel_gradients_last_layer` (grad = None).
 
 Config keys read: method.{num_prototypes, head_hidden_dim,
 head_bottleneck_dim, head_layers, norm_last_layer, freeze_last_layer_steps,
@@ -156,11 +164,6 @@ def build(config) -> base.Method:
     del rng  # No stochastic part in the step (augmentations are upstream).
     views = [batch[g] for g in groups]
     n = views[0].shape[0]
-    head_params = dict(params["head"])
-    head_params["last_layer"] = common.frozen_until(
-      head_params["last_layer"], step, m.freeze_last_layer_steps
-    )
-    params = {**params, "head": head_params}
     student, stats = multicrop.apply_backbone_and_head(
       backbone, head, params, extra["batch_stats"], views
     )
@@ -210,6 +213,16 @@ def build(config) -> base.Method:
     }
     return {**extra, "teacher": teacher}
 
+  def param_labels(params):
+    # Official `get_params_groups`: biases and 1-d parameters unregularised.
+    # The last layer has no bias; its weight-norm gain (`weight_g`, [K, 1]
+    # there, "scale" [K] here) is regularised, so the whole layer decays.
+    return common.relabel(
+      base.default_param_labels(params),
+      ("head", "last_layer"),
+      lambda _: "last_layer",
+    )
+
   def features(params, extra, batch):
     images = batch["image"]
     feats, _ = multicrop.apply_backbone(
@@ -227,4 +240,11 @@ def build(config) -> base.Method:
     loss=loss,
     features=features,
     update_extra=update_extra,
+    param_labels=param_labels,
+    param_groups={
+      **base.DEFAULT_PARAM_GROUPS,
+      "last_layer": base.ParamGroup(
+        frozen_until_step=m.freeze_last_layer_steps
+      ),
+    },
   )

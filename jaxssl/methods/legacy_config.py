@@ -37,6 +37,10 @@ def config() -> ml_collections.ConfigDict:
   m.sinkhorn_epsilon = 0.05
   m.queue_size = 0  # 0: no queue
   m.queue_start_steps = 0  # use the queue from this step on
+  # SimSiam: predictor at the constant peak lr (official --fix-pred-lr).
+  m.fixed_predictor_lr = False
+  # MoCo v3, ViTs: frozen random patch projection (--stop-grad-conv1).
+  m.freeze_patch_embed = False
   # Barlow Twins.
   m.barlow_lambda = 5e-3  # off-diagonal weight
   m.barlow_scale = 1.0  # overall loss scale (solo-learn: 0.1)

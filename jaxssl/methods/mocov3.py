@@ -36,7 +36,10 @@ its running statistics in `extra` are the EMA of the online ones (see
 `byol`; both use `online_target`). `features` is the online backbone in
 inference mode. The metric `tau` is the encoder momentum m of the step,
 `contrast_acc` the fraction of queries whose positive key is the most
-similar.
+similar. `method.freeze_patch_embed` (ViTs only; official
+`--stop-grad-conv1`) keeps the patch projection at its random
+initialisation (Xavier-uniform, as the official `vits.py`): a frozen
+parameter group (`base.ParamGroup.frozen`), never updated nor decayed.
 
 References:
   Chen, Xie & He, "An Empirical Study of Training Self-Supervised Vision
@@ -64,14 +67,41 @@ def _top1(q: jax.Array, k: jax.Array) -> jax.Array:
   return jnp.mean(hits.astype(jnp.float32))
 
 
+# Official `--stop-grad-conv1`: the patch projection stays at its random
+# initialisation, never updated nor decayed.
+_FROZEN_PATCH_EMBED_GROUPS = {
+  **base.DEFAULT_PARAM_GROUPS,
+  "patch_embed": base.ParamGroup(frozen=True),
+}
+
+
+def _frozen_patch_embed_labels(params):
+  """The default labels, the ViT's patch projection labelled "patch_embed"."""
+  return common.relabel(
+    base.default_param_labels(params),
+    ("encoder", "backbone", "patch_embed"),
+    lambda _: "patch_embed",
+  )
+
+
 def build(config) -> base.Method:
   """MoCo v3 from `config.model` (heads), the EMA keys and the temperature.
 
   Reads the single two-view group of `config.data.views`,
-  `config.method.temperature`, `config.method.ema_momentum(_end)` and
-  `config.train.total_steps` (the length of the momentum schedule).
+  `config.method.temperature`, `config.method.ema_momentum(_end)`,
+  `config.method.freeze_patch_embed` and `config.train.total_steps` (the
+  length of the momentum schedule).
+
+  Raises:
+    ValueError: naming the key, e.g. `freeze_patch_embed` without a ViT.
   """
   group = common.single_group(config, num_views=2, method="mocov3")
+  is_vit = config.model.name.startswith("vit_")
+  if config.method.freeze_patch_embed and not is_vit:
+    raise ValueError(
+      "config.method.freeze_patch_embed=True needs a ViT backbone, got "
+      f"config.model.name={config.model.name!r}"
+    )
   online_target.check_projector(config, "mocov3")
   online_target.check_ema_config(config)
   temperature = config.method.temperature
@@ -119,10 +149,17 @@ def build(config) -> base.Method:
   def update_extra(params, extra, step):
     return online_target.ema_update(config, params, extra, step)
 
+  groups = {}
+  if config.method.freeze_patch_embed:
+    groups = dict(
+      param_labels=_frozen_patch_embed_labels,
+      param_groups=_FROZEN_PATCH_EMBED_GROUPS,
+    )
   return base.Method(
     name="mocov3",
     init=init,
     loss=loss,
     features=features,
     update_extra=update_extra,
+    **groups,
   )

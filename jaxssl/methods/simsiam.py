@@ -17,6 +17,10 @@ Published: 68.1% ImageNet linear top-1 at 100 epochs.
 
 Each view goes through the network separately (BatchNorm statistics per
 view, as the official code); `features` is the backbone in inference mode.
+`method.fixed_predictor_lr` (official `--fix-pred-lr`, which the README's
+68.1% run uses) puts the predictor in parameter groups with the constant
+peak lr, `lr x B/256` (`base.ParamGroup.constant_lr`), while the rest of
+the network follows the schedule.
 
 References:
   Chen & He, "Exploring Simple Siamese Representation Learning", CVPR 2021,
@@ -30,11 +34,29 @@ import jax
 from jaxssl import losses, models
 from jaxssl.methods import base, common, online_target
 
+# Official `--fix-pred-lr`: the predictor keeps the peak lr, decayed or not
+# as the rest (weights yes, biases and norms no).
+_FIXED_PREDICTOR_GROUPS = {
+  **base.DEFAULT_PARAM_GROUPS,
+  "predictor_decay": base.ParamGroup(constant_lr=True),
+  "predictor_no_decay": base.ParamGroup(weight_decay=False, constant_lr=True),
+}
+
+
+def _fixed_predictor_labels(params):
+  """The default labels, the predictor's prefixed with "predictor_"."""
+  return common.relabel(
+    base.default_param_labels(params),
+    ("predictor",),
+    lambda label: f"predictor_{label}",
+  )
+
 
 def build(config) -> base.Method:
   """SimSiam from `config.model` (projector, predictor).
 
-  Reads the single two-view group of `config.data.views`.
+  Reads the single two-view group of `config.data.views` and
+  `config.method.fixed_predictor_lr`.
   """
   group = common.single_group(config, num_views=2, method="simsiam")
   online_target.check_projector(config, "simsiam")
@@ -64,4 +86,12 @@ def build(config) -> base.Method:
     images = batch["image"]
     return online_target.features(encoder, params, extra, images)
 
-  return base.Method(name="simsiam", init=init, loss=loss, features=features)
+  groups = {}
+  if config.method.fixed_predictor_lr:
+    groups = dict(
+      param_labels=_fixed_predictor_labels,
+      param_groups=_FIXED_PREDICTOR_GROUPS,
+    )
+  return base.Method(
+    name="simsiam", init=init, loss=loss, features=features, **groups
+  )

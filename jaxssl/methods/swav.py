@@ -15,8 +15,11 @@ crops; the backbone runs once per group, the head once on all crops).
 
 Prototypes are normalised inside the forward pass rather than projected
 back onto the sphere after each step (see `prototype_heads.Prototypes` for
-why this is equivalent to first order). They get a zero gradient during the
-first `freeze_last_layer_steps` steps (official `freeze_prototypes_niters`).
+why this is equivalent to first order). The optimizer freezes them for the
+first `freeze_last_layer_steps` steps (official `freeze_prototypes_niters`,
+grad = None: a parameter group with `base.ParamGroup.frozen_until_step`, so
+they stay bit-identical, get no weight decay meanwhile, and their momentum
+starts fresh at unfreeze).
 
 Queue (small batches): with `queue_size` > 0, the L2-normalised embeddings
 of the global crops of the last steps are kept in `extra["queue"]`
@@ -130,11 +133,6 @@ def build(config) -> base.Method:
     del rng  # No stochastic part in the step (augmentations are upstream).
     views = [batch[g] for g in groups]
     n = views[0].shape[0]
-    head_params = dict(params["head"])
-    head_params["prototypes"] = common.frozen_until(
-      head_params["prototypes"], step, m.freeze_last_layer_steps
-    )
-    params = {**params, "head": head_params}
     out, stats = multicrop.apply_backbone_and_head(
       backbone, head, params, extra["batch_stats"], views
     )
@@ -185,4 +183,25 @@ def build(config) -> base.Method:
     )
     return feats
 
-  return base.Method(name="swav", init=init, loss=loss, features=features)
+  def param_labels(params):
+    return common.relabel(
+      base.default_param_labels(params),
+      ("head", "prototypes"),
+      lambda _: "prototypes",
+    )
+
+  return base.Method(
+    name="swav",
+    init=init,
+    loss=loss,
+    features=features,
+    param_labels=param_labels,
+    param_groups={
+      **base.DEFAULT_PARAM_GROUPS,
+      # The prototype matrix (bias-free, 2-d) is decayed and LARS-adapted
+      # as in the official code.
+      "prototypes": base.ParamGroup(
+        frozen_until_step=m.freeze_last_layer_steps
+      ),
+    },
+  )

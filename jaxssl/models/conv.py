@@ -13,7 +13,7 @@ implementations and to/from `nn.Conv`:
   in a train step: its input gradient is an XLA convolution itself.)
 
 Measured on the shared 2-core CPU with jax 0.10.2 (train step, batch 256,
-32x32; `python -m jaxssl.models.benchmark`), "xla" is as fast as "matmul" on
+32x32; `python -m jaxssl.bench backbones`), "xla" is as fast as "matmul" on
 tiny_resnet (interleaved runs within noise of each other; it compiles ~35%
 faster) and ~1.8x faster on resnet18_cifar (17.5 vs 9.5 images/s). Single
 layers agree: XLA's convolutions, weight gradients included, ran at 30-70

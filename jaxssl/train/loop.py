@@ -2,8 +2,11 @@
 
 A plain Python `for` over steps: host batch -> global sharded batch -> one
 jitted, donated step. Metrics are fetched every `log_every_steps`,
-checkpoints are saved every `ckpt_every_steps`, kNN runs every
-`eval_every_steps` and at the end. Re-running with the same workdir resumes.
+checkpoints are saved every `ckpt_every_steps`, the evaluation protocols
+run every `eval_every_steps` and at the end. Data comes from the data kind
+(`jaxssl.data.kinds`), evaluation from the protocols (`jaxssl.evals`): the
+loop never branches on a method, a kind or a protocol. Re-running with the
+same workdir resumes.
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ import signal
 import time
 
 import jax
+import jax.numpy as jnp
 from absl import logging
 
-from jaxssl import configs_lib
-from jaxssl.data import pipeline
+from jaxssl import configs_lib, evals
+from jaxssl.data import kinds
 from jaxssl.train import checkpoint as ckpt_lib
-from jaxssl.train import evaluate as eval_lib
 from jaxssl.train import mesh as mesh_lib
 from jaxssl.train import setup as setup_lib
 from jaxssl.train import writer as writer_lib
@@ -97,12 +100,8 @@ def _progress(config, start: int):
   )
 
 
-def _prefixed(scores: dict, suffix: str = "") -> dict:
-  return {f"eval/{k}{suffix}": v for k, v in scores.items()}
-
-
-def _baselines(workdir, evaluator, state, config):
-  """Raw-pixel and random-init scores, computed once and kept in the workdir."""
+def _baselines(workdir, evaluators, state, config):
+  """Each protocol's baselines, computed once and kept in the workdir."""
   path = os.path.join(workdir, "baselines.json")
   if os.path.exists(path):
     with open(path, encoding="utf-8") as f:
@@ -110,28 +109,58 @@ def _baselines(workdir, evaluator, state, config):
   if int(state.step) != 0:
     return {}  # Resumed without baselines: the random init is gone.
   probes = "kNN and linear probe" if config.eval.linear_probe else "kNN"
-  _log(f"Scoring baselines (raw pixels, random-init encoder) with {probes}...")
-  result = {
-    **_prefixed(evaluator.raw_pixels(), "_raw_pixels"),
-    **_prefixed(evaluator.scores(state), "_random_init"),
-  }
+  _log(
+    f"Scoring baselines ({', '.join(evaluators)}: random init, raw pixels, "
+    f"PCA) with {probes}..."
+  )
+  result = {}
+  for evaluator in evaluators.values():
+    result.update(evaluator.baselines(state))
   if jax.process_index() == 0:
     with open(path, "w", encoding="utf-8") as f:
       json.dump(result, f, indent=2)
   return result
 
 
-def _evaluate(evaluator, method, state, figure_batch, writer, step):
+def _figure_batch(config, kind, method):
+  """A fixed batch of `eval.num_figures` eval examples for Method.figures.
+
+  Single process only, where the batch needs no cross-host assembly.
+  """
+  n = config.eval.num_figures
+  if method.figures is None or n <= 0 or jax.process_count() != 1:
+    return None
+  batches = kind.eval_batches(
+    config, config.data.eval_split, batch_size=n, max_examples=n
+  )
+  return {k: jnp.asarray(v) for k, v in next(iter(batches)).items()}
+
+
+def _evaluate(evaluators, method, state, figure_batch, writer, step):
   """Scores `state`, draws the method's figures; logs both at `step`."""
-  scores = _prefixed(evaluator.scores(state))
+  scores = {}
+  for evaluator in evaluators.values():
+    scores.update(evaluator.evaluate(state))
   writer.write(step, scores)
-  if method.figures is not None and figure_batch is not None:
+  if figure_batch is not None:
     rng = jax.random.key(step)
     images = jax.device_get(
       method.figures(state.params, state.extra, figure_batch, rng)
     )
     writer.write_images(step, images)
   return scores
+
+
+def _check_spec(kind, spec, host_batch) -> None:
+  """The kind's batch spec must describe the batches it yields."""
+  got = _global_spec(host_batch)
+  want = {k: (v.shape, v.dtype) for k, v in spec.items()}
+  have = {k: (v.shape, v.dtype) for k, v in got.items()}
+  if want != have:
+    raise ValueError(
+      f"data kind {kind.name!r}: its batch_spec {want} does not match the "
+      f"batches it yields {have}"
+    )
 
 
 def run(config, workdir: str) -> dict:
@@ -142,16 +171,18 @@ def run(config, workdir: str) -> dict:
     and evaluation included), `train_s` (the training steps of this call,
     compilation and periodic evaluations included; not the baselines or
     the final evaluation), `images_per_s`, `images_per_s_per_device`
-    (training steps only), the final `eval/knn_top1` (and
-    `eval/linear_top1` with `config.eval.linear_probe`) and, when computed,
-    the same keys suffixed `_random_init` and `_raw_pixels`. A run
+    (training steps only), the final metrics of every evaluation protocol
+    (`jaxssl.evals`; e.g. `eval/knn_top1`, and `eval/linear_top1` with
+    `config.eval.linear_probe`) and, when computed, their baselines (the
+    same keys suffixed `_random_init`, `_raw_pixels`, `_pca`). A run
     stopped by SIGTERM returns `{"steps": ..., "preempted": True}`.
   """
   t_start = time.perf_counter()
   config = configs_lib.validate(config)
   workdir = prepare_workdir(workdir)
   t = config.train
-  info = pipeline.dataset_info(config)
+  kind = kinds.get(config.data.kind)
+  info = kind.info(config)
   checkpointer = ckpt_lib.Checkpointer(
     os.path.join(workdir, "checkpoints"),
     every_steps=t.ckpt_every_steps,
@@ -162,9 +193,11 @@ def run(config, workdir: str) -> dict:
     with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
       f.write(config.to_json_best_effort(indent=2))
 
-  batches = pipeline.train_batches(config, start_step=start)
+  batches = kind.train_batches(config, start_step=start)
   first = next(batches)
-  run = setup_lib.build(config, _global_spec(first))
+  spec = kind.batch_spec(config)
+  _check_spec(kind, spec, first)
+  run = setup_lib.build(config, spec)
   mesh, method = run.mesh, run.method
   if start:
     state = checkpointer.restore(run.abstract_state())
@@ -179,17 +212,12 @@ def run(config, workdir: str) -> dict:
     f"process(es)"
   )
 
-  evaluator = eval_lib.Evaluator(config, method, mesh, info.num_classes)
-  # Method figures (e.g. MAE reconstructions) on a fixed eval batch; single
-  # process only, where the batch needs no cross-host assembly.
-  figure_batch = (
-    evaluator.figure_batch()
-    if method.figures is not None and jax.process_count() == 1
-    else None
-  )
+  evaluators = evals.build(evals.Context(config, method, mesh, info, kind))
+  # Method figures (e.g. MAE reconstructions) on a fixed eval batch.
+  figure_batch = _figure_batch(config, kind, method)
   baselines = (
-    _baselines(workdir, evaluator, state, config)
-    if (config.eval.baselines)
+    _baselines(workdir, evaluators, state, config)
+    if config.eval.baselines
     else {}
   )
 
@@ -250,7 +278,7 @@ def run(config, workdir: str) -> dict:
         and (done != t.total_steps)
       ):
         last_eval = _evaluate(
-          evaluator, method, state, figure_batch, writer, done
+          evaluators, method, state, figure_batch, writer, done
         )
         bar.write(
           f"step {done}: "
@@ -272,7 +300,7 @@ def run(config, workdir: str) -> dict:
     writer.close()
     return {"steps": final_step, "preempted": True}
 
-  final = _evaluate(evaluator, method, state, figure_batch, writer, final_step)
+  final = _evaluate(evaluators, method, state, figure_batch, writer, final_step)
   writer.close()
   rate = t.batch_size * timed_steps / timed_s if timed_s else float("nan")
   summary = {
@@ -289,6 +317,13 @@ def run(config, workdir: str) -> dict:
   return summary
 
 
+def _cell(value: float, key: str, width: int) -> str:
+  """`value` right-aligned in `width`; accuracies (top-k, recall) in %."""
+  if any(t in key for t in ("_top", "recall", "accuracy")):
+    return f"{value:>{width - 1}.2f}%"
+  return f"{value:>{width}.4g}"
+
+
 def format_summary(summary: dict, method_name: str, config) -> str:
   """The end-of-run table printed to the console."""
   lines = [
@@ -303,25 +338,34 @@ def format_summary(summary: dict, method_name: str, config) -> str:
     f"throughput           {summary['images_per_s']:.1f} images/s "
     f"({summary['images_per_s_per_device']:.1f} per device)",
   ]
-  columns = [("kNN top-1", "eval/knn_top1")]
-  if "eval/linear_top1" in summary:
-    columns.append(("linear top-1", "eval/linear_top1"))
-  lines.append(f"{'':21}" + "".join(f"{name:>14}" for name, _ in columns))
-  for label, suffix in (
+  suffixes = tuple(f"_{b}" for b in evals.BASELINES)
+  columns = [
+    k for k in summary if k.startswith("eval/") and not k.endswith(suffixes)
+  ]
+  labels = {"eval/knn_top1": "kNN top-1", "eval/linear_top1": "linear top-1"}
+  width = max([14] + [len(labels.get(k, k)) + 2 for k in columns])
+  lines.append(
+    f"{'':21}" + "".join(f"{labels.get(k, k):>{width}}" for k in columns)
+  )
+  rows = (
     ("learned encoder", ""),
     ("random-init encoder", "_random_init"),
     ("raw pixels", "_raw_pixels"),
-  ):
-    if columns[0][1] + suffix in summary:
+    ("PCA of raw pixels", "_pca"),
+  )
+  for label, suffix in rows:
+    if columns and any(k + suffix in summary for k in columns):
       lines.append(
         f"{label:21}"
         + "".join(
-          f"{summary.get(key + suffix, float('nan')):>13.2f}%"
-          for _, key in columns
+          _cell(summary.get(k + suffix, float("nan")), k, width)
+          for k in columns
         )
       )
-  lines.append(
-    f"(kNN: k={config.eval.knn_k}, T={config.eval.knn_temperature}"
-    f", cosine; on the {config.data.eval_split} split)"
-  )
+  if "eval/knn_top1" in summary:
+    lines.append(
+      f"(kNN: k={config.eval.knn_k}, T={config.eval.knn_temperature}, "
+      f"cosine; PCA: {config.eval.pca_components} components; on the "
+      f"{config.data.eval_split} split)"
+    )
   return "\n".join(lines)

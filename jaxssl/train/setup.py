@@ -63,7 +63,13 @@ def build(config, batch_spec) -> Setup:
   mesh = mesh_lib.make_mesh(config.mesh)
   mesh_lib.check_batch_size(t.batch_size, mesh, "train.batch_size")
   method = methods.build(config)
-  tx, lr_schedule = optim.make(config.optim, t.batch_size, t.total_steps)
+  tx, lr_schedule = optim.make(
+    config.optim,
+    t.batch_size,
+    t.total_steps,
+    param_labels=method.param_labels,
+    param_groups=method.param_groups,
+  )
   init_key, step_key = jax.random.split(jax.random.key(config.seed))
   init = state_lib.init_fn(method, tx, batch_spec)
   shapes = jax.eval_shape(init, init_key)

@@ -15,6 +15,9 @@ import pytest
 
 from jaxssl import configs_lib, methods, models
 from jaxssl.methods import multicrop
+from jaxssl.train import optim
+from jaxssl.train import state as state_lib
+from jaxssl.train import step as step_lib
 
 ROOT = os.path.dirname(
   os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,6 +70,55 @@ def build_shipped_config(name):
   """`configs/<name>.py` (default arg) and the method it builds."""
   config = load_config(name)
   return config, methods.build(config)
+
+
+def method_optimizer(config, method):
+  """`config.optim`'s optimizer over the method's parameter groups."""
+  return optim.make(
+    config.optim,
+    config.train.batch_size,
+    config.train.total_steps,
+    param_labels=method.param_labels,
+    param_groups=method.param_groups,
+  )
+
+
+def train(config, method, params, extra, batch, steps):
+  """Runs `steps` real train steps (the loop's step) on one fixed batch.
+
+  Returns:
+    (history, state): the params before each step and after the last
+    (`history[s]`: after s updates), and the final TrainState.
+  """
+  tx, lr = method_optimizer(config, method)
+  step = jax.jit(step_lib.make_train_step(method, tx, lr, jax.random.key(0)))
+  state = state_lib.TrainState(
+    step=jnp.zeros((), jnp.int32),
+    params=params,
+    opt_state=tx.init(params),
+    extra=extra,
+  )
+  history = [params]
+  for _ in range(steps):
+    state, _ = step(state, batch)
+    history.append(state.params)
+  return history, state
+
+
+def assert_moves_from(history, path, first_update):
+  """The leaves under `path` are bit-identical in `history[:first_update +
+  1]` (no update before step `first_update`) and all differ after."""
+
+  def at(params):
+    for key in path:
+      params = params[key]
+    return jax.tree.leaves(params)
+
+  initial = at(history[0])
+  for s, params in enumerate(history):
+    for a, b in zip(initial, at(params)):
+      same = np.array_equal(np.asarray(a), np.asarray(b))
+      assert same == (s <= first_update), (path, s)
 
 
 def perturb(tree, seed, scale=0.1):

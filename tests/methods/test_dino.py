@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from jaxssl import configs_lib, methods, models
-from jaxssl.methods import dino, multicrop
+from jaxssl.methods import base, dino, multicrop
 from jaxssl.models import prototype_heads
 
 N = 4
@@ -241,18 +241,42 @@ def test_no_gradient_reaches_the_teacher(setup):
   )
 
 
-def test_last_layer_frozen_before_the_freeze_step(setup):
-  for step, frozen in (
-    (0, True),
-    (FREEZE - 1, True),
-    (FREEZE, False),
-    (FREEZE + 20, False),
-  ):
-    grads = _run(setup, step)[2][0]
-    g = np.abs(np.asarray(grads["head"]["last_layer"]["kernel"])).max()
-    assert (g == 0) == frozen, (step, g)
-    # The rest of the head learns all along.
-    assert np.abs(np.asarray(grads["head"]["dense0"]["kernel"])).max() > 0
+def test_last_layer_labels_follow_get_params_groups():
+  config = _config(norm_last_layer=False)
+  batch = mt.multicrop_batch(config, N)
+  method, params, _ = mt.build_and_init(config, batch, jit=True)
+  labels = method.param_labels(params)
+  # The whole last layer, its 1-d weight-norm gain too (official weight_g
+  # is [K, 1]: regularised), is its own group with weight decay.
+  assert labels["head"]["last_layer"] == {
+    "kernel": "last_layer",
+    "scale": "last_layer",
+  }
+  assert method.param_groups["last_layer"] == base.ParamGroup(
+    frozen_until_step=FREEZE
+  )
+  assert labels["head"]["dense0"] == {"kernel": "decay", "bias": "no_decay"}
+
+
+@pytest.mark.parametrize("name", ["adamw", "lars"])
+def test_last_layer_frozen_by_the_optimizer_until_the_freeze_step(name):
+  config = _config()
+  config.optim.update(name=name, weight_decay=0.1, warmup_steps=0)
+  config.optim.clip_grad_norm = 3.0
+  batch = mt.multicrop_batch(config, N)
+  method, params, extra = mt.build_and_init(config, batch, jit=True)
+  steps = FREEZE + 2
+  history, state = mt.train(config, method, params, extra, batch, steps)
+  # Bit-identical (no weight decay either) until the update of step FREEZE.
+  mt.assert_moves_from(history, ("head", "last_layer"), FREEZE)
+  # The rest of the head learns all along.
+  mt.assert_moves_from(history, ("head", "dense0"), 0)
+  # The group's inner optimizer has counted only the steps since unfreeze.
+  groups = state.opt_state[-1].inner_states
+  inner = groups["last_layer"].inner_state
+  assert int(inner.step) == steps
+  if name == "adamw":
+    assert int(inner.inner_state[0].count) == steps - FREEZE
 
 
 def test_features_are_student_backbone_in_inference_mode(setup):

@@ -1,5 +1,6 @@
 """MoCo v3: closed-form momentum encoder, stop-gradient, InfoNCE vs numpy
-over the global batch (also when sharded over 8 devices), config errors."""
+over the global batch (also when sharded over 8 devices), the frozen patch
+projection, config errors."""
 
 import math
 
@@ -151,9 +152,37 @@ def test_vit_heads_follow_the_imagenet_config():
   assert "bn1" not in params["predictor"]
 
 
+def test_freeze_patch_embed_keeps_the_random_patch_projection():
+  config = mt.load_config("mocov3_imagenet", "smoke")
+  assert config.method.freeze_patch_embed  # official --stop-grad-conv1
+  config.data.views.views.size = 32
+  config.model.patch_size = 16
+  config.train.batch_size = 4
+  config.optim.warmup_steps = 0  # AdamW, weight decay 0.1
+  batch = tiny_batch(n=4, size=32)
+  method, params, extra = mt.build_and_init(config, batch, jit=True)
+  labels = method.param_labels(params)["encoder"]["backbone"]
+  assert labels["patch_embed"] == {
+    "kernel": "patch_embed",
+    "bias": "patch_embed",
+  }
+  assert labels["norm"] == {"scale": "no_decay", "bias": "no_decay"}
+  history, state = mt.train(config, method, params, extra, batch, 2)
+  path = ("encoder", "backbone", "patch_embed")
+  mt.assert_moves_from(history, path, len(history))  # never
+  mt.assert_moves_from(history, ("encoder", "backbone", "block0"), 0)
+  # The momentum encoder's copy, an EMA of a constant, stays equal too.
+  jax.tree.map(
+    np.testing.assert_array_equal,
+    state.extra["teacher"]["params"]["backbone"]["patch_embed"],
+    params["encoder"]["backbone"]["patch_embed"],
+  )
+
+
 @pytest.mark.parametrize(
   "key,value,match",
   [
+    ("method.freeze_patch_embed", True, "method.freeze_patch_embed=True"),
     ("method.ema_momentum", -0.1, "method.ema_momentum="),
     ("method.ema_momentum_end", 0.9, "method.ema_momentum_end"),
     ("model.proj_layers", 0, "model.proj_layers"),

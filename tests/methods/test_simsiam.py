@@ -1,4 +1,5 @@
-"""SimSiam: loss vs numpy, the stop-gradient, heads, config errors."""
+"""SimSiam: loss vs numpy, the stop-gradient, heads, the fixed predictor
+lr, config errors."""
 
 import jax
 import jax.numpy as jnp
@@ -8,6 +9,7 @@ import pytest
 
 from jaxssl import losses, methods, models
 from jaxssl.methods import online_target
+from jaxssl.train import optim
 
 
 def tiny_config():
@@ -155,6 +157,38 @@ def test_features_are_the_backbone_in_inference_mode(setup):
   )
 
 
+def test_fixed_predictor_lr_is_constant_while_the_rest_follows_the_schedule(
+  setup,
+):
+  config = tiny_config()
+  config.method.fixed_predictor_lr = True
+  config.train.total_steps = 10
+  config.optim.update(momentum=0.0, weight_decay=0.0, warmup_steps=3)
+  method = methods.build(config)
+  params = setup[3]
+  labels = method.param_labels(params)
+  assert set(jax.tree.leaves(labels["predictor"])) == {
+    "predictor_decay",
+    "predictor_no_decay",
+  }
+  assert labels["predictor"]["dense0"]["kernel"] == "predictor_decay"
+  assert set(jax.tree.leaves(labels["encoder"])) == {"decay", "no_decay"}
+  tx, sched = mt.method_optimizer(config, method)
+  peak = optim.peak_lr(config.optim, config.train.batch_size)
+  ones = jax.tree.map(jnp.ones_like, params)
+  state = tx.init(params)
+  for step in range(config.train.total_steps):
+    # SGD without momentum or decay on a gradient of ones: update = -lr.
+    updates, state = tx.update(ones, state, params)
+    for leaf in jax.tree.leaves(updates["predictor"]):
+      np.testing.assert_allclose(leaf, -peak, rtol=1e-6)
+    for leaf in jax.tree.leaves(updates["encoder"]):
+      np.testing.assert_allclose(leaf, -sched(step), rtol=1e-6, atol=1e-9)
+  # Off (the quick config's default): the default groups.
+  labels = methods.build(tiny_config()).param_labels(params)
+  assert set(jax.tree.leaves(labels)) == {"decay", "no_decay"}
+
+
 def test_bad_config_values_name_the_key():
   config = tiny_config()
   config.model.proj_layers = 0
@@ -173,3 +207,5 @@ def test_shipped_configs_build(name):
   config, _ = mt.build_shipped_config(name)
   assert config.method.name == "simsiam"
   assert config.model.proj_last_bn and not config.model.pred_last_bn
+  # The official and solo-learn recipes keep the predictor lr constant.
+  assert config.method.fixed_predictor_lr == (name != "simsiam_quick")

@@ -21,13 +21,13 @@ class DatasetInfo:
     num_train: examples in `config.data.train_split` (all hosts).
     num_eval: examples in `config.data.eval_split` (all hosts).
     image_shape: (s, s, 3), the shape of evaluation images, with
-      s = `config.data.image_size` (image kinds).
+      s = `config.data.image_size` (image kinds; None for others).
   """
 
   num_classes: int
   num_train: int
   num_eval: int
-  image_shape: tuple[int, int, int]
+  image_shape: tuple[int, int, int] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,15 +1,25 @@
-"""Smoke test of the loss benchmark entry point (tiny memory mode)."""
+"""Smoke test of `python -m jaxssl.bench losses` (tiny memory mode)."""
 
 import json
 
-from jaxssl import bench_losses
+from jaxssl import bench
+from jaxssl.bench import losses as bench_losses
 
 
 def test_memory_mode_json(capsys):
   # Tiny sizes: this checks the entry point and its output; that tiling
   # bounds memory is test_blockwise.test_peak_memory_is_bounded.
-  bench_losses.main(
-    ["--mode", "memory", "--sizes", "128", "--block_size", "32", "--json"]
+  bench.main(
+    [
+      "losses",
+      "--mode",
+      "memory",
+      "--sizes",
+      "128",
+      "--block_size",
+      "32",
+      "--json",
+    ]
   )
   result = json.loads(capsys.readouterr().out)
   assert result["backend"] == "cpu"

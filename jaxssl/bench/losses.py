@@ -1,9 +1,10 @@
-"""Loss benchmark: forward+backward timings and compiled peak memory.
+"""`python -m jaxssl.bench losses`: loss timings and compiled peak memory.
 
-`python -m jaxssl.bench losses [--mode time|memory|all] [--json]` (wired by
-`jaxssl.bench`) calls `main(argv)`. Time mode reports the median
-milliseconds of a jitted `value_and_grad` over `--repeats` calls, compile and
-warm-up excluded, for the cases of the loss-library acceptance. Memory mode
+  python -m jaxssl.bench losses [--mode time|memory|all] [--json]
+
+Time mode reports the median milliseconds of a jitted `value_and_grad`
+(compile and warm-up excluded) for the cases of the loss-library acceptance,
+beside the float32 matmul GFLOP/s measured in the same run. Memory mode
 reports XLA's compiled memory analysis (`.lower(...).compile()
 .memory_analysis()`) of dense vs blockwise contrastive losses at N = 16,384
 and 65,536 (d = 256): nothing is allocated, so the O(N²) dense cases can be
@@ -14,13 +15,13 @@ import argparse
 import functools
 import json
 import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxssl import losses
+from jaxssl.bench import timing
 
 
 def _time_case(fn, args, repeats):
@@ -28,12 +29,8 @@ def _time_case(fn, args, repeats):
   step = jax.jit(jax.value_and_grad(fn, argnums=0))
   jax.block_until_ready(step(*args))  # compile
   jax.block_until_ready(step(*args))  # warm-up
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(step(*args))
-    times.append((time.perf_counter() - start) * 1e3)
-  return statistics.median(times), min(times)
+  ms = [s * 1e3 for s in timing.seconds(lambda: step(*args), repeats)]
+  return statistics.median(ms), min(ms)
 
 
 def _normal(seed, shape):
@@ -91,23 +88,6 @@ def timing_cases(quick=False):
     )
   )
   return cases
-
-
-def matmul_gflops(n=4096, d=256, repeats=5):
-  """Achieved f32 GFLOP/s of an [n, d] x [d, n] matmul right now.
-
-  Printed with the timings: on a shared CPU it says how loaded the machine
-  was (the nt_xent cases are matmul-bound).
-  """
-  a = _normal(5, (n, d))
-  mm = jax.jit(lambda a: a @ a.T)
-  jax.block_until_ready(mm(a))
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(mm(a))
-    times.append(time.perf_counter() - start)
-  return 2 * n * n * d / statistics.median(times) / 1e9
 
 
 def run_timing(repeats_scale=1.0, quick=False):
@@ -188,26 +168,14 @@ def run_memory(sizes=(16384, 65536), d=256, block_size=1024, names=None):
   return rows
 
 
-def _print_table(rows):
-  if not rows:
-    return
-  keys = list(rows[0])
-  widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in keys]
-  print("  ".join(k.ljust(w) for k, w in zip(keys, widths)))
-  for r in rows:
-    print("  ".join(str(r[k]).ljust(w) for k, w in zip(keys, widths)))
-
-
-def main(argv: list[str]) -> None:
-  """Runs the loss benchmark; `argv` excludes the program name."""
-  parser = argparse.ArgumentParser(
-    prog="python -m jaxssl.bench losses", description=__doc__.split("\n")[0]
-  )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  """The flags of `python -m jaxssl.bench losses`."""
   parser.add_argument(
     "--mode",
     choices=("time", "speed", "memory", "all"),
     default="time",
-    help="speed is an alias of time",
+    help="time: forward+backward ms; memory: XLA's compiled memory of dense "
+    "vs blockwise losses; speed is an alias of time",
   )
   parser.add_argument(
     "--json", action="store_true", help="print JSON instead of a table"
@@ -217,9 +185,24 @@ def main(argv: list[str]) -> None:
     action="store_true",
     help="smaller shapes and repeats (smoke test)",
   )
-  parser.add_argument("--block_size", type=int, default=1024)
-  parser.add_argument("--sizes", type=int, nargs="+", default=[16384, 65536])
-  args = parser.parse_args(argv)
+  parser.add_argument(
+    "--block_size",
+    type=int,
+    default=1024,
+    help="block size of the blockwise losses (memory mode)",
+  )
+  parser.add_argument(
+    "--sizes",
+    type=int,
+    nargs="+",
+    default=[16384, 65536],
+    help="batch sizes N of the memory mode (d = 256)",
+  )
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+  """Runs the loss benchmark and prints a table (or JSON)."""
+  del parser  # every flag is checked by argparse
   if args.mode == "speed":
     args.mode = "time"
   result = {
@@ -228,7 +211,9 @@ def main(argv: list[str]) -> None:
     "jax": jax.__version__,
   }
   if args.mode in ("time", "all"):
-    result["matmul_gflops"] = round(matmul_gflops(), 1)
+    # [n, d] x [d, n], the shape of the nt_xent similarities (matmul-bound):
+    # on a shared CPU it says how loaded the machine was.
+    result["matmul_gflops"] = round(timing.matmul_gflops((4096, 256, 4096)), 1)
     result["time"] = run_timing(0.2 if args.quick else 1.0, args.quick)
   if args.mode in ("memory", "all"):
     result["memory"] = run_memory(
@@ -244,13 +229,7 @@ def main(argv: list[str]) -> None:
   if "time" in result:
     print(f"\nf32 matmul reference: {result['matmul_gflops']} GFLOP/s")
     print("forward+backward (jit value_and_grad), ms:")
-    _print_table(result["time"])
+    print(timing.format_table(result["time"]))
   if "memory" in result:
     print("\ncompiled memory of value_and_grad (XLA memory_analysis):")
-    _print_table(result["memory"])
-
-
-if __name__ == "__main__":
-  import sys  # pylint: disable=g-import-not-at-top
-
-  main(sys.argv[1:])
+    print(timing.format_table(result["memory"]))

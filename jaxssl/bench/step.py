@@ -1,15 +1,15 @@
-r"""Benchmarks: the compiled train step of a config, or the losses.
+r"""`python -m jaxssl.bench step`: the compiled train step of a config.
 
-  python -m jaxssl.bench --config configs/simclr_cifar10.py
+  python -m jaxssl.bench step --config configs/simclr_cifar10.py
   python -m jaxssl.bench --config configs/simclr_imagenet.py --compile_only
   python -m jaxssl.bench --compile_only --markdown \
       --config configs/byol_imagenet.py --config configs/dino_imagenet.py
-  python -m jaxssl.bench losses [--mode speed|memory]
 
-The train-step benchmark feeds synthetic batches of the config's shapes (the
-input pipeline is not timed), excludes compilation and warm-up, and reports
-the median over repeats as JSON: images/s, images/s/device, XLA's FLOP count
-per step and per image, achieved GFLOP/s, and the GFLOP/s of a plain float32
+`step` is the default sub-command: `python -m jaxssl.bench --config ...` runs
+it. The benchmark feeds synthetic batches of the config's shapes (the input
+pipeline is not timed), excludes compilation and warm-up, and reports the
+median over repeats as JSON: images/s, images/s/device, XLA's FLOP count per
+step and per image, achieved GFLOP/s, and the GFLOP/s of a plain float32
 matmul measured in the same run (the ceiling on this machine). Throughput is
 in examples per second (each example carries all its views).
 """
@@ -19,25 +19,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxssl.bench.timing import matmul_gflops, median_seconds
+
 
 def batch_spec(config) -> dict[str, jax.ShapeDtypeStruct]:
-  """Global training-batch shapes of a config (what the pipeline yields)."""
-  b = config.train.batch_size
-  spec = {
-    name: jax.ShapeDtypeStruct((b, g.num_views, g.size, g.size, 3), jnp.float32)
-    for name, g in config.data.views.items()
-  }
-  spec["label"] = jax.ShapeDtypeStruct((b,), jnp.int32)
-  spec["index"] = jax.ShapeDtypeStruct((b,), jnp.int32)
-  return spec
+  """Global training-batch shapes of a config (what its data kind yields)."""
+  from jaxssl.data import kinds  # pylint: disable=g-import-not-at-top
+
+  return kinds.get(config.data.kind).batch_spec(config)
 
 
 def _flops(compiled) -> float:
@@ -47,28 +42,11 @@ def _flops(compiled) -> float:
   return float((cost or {}).get("flops", float("nan")))
 
 
-def _median_seconds(fn, repeats: int) -> float:
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn())
-    times.append(time.perf_counter() - t0)
-  return statistics.median(times)
-
-
-def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
-  """Achieved GFLOP/s of an n x n float32 matmul (the machine's ceiling)."""
-  a = jnp.ones((n, n), jnp.float32)
-  f = jax.jit(lambda x: x @ x)
-  jax.block_until_ready(f(a))
-  return 2 * n**3 / _median_seconds(lambda: f(a), repeats) / 1e9
-
-
 def bench_step(
   config, *, repeats: int = 5, warmup: int = 2, compile_only: bool = False
 ) -> dict:
   """Times (or only compiles) the train step of `config`."""
-  # Imported here so `python -m jaxssl.bench losses` stays light.
+  # Imported here so the other sub-commands do not load the training code.
   from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
   from jaxssl.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
   from jaxssl.train import setup as setup_lib  # pylint: disable=g-import-not-at-top
@@ -109,7 +87,7 @@ def bench_step(
   batch = {
     k: jax.device_put(
       rng.standard_normal(s.shape).astype(s.dtype)
-      if k not in ("label", "index")
+      if jnp.issubdtype(s.dtype, jnp.floating)
       else np.zeros(s.shape, s.dtype),
       batch_sh[k],
     )
@@ -123,7 +101,7 @@ def bench_step(
 
   for _ in range(warmup):
     jax.block_until_ready(one_step())
-  sec = _median_seconds(one_step, repeats)
+  sec = median_seconds(one_step, repeats)
   ceiling = matmul_gflops()
   result.update(
     {
@@ -138,27 +116,22 @@ def bench_step(
   return result
 
 
-def main(argv=None) -> None:
-  argv = list(sys.argv[1:] if argv is None else argv)
-  if argv and argv[0] == "losses":
-    from jaxssl import bench_losses  # pylint: disable=g-import-not-at-top
-
-    bench_losses.main(argv[1:])
-    return
-  parser = argparse.ArgumentParser(
-    prog="python -m jaxssl.bench",
-    description=__doc__,
-    formatter_class=argparse.RawDescriptionHelpFormatter,
-  )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  """The flags of `python -m jaxssl.bench step`."""
   parser.add_argument(
     "--config",
     required=True,
     action="append",
-    help="config file, optionally path.py:arg; repeat the "
-    "flag to benchmark several configs one after another",
+    help="config file, optionally path.py:arg, or a config shipped with "
+    "jaxssl by name from any directory (quickstart:smoke); repeat the flag "
+    "to benchmark several configs one after another",
   )
-  parser.add_argument("--repeats", type=int, default=5)
-  parser.add_argument("--warmup", type=int, default=2)
+  parser.add_argument(
+    "--repeats", type=int, default=5, help="timed steps (median reported)"
+  )
+  parser.add_argument(
+    "--warmup", type=int, default=2, help="untimed steps after compiling"
+  )
   parser.add_argument(
     "--batch_size", type=int, default=0, help="override config.train.batch_size"
   )
@@ -172,11 +145,19 @@ def main(argv=None) -> None:
     action="store_true",
     help="print a markdown table (one row per config) instead of JSON",
   )
-  args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+  """Benchmarks every `--config` in turn, printing each result as it comes."""
   from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
 
   for i, path in enumerate(args.config):
-    config = configs_lib.load(path)
+    try:
+      config = configs_lib.load(path)
+    except FileNotFoundError as e:
+      parser.error(str(e))
+    except ValueError as e:
+      parser.error(f"--config {path}: {e}")
     if args.batch_size:
       config.train.batch_size = args.batch_size
     result = {
@@ -216,7 +197,3 @@ def markdown_table(results: list[dict]) -> str:
       row += f" {r['images_per_s']:.1f} |"
     rows.append(row)
   return "\n".join(rows)
-
-
-if __name__ == "__main__":
-  main()

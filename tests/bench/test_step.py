@@ -3,14 +3,16 @@
 import json
 import os
 
+import pytest
+
 from jaxssl import bench, configs_lib
 
-ROOT = os.path.dirname(os.path.dirname(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 QUICKSTART = os.path.join(ROOT, "configs", "quickstart.py")
 
 
 def test_compile_only_reports_params_and_flops(capsys):
-  bench.main(["--config", f"{QUICKSTART}:smoke", "--compile_only"])
+  bench.main(["step", "--config", f"{QUICKSTART}:smoke", "--compile_only"])
   result = json.loads(capsys.readouterr().out)
   assert result["config"] == "simclr/tiny_resnet/embedded_digits"
   assert result["params"] > 100_000
@@ -77,3 +79,12 @@ def test_timed_step_on_one_device():
   assert 0 < result["fraction_of_matmul"] < 10
   spec = bench.batch_spec(config)
   assert spec["views"].shape == (16, 2, 32, 32, 3)
+
+
+def test_missing_config_is_one_line_naming_it(tmp_path, capsys):
+  missing = str(tmp_path / "missing.py")
+  with pytest.raises(SystemExit):
+    bench.main(["--config", missing, "--compile_only"])  # step by default
+  err = capsys.readouterr().err
+  assert err.splitlines()[-1].startswith("python -m jaxssl.bench step: error:")
+  assert missing in err and "Traceback" not in err
