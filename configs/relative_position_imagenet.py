@@ -16,8 +16,8 @@ paper's is AlexNet-like); SGD with momentum, batch 256, lr 0.1, 35 epochs,
 warm-up and cosine: jaxssl's schedule, not the paper's (4 weeks on one
 GPU).
 
-Published: PASCAL VOC 2007 detection 46.6% mAP with R-CNN (the paper's
-Table 1); ResNet-50 v1 (x2 width) 51.4% ImageNet linear top-1 (Kolesnikov,
+Published: PASCAL VOC 2007 detection about 46% mAP with R-CNN (the
+paper's Table 1); ResNet-50 v1 (x2 width) 51.4% ImageNet linear top-1 (Kolesnikov,
 Zhai & Beyer, arXiv:1901.09005).
 """
 
