@@ -17,8 +17,8 @@ warm-up and cosine: jaxssl's schedule, not the paper's (4 weeks on one
 GPU).
 
 Published: PASCAL VOC 2007 detection about 46% mAP with R-CNN (the
-paper's Table 1); ResNet-50 v1 (x2 width) 51.4% ImageNet linear top-1 (Kolesnikov,
-Zhai & Beyer, arXiv:1901.09005).
+paper's Table 1); ResNet-50 v1 (x2 width) 51.4% ImageNet linear top-1
+(Kolesnikov, Zhai & Beyer, arXiv:1901.09005).
 """
 
 from jaxssl import configs_lib, recipes
