@@ -14,7 +14,7 @@ from jaxssl import configs_lib, recipes
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config("jigsaw")
-  recipes.embedded_run(config, total_steps=300, batch_size=64)
+  recipes.embedded_run(config, total_steps=300, batch_size=128)
   config.model.name = "tiny_resnet"
   config.method.num_permutations = 100
   config.method.tile_size = 8
