@@ -14,7 +14,7 @@ from jaxssl import configs_lib, recipes
 def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config("relative_position")
-  recipes.embedded_run(config, total_steps=300, batch_size=256)
+  recipes.embedded_run(config, total_steps=800, batch_size=256)
   config.model.name = "tiny_resnet"
   config.method.patch_size = 8
   config.method.gap = 2

@@ -1,4 +1,4 @@
-r"""RotNet (rotation prediction) on the embedded digits, tiny ResNet: CPU minutes.
+r"""RotNet (rotation prediction) on the embedded digits: CPU minutes.
 
 Command:
   python -m jaxssl.main --config configs/rotation_quick.py \
