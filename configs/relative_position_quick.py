@@ -16,7 +16,7 @@ eighth of a 32-pixel image, so 800 steps fit the budget).
 
 Measured (`python -m jaxssl.zoo`, 2026-12-01, 2-core CPU shared with other
 jobs at a load of about 6): training 159 s (800 steps, position accuracy
-~22% at the end, chance 12.5%); kNN / linear top-1 12.3% / 17.9% against
+~29% at the end, chance 12.5%); kNN / linear top-1 12.3% / 17.9% against
 10.3% / 11.8% for the same backbone at random init (raw pixels 16.0% /
 10.8%, PCA 15.6% / 11.6%). With 300 steps (56 s) it reached 11.1% / 14.4%:
 the task is far from solved in the budget; small patches of a digit 10-18
