@@ -80,7 +80,10 @@ def test_every_view_group_overridable_from_command_line(path):
   from absl import flags  # pylint: disable=g-import-not-at-top
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
-  groups = list(configs_lib.load(path).data.views.keys())
+  # Configs of the `images` kind have no view groups; `views` configs do.
+  groups = list(configs_lib.load(path).data.get("views", {}).keys())
+  if not groups:
+    pytest.skip("no view groups (data kind without views)")
   argv = ["prog", f"--config={path}"] + [
     f"--config.data.views.{g}.size=24" for g in groups
   ]

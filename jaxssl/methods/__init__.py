@@ -12,9 +12,15 @@ exactly the keys of its `MethodDef.config()`.
 from jaxssl.methods import (
   barlow_twins,
   byol,
+  colorization,
+  denoising_ae,
   dino,
+  exemplar,
+  jigsaw,
   mae,
   mocov3,
+  relative_position,
+  rotation,
   simclr,
   simsiam,
   supcon,
@@ -36,6 +42,12 @@ METHODS: dict[str, MethodDef] = {
     supcon.METHOD,
     swav.METHOD,
     vicreg.METHOD,
+    rotation.METHOD,
+    jigsaw.METHOD,
+    relative_position.METHOD,
+    colorization.METHOD,
+    denoising_ae.METHOD,
+    exemplar.METHOD,
   )
 }
 
