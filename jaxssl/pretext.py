@@ -449,6 +449,14 @@ def soft_encode(
   References:
     Zhang, Isola & Efros, Colorful Image Colorization, ECCV 2016,
     arXiv:1603.08511, Sec. 2.1.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from jaxssl import pretext
+    >>> bins = pretext.ab_gamut_bins()
+    >>> target = pretext.soft_encode(jnp.zeros((2, 2)), bins)
+    >>> target.shape == (2, len(bins)), round(float(target[0].sum()), 4)
+    (True, 1.0)
   """
   ab = jnp.asarray(ab, jnp.float32)
   bins = jnp.asarray(bins, jnp.float32)
@@ -492,6 +500,15 @@ def rebalance_weights(
   References:
     Zhang, Isola & Efros, arXiv:1603.08511, Sec. 2.2, Eq. 4 (λ = 1/2,
     σ = 5).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from jaxssl import pretext
+    >>> bins = pretext.ab_gamut_bins()
+    >>> prior = jnp.ones(len(bins)).at[0].set(100.0)  # one common colour
+    >>> w = pretext.rebalance_weights(prior, bins)
+    >>> bool(w[0] < w[-1])  # the common colour weighs less
+    True
   """
   prior = jnp.asarray(prior, jnp.float32)
   bins = jnp.asarray(bins, jnp.float32)
