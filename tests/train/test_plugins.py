@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+import train_testing
 
 from jaxssl import configs_lib, evals, methods, train
 from jaxssl.data import kinds
@@ -181,21 +182,7 @@ def test_outside_method_kind_and_protocol_train_through_run(plugins, tmp_path):
   assert "eval/feature_norm" in text and "random-init encoder" in text
 
 
-class _StopAfterThree(loop._Preemption):  # pylint: disable=protected-access
-  """Behaves like a SIGTERM arriving after 3 steps (checked per step)."""
-
-  def __enter__(self):
-    self._checks = 0
-    return super().__enter__()
-
-  @property
-  def requested(self):
-    self._checks += 1
-    return self._checks > 3
-
-  @requested.setter
-  def requested(self, value):
-    pass
+_StopAfterThree = train_testing.stop_after(3)
 
 
 def test_outside_plugins_resume_exactly(plugins, tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+import train_testing
 
 from jaxssl import configs_lib, methods, train
 from jaxssl.data import tokenizer
@@ -92,21 +93,7 @@ def _config(kind):
   return config
 
 
-class _StopAfterThree(loop._Preemption):  # pylint: disable=protected-access
-  """Behaves like a SIGTERM arriving after 3 steps (checked per step)."""
-
-  def __enter__(self):
-    self._checks = 0
-    return super().__enter__()
-
-  @property
-  def requested(self):
-    self._checks += 1
-    return self._checks > 3
-
-  @requested.setter
-  def requested(self, value):
-    pass
+_StopAfterThree = train_testing.stop_after(3)
 
 
 def _losses(workdir):
