@@ -116,6 +116,13 @@ class Method:
     protocols: the evaluation protocols (`jaxssl.evals.PROTOCOLS`) that fit
       the method's representation; `config.eval.protocols` may choose a
       subset.
+    logits: optional `(params, extra, batch) -> [n, l, vocab]` float32
+      token logits in inference mode (no dropout), for the language-model
+      protocols; `batch` is an evaluation batch of kind `tokens` ({"tokens":
+      int32 [n, l], "is_pad": bool [n, l], ...}). A masked language model
+      predicts, at each position, the original token there (the `mlm`
+      protocol corrupts `batch["tokens"]` before the call); a causal one
+      predicts, at position t, the token at t + 1 (`next_token`).
   """
 
   name: str
@@ -129,6 +136,7 @@ class Method:
     default_factory=lambda: DEFAULT_PARAM_GROUPS
   )
   protocols: tuple[str, ...] = ("representation",)
+  logits: Callable[..., jax.Array] | None = None
 
 
 def _no_check(config) -> None:
