@@ -144,10 +144,11 @@ def imagenet_run(
   """Sets TFDS ImageNet and an `epochs`-epoch run at `batch_size`, in place.
 
   data: `imagenet2012` (scored on `validation`) at 224 px with its channel
-  mean and std, a 50k-example shuffle buffer. train: `batch_size`,
-  `total_steps`, logging every 100 steps, a checkpoint every
-  `ckpt_every_epochs` epochs, evaluation only at the end, on a kNN bank of
-  100k training images.
+  mean and std, evaluated on the centre 224 crop of images resized to 256
+  (`eval_crop_fraction` 0.875, as the papers), a 50k-example shuffle
+  buffer. train: `batch_size`, `total_steps`, logging every 100 steps, a
+  checkpoint every `ckpt_every_epochs` epochs, evaluation only at the end,
+  on a kNN bank of 100k training images.
 
   Returns:
     Steps per epoch (the last partial batch dropped), to count epoch-based
@@ -156,6 +157,7 @@ def imagenet_run(
   config.data.name = "imagenet2012"
   config.data.eval_split = "validation"
   config.data.image_size = 224
+  config.data.eval_crop_fraction = 0.875  # resize 256, centre crop 224
   config.data.mean = (0.485, 0.456, 0.406)
   config.data.std = (0.229, 0.224, 0.225)
   config.data.shuffle_buffer = 50_000

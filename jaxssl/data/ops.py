@@ -476,18 +476,26 @@ def normalize(
   return (image - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
 
 
-def resize_center_crop(image: tf.Tensor, *, size: int) -> tf.Tensor:
-  """Evaluation view: resize the shorter side to `size`, centre crop.
+def resize_center_crop(
+  image: tf.Tensor, *, size: int, resize: int | None = None
+) -> tf.Tensor:
+  """Evaluation view: resize the shorter side to `resize`, centre crop `size`.
 
-  float32 [h, w, c] in [0, 1] -> [size, size, c]; an image already
-  size x size is returned unchanged.
+  float32 [h, w, c] in [0, 1] -> [size, size, c]. `resize` (>= size;
+  default `size`) is the shorter side before the crop: 256 with size 224 is
+  the ImageNet evaluation of ResNet and SSL papers (torchvision
+  `Resize(256)` + `CenterCrop(224)`). An image whose shorter side already
+  is `resize` is not resampled.
   """
+  resize = size if resize is None else resize
+  if resize < size:
+    raise ValueError(f"resize={resize} must be >= size={size}")
   shape = tf.shape(image)
   h = tf.cast(shape[0], tf.float32)
   w = tf.cast(shape[1], tf.float32)
   short = tf.minimum(h, w)
-  new_h = tf.maximum(tf.cast(tf.round(h * size / short), tf.int32), size)
-  new_w = tf.maximum(tf.cast(tf.round(w * size / short), tf.int32), size)
+  new_h = tf.maximum(tf.cast(tf.round(h * resize / short), tf.int32), resize)
+  new_w = tf.maximum(tf.cast(tf.round(w * resize / short), tf.int32), resize)
 
   def resize():
     out = tf.image.resize(

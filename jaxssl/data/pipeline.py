@@ -238,8 +238,10 @@ def eval_batches(
 ) -> Iterator[dict[str, np.ndarray]]:
   """One pass over `split` in stored order, without augmentation.
 
-  Images are resized (shorter side) and centre-cropped to
-  `config.data.image_size`, then normalised with `config.data.mean`/`std`.
+  Images are resized (shorter side to `config.data.image_size /
+  config.data.eval_crop_fraction`, e.g. 256 for ImageNet's 224 at 0.875) and
+  centre-cropped to `config.data.image_size`, then normalised with
+  `config.data.mean`/`std`.
 
   Args:
     config: the experiment config.
@@ -269,11 +271,12 @@ def eval_batches(
   else:
     ds = src.make(None)
   size = config.data.image_size
+  resize = round(size / config.data.eval_crop_fraction)
   mean, std = tuple(config.data.mean), tuple(config.data.std)
 
   def prepare(image, label):
     image = ops.to_float(src.decode(image))
-    image = ops.resize_center_crop(image, size=size)
+    image = ops.resize_center_crop(image, size=size, resize=resize)
     return {
       "image": ops.normalize(image, mean=mean, std=std),
       "label": label,

@@ -267,3 +267,27 @@ def test_views_per_view_flip_probabilities():
   np.testing.assert_allclose(out[1], image.numpy()[:, ::-1], atol=1e-6)
   with pytest.raises(ValueError, match="per-view"):
     views.per_view((0.1, 0.2, 0.3), 2)
+
+
+def test_resize_then_centre_crop_is_torchvision_256_224_geometry():
+  # A 300x400 image whose pixel (i, j) holds (i, j): after Resize(256) the
+  # shorter side is 256 (scale 256/300), CenterCrop(224) keeps the middle.
+  rows, cols = np.meshgrid(np.arange(300.0), np.arange(400.0), indexing="ij")
+  image = np.stack([rows / 299, cols / 399, np.zeros_like(rows)], -1)
+  out = ops.resize_center_crop(
+    tf.constant(image, tf.float32), size=224, resize=256
+  ).numpy()
+  assert out.shape == (224, 224, 3)
+  new_h, new_w = 256, round(400 * 256 / 300)  # 341
+  top, left = (new_h - 224) // 2, (new_w - 224) // 2  # 16, 58
+  # Pixel centres of the crop mapped back to the source (half-pixel rule).
+  src_row = (np.arange(224) + top + 0.5) * 300 / new_h - 0.5
+  src_col = (np.arange(224) + left + 0.5) * 400 / new_w - 0.5
+  # Antialiased bilinear on a linear ramp: within a tenth of a pixel.
+  np.testing.assert_allclose(out[:, 112, 0] * 299, src_row, atol=0.15)
+  np.testing.assert_allclose(out[112, :, 1] * 399, src_col, atol=0.15)
+  # Without `resize` the crop is the whole shorter side: a wider view.
+  plain = ops.resize_center_crop(tf.constant(image, tf.float32), size=224)
+  assert plain.numpy()[0, 112, 0] * 299 < out[0, 112, 0] * 299 - 10
+  with pytest.raises(ValueError, match="resize=100 must be >= size=224"):
+    ops.resize_center_crop(tf.constant(image, tf.float32), size=224, resize=100)

@@ -176,6 +176,27 @@ def test_eval_images_are_normalised_pixels(config):
   assert small["image"].shape == (2, 20, 20, 3)
 
 
+def test_eval_crop_fraction_crops_the_centre_of_the_resized_image(config):
+  config.data.image_size, config.data.eval_crop_fraction = 16, 0.5
+  batch = next(
+    pipeline.eval_batches(
+      config, "train", batch_size=2, process_index=0, process_count=1
+    )
+  )
+  # 32 px images resized to 16 / 0.5 = 32 (unchanged): the middle 16 x 16.
+  raw = sources.embedded_load("train")["image"][:2, 8:24, 8:24] / 255.0
+  np.testing.assert_allclose(batch["image"], (raw - 0.5) / 0.25, atol=1e-5)
+  config.data.eval_crop_fraction = 0.0
+  with pytest.raises(ValueError, match="data.eval_crop_fraction=0.0"):
+    configs_lib.validate(config)
+
+
+def test_imagenet_recipes_evaluate_on_the_224_crop_of_256():
+  config = configs_lib.load("simclr_imagenet")
+  assert config.data.image_size == 224
+  assert round(224 / config.data.eval_crop_fraction) == 256
+
+
 def test_dataset_info(config):
   info = pipeline.dataset_info(config)
   assert info == pipeline.DatasetInfo(

@@ -77,6 +77,9 @@ def image_keys() -> dict[str, Any]:
     image_key="image",
     label_key="label",
     image_size=32,  # evaluation images are resized to this side
+    # Evaluation: resize the shorter side to image_size / this, then
+    # centre-crop image_size (timm's crop_pct; 0.875 = ImageNet's 256 -> 224).
+    eval_crop_fraction=1.0,
     mean=(0.5, 0.5, 0.5),  # per-channel normalisation after [0, 1]
     std=(0.25, 0.25, 0.25),
   )
@@ -91,6 +94,8 @@ def validate_image_keys(config: ConfigDict) -> None:
   d = config.data
   if d.image_size < 1:
     fail("data.image_size", d.image_size, "must be >= 1")
+  if not 0 < d.eval_crop_fraction <= 1:
+    fail("data.eval_crop_fraction", d.eval_crop_fraction, "must be in (0, 1]")
   if len(d.mean) != 3 or len(d.std) != 3:
     fail("data.mean/std", (d.mean, d.std), "need 3 values (RGB)")
   if any(s <= 0 for s in d.std):
