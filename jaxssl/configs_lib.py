@@ -119,6 +119,10 @@ def base_config(
   c.eval.batch_size = 512
   c.eval.baselines = True  # also score raw pixels and random init
   c.eval.max_train_examples = 0  # 0: use the whole memory bank split
+  # The bank of the final evaluation (and of the baselines): -1 as
+  # max_train_examples, 0 the whole split (ImageNet recipes: a 100k bank
+  # during training, the papers' whole-split bank at the end).
+  c.eval.final_max_train_examples = -1
   # Offline linear probe (jaxssl.evals.linear) on the same frozen features:
   # L-BFGS logistic regression, L2 chosen on 10% of the train split.
   c.eval.linear_probe = True
@@ -312,6 +316,12 @@ def validate(config: ConfigDict) -> ConfigDict:
     _fail("mesh.model", config.mesh.model, "must be >= 1")
   if config.mesh.data == 0 or config.mesh.data < -1:
     _fail("mesh.data", config.mesh.data, "must be -1 (all devices) or >= 1")
+  if config.eval.final_max_train_examples < -1:
+    _fail(
+      "eval.final_max_train_examples",
+      config.eval.final_max_train_examples,
+      "must be -1 (as eval.max_train_examples), 0 (all) or a count",
+    )
   if config.eval.pca_components < 1:
     _fail("eval.pca_components", config.eval.pca_components, "must be >= 1")
   # Model names and evaluation protocols are checked where they are looked

@@ -147,8 +147,9 @@ def imagenet_run(
   mean and std, evaluated on the centre 224 crop of images resized to 256
   (`eval_crop_fraction` 0.875, as the papers), a 50k-example shuffle
   buffer. train: `batch_size`, `total_steps`, logging every 100 steps, a
-  checkpoint every `ckpt_every_epochs` epochs, evaluation only at the end,
-  on a kNN bank of 100k training images.
+  checkpoint every `ckpt_every_epochs` epochs, evaluation only at the end
+  on a kNN bank and probe of the whole training split (100k images for any
+  evaluation during training).
 
   Returns:
     Steps per epoch (the last partial batch dropped), to count epoch-based
@@ -166,6 +167,7 @@ def imagenet_run(
   config.train.ckpt_every_steps = ckpt_every_epochs * steps_per_epoch
   config.train.eval_every_steps = 0
   config.eval.max_train_examples = 100_000  # kNN bank subset during training
+  config.eval.final_max_train_examples = 0  # the whole split at the end
   return steps_per_epoch
 
 

@@ -37,11 +37,18 @@ class Context:
 class Evaluator(Protocol):
   """A built protocol."""
 
-  def evaluate(self, state) -> dict[str, float]:
-    """Metrics of `state`, keyed `eval/<metric>` (e.g. eval/knn_top1)."""
+  def evaluate(self, state, *, final: bool = False) -> dict[str, float]:
+    """Metrics of `state`, keyed `eval/<metric>` (e.g. eval/knn_top1).
+
+    `final` is True for the evaluation at the end of the run, which may use
+    more data than the periodic ones (`eval.final_max_train_examples`).
+    """
 
   def baselines(self, state) -> dict[str, float]:
     """Reference scores at initialisation (`state` is the step-0 state).
+
+    Scored as the final evaluation is (`evaluate(..., final=True)`), so
+    that the end-of-run metrics and their baselines are comparable.
 
     Keys are `eval/<metric>_<baseline>`, the baseline one of
     `BASELINES` (e.g. eval/knn_top1_raw_pixels), so that summaries can

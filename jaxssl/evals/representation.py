@@ -2,12 +2,15 @@
 
 The method's backbone features (`Method.features`, inference mode) of the
 memory-bank split (`config.data.train_split`, at most
-`config.eval.max_train_examples`) and of `config.data.eval_split` are
-extracted once per evaluation and scored by the weighted kNN (DINO's: k =
-`eval.knn_k`, T = `eval.knn_temperature`, cosine) and, with
-`config.eval.linear_probe`, by an offline linear probe (L-BFGS logistic
-regression on un-augmented features, L2 chosen on a held-out 10% of the
-bank: `jaxssl.evals.linear`).
+`config.eval.max_train_examples`; at the end of the run and for the
+baselines at most `config.eval.final_max_train_examples`) and of
+`config.data.eval_split` are extracted once per evaluation and scored by the
+weighted kNN (DINO's: k = `eval.knn_k`, T = `eval.knn_temperature`, cosine)
+and, with `config.eval.linear_probe`, by an offline linear probe (L-BFGS
+logistic regression on un-augmented features, L2 chosen on a held-out 10%
+of the bank: `jaxssl.evals.linear`). It is not the papers' linear
+evaluation (SGD or LARS on augmented crops for 90-100 epochs), which scores
+a few points higher on ImageNet.
 
 Baselines, scored once at step 0 with the same probes: the encoder at its
 random initialisation (`_random_init`), the normalised raw pixels
@@ -61,6 +64,7 @@ _PIXEL_EVAL_KEYS = (
   "knn_k",
   "knn_temperature",
   "max_train_examples",
+  "final_max_train_examples",
   "linear_probe",
   "linear_steps",
   "pca_components",
@@ -128,9 +132,12 @@ class Representation:
       labels.append(np.asarray(gathered["y"])[keep])
     return np.concatenate(feats), np.concatenate(labels)
 
-  def _splits(self, fn) -> tuple[Split, Split]:
+  def _splits(self, fn, final: bool) -> tuple[Split, Split]:
     c = self._config
-    bank = self._extract(fn, c.data.train_split, c.eval.max_train_examples)
+    cap = c.eval.max_train_examples
+    if final and c.eval.final_max_train_examples >= 0:
+      cap = c.eval.final_max_train_examples
+    bank = self._extract(fn, c.data.train_split, cap)
     return bank, self._extract(fn, c.data.eval_split, 0)
 
   def _score(self, bank: Split, queries: Split) -> dict[str, float]:
@@ -158,10 +165,10 @@ class Representation:
       )["top1"]
     return out
 
-  def evaluate(self, state) -> dict[str, float]:
+  def evaluate(self, state, *, final: bool = False) -> dict[str, float]:
     """{"eval/knn_top1", "eval/linear_top1"} (%) of the features at `state`."""
     fn = lambda b: self._features(state.params, state.extra, b)
-    return self._score(*self._splits(fn))
+    return self._score(*self._splits(fn, final))
 
   def raw_pixels(self) -> dict[str, float]:
     """The scores of the normalised raw pixels and of their PCA (cached)."""
@@ -179,7 +186,7 @@ class Representation:
     return out
 
   def _score_pixels(self) -> dict[str, float]:
-    (bank_x, bank_y), (query_x, query_y) = self._splits(self._pixels)
+    (bank_x, bank_y), (query_x, query_y) = self._splits(self._pixels, True)
     out = {
       f"{k}_raw_pixels": v
       for k, v in self._score((bank_x, bank_y), (query_x, query_y)).items()
@@ -194,7 +201,7 @@ class Representation:
   def baselines(self, state) -> dict[str, float]:
     """Random-init encoder (`state` at step 0), raw pixels and PCA."""
     random_init = {
-      f"{k}_random_init": v for k, v in self.evaluate(state).items()
+      f"{k}_random_init": v for k, v in self.evaluate(state, final=True).items()
     }
     return {**self.raw_pixels(), **random_init}
 

@@ -136,11 +136,13 @@ def _figure_batch(config, kind, method):
   return {k: jnp.asarray(v) for k, v in next(iter(batches)).items()}
 
 
-def _evaluate(evaluators, method, state, figure_batch, writer, step):
+def _evaluate(
+  evaluators, method, state, figure_batch, writer, step, *, final=False
+):
   """Scores `state`, draws the method's figures; logs both at `step`."""
   scores = {}
   for evaluator in evaluators.values():
-    scores.update(evaluator.evaluate(state))
+    scores.update(evaluator.evaluate(state, final=final))
   writer.write(step, scores)
   if figure_batch is not None:
     rng = jax.random.key(step)
@@ -300,7 +302,9 @@ def run(config, workdir: str) -> dict:
     writer.close()
     return {"steps": final_step, "preempted": True}
 
-  final = _evaluate(evaluators, method, state, figure_batch, writer, final_step)
+  final = _evaluate(
+    evaluators, method, state, figure_batch, writer, final_step, final=True
+  )
   writer.close()
   rate = t.batch_size * timed_steps / timed_s if timed_s else float("nan")
   summary = {

@@ -56,3 +56,47 @@ def test_pixel_scores_are_cached_per_data_and_probe_settings(
   monkeypatch.setattr(evaluator, "_score_pixels", score)
   first = evaluator.raw_pixels()
   assert evaluator.raw_pixels() == first and len(calls) == 1
+
+
+def test_final_evaluation_and_baselines_use_the_final_bank(
+  tmp_path, monkeypatch
+):
+  import dataclasses  # pylint: disable=g-import-not-at-top
+
+  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+  from jaxssl.data import kinds  # pylint: disable=g-import-not-at-top
+  from jaxssl.evals import base  # pylint: disable=g-import-not-at-top
+  from jaxssl.train import setup  # pylint: disable=g-import-not-at-top
+
+  monkeypatch.setenv("JAXSSL_CACHE_DIR", str(tmp_path))
+  config = configs_lib.load("quickstart", "smoke")
+  config.eval.max_train_examples = 64
+  config.eval.final_max_train_examples = 128
+  config.eval.linear_probe = False
+  configs_lib.validate(config)
+  kind = kinds.get(config.data.kind)
+  banks = []
+
+  def eval_batches(c, split, **kwargs):
+    if split == c.data.train_split:
+      banks.append(kwargs["max_examples"])
+    return kind.eval_batches(c, split, **kwargs)
+
+  run = setup.build(config, kind.batch_spec(config))
+  state = run.init(run.init_key)
+  context = base.Context(
+    config,
+    run.method,
+    run.mesh,
+    kind.info(config),
+    dataclasses.replace(kind, eval_batches=eval_batches),
+  )
+  evaluator = representation.build(context)
+  evaluator.evaluate(state)
+  evaluator.evaluate(state, final=True)
+  assert banks == [64, 128]
+  evaluator.baselines(state)  # raw pixels, PCA and random init
+  assert banks[2:] == [128, 128]
+  config.eval.final_max_train_examples = -1  # as during training
+  evaluator.evaluate(state, final=True)
+  assert banks[-1] == 64
