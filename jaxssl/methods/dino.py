@@ -140,7 +140,7 @@ def build(config) -> base.Method:
   m = config.method
   global_group, local_groups = multicrop.view_groups(config, method="dino")
   groups = (global_group, *local_groups)
-  backbone = common.backbone(config)
+  backbone = multicrop.grouped(config, common.backbone(config))
   head = prototype_heads.DINOHead(
     num_prototypes=m.num_prototypes,
     hidden_dim=m.head_hidden_dim,
@@ -148,7 +148,9 @@ def build(config) -> base.Method:
     num_layers=m.head_layers,
     norm_last_layer=m.norm_last_layer,
     use_bn=head_use_bn(config),
+    bn_groups=m.bn_groups,
   )
+  by_image = m.bn_groups > 1
   num_global = config.data.views[global_group].num_views
   num_views = sum(config.data.views[g].num_views for g in groups)
   k = m.num_prototypes
@@ -181,7 +183,7 @@ def build(config) -> base.Method:
     views = [batch[g] for g in groups]
     n = views[0].shape[0]
     student, stats = multicrop.apply_backbone_and_head(
-      backbone, head, params, extra["batch_stats"], views
+      backbone, head, params, extra["batch_stats"], views, by_image=by_image
     )
     teacher, _ = multicrop.apply_backbone_and_head(
       backbone,
@@ -189,6 +191,7 @@ def build(config) -> base.Method:
       extra["teacher"]["params"],
       extra["teacher"]["batch_stats"],
       views[:1],
+      by_image=by_image,
     )
     s_logits = student["logits"].reshape(num_views, n, k)
     t_logits = jax.lax.stop_gradient(teacher["logits"]).reshape(

@@ -9,6 +9,13 @@ and the head once on the features of all crops together. A ViT with learned
 position embeddings (initialised on the global crops' patch grid) reads
 other grids (local crops, evaluation images) through a bicubic
 interpolation of the embeddings, as DINO's `interpolate_pos_encoding`.
+
+With `config.method.bn_groups` = G > 1 (`grouped`), BatchNorm statistics are
+those of G groups of images, each group with all its crops, as official
+SwAV's SyncBatchNorm over process groups of 8 GPUs: the training forward
+orders the rows image-major (the crops of image i together), so that the
+G contiguous blocks `jaxssl.models.norm` normalises are groups of images,
+and returns view-major rows as without groups.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import math
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from jaxssl import models
 from jaxssl.methods import common
@@ -33,13 +41,25 @@ def prototype_config(num_prototypes: int) -> ml_collections.ConfigDict:
   m.num_prototypes = num_prototypes  # K: DINO's output dim, SwAV's clusters
   # Steps with no gradient for the last layer (DINO) / prototypes (SwAV).
   m.freeze_last_layer_steps = 0
+  # BatchNorm statistics over this many groups of the batch's images, each
+  # with all its crops (official SwAV: process groups of 8 GPUs); 1: the
+  # whole batch.
+  m.bn_groups = 1
   return m
 
 
 def check_prototypes(config) -> None:
-  """ValueError naming the key: num_prototypes > 0, freeze steps >= 0."""
+  """ValueError naming the key: num_prototypes > 0, freeze steps >= 0,
+  bn_groups dividing the batch."""
   common.check_positive(config, "num_prototypes")
   common.check_non_negative(config, "freeze_last_layer_steps")
+  common.check_positive(config, "bn_groups")
+  groups, batch = config.method.bn_groups, config.train.batch_size
+  if batch % groups:
+    raise ValueError(
+      f"config.method.bn_groups={groups} must divide "
+      f"config.train.batch_size={batch} (equal groups of images)"
+    )
 
 
 def smoke_prototypes(m) -> None:
@@ -192,29 +212,69 @@ def init_backbone_and_head(backbone, head, rng, images):
   return params, stats
 
 
-def apply_backbone_and_head(backbone, head, params, stats, views_per_group):
+def grouped(config, module):
+  """`module` with BatchNorm over `config.method.bn_groups` groups of images.
+
+  For the backbone and the head of a multi-crop method (see the module
+  docstring); `apply_backbone_and_head(..., by_image=True)` then orders the
+  rows by image.
+  """
+  groups = config.method.bn_groups
+  if groups == 1 or not hasattr(module, "bn_groups"):
+    return module  # e.g. a ViT: no BatchNorm
+  return module.clone(bn_groups=groups)
+
+
+def _image_major(x: jax.Array, num_views: int) -> jax.Array:
+  """View-major rows [v * n, ...] -> image-major [n * v, ...]."""
+  n = x.shape[0] // num_views
+  x = x.reshape(num_views, n, *x.shape[1:])
+  return jnp.swapaxes(x, 0, 1).reshape(n * num_views, *x.shape[2:])
+
+
+def _view_major(x: jax.Array, num_views: int) -> jax.Array:
+  """Image-major rows [n * v, ...] -> view-major [v * n, ...]."""
+  n = x.shape[0] // num_views
+  x = x.reshape(n, num_views, *x.shape[1:])
+  return jnp.swapaxes(x, 0, 1).reshape(n * num_views, *x.shape[2:])
+
+
+def apply_backbone_and_head(
+  backbone, head, params, stats, views_per_group, *, by_image: bool = False
+):
   """Training-mode forward of multi-crop views through backbone and head.
 
   Args:
     views_per_group: list of [n, v_g, h_g, w_g, 3] view groups.
+    by_image: rows go through the networks image-major (all crops of an
+      image together), for grouped BatchNorm (`grouped`); the outputs are
+      view-major either way.
 
   Returns:
     (head outputs over all views, view-major: rows g*n..(g+1)*n-1 are view
     g counting the groups in order; new batch_stats).
   """
+  n = views_per_group[0].shape[0]
+  sizes = [v.shape[1] for v in views_per_group]
+  if by_image:
+    images = [v.reshape(n * v.shape[1], *v.shape[2:]) for v in views_per_group]
+  else:
+    images = [common.merge_views(v) for v in views_per_group]
   feats, b_stats = apply_backbone(
-    backbone,
-    params["backbone"],
-    stats["backbone"],
-    [common.merge_views(v) for v in views_per_group],
-    train=True,
+    backbone, params["backbone"], stats["backbone"], images, train=True
   )
+  if by_image:  # each group's rows view-major, then all crops image-major
+    parts = jnp.split(feats, np.cumsum([n * s for s in sizes])[:-1])
+    feats = jnp.concatenate([_view_major(p, s) for p, s in zip(parts, sizes)])
+    feats = _image_major(feats, sum(sizes))
   out, new = head.apply(
     {"params": params["head"], "batch_stats": stats["head"]},
     feats,
     train=True,
     mutable=["batch_stats"],
   )
+  if by_image:
+    out = jax.tree.map(lambda x: _view_major(x, sum(sizes)), out)
   return out, {
     "backbone": b_stats,
     "head": new.get("batch_stats", stats["head"]),

@@ -123,8 +123,11 @@ def build(config) -> base.Method:
   m = config.method
   global_group, local_groups = multicrop.view_groups(config, method="swav")
   groups = (global_group, *local_groups)
-  backbone = common.backbone(config)
-  head = prototype_heads.SwAVHead(common.projector(config), m.num_prototypes)
+  backbone = multicrop.grouped(config, common.backbone(config))
+  head = prototype_heads.SwAVHead(
+    multicrop.grouped(config, common.projector(config)), m.num_prototypes
+  )
+  by_image = m.bn_groups > 1
   num_global = config.data.views[global_group].num_views
   num_views = sum(config.data.views[g].num_views for g in groups)
   k = m.num_prototypes
@@ -149,7 +152,7 @@ def build(config) -> base.Method:
     views = [batch[g] for g in groups]
     n = views[0].shape[0]
     out, stats = multicrop.apply_backbone_and_head(
-      backbone, head, params, extra["batch_stats"], views
+      backbone, head, params, extra["batch_stats"], views, by_image=by_image
     )
     scores = out["scores"].reshape(num_views, n, k)
     z = out["z"].reshape(num_views, n, -1)

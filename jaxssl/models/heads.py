@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxssl.models.resnet import batch_norm
+from jaxssl.models.norm import batch_norm
 
 
 class MLP(nn.Module):
@@ -27,12 +27,15 @@ class MLP(nn.Module):
     use_bn: BatchNorm after each hidden Linear.
     last_bn: BatchNorm without affine parameters on the output (SimSiam's
       and MoCo v3's projector).
+    bn_groups: BatchNorm statistics per contiguous block of the batch
+      (`jaxssl.models.norm.batch_norm`); 1: the whole batch.
   """
 
   hidden_dims: Sequence[int]
   out_dim: int
   use_bn: bool = True
   last_bn: bool = False
+  bn_groups: int = 1
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -49,12 +52,18 @@ class MLP(nn.Module):
     for i, width in enumerate(self.hidden_dims):
       x = nn.Dense(width, use_bias=not self.use_bn, name=f"dense{i}")(x)
       if self.use_bn:
-        x = batch_norm(train, name=f"bn{i}")(x)
+        x = batch_norm(train, groups=self.bn_groups, name=f"bn{i}")(x)
       x = nn.relu(x)
     i = len(self.hidden_dims)
     x = nn.Dense(self.out_dim, use_bias=not self.last_bn, name=f"dense{i}")(x)
     if self.last_bn:
-      x = batch_norm(train, use_bias=False, use_scale=False, name=f"bn{i}")(x)
+      x = batch_norm(
+        train,
+        groups=self.bn_groups,
+        use_bias=False,
+        use_scale=False,
+        name=f"bn{i}",
+      )(x)
     return x
 
 

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxssl.models.heads import MLP
-from jaxssl.models.resnet import batch_norm
+from jaxssl.models.norm import batch_norm
 
 
 class TileClassifier(nn.Module):

@@ -27,7 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxssl.models.resnet import batch_norm
+from jaxssl.models.norm import batch_norm
 
 # PyTorch nn.Linear's default kernel init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)):
 # the official heads keep it for the weight-normalised last layer.
@@ -96,6 +96,8 @@ class DINOHead(nn.Module):
     num_layers: Linear layers in the MLP (3); 1 gives in -> bottleneck.
     use_bn: BatchNorm after each hidden Linear.
     norm_last_layer: fix the last layer's weight-norm gain at 1.
+    bn_groups: with `use_bn`, BatchNorm statistics per contiguous block of
+      the batch (`jaxssl.models.norm.batch_norm`).
   """
 
   num_prototypes: int
@@ -104,6 +106,7 @@ class DINOHead(nn.Module):
   num_layers: int = 3
   use_bn: bool = False
   norm_last_layer: bool = True
+  bn_groups: int = 1
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
@@ -125,7 +128,7 @@ class DINOHead(nn.Module):
         x
       )
       if self.use_bn:
-        x = batch_norm(train, name=f"bn{i}")(x)
+        x = batch_norm(train, groups=self.bn_groups, name=f"bn{i}")(x)
       x = nn.gelu(x, approximate=False)
     z = nn.Dense(
       self.bottleneck_dim,

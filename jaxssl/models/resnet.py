@@ -5,11 +5,13 @@ pool), the ImageNet variant (7x7/2 stem + 3x3/2 max pool) and `tiny_resnet`,
 the small CPU-fast network of the quickstart and the tests (3x3 stride-2
 stem, widths 32/64/128, one BasicBlock per stage).
 
-BatchNorm follows torchvision/flax examples: momentum 0.9 (flax convention:
-running = 0.9 * running + 0.1 * batch), epsilon 1e-5, and the last BatchNorm
-of every residual block starts with gamma = 0 so each block starts as the
-identity (Goyal et al., arXiv:1706.02677). Under `jit` with a sharded batch
-the statistics are global already; no `axis_name` is needed.
+BatchNorm follows torchvision/flax examples (`jaxssl.models.norm`): momentum
+0.9 (flax convention: running = 0.9 * running + 0.1 * batch), epsilon 1e-5,
+and the last BatchNorm of every residual block starts with gamma = 0 so each
+block starts as the identity (Goyal et al., arXiv:1706.02677). Under `jit`
+with a sharded batch the statistics are global already; no `axis_name` is
+needed. `bn_groups` > 1 normalises contiguous blocks of the batch on their
+own (grouped SyncBatchNorm, official SwAV's process groups).
 
 References:
   He et al., Deep Residual Learning for Image Recognition, arXiv:1512.03385.
@@ -26,18 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxssl.models.conv import Conv
-
-
-def batch_norm(train: bool, **kwargs) -> nn.BatchNorm:
-  """float32 BatchNorm: batch statistics if `train`, else running ones."""
-  return nn.BatchNorm(
-    use_running_average=not train,
-    momentum=0.9,
-    epsilon=1e-5,
-    dtype=jnp.float32,
-    param_dtype=jnp.float32,
-    **kwargs,
-  )
+from jaxssl.models.norm import batch_norm as _batch_norm
 
 
 class BasicBlock(nn.Module):
@@ -47,15 +38,18 @@ class BasicBlock(nn.Module):
     features: output channels.
     strides: stride of the first convolution (and of the projection).
     conv_impl: see `jaxssl.models.conv.Conv`.
+    bn_groups: see `jaxssl.models.norm.batch_norm`.
   """
 
   features: int
   strides: int = 1
   conv_impl: str = "xla"
+  bn_groups: int = 1
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     conv = functools.partial(Conv, impl=self.conv_impl)
+    batch_norm = functools.partial(_batch_norm, groups=self.bn_groups)
     s = (self.strides, self.strides)
     y = conv(self.features, (3, 3), s)(x)
     y = nn.relu(batch_norm(train)(y))
@@ -74,15 +68,18 @@ class Bottleneck(nn.Module):
     features: width of the 3x3 convolution; the block outputs 4x as many.
     strides: stride of the 3x3 convolution (and of the projection).
     conv_impl: see `jaxssl.models.conv.Conv`.
+    bn_groups: see `jaxssl.models.norm.batch_norm`.
   """
 
   features: int
   strides: int = 1
   conv_impl: str = "xla"
+  bn_groups: int = 1
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     conv = functools.partial(Conv, impl=self.conv_impl)
+    batch_norm = functools.partial(_batch_norm, groups=self.bn_groups)
     s = (self.strides, self.strides)
     y = conv(self.features, (1, 1))(x)
     y = nn.relu(batch_norm(train)(y))
@@ -112,6 +109,8 @@ class ResNet(nn.Module):
     stem_stride: stride of the stem convolution.
     stem_pool: 3x3/2 max pool after the stem (ImageNet).
     conv_impl: "xla" or "matmul" (see `jaxssl.models.conv`).
+    bn_groups: BatchNorm statistics per contiguous block of the batch, G
+      blocks (`jaxssl.models.norm.batch_norm`); 1: the whole batch.
     kind: "conv", the backbone kind (`jaxssl.models.backbone`); not a field.
   """
 
@@ -125,6 +124,7 @@ class ResNet(nn.Module):
   stem_stride: int = 1
   stem_pool: bool = False
   conv_impl: str = "xla"
+  bn_groups: int = 1
 
   @property
   def num_features(self) -> int:
@@ -156,7 +156,7 @@ class ResNet(nn.Module):
     x = Conv(
       self.stem_width, (k, k), (s, s), impl=self.conv_impl, name="stem_conv"
     )(x)
-    x = nn.relu(batch_norm(train, name="stem_bn")(x))
+    x = nn.relu(_batch_norm(train, groups=self.bn_groups, name="stem_bn")(x))
     if self.stem_pool:
       x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
     block = BLOCKS[self.block]
@@ -167,6 +167,7 @@ class ResNet(nn.Module):
           width,
           strides,
           conv_impl=self.conv_impl,
+          bn_groups=self.bn_groups,
           name=f"stage{i + 1}_block{j + 1}",
         )(x, train=train)
     return {"feats": jnp.mean(x, axis=(1, 2))}

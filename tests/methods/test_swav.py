@@ -243,3 +243,42 @@ def test_quick_config_builds_with_multicrop():
 def test_bad_method_values_name_the_key(key, value):
   with pytest.raises(ValueError, match=f"config.method.{key}"):
     methods.build(_config(**{key: value}))
+
+
+def test_grouped_batch_norm_is_each_image_group_on_its_own(setup):
+  # method.bn_groups=G: the forward of the whole batch equals G forwards,
+  # one per group of N/G images with all their crops, each with its own
+  # BatchNorm statistics (official SwAV's SyncBatchNorm process groups).
+  config, _, batch, params, extra, _, _ = setup
+  groups = 2
+  grouped = _config(bn_groups=groups)
+  views = [batch["global_crops"], batch["local_crops"]]
+
+  def forward(cfg, views, by_image):
+    backbone = multicrop.grouped(cfg, common.backbone(cfg))
+    head = swav.prototype_heads.SwAVHead(
+      multicrop.grouped(cfg, common.projector(cfg)), K
+    )
+    out, stats = multicrop.apply_backbone_and_head(
+      backbone, head, params, extra["batch_stats"], views, by_image=by_image
+    )
+    return out["scores"].reshape(4, -1, K), stats
+
+  whole, stats = jax.jit(lambda v: forward(grouped, v, True))(views)
+  ungrouped, plain_stats = jax.jit(lambda v: forward(config, v, False))(views)
+  assert not np.allclose(whole, ungrouped, atol=1e-4)
+  m = N // groups
+  for g in range(groups):
+    part = [v[g * m : (g + 1) * m] for v in views]
+    alone, _ = jax.jit(lambda v: forward(config, v, False))(part)
+    np.testing.assert_allclose(whole[:, g * m : (g + 1) * m], alone, atol=1e-4)
+  # One group, image-major rows: the same as the view-major forward.
+  one, _ = jax.jit(lambda v: forward(config, v, True))(views)
+  np.testing.assert_allclose(one, ungrouped, atol=1e-5)
+  assert jax.tree.structure(stats) == jax.tree.structure(plain_stats)
+
+
+def test_bn_groups_must_divide_the_batch():
+  with pytest.raises(ValueError, match="config.method.bn_groups=3 must divide"):
+    _config(bn_groups=3)  # batch 256
+  assert configs_lib.load("swav_imagenet").method.bn_groups == 8
