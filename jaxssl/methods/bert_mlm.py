@@ -59,6 +59,32 @@ def check_config(config) -> None:
     raise ValueError(f"config.method.mask_rate={rate!r} must be in (0, 1]")
 
 
+def corrupt(rng, tokens, is_pad, *, specials, vocab_size: int, rate: float):
+  """BERT's corruption of a tokens batch, as the loss draws it.
+
+  Args:
+    rng: the step's masking key.
+    tokens: int32 [n, l] windows.
+    is_pad: bool [n, l], True at padding (never selected).
+    specials: the tokenizer's `Specials` (none of them is ever selected).
+    vocab_size: random replacements are drawn from [0, vocab_size).
+    rate: selection probability.
+
+  Returns:
+    (inputs, targets, is_masked) of `masking.mask_tokens`, with padding
+    never selected.
+  """
+  inputs, targets, is_masked = masking.mask_tokens(
+    rng,
+    tokens,
+    mask_id=specials.mask,
+    vocab_size=vocab_size,
+    rate=rate,
+    special_ids=specials.ids(),
+  )
+  return inputs, targets, is_masked & ~is_pad
+
+
 def build(config) -> base.Method:
   """bert_mlm from `config.model.name` (a bert_* model) and
   `config.method` (mask_rate and the text model keys)."""
@@ -66,7 +92,6 @@ def build(config) -> base.Method:
   specials = common.specials(config)
   vocab = model.vocab_size
   rate = float(config.method.mask_rate)
-  never = specials.ids()  # [PAD] [UNK] [CLS] [SEP] [MASK]
 
   def init(rng, batch):
     return {"model": common.init_text_model(model, rng, batch, logits=True)}, {}
@@ -74,15 +99,14 @@ def build(config) -> base.Method:
   def loss(params, extra, batch, rng, step):
     del step
     k_mask, k_drop = jax.random.split(rng)
-    inputs, targets, is_masked = masking.mask_tokens(
+    inputs, targets, is_masked = corrupt(
       k_mask,
       batch["tokens"],
-      mask_id=specials.mask,
+      batch["is_pad"],
+      specials=specials,
       vocab_size=vocab,
       rate=rate,
-      special_ids=never,
     )
-    is_masked = is_masked & ~batch["is_pad"]
     out = model.apply(
       {"params": params["model"]},
       inputs,
