@@ -6,7 +6,7 @@ Command:
   (`:smoke` for a seconds-long run: batch 16, 3 steps.)
 
 Data: the embedded corpus (Python's own documentation and docstrings),
-a WordPiece vocabulary of 8192 trained on its train split, windows of 64
+a WordPiece vocabulary of 4096 trained on its train split, windows of 64
 tokens ([CLS] piece [SEP], one document each). Model: bert_tiny (d 128, 2
 post-LN blocks, 2 heads), 64 positions, from scratch (the paper starts
 from a pretrained BERT).
@@ -30,6 +30,7 @@ def get_config(arg=None):
   args = configs_lib.parse_arg(arg, smoke=False)
   config = configs_lib.base_config("simcse")
   config.data.tokenizer = "wordpiece"
+  config.data.vocab_size = 4096
   config.data.seq_len = 64
   config.model.name = "bert_tiny"
   config.method.max_positions = 64
