@@ -171,6 +171,8 @@ def assert_trains_resumes_and_shards(name, tmp_path, compared, steps=4):
 
 def sharded(batch, devices=8):
   """`batch` placed on a ("data",) mesh of `devices`, split on rows."""
-  mesh = jax.make_mesh((devices,), ("data",))
+  mesh = jax.make_mesh(
+    (devices,), ("data",), axis_types=(jax.sharding.AxisType.Auto,)
+  )
   spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
   return jax.device_put(batch, spec)
