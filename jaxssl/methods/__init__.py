@@ -11,17 +11,20 @@ exactly the keys of its `MethodDef.config()`.
 
 from jaxssl.methods import (
   barlow_twins,
+  bert_mlm,
   byol,
   colorization,
   denoising_ae,
   dino,
   exemplar,
+  gpt,
   jigsaw,
   mae,
   mocov3,
   relative_position,
   rotation,
   simclr,
+  simcse,
   simsiam,
   supcon,
   swav,
@@ -48,6 +51,9 @@ METHODS: dict[str, MethodDef] = {
     colorization.METHOD,
     denoising_ae.METHOD,
     exemplar.METHOD,
+    bert_mlm.METHOD,
+    gpt.METHOD,
+    simcse.METHOD,
   )
 }
 

@@ -1,5 +1,10 @@
 """Flax Linen backbones and heads, and the backbone registry.
 
+Text models (`TEXT_MODELS`, `text_model`: the BERT encoder and the GPT-2
+decoder of `jaxssl.models.text`) take `(tokens [n, l] int, is_pad [n, l]
+bool, *, train, logits=False)` and return "tokens", "feats" and, with
+`logits`, "logits".
+
 Every backbone's `__call__(images [n, h, w, 3] float32, *, train)` returns a
 dict with at least "feats" [n, d]; params and BatchNorm are float32. The
 functions here take plain arguments; `jaxssl.methods.common` is the one
@@ -25,19 +30,23 @@ from jaxssl.models import resnet, vit
 from jaxssl.models.conv import Conv
 from jaxssl.models.heads import MLP, Encoder
 from jaxssl.models.resnet import ResNet
+from jaxssl.models.text import TEXT_MODELS, TextTransformer
 from jaxssl.models.vit import ViT
 
 __all__ = [
   "BACKBONES",
   "MLP",
+  "TEXT_MODELS",
   "Conv",
   "Encoder",
   "ResNet",
+  "TextTransformer",
   "ViT",
   "backbone",
   "num_params",
   "predictor",
   "projector",
+  "text_model",
 ]
 
 # name -> factory; `backbone(name, ...)` builds one. ViT factories take
@@ -87,6 +96,24 @@ def backbone(
   if module.kind == "vit":
     module = module.clone(patch_size=patch_size, pool=pool, pos_embed=pos_embed)
   return module
+
+
+def text_model(name: str, vocab_size: int, **kwargs) -> TextTransformer:
+  """Builds the text model `TEXT_MODELS[name]` over `vocab_size` tokens.
+
+  Args:
+    name: a `TEXT_MODELS` name (bert_tiny ... bert_base, gpt2_tiny ...
+      gpt2_medium).
+    vocab_size: rows of the (tied) token embedding.
+    **kwargs: `TextTransformer` attributes to override (dropout, pool,
+      pre_ln, max_len, ...).
+
+  Raises:
+    ValueError: unknown name.
+  """
+  if name not in TEXT_MODELS:
+    raise ValueError(f"text model {name!r} is not one of {sorted(TEXT_MODELS)}")
+  return TEXT_MODELS[name](vocab_size, **kwargs)
 
 
 def projector(

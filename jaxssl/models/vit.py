@@ -19,6 +19,7 @@ References:
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import ClassVar
 
 import flax.linen as nn
@@ -68,23 +69,63 @@ def sincos_pos_embed(grid_h: int, grid_w: int, dim: int) -> np.ndarray:
 class MultiHeadSelfAttention(nn.Module):
   """Self-attention with a fused qkv projection.
 
+  Shared by the ViT and the text Transformers (`jaxssl.models.text`), which
+  add a mask (padding, causality), attention dropout and their own init.
+
   Attributes:
     num_heads: heads; the width must be divisible by it.
+    dropout_rate: dropout on the attention probabilities in training
+      (BERT's and GPT-2's `attention_probs_dropout_prob` / `attn_pdrop`).
+    kernel_init: init of the qkv kernel (and of `proj` unless
+      `proj_kernel_init` is given); biases start at zero.
+    proj_kernel_init: init of the output projection's kernel (GPT-2 scales
+      the residual projections by 1 / sqrt(2 * depth)); None: `kernel_init`.
   """
 
   num_heads: int
+  dropout_rate: float = 0.0
+  kernel_init: Callable = nn.initializers.xavier_uniform()
+  proj_kernel_init: Callable | None = None
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(
+    self,
+    x: jax.Array,
+    *,
+    can_attend: jax.Array | None = None,
+    deterministic: bool = True,
+  ) -> jax.Array:
+    """[n, l, d] -> [n, l, d].
+
+    Args:
+      x: [n, l, d] tokens.
+      can_attend: optional bool, broadcastable to [n, heads, l, l]: True
+        where query i may attend to key j. Every row needs a True entry.
+      deterministic: no attention dropout (inference); False needs a
+        "dropout" rng when `dropout_rate > 0`.
+    """
     n, l, d = x.shape
     if d % self.num_heads:
       raise ValueError(
         f"width {d} is not divisible by num_heads={self.num_heads}"
       )
-    qkv = _dense(3 * d, name="qkv")(x)
+    qkv = nn.Dense(3 * d, kernel_init=self.kernel_init, name="qkv")(x)
     q, k, v = jnp.split(qkv.reshape(n, l, 3, self.num_heads, -1), 3, axis=2)
-    y = jax.nn.dot_product_attention(q[:, :, 0], k[:, :, 0], v[:, :, 0])
-    return _dense(d, name="proj")(y.reshape(n, l, d))
+    q, k, v = q[:, :, 0], k[:, :, 0], v[:, :, 0]
+    if self.dropout_rate > 0 and not deterministic:
+      # Dropout acts on the probabilities, which dot_product_attention
+      # does not expose: the same softmax(q k^T / sqrt(d_h)) written out.
+      logits = jnp.einsum("nqhc,nkhc->nhqk", q, k) / np.sqrt(q.shape[-1])
+      if can_attend is not None:
+        logits = jnp.where(can_attend, logits, jnp.finfo(logits.dtype).min)
+      probs = nn.Dropout(self.dropout_rate)(
+        jax.nn.softmax(logits, axis=-1), deterministic=False
+      )
+      y = jnp.einsum("nhqk,nkhc->nqhc", probs, v)
+    else:
+      y = jax.nn.dot_product_attention(q, k, v, mask=can_attend)
+    proj_init = self.proj_kernel_init or self.kernel_init
+    return nn.Dense(d, kernel_init=proj_init, name="proj")(y.reshape(n, l, d))
 
 
 class Block(nn.Module):

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+import text_testing
 
 from jaxssl import configs_lib, methods
 from jaxssl.train import loop, writer
@@ -71,6 +72,15 @@ class _StopAfter(loop._Preemption):  # pylint: disable=protected-access
     pass
 
 
+@pytest.fixture(autouse=True)
+def _text_protocols():
+  """TEMPORARY until the text protocols land (text_testing); its own
+  MonkeyPatch, as the test undoes its `monkeypatch` half way."""
+  with pytest.MonkeyPatch.context() as mp:
+    text_testing.stand_in_protocols(mp)
+    yield
+
+
 def test_every_method_has_a_quick_config():
   for name in methods.METHODS:
     assert os.path.isfile(config_path(name)), name
@@ -83,7 +93,10 @@ def test_method_trains_checkpoints_and_resumes_exactly(
   straight, broken = str(tmp_path / "straight"), str(tmp_path / "broken")
   summary = loop.run(smoke_config(name), straight)
   assert summary["steps"] == STEPS
-  assert 0.0 <= summary["eval/knn_top1"] <= 100.0
+  if methods.get(name).data_kinds != ("tokens",):
+    # The text methods' protocols (mlm, next_token, sentence) report
+    # their own metrics.
+    assert 0.0 <= summary["eval/knn_top1"] <= 100.0
   rows = _rows(straight)
   assert sorted(rows) == list(range(1, STEPS + 1))
   for step, row in rows.items():
