@@ -16,9 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jaxssl.evals import representation
-from jaxssl.evals.base import BASELINES, Context, Evaluator
+from jaxssl.evals.base import BASELINE_LABELS, BASELINES, Context, Evaluator
 
-__all__ = ["BASELINES", "PROTOCOLS", "Context", "Evaluator", "build"]
+__all__ = [
+  "BASELINES",
+  "BASELINE_LABELS",
+  "PROTOCOLS",
+  "Context",
+  "Evaluator",
+  "build",
+]
 
 PROTOCOLS: dict[str, Callable[[Context], Evaluator]] = {
   "representation": representation.build,
