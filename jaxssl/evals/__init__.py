@@ -3,6 +3,10 @@
   PROTOCOLS["representation"]  frozen-feature kNN and linear probe of the
       backbone, beside a random-init encoder, raw pixels and PCA of the raw
       pixels (`evals.representation`)
+  PROTOCOLS["mlm"]             masked-token accuracy and perplexity on
+      held-out windows, beside a unigram (`evals.language`)
+  PROTOCOLS["next_token"]      held-out next-token perplexity beside add-one
+      unigram and bigram models, and sampled continuations (`evals.language`)
 
 `build(context)` returns the evaluators a run uses: the protocols the
 method declares (`Method.protocols`), or the subset `config.eval.protocols`
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jaxssl.evals import representation
+from jaxssl.evals import language, representation
 from jaxssl.evals.base import BASELINE_LABELS, BASELINES, Context, Evaluator
 
 __all__ = [
@@ -29,6 +33,8 @@ __all__ = [
 
 PROTOCOLS: dict[str, Callable[[Context], Evaluator]] = {
   "representation": representation.build,
+  "mlm": language.build_mlm,
+  "next_token": language.build_next_token,
 }
 
 
