@@ -134,6 +134,11 @@ def base_config(
   # PCA baseline: kNN and linear probe on the top principal components of
   # the raw pixels, fitted on the train split.
   c.eval.pca_components = 64
+  # Text protocols (jaxssl.evals.language, jaxssl.evals.sentence):
+  c.eval.num_samples = 3  # next_token: prompts continued (0: none)
+  c.eval.sample_tokens = 32  # next_token: tokens drawn per continuation
+  c.eval.sample_temperature = 1.0  # next_token: 0 samples greedily
+  c.eval.min_paragraph_words = 8  # sentence: shorter paragraphs skipped
 
   c.mesh = ConfigDict()
   c.mesh.data = -1  # -1: every device not used by model
@@ -316,14 +321,31 @@ def validate(config: ConfigDict) -> ConfigDict:
     _fail("mesh.model", config.mesh.model, "must be >= 1")
   if config.mesh.data == 0 or config.mesh.data < -1:
     _fail("mesh.data", config.mesh.data, "must be -1 (all devices) or >= 1")
-  if config.eval.final_max_train_examples < -1:
+  e = config.eval
+  if e.final_max_train_examples < -1:
     _fail(
       "eval.final_max_train_examples",
-      config.eval.final_max_train_examples,
+      e.final_max_train_examples,
       "must be -1 (as eval.max_train_examples), 0 (all) or a count",
     )
-  if config.eval.pca_components < 1:
-    _fail("eval.pca_components", config.eval.pca_components, "must be >= 1")
+  if e.pca_components < 1:
+    _fail("eval.pca_components", e.pca_components, "must be >= 1")
+  if e.num_samples < 0:
+    _fail("eval.num_samples", e.num_samples, "must be >= 0 (0 disables)")
+  if e.sample_tokens < 1:
+    _fail("eval.sample_tokens", e.sample_tokens, "must be >= 1")
+  if not e.sample_temperature >= 0:
+    _fail(
+      "eval.sample_temperature",
+      e.sample_temperature,
+      "must be >= 0 (0: greedy)",
+    )
+  if e.min_paragraph_words < 2:
+    _fail(
+      "eval.min_paragraph_words",
+      e.min_paragraph_words,
+      "must be >= 2 (a paragraph is cut in two halves)",
+    )
   # Model names and evaluation protocols are checked where they are looked
   # up (jaxssl.models, jaxssl.evals), which list the valid choices.
   return config

@@ -3,6 +3,13 @@
   PROTOCOLS["representation"]  frozen-feature kNN and linear probe of the
       backbone, beside a random-init encoder, raw pixels and PCA of the raw
       pixels (`evals.representation`)
+  PROTOCOLS["mlm"]             masked-token accuracy and perplexity on
+      held-out windows, beside a unigram (`evals.language`)
+  PROTOCOLS["next_token"]      held-out next-token perplexity beside add-one
+      unigram and bigram models, and sampled continuations (`evals.language`)
+  PROTOCOLS["sentence"]        paragraph-half retrieval, alignment /
+      uniformity and, with labels, kNN and linear probe of sentence
+      embeddings, beside a random-init encoder and TF-IDF (`evals.sentence`)
 
 `build(context)` returns the evaluators a run uses: the protocols the
 method declares (`Method.protocols`), or the subset `config.eval.protocols`
@@ -15,13 +22,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jaxssl.evals import representation
-from jaxssl.evals.base import BASELINES, Context, Evaluator
+from jaxssl.evals import language, representation, sentence
+from jaxssl.evals.base import BASELINE_LABELS, BASELINES, Context, Evaluator
 
-__all__ = ["BASELINES", "PROTOCOLS", "Context", "Evaluator", "build"]
+__all__ = [
+  "BASELINES",
+  "BASELINE_LABELS",
+  "PROTOCOLS",
+  "Context",
+  "Evaluator",
+  "build",
+]
 
 PROTOCOLS: dict[str, Callable[[Context], Evaluator]] = {
   "representation": representation.build,
+  "mlm": language.build_mlm,
+  "next_token": language.build_next_token,
+  "sentence": sentence.build,
 }
 
 

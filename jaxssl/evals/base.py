@@ -4,7 +4,11 @@ A protocol is a function `build(context) -> Evaluator`, registered by name
 in `jaxssl.evals.PROTOCOLS`. The loop builds the protocols a method declares
 (`Method.protocols`, or the subset `config.eval.protocols` names) once per
 run, scores the baselines once at step 0 and the method's state at every
-evaluation, and never looks inside the metrics.
+evaluation, and never looks inside the metrics. An evaluator may also have
+an optional `texts(state) -> {name: str}` (looked up with getattr): text
+it writes of the state at each evaluation (e.g. sampled continuations),
+which the loop logs and saves under `<workdir>/samples/` and as
+TensorBoard text.
 """
 
 from __future__ import annotations
@@ -57,4 +61,14 @@ class Evaluator(Protocol):
 
 
 # Baseline suffixes, in the order summaries list them.
-BASELINES = ("random_init", "raw_pixels", "pca")
+BASELINES = ("random_init", "raw_pixels", "pca", "tfidf", "unigram", "bigram")
+
+# The summary table's row label of each baseline.
+BASELINE_LABELS = {
+  "random_init": "random-init encoder",
+  "raw_pixels": "raw pixels",
+  "pca": "PCA of raw pixels",
+  "tfidf": "TF-IDF",
+  "unigram": "unigram",
+  "bigram": "bigram (add-one)",
+}

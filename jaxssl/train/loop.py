@@ -139,11 +139,17 @@ def _figure_batch(config, kind, method):
 def _evaluate(
   evaluators, method, state, figure_batch, writer, step, *, final=False
 ):
-  """Scores `state`, draws the method's figures; logs both at `step`."""
-  scores = {}
+  """Scores `state`, draws the method's figures, writes the protocols'
+  texts (`Evaluator.texts`, optional); logs all at `step`."""
+  scores, texts = {}, {}
   for evaluator in evaluators.values():
     scores.update(evaluator.evaluate(state, final=final))
+    if getattr(evaluator, "texts", None) is not None:  # optional hook
+      texts.update(evaluator.texts(state))
   writer.write(step, scores)
+  writer.write_texts(step, texts)
+  for name, text in texts.items():
+    _log(f"{name} at step {step}:\n{text}")
   if figure_batch is not None:
     rng = jax.random.key(step)
     images = jax.device_get(
@@ -285,7 +291,8 @@ def run(config, workdir: str) -> dict:
         bar.write(
           f"step {done}: "
           + ", ".join(
-            f"{k.removeprefix('eval/')} {v:.2f}%" for k, v in last_eval.items()
+            f"{k.removeprefix('eval/')} {_number(v, k)}"
+            for k, v in last_eval.items()
           )
         )
         t_log = time.perf_counter()
@@ -321,11 +328,16 @@ def run(config, workdir: str) -> dict:
   return summary
 
 
-def _cell(value: float, key: str, width: int) -> str:
-  """`value` right-aligned in `width`; accuracies (top-k, recall) in %."""
+def _number(value: float, key: str) -> str:
+  """Accuracies (top-k, recall) as percentages, other metrics plainly."""
   if any(t in key for t in ("_top", "recall", "accuracy")):
-    return f"{value:>{width - 1}.2f}%"
-  return f"{value:>{width}.4g}"
+    return f"{value:.2f}%"
+  return f"{value:.4g}"
+
+
+def _cell(value: float, key: str, width: int) -> str:
+  """`value` (`_number`) right-aligned in `width`."""
+  return f"{_number(value, key):>{width}}"
 
 
 def format_summary(summary: dict, method_name: str, config) -> str:
@@ -351,12 +363,9 @@ def format_summary(summary: dict, method_name: str, config) -> str:
   lines.append(
     f"{'':21}" + "".join(f"{labels.get(k, k):>{width}}" for k in columns)
   )
-  rows = (
-    ("learned encoder", ""),
-    ("random-init encoder", "_random_init"),
-    ("raw pixels", "_raw_pixels"),
-    ("PCA of raw pixels", "_pca"),
-  )
+  rows = [("learned encoder", "")] + [
+    (evals.BASELINE_LABELS.get(b, b), f"_{b}") for b in evals.BASELINES
+  ]
   for label, suffix in rows:
     if columns and any(k + suffix in summary for k in columns):
       lines.append(

@@ -1,4 +1,4 @@
-"""Metric output: `metrics.jsonl`, TensorBoard event files and the console."""
+"""Metric output: `metrics.jsonl`, TensorBoard event files, figures, texts."""
 
 from __future__ import annotations
 
@@ -75,6 +75,30 @@ class MetricWriter:
       if self._tb is not None:
         with self._tb.as_default():
           self._tf.summary.image(name, image[None], step=int(step))
+    if self._tb is not None:
+      self._tb.flush()
+    return paths
+
+  def write_texts(self, step: int, texts: dict[str, str]) -> list[str]:
+    """Saves texts to `<workdir>/samples/<name>_<step>.txt` and TensorBoard.
+
+    Returns the files' paths (empty on processes other than 0).
+    """
+    if not self._active or not texts:
+      return []
+    folder = os.path.join(self._workdir, "samples")
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for name, text in texts.items():
+      path = os.path.join(folder, f"{name}_{int(step)}.txt")
+      with open(path, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+      paths.append(path)
+      if self._tb is not None:
+        with self._tb.as_default():
+          # Markdown: indented lines keep their line breaks.
+          md = "\n".join("    " + line for line in text.splitlines())
+          self._tf.summary.text(name, md, step=int(step))
     if self._tb is not None:
       self._tb.flush()
     return paths

@@ -30,7 +30,8 @@ class _NoMetrics:
   def __init__(self, context):
     del context
 
-  def evaluate(self, state):
+  def evaluate(self, state, *, final=False):
+    del final
     del state
     return {}
 
