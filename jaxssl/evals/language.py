@@ -272,8 +272,8 @@ class MaskedLM(_TokenProtocol):
     self._model = jax.jit(model, out_shardings=self._replicated)
 
   def evaluate(self, state, *, final: bool = False) -> dict[str, float]:
-    del final  # the same held-out data at every evaluation
     """{"eval/mlm_accuracy" (%), "eval/mlm_perplexity"} of `state`."""
+    del final  # the same held-out data at every evaluation
     sums = self._eval_pass(self._model, state)
     return self._metrics(sums, "eval/mlm_accuracy", "eval/mlm_perplexity")
 
@@ -332,8 +332,8 @@ class NextToken(_TokenProtocol):
     self._last = jax.jit(last, out_shardings=mesh_lib.data_sharding(self._mesh))
 
   def evaluate(self, state, *, final: bool = False) -> dict[str, float]:
-    del final  # the same held-out data at every evaluation
     """{"eval/perplexity"} of `state` on the eval split."""
+    del final  # the same held-out data at every evaluation
     return self._metrics(
       self._eval_pass(self._model, state), None, "eval/perplexity"
     )

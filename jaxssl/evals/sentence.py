@@ -242,8 +242,8 @@ class Sentence:
     return out
 
   def evaluate(self, state, *, final: bool = False) -> dict[str, float]:
-    del final  # the same held-out data at every evaluation
     """The scores of the module docstring for the features at `state`."""
+    del final  # the same held-out data at every evaluation
     return self._score(lambda rows: self._embed(state, rows))
 
   def texts_of(self, rows) -> list[str]:
