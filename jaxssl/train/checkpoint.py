@@ -58,6 +58,10 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
+  def all_steps(self) -> list[int]:
+    """The saved steps, ascending."""
+    return sorted(self._manager.all_steps())
+
   def restore(self, abstract_state, step: int | None = None):
     """Restores `step` (default: latest) into the abstract state's shardings."""
     step = self.latest_step() if step is None else step
