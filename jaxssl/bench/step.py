@@ -11,7 +11,11 @@ pipeline is not timed), excludes compilation and warm-up, and reports the
 median over repeats as JSON: images/s, images/s/device, XLA's FLOP count per
 step and per image, achieved GFLOP/s, and the GFLOP/s of a plain float32
 matmul measured in the same run (the ceiling on this machine). Throughput is
-in examples per second (each example carries all its views).
+in examples per second (each example carries all its views); for text
+(batches with "tokens", [b, seq_len] ids), also tokens/s and tokens/s/device,
+counting every position of the window, and the synthetic token ids are
+drawn uniformly from the run's vocabulary (the tokenizer's size) with no
+padding.
 """
 
 from __future__ import annotations
@@ -85,12 +89,7 @@ def bench_step(
   state = run.init(run.init_key)
   rng = np.random.default_rng(0)
   batch = {
-    k: jax.device_put(
-      rng.standard_normal(s.shape).astype(s.dtype)
-      if jnp.issubdtype(s.dtype, jnp.floating)
-      else np.zeros(s.shape, s.dtype),
-      batch_sh[k],
-    )
+    k: jax.device_put(_synthetic(rng, k, s, config), batch_sh[k])
     for k, s in spec.items()
   }
   holder = [state]
@@ -113,7 +112,25 @@ def bench_step(
       "fraction_of_matmul": flops / sec / 1e9 / ceiling,
     }
   )
+  if "tokens" in spec:
+    tokens = int(np.prod(spec["tokens"].shape))
+    result["tokens_per_s"] = tokens / sec
+    result["tokens_per_s_per_device"] = tokens / sec / mesh.devices.size
+    result["gflop_per_token"] = flops / tokens / 1e9
   return result
+
+
+def _synthetic(rng, key: str, spec, config) -> np.ndarray:
+  """A synthetic batch entry: normal floats, token ids in the vocabulary."""
+  if jnp.issubdtype(spec.dtype, jnp.floating):
+    return rng.standard_normal(spec.shape).astype(spec.dtype)
+  if key == "tokens":
+    # Zeros would be one special id ([PAD]) everywhere: a degenerate text.
+    from jaxssl.data.kinds import tokens  # pylint: disable=g-import-not-at-top
+
+    high = tokens.get_tokenizer(config)[0].get_vocab_size()
+    return rng.integers(0, high, spec.shape).astype(spec.dtype)
+  return np.zeros(spec.shape, spec.dtype)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
