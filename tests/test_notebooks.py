@@ -20,6 +20,7 @@ from jupyter_client import kernelspec as jupyter_kernelspec
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 QUICKSTART = REPO_ROOT / "colab" / "quickstart.ipynb"
+TEXT = REPO_ROOT / "colab" / "text.ipynb"
 
 
 def _use_this_interpreter_as_python3(tmp_path, monkeypatch):
@@ -71,9 +72,10 @@ def _cell(nb, snippet):
   return cells[0]
 
 
-def test_quickstart_is_committed_clean():
+@pytest.mark.parametrize("path", [QUICKSTART, TEXT], ids=lambda p: p.name)
+def test_notebook_is_committed_clean(path):
   """Valid nbformat 4, python3 kernel, no outputs, a tagged parameters cell."""
-  nb = nbformat.read(QUICKSTART, as_version=nbformat.NO_CONVERT)
+  nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
   nbformat.validate(nb)
   assert nb.nbformat == 4
   assert nb.metadata.kernelspec.name == "python3"
@@ -144,3 +146,33 @@ def test_quickstart_runs(tmp_path, monkeypatch):
   workdirs = list(tmp_path.glob("jaxssl-quickstart-*"))
   assert len(workdirs) == 1 and (workdirs[0] / "metrics.jsonl").is_file()
   print(f"quickstart.ipynb (smoke) ran in {elapsed:.1f}s")
+
+
+@pytest.mark.slow
+def test_text_notebook_runs(tmp_path, monkeypatch):
+  _use_this_interpreter_as_python3(tmp_path, monkeypatch)
+  nb = nbformat.read(TEXT, as_version=4)
+  client = nbclient.NotebookClient(
+    nb,
+    kernel_name="python3",
+    timeout=600,
+    startup_timeout=120,
+    resources={"metadata": {"path": str(TEXT.parent)}},
+  )
+  start = time.perf_counter()
+  client.execute(env=_kernel_env(tmp_path))
+  elapsed = time.perf_counter() - start
+  for cell in nb.cells:
+    assert not _outputs(cell, "error"), cell.source
+  corpus = _text(_cell(nb, "text_corpus.describe()"))
+  assert "train:" in corpus and "documents" in corpus, corpus
+  config = _text(_cell(nb, 'configs_lib.load("bert_mlm_quick"'))
+  assert "(smoke)" in config and "[MASK]" in config, config
+  assert _num_png(_cell(nb, "def plot_loss(")) == 1, "loss curve"
+  guesses = _text(_cell(nb, "train.restore(BERT_WORKDIR"))
+  assert guesses.count(" -> ") == 3, guesses
+  assert "eval/mlm_accuracy" in _text(_cell(nb, "def show("))
+  assert "eval/perplexity" in _text(_cell(nb, 'configs_lib.load("gpt_quick"'))
+  samples = _text(_cell(nb, "next_token.texts("))
+  assert "prompt:" in samples and "continuation:" in samples, samples
+  print(f"text.ipynb (smoke) ran in {elapsed:.1f}s")

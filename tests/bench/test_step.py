@@ -88,3 +88,17 @@ def test_missing_config_is_one_line_naming_it(tmp_path, capsys):
   err = capsys.readouterr().err
   assert err.splitlines()[-1].startswith("python -m jaxssl.bench step: error:")
   assert missing in err and "Traceback" not in err
+
+
+def test_text_step_reports_tokens_per_second():
+  config = configs_lib.load("bert_mlm_quick", "smoke")
+  config.mesh.data = 1
+  result = bench.bench_step(config, repeats=1, warmup=1)
+  b, seq_len = config.train.batch_size, config.data.seq_len
+  assert result["tokens_per_s"] == pytest.approx(
+    result["images_per_s"] * seq_len
+  )
+  assert result["tokens_per_s_per_device"] == result["tokens_per_s"]
+  assert result["gflop_per_token"] == pytest.approx(
+    result["gflop_per_step"] / (b * seq_len)
+  )
