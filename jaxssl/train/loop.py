@@ -277,7 +277,7 @@ def run(config, workdir: str) -> dict:
         metrics["train/images_per_s"] = rate
         metrics["train/images_per_s_per_device"] = rate / n_devices
         writer.write(done, metrics)
-        bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.0f}")
+        bar.set_postfix(loss=f"{loss:.4f}", ex_s=f"{rate:.0f}")
         t_log = time.perf_counter()
       checkpointer.maybe_save(done, state)
       if (
@@ -329,7 +329,10 @@ def run(config, workdir: str) -> dict:
 
 
 def _number(value: float, key: str) -> str:
-  """Accuracies (top-k, recall) as percentages, other metrics plainly."""
+  """Accuracies (top-k, recall) as percentages, other metrics plainly; a
+  metric a row does not have (NaN) as a dash."""
+  if value != value:
+    return "-"
   if any(t in key for t in ("_top", "recall", "accuracy")):
     return f"{value:.2f}%"
   return f"{value:.4g}"
@@ -351,7 +354,7 @@ def format_summary(summary: dict, method_name: str, config) -> str:
     else f"steps                {summary['steps']}",
     f"wall time            {summary['wall_s']:.0f} s (training "
     f"{summary['train_s']:.0f} s, the rest setup and evaluation)",
-    f"throughput           {summary['images_per_s']:.1f} images/s "
+    f"throughput           {summary['images_per_s']:.1f} examples/s "
     f"({summary['images_per_s_per_device']:.1f} per device)",
   ]
   suffixes = tuple(f"_{b}" for b in evals.BASELINES)
