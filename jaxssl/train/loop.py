@@ -100,7 +100,7 @@ def _progress(config, start: int):
   )
 
 
-def _baselines(workdir, evaluators, state, config):
+def _baselines(workdir, evaluators, state):
   """Each protocol's baselines, computed once and kept in the workdir."""
   path = os.path.join(workdir, "baselines.json")
   if os.path.exists(path):
@@ -108,11 +108,7 @@ def _baselines(workdir, evaluators, state, config):
       return json.load(f)
   if int(state.step) != 0:
     return {}  # Resumed without baselines: the random init is gone.
-  probes = "kNN and linear probe" if config.eval.linear_probe else "kNN"
-  _log(
-    f"Scoring baselines ({', '.join(evaluators)}: random init, raw pixels, "
-    f"PCA) with {probes}..."
-  )
+  _log(f"Scoring the baselines of {', '.join(evaluators)}...")
   result = {}
   for evaluator in evaluators.values():
     result.update(evaluator.baselines(state))
@@ -222,9 +218,7 @@ def run(config, workdir: str) -> dict:
   # Method figures (e.g. MAE reconstructions) on a fixed eval batch.
   figure_batch = _figure_batch(config, kind, method)
   baselines = (
-    _baselines(workdir, evaluators, state, config)
-    if config.eval.baselines
-    else {}
+    _baselines(workdir, evaluators, state) if config.eval.baselines else {}
   )
 
   train_step = run.train_step
