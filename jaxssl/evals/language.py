@@ -402,8 +402,15 @@ class NextToken(_TokenProtocol):
     out = self.sample(state, prompts)
     lines = []
     for i, (p, o) in enumerate(zip(prompts, out)):
-      lines.append(f"[{i + 1}] prompt: {self._tok.decode(p.tolist())}")
-      lines.append(f"[{i + 1}] continuation: {self._tok.decode(o.tolist())}")
+      prompt = self._tok.decode(p.tolist())
+      # Decoded together, a continuation that goes on with the prompt's
+      # last word (a "##" piece, a BPE byte) joins it as in the text.
+      whole = self._tok.decode(p.tolist() + o.tolist())
+      rest = whole[len(prompt) :] if whole.startswith(prompt) else None
+      if rest is None:
+        rest = self._tok.decode(o.tolist())
+      lines.append(f"[{i + 1}] prompt: {prompt}")
+      lines.append(f"[{i + 1}] continuation: {rest.strip()}")
     return {"next_token_samples": "\n".join(lines)}
 
 
