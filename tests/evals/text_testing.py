@@ -173,3 +173,21 @@ def evaluator(protocol, c, seed=0):
   params, extra = method.init(jax.random.key(seed), None)
   state = types.SimpleNamespace(params=params, extra=extra, step=0)
   return evals.PROTOCOLS[protocol](context), state
+
+
+def scores() -> dict:
+  """Every text protocol's metrics, baselines and texts on small settings
+  (what the multi-process test compares across process counts)."""
+  over = {"mesh.data": -1, "eval.max_train_examples": 200}
+  out = {}
+  for protocol, variant in (
+    ("mlm", "counts"),
+    ("next_token", "counts"),
+    ("sentence", "trained"),
+  ):
+    ev, state = evaluator(protocol, config(variant, **over))
+    out.update(ev.evaluate(state))
+    out.update(ev.baselines(state))
+    if hasattr(ev, "texts"):
+      out.update(ev.texts(state))
+  return out
