@@ -176,7 +176,8 @@ def run(config, workdir: str) -> dict:
     (training steps only), the final metrics of every evaluation protocol
     (`jaxssl.evals`; e.g. `eval/knn_top1`, and `eval/linear_top1` with
     `config.eval.linear_probe`) and, when computed, their baselines (the
-    same keys suffixed `_random_init`, `_raw_pixels`, `_pca`). A run
+    same keys suffixed by one of `evals.BASELINES`: `_random_init`,
+    `_raw_pixels`, `_pca`, `_tfidf`, `_unigram`, `_bigram`). A run
     stopped by SIGTERM returns `{"steps": ..., "preempted": True}`.
   """
   t_start = time.perf_counter()
