@@ -41,11 +41,11 @@ Protocol `next_token` (a causal model: position t predicts token t + 1):
   drawn from softmax(logits / `config.eval.sample_temperature`) (0: greedy)
   with a fixed seed; past seq_len tokens, the model sees the last seq_len.
 
+The n-gram models are `jaxssl.evals.ngram`'s.
+
 References:
   Devlin et al., BERT: Pre-training of Deep Bidirectional Transformers for
   Language Understanding, arXiv:1810.04805 (masked-LM accuracy).
-  Jurafsky & Martin, Speech and Language Processing, ch. 3 (n-gram
-  language models, perplexity, add-one smoothing).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxssl import masking
-from jaxssl.evals import sharded
+from jaxssl.evals import ngram, sharded
 from jaxssl.evals.base import Context
 from jaxssl.train import mesh as mesh_lib
 
@@ -63,74 +63,6 @@ MASK_RATE = 0.15
 MASK_SEED = 0
 SAMPLE_SEED = 0
 _HASH_BASE = 1_000_003  # an odd multiplier: a polynomial hash mod 2^32
-
-# n-gram baselines (pure NumPy) ----------------------------------------------
-
-
-def _targets(tokens, is_pad) -> tuple[np.ndarray, np.ndarray]:
-  """(previous token, target) of every non-pad position 1..l-1, int64."""
-  tokens, keep = np.asarray(tokens), ~np.asarray(is_pad)[:, 1:]
-  return (
-    tokens[:, :-1][keep].astype(np.int64),
-    tokens[:, 1:][keep].astype(np.int64),
-  )
-
-
-def unigram_log_probs(counts: np.ndarray) -> np.ndarray:
-  """log (c(w) + 1) / (sum c + V) of counts [V], float64."""
-  counts = np.asarray(counts, np.float64)
-  return np.log((counts + 1.0) / (counts.sum() + len(counts)))
-
-
-def unigram_perplexity(train, query, *, vocab_size: int) -> float:
-  """Next-token perplexity of the add-one unigram of `train` on `query`.
-
-  Args:
-    train, query: (tokens int [n, l], is_pad bool [n, l]) windows.
-    vocab_size: V.
-  """
-  _, w = _targets(*train)
-  log_p = unigram_log_probs(np.bincount(w, minlength=vocab_size))
-  _, qw = _targets(*query)
-  return float(np.exp(-log_p[qw].mean()))
-
-
-def bigram_log_probs(train, query, *, vocab_size: int) -> np.ndarray:
-  """log p(w_i | u_i) of `query`'s targets under `train`'s add-one bigram.
-
-  Sparse (sorted pair keys), so V^2 is never allocated.
-
-  Args:
-    train, query: (tokens int [n, l], is_pad bool [n, l]) windows.
-    vocab_size: V.
-
-  Returns:
-    float64 [N], one entry per target of `query`.
-  """
-  v = vocab_size
-  u, w = _targets(*train)
-  keys, counts = np.unique(u * v + w, return_counts=True)
-  context = np.bincount(u, minlength=v).astype(np.float64)
-  qu, qw = _targets(*query)
-  q = qu * v + qw
-  pos = np.minimum(np.searchsorted(keys, q), max(len(keys) - 1, 0))
-  hit = counts[pos] * (keys[pos] == q) if len(keys) else np.zeros(len(q))
-  return np.log((hit + 1.0) / (context[qu] + v))
-
-
-def bigram_perplexity(train, query, *, vocab_size: int) -> float:
-  """Next-token perplexity of the add-one bigram of `train` on `query`."""
-  log_p = bigram_log_probs(train, query, vocab_size=vocab_size)
-  return float(np.exp(-log_p.mean()))
-
-
-def token_counts(tokens, is_pad, *, vocab_size: int, special_ids=()):
-  """Counts [V] of the non-pad, non-special tokens of windows (int64)."""
-  tokens = np.asarray(tokens)[~np.asarray(is_pad)].astype(np.int64)
-  counts = np.bincount(tokens, minlength=vocab_size)
-  counts[list(special_ids)] = 0
-  return counts
-
 
 # Masking --------------------------------------------------------------------
 
@@ -185,10 +117,10 @@ def _scores(logits: jax.Array, targets: jax.Array):
 
 
 def _sums(nll, correct, where) -> dict[str, jax.Array]:
-  where = where.astype(jnp.float32)
+  """Sums over the positions `where` (elsewhere an inf nll never leaks)."""
   return {
-    "nll": jnp.sum(nll * where),
-    "correct": jnp.sum(correct * where),
+    "nll": jnp.sum(jnp.where(where, nll, 0.0)),
+    "correct": jnp.sum(jnp.where(where, correct, False)),
     "count": jnp.sum(where),
   }
 
@@ -280,13 +212,13 @@ class MaskedLM(_TokenProtocol):
   def unigram(self) -> tuple[np.ndarray, int]:
     """(log p [V], most frequent token) of the train split's unigram."""
     w = self._windows(self._config.data.train_split)
-    counts = token_counts(
+    counts = ngram.token_counts(
       w["tokens"],
       w["is_pad"],
       vocab_size=self.vocab_size,
       special_ids=self._specials.ids(),
     )
-    return unigram_log_probs(counts), int(np.argmax(counts))
+    return ngram.unigram_log_probs(counts), int(np.argmax(counts))
 
   def baselines(self, state) -> dict[str, float]:
     """The unigram's accuracy and perplexity on the same masked positions."""
@@ -348,8 +280,12 @@ class NextToken(_TokenProtocol):
     query = (query["tokens"], query["is_pad"])
     v = self.vocab_size
     return {
-      "eval/perplexity_unigram": unigram_perplexity(train, query, vocab_size=v),
-      "eval/perplexity_bigram": bigram_perplexity(train, query, vocab_size=v),
+      "eval/perplexity_unigram": ngram.unigram_perplexity(
+        train, query, vocab_size=v
+      ),
+      "eval/perplexity_bigram": ngram.bigram_perplexity(
+        train, query, vocab_size=v
+      ),
     }
 
   def prompts(self) -> np.ndarray:
@@ -404,8 +340,15 @@ class NextToken(_TokenProtocol):
     out = self.sample(state, prompts)
     lines = []
     for i, (p, o) in enumerate(zip(prompts, out)):
-      lines.append(f"[{i + 1}] prompt: {self._tok.decode(p.tolist())}")
-      lines.append(f"[{i + 1}] continuation: {self._tok.decode(o.tolist())}")
+      prompt = self._tok.decode(p.tolist())
+      # Decoded together, a continuation that goes on with the prompt's
+      # last word (a "##" piece, a BPE byte) joins it as in the text.
+      whole = self._tok.decode(p.tolist() + o.tolist())
+      rest = whole[len(prompt) :] if whole.startswith(prompt) else None
+      if rest is None:
+        rest = self._tok.decode(o.tolist())
+      lines.append(f"[{i + 1}] prompt: {prompt}")
+      lines.append(f"[{i + 1}] continuation: {rest.strip()}")
     return {"next_token_samples": "\n".join(lines)}
 
 

@@ -39,10 +39,12 @@ Baselines, scored once at step 0 with the same scores:
   `_tfidf`        scikit-learn's `TfidfVectorizer` (its defaults: lower-case
                   words of 2+ characters, smoothed idf, L2-normalised rows)
                   with the `TFIDF_MAX_FEATURES` most frequent words, fitted
-                  on the bank's windows; every window (halves, bank,
-                  queries) is decoded back to text by the tokenizer, so
-                  TF-IDF sees exactly the truncated text the encoder sees.
-                  Fitting on the train split keeps the eval split unseen.
+                  on the train split: the bank's windows (unlabelled data:
+                  `eval.max_train_examples` evenly spaced windows, all when
+                  0), so the eval split stays unseen. Every window (halves,
+                  bank, queries) is decoded back to text by the tokenizer,
+                  so TF-IDF sees exactly the truncated text the encoder
+                  sees.
 
 References:
   Wang & Isola, Understanding Contrastive Representation Learning through
@@ -63,7 +65,7 @@ from jaxssl.evals import knn, linear, sharded
 from jaxssl.evals.base import Context
 from jaxssl.train import mesh as mesh_lib
 
-TFIDF_MAX_FEATURES = 4096
+TFIDF_MAX_FEATURES = 4096  # dense TF-IDF rows for the kNN and linear probe
 _CHUNK = 1024  # query halves per device call of the similarity scores
 
 
@@ -191,8 +193,8 @@ class Sentence:
     self.halves = enc(first + second)
     self.bank = self.queries = None
     if self._num_classes:
-      self.queries = _labelled(tokens.windows(c, d.eval_split), 0)
-      self.bank = _labelled(
+      self.queries = _subset(tokens.windows(c, d.eval_split), 0)
+      self.bank = _subset(
         tokens.windows(c, d.train_split), c.eval.max_train_examples
       )
     self._features = jax.jit(
@@ -260,7 +262,7 @@ class Sentence:
     if fit_on is None:
       from jaxssl.data.kinds import tokens  # pylint: disable=g-import-not-at-top
 
-      fit_on = _labelled(
+      fit_on = _subset(
         tokens.windows(c, c.data.train_split),
         c.eval.max_train_examples,
         labelled=False,
@@ -279,8 +281,9 @@ class Sentence:
     return out
 
 
-def _labelled(windows, max_examples: int, *, labelled: bool = True) -> dict:
-  """`max_examples` windows evenly spaced (all if 0), label >= 0 ones only."""
+def _subset(windows, max_examples: int, *, labelled: bool = True) -> dict:
+  """`max_examples` windows evenly spaced (all if 0); with `labelled`, of
+  the windows with label >= 0 only."""
   n = len(windows["tokens"])
   idx = np.arange(n)
   if labelled:

@@ -100,7 +100,7 @@ def _progress(config, start: int):
   )
 
 
-def _baselines(workdir, evaluators, state, config):
+def _baselines(workdir, evaluators, state):
   """Each protocol's baselines, computed once and kept in the workdir."""
   path = os.path.join(workdir, "baselines.json")
   if os.path.exists(path):
@@ -108,11 +108,7 @@ def _baselines(workdir, evaluators, state, config):
       return json.load(f)
   if int(state.step) != 0:
     return {}  # Resumed without baselines: the random init is gone.
-  probes = "kNN and linear probe" if config.eval.linear_probe else "kNN"
-  _log(
-    f"Scoring baselines ({', '.join(evaluators)}: random init, raw pixels, "
-    f"PCA) with {probes}..."
-  )
+  _log(f"Scoring the baselines of {', '.join(evaluators)}...")
   result = {}
   for evaluator in evaluators.values():
     result.update(evaluator.baselines(state))
@@ -182,7 +178,8 @@ def run(config, workdir: str) -> dict:
     (training steps only), the final metrics of every evaluation protocol
     (`jaxssl.evals`; e.g. `eval/knn_top1`, and `eval/linear_top1` with
     `config.eval.linear_probe`) and, when computed, their baselines (the
-    same keys suffixed `_random_init`, `_raw_pixels`, `_pca`). A run
+    same keys suffixed by one of `evals.BASELINES`: `_random_init`,
+    `_raw_pixels`, `_pca`, `_tfidf`, `_unigram`, `_bigram`). A run
     stopped by SIGTERM returns `{"steps": ..., "preempted": True}`.
   """
   t_start = time.perf_counter()
@@ -224,9 +221,7 @@ def run(config, workdir: str) -> dict:
   # Method figures (e.g. MAE reconstructions) on a fixed eval batch.
   figure_batch = _figure_batch(config, kind, method)
   baselines = (
-    _baselines(workdir, evaluators, state, config)
-    if config.eval.baselines
-    else {}
+    _baselines(workdir, evaluators, state) if config.eval.baselines else {}
   )
 
   train_step = run.train_step

@@ -125,42 +125,9 @@ def _labelled(tmp_path_factory):
   rng = np.random.default_rng(0)
   shared = ["the", "of", "and", "a", "to", "in", "is", "it", "that", "for"]
   words = {
-    "animals": [
-      "cat",
-      "dog",
-      "horse",
-      "mouse",
-      "bird",
-      "fish",
-      "cow",
-      "sheep",
-      "goat",
-      "lion",
-    ],
-    "cooking": [
-      "bake",
-      "boil",
-      "fry",
-      "salt",
-      "pepper",
-      "oven",
-      "pan",
-      "stir",
-      "dough",
-      "sauce",
-    ],
-    "weather": [
-      "rain",
-      "snow",
-      "wind",
-      "cloud",
-      "storm",
-      "sun",
-      "fog",
-      "hail",
-      "frost",
-      "thunder",
-    ],
+    "animals": "cat dog horse mouse bird fish cow sheep goat lion",
+    "cooking": "bake boil fry salt pepper oven pan stir dough sauce",
+    "weather": "rain snow wind cloud storm sun fog hail frost thunder",
   }
   for split, n_docs in (("train", 12), ("test", 4)):
     for label, vocab in words.items():
@@ -168,7 +135,7 @@ def _labelled(tmp_path_factory):
       folder.mkdir(parents=True)
       for d in range(n_docs):
         paragraphs = [
-          " ".join(rng.choice(vocab + shared, 14)) for _ in range(4)
+          " ".join(rng.choice(vocab.split() + shared, 14)) for _ in range(4)
         ]
         (folder / f"{d}.txt").write_text("\n\n".join(paragraphs))
   return str(root)

@@ -27,7 +27,7 @@ import pytest
 from jaxssl import configs_lib, evals, methods
 from jaxssl.data import tokenizer
 from jaxssl.data.kinds import tokens
-from jaxssl.evals import language
+from jaxssl.evals import language, ngram
 from jaxssl.methods import base
 from jaxssl.train import mesh as mesh_lib
 
@@ -37,7 +37,7 @@ V = 512  # config.data.vocab_size of the tests
 def counted_bigram(config) -> np.ndarray:
   """[V, V] float32 log p(w | u) of the add-one bigram of the train split."""
   w = tokens.windows(config, config.data.train_split)
-  u, t = language._targets(w["tokens"], w["is_pad"])  # pylint: disable=protected-access
+  u, t = ngram.targets(w["tokens"], w["is_pad"])
   counts = np.zeros((V, V))
   np.add.at(counts, (u, t), 1)
   return np.log((counts + 1) / (counts.sum(1, keepdims=True) + V)).astype(
@@ -173,3 +173,21 @@ def evaluator(protocol, c, seed=0):
   params, extra = method.init(jax.random.key(seed), None)
   state = types.SimpleNamespace(params=params, extra=extra, step=0)
   return evals.PROTOCOLS[protocol](context), state
+
+
+def scores() -> dict:
+  """Every text protocol's metrics, baselines and texts on small settings
+  (what the multi-process test compares across process counts)."""
+  over = {"mesh.data": -1, "eval.max_train_examples": 200}
+  out = {}
+  for protocol, variant in (
+    ("mlm", "counts"),
+    ("next_token", "counts"),
+    ("sentence", "trained"),
+  ):
+    ev, state = evaluator(protocol, config(variant, **over))
+    out.update(ev.evaluate(state))
+    out.update(ev.baselines(state))
+    if hasattr(ev, "texts"):
+      out.update(ev.texts(state))
+  return out
