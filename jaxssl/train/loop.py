@@ -188,22 +188,23 @@ def run(config, workdir: str) -> dict:
     every_steps=t.ckpt_every_steps,
     max_to_keep=t.max_to_keep,
   )
-  start = checkpointer.latest_step() or 0
+  spec = kind.batch_spec(config)
+  run = setup_lib.build(config, spec)
+  mesh, method = run.mesh, run.method
+  # The newest checkpoint that restores and matches its fingerprint; bad
+  # newer ones are moved aside with a warning (jaxssl.train.checkpoint).
+  state, start = checkpointer.restore_latest(run.abstract_state())
+  if state is None:
+    state = run.init(run.init_key)
+  else:
+    _log(f"Resuming from the checkpoint at step {start} in {workdir}")
   if jax.process_index() == 0:
     with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
       f.write(config.to_json_best_effort(indent=2))
 
   batches = kind.train_batches(config, start_step=start)
   first = next(batches)
-  spec = kind.batch_spec(config)
   _check_spec(kind, spec, first)
-  run = setup_lib.build(config, spec)
-  mesh, method = run.mesh, run.method
-  if start:
-    state = checkpointer.restore(run.abstract_state())
-    _log(f"Resuming from the checkpoint at step {start} in {workdir}")
-  else:
-    state = run.init(run.init_key)
   n_params = sum(x.size for x in jax.tree.leaves(state.params))
   _log(
     f"{method.name}: {config.model.name} ({n_params / 1e6:.2f}M params), "

@@ -1,0 +1,152 @@
+"""Faults a long run meets, each on the real loop, files and processes.
+
+Corrupt checkpoints are real Orbax checkpoints damaged on disk. The runs are
+the seconds-long toy run of `fault_plugins` (random vectors, a linear
+auto-encoder), so each test pays for compilation, not for training.
+"""
+
+import contextlib
+import glob
+import logging
+import os
+import shutil
+
+import fault_plugins
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from jaxssl.train import loop, writer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(name="plugins", autouse=True)
+def _plugins(monkeypatch):
+  fault_plugins.register(monkeypatch.setitem)
+
+
+def _run(workdir, **overrides):
+  return loop.run(fault_plugins.config(**overrides), str(workdir))
+
+
+def _rows(workdir):
+  return {
+    r["step"]: r for r in writer.read_metrics(str(workdir)) if "train/loss" in r
+  }
+
+
+def _saved(workdir, step):
+  path = os.path.join(str(workdir), "checkpoints", str(step), "default")
+  return ocp.StandardCheckpointer().restore(path)
+
+
+def _largest_file(step_dir):
+  """The largest array data file (TensorStore's OCDBT `d/` chunks)."""
+  files = glob.glob(f"{step_dir}/default/**/d/*", recursive=True)
+  return max(files, key=os.path.getsize)
+
+
+def _truncate(step_dir):
+  path = _largest_file(step_dir)
+  with open(path, "r+b") as f:
+    f.truncate(os.path.getsize(path) // 2)
+
+
+def _garbage(step_dir):
+  # Bytes in the middle of an array's data file: Orbax restores these
+  # without an error; only the fingerprint catches them.
+  path = _largest_file(step_dir)
+  with open(path, "r+b") as f:
+    f.seek(os.path.getsize(path) // 2)
+    f.write(bytes(range(7, 71)))
+
+
+def _missing_entry(step_dir):
+  os.remove(os.path.join(step_dir, "default", "manifest.ocdbt"))
+
+
+def _missing_metadata(step_dir):
+  os.remove(os.path.join(step_dir, "_CHECKPOINT_METADATA"))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+  """A finished 6-step run with checkpoints at 3 and 6."""
+  mp = pytest.MonkeyPatch()
+  fault_plugins.register(mp.setitem)
+  workdir = tmp_path_factory.mktemp("finished")
+  summary = _run(workdir)
+  mp.undo()
+  return workdir, summary
+
+
+@pytest.mark.parametrize(
+  "damage", [_truncate, _garbage, _missing_entry, _missing_metadata]
+)
+def test_corrupt_latest_checkpoint_falls_back(finished, tmp_path, damage):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  ckpt = workdir / "checkpoints"
+  damage(str(ckpt / "6"))
+  # The run restarts from step 3: not from the bad 6, not from 0.
+  with _warnings() as messages:
+    summary = _run(workdir)
+  assert summary["resumed_from"] == 3 and summary["steps"] == 6
+  warnings = [m for m in messages if "unreadable" in m]
+  assert len(warnings) == 1, messages
+  assert f"step 6 in {ckpt}" in warnings[0]
+  assert f"moved it to {ckpt / '6.corrupt'}" in warnings[0]
+  assert os.path.isdir(ckpt / "6.corrupt")
+  # Step 6 was trained and saved again from the good step 3; a later run
+  # resumes from the newest checkpoint without a warning.
+  assert sorted(os.listdir(ckpt)) == ["3", "6", "6.corrupt"]
+  jax.tree.map(
+    np.testing.assert_array_equal, _saved(workdir, 6), _saved(source, 6)
+  )
+  with _warnings() as messages:
+    assert _run(workdir)["resumed_from"] == 6
+  assert not [m for m in messages if "unreadable" in m]
+
+
+def test_no_readable_checkpoint_is_an_error_not_step_0(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  ckpt = workdir / "checkpoints"
+  _truncate(str(ckpt / "6"))
+  _garbage(str(ckpt / "3"))
+  for _ in range(2):  # the same error again: nothing was moved or written
+    with pytest.raises(ValueError) as e:
+      _run(workdir)
+    message = str(e.value)
+    assert "\n" not in message
+    assert message.startswith(f"no readable checkpoint in {ckpt} (step 6: ")
+    assert "step 3: its arrays do not match the fingerprint" in message
+    assert sorted(os.listdir(ckpt)) == ["3", "6"]
+
+
+def test_checkpoint_of_another_config_is_named(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  os.remove(workdir / "config.json")  # only the checkpoint can tell
+  with pytest.raises(ValueError, match="written by another config") as e:
+    _run(workdir, **{"method.width": 8})
+  assert ".params['w'] is [[64, 16], 'float32'] there" in str(e.value)
+  assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
+
+
+@contextlib.contextmanager
+def _warnings():
+  """The warnings absl logs inside the block."""
+  messages = []
+  handler = logging.Handler(logging.WARNING)
+  handler.emit = lambda record: messages.append(record.getMessage())
+  logging.getLogger("absl").addHandler(handler)
+  try:
+    yield messages
+  finally:
+    logging.getLogger("absl").removeHandler(handler)
