@@ -25,6 +25,7 @@ from jaxssl import configs_lib, evals
 from jaxssl.data import kinds
 from jaxssl.train import checkpoint as ckpt_lib
 from jaxssl.train import mesh as mesh_lib
+from jaxssl.train import resume
 from jaxssl.train import setup as setup_lib
 from jaxssl.train import writer as writer_lib
 
@@ -191,6 +192,8 @@ def run(config, workdir: str) -> dict:
   spec = kind.batch_spec(config)
   run = setup_lib.build(config, spec)
   mesh, method = run.mesh, run.method
+  if checkpointer.latest_step() is not None:
+    resume.check(workdir, config)  # only jaxssl.train.resume's safe keys
   # The newest checkpoint that restores and matches its fingerprint; bad
   # newer ones are moved aside with a warning (jaxssl.train.checkpoint).
   state, start = checkpointer.restore_latest(run.abstract_state())
@@ -199,8 +202,7 @@ def run(config, workdir: str) -> dict:
   else:
     _log(f"Resuming from the checkpoint at step {start} in {workdir}")
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
-      f.write(config.to_json_best_effort(indent=2))
+    resume.write(workdir, config)
 
   batches = kind.train_batches(config, start_step=start)
   first = next(batches)

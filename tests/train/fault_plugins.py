@@ -161,8 +161,8 @@ def config(**overrides):
   c.eval.baselines = False
   c.mesh.data = 8
   for key, value in overrides.items():
-    section, name = key.split(".")
-    c[section][name] = value
+    *section, name = key.split(".")
+    (c[section[0]] if section else c)[name] = value
   return c
 
 

@@ -7,6 +7,7 @@ auto-encoder), so each test pays for compilation, not for training.
 
 import contextlib
 import glob
+import json
 import logging
 import os
 import shutil
@@ -16,8 +17,9 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+import train_testing
 
-from jaxssl.train import loop, writer
+from jaxssl.train import checkpoint, loop, setup, writer
 
 pytestmark = pytest.mark.slow
 
@@ -150,3 +152,77 @@ def _warnings():
     yield messages
   finally:
     logging.getLogger("absl").removeHandler(handler)
+
+
+def _preempted(workdir, steps, **overrides):
+  """The toy run stopped as by a SIGTERM after `steps` steps."""
+  mp = pytest.MonkeyPatch()
+  mp.setattr(loop, "_Preemption", train_testing.stop_after(steps))
+  try:
+    assert _run(workdir, **overrides)["preempted"]
+  finally:
+    mp.undo()
+
+
+def test_resume_with_a_changed_config_names_the_keys(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  before = (workdir / "config.json").read_text()
+  with pytest.raises(ValueError) as e:
+    _run(workdir, **{"method.width": 8, "optim.lr": 0.1, "seed": 1})
+  message = str(e.value)
+  assert "\n" not in message
+  assert message.startswith(f"resuming {workdir} with a changed config: ")
+  assert "config.method.width: 16 (saved) != 8" in message
+  assert "config.optim.lr: 0.5 (saved) != 0.1" in message
+  assert "config.seed: 0 (saved) != 1" in message
+  assert "train.total_steps" in message  # the list of safe keys
+  assert (workdir / "config.json").read_text() == before
+  assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
+
+
+def test_resume_with_safe_changes_continues(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  summary = _run(
+    workdir,
+    **{
+      "train.total_steps": 8,
+      "train.log_every_steps": 2,
+      "train.ckpt_every_steps": 4,
+      "eval.batch_size": 32,
+      "mesh.data": 4,
+    },
+  )
+  assert summary["resumed_from"] == 6 and summary["steps"] == 8
+  saved = json.loads((workdir / "config.json").read_text())
+  assert saved["train"]["total_steps"] == 8  # the new config is recorded
+  assert sorted(_rows(workdir)) == [1, 2, 3, 4, 5, 6, 8]
+
+
+def test_resume_on_fewer_devices(finished, tmp_path):
+  eight, _ = finished
+  workdir = tmp_path / "run"
+  _preempted(workdir, 3)
+  # Saved from 8 devices, restored onto a 4-device and a 1-device mesh.
+  for n in (4, 1):
+    config = fault_plugins.config(**{"mesh.data": n})
+    run = setup.build(config, fault_plugins.NOISE.batch_spec(config))
+    checkpointer = checkpoint.Checkpointer(
+      str(workdir / "checkpoints"), every_steps=3, max_to_keep=3
+    )
+    state, step = checkpointer.restore_latest(run.abstract_state())
+    checkpointer.close()
+    assert step == 3
+    assert state.params["w"].sharding.mesh.devices.size == n
+  summary = _run(workdir, **{"mesh.data": 4})
+  assert summary["resumed_from"] == 3 and summary["steps"] == 6
+  a, b = _rows(eight), _rows(workdir)
+  assert sorted(a) == sorted(b) == [1, 2, 3, 4, 5, 6]
+  for step in a:
+    for key in ("train/loss", "train/grad_norm", "train/param_norm"):
+      np.testing.assert_allclose(
+        b[step][key], a[step][key], rtol=1e-5, err_msg=f"{key} at {step}"
+      )
