@@ -184,11 +184,15 @@ class Checkpointer:
       multihost_utils.sync_global_devices(f"jaxssl_set_aside_{step}")
     return target
 
-  def maybe_save(self, step: int, state, *, force: bool = False) -> bool:
-    """Saves at multiples of `every_steps` (or when forced). True if saved."""
+  def should_save(self, step: int, *, force: bool = False) -> bool:
+    """Whether `maybe_save(step, ..., force=force)` would save."""
     if not force and (self._every <= 0 or step % self._every):
       return False
-    if self.latest_step() == step:
+    return self.latest_step() != step
+
+  def maybe_save(self, step: int, state, *, force: bool = False) -> bool:
+    """Saves at multiples of `every_steps` (or when forced). True if saved."""
+    if not self.should_save(step, force=force):
       return False
     return self._manager.save(
       step,

@@ -12,7 +12,9 @@ logs, evaluates and keeps, not the state:
 - `train.log_every_steps`, `train.eval_every_steps`, `train.progress_bar`:
   logging and evaluation cadence;
 - `train.ckpt_every_steps`, `train.max_to_keep`: checkpoint cadence;
-- `train.nan_policy`: what a later non-finite step does;
+- `train.nan_policy`, `optim.lr`, `optim.clip_grad_norm`: what a later
+  non-finite step does, and the usual cures after a run stopped on one
+  (the state's layout does not depend on them);
 - `eval.*`: the evaluation protocols and their settings;
 - `mesh.*`: the device layout; checkpoints restore onto the current mesh
   (a different device count included), equal up to float reduction order.
@@ -33,6 +35,8 @@ SAFE_TO_CHANGE = (
   "train.ckpt_every_steps",
   "train.max_to_keep",
   "train.nan_policy",
+  "optim.lr",
+  "optim.clip_grad_norm",
   "eval.*",
   "mesh.*",
 )

@@ -88,7 +88,8 @@ def _build(config):
     z = batch["x"] @ params["w"]
     recon = z @ params["w"].T + params["b"]
     value = jnp.mean((recon - batch["x"]) ** 2)
-    value = jnp.where(step == nan_at, jnp.nan, value)
+    # NaN times the loss: the gradients turn NaN too, as in a divergence.
+    value = value * jnp.where(step == nan_at, jnp.nan, 1.0)
     return value, (extra, {"recon": value, "w_mean": jnp.mean(params["w"])})
 
   def update_extra(params, extra, step):

@@ -19,6 +19,7 @@ import orbax.checkpoint as ocp
 import pytest
 import train_testing
 
+from jaxssl import configs_lib
 from jaxssl.train import checkpoint, loop, setup, writer
 
 pytestmark = pytest.mark.slow
@@ -170,12 +171,12 @@ def test_resume_with_a_changed_config_names_the_keys(finished, tmp_path):
   shutil.copytree(source, workdir)
   before = (workdir / "config.json").read_text()
   with pytest.raises(ValueError) as e:
-    _run(workdir, **{"method.width": 8, "optim.lr": 0.1, "seed": 1})
+    _run(workdir, **{"method.width": 8, "train.batch_size": 8, "seed": 1})
   message = str(e.value)
   assert "\n" not in message
   assert message.startswith(f"resuming {workdir} with a changed config: ")
   assert "config.method.width: 16 (saved) != 8" in message
-  assert "config.optim.lr: 0.5 (saved) != 0.1" in message
+  assert "config.train.batch_size: 16 (saved) != 8" in message
   assert "config.seed: 0 (saved) != 1" in message
   assert "train.total_steps" in message  # the list of safe keys
   assert (workdir / "config.json").read_text() == before
@@ -226,3 +227,72 @@ def test_resume_on_fewer_devices(finished, tmp_path):
       np.testing.assert_allclose(
         b[step][key], a[step][key], rtol=1e-5, err_msg=f"{key} at {step}"
       )
+
+
+def test_nonfinite_loss_stops_naming_the_step(tmp_path):
+  # Metrics are fetched only every 9 steps; the check before the save at
+  # step 6 finds step 5 non-finite and saves nothing of that state.
+  overrides = {"method.nan_at_step": 4, "train.total_steps": 9}
+  overrides["train.log_every_steps"] = 9
+  with pytest.raises(FloatingPointError) as e:
+    _run(tmp_path, **overrides)
+  message = str(e.value)
+  assert "\n" not in message
+  assert message.startswith(
+    "non-finite metrics at step 5: train/loss=nan, train/grad_norm=nan, "
+  )
+  assert "train/recon=nan" in message
+  assert "train/grad_norm=nan" in message
+  assert "train/lr" not in message  # finite metrics are not listed
+  ckpt = tmp_path / "checkpoints"
+  assert f"the checkpoint at step 3 in {ckpt} is kept" in message
+  assert sorted(os.listdir(ckpt)) == ["3"]
+  assert _rows(tmp_path) == {}  # no metrics row of the non-finite state
+  # The kept checkpoint resumes, here with the cure for this toy's NaN.
+  summary = _run(
+    tmp_path, **overrides, **{"train.nan_policy": "skip", "optim.lr": 0.1}
+  )
+  assert summary["resumed_from"] == 3 and summary["skipped_steps"] == 1
+
+
+def test_skip_policy_keeps_the_state_and_counts(tmp_path):
+  config = fault_plugins.config(
+    **{"method.nan_at_step": 4, "train.nan_policy": "skip"}
+  )
+  run = setup.build(config, fault_plugins.NOISE.batch_spec(config))
+  batches = fault_plugins.NOISE.train_batches(config)
+  state = run.init(run.init_key)
+  for _ in range(4):
+    state, _ = run.train_step(state, next(batches))
+  before = jax.device_get(state)
+  state, metrics = run.train_step(state, next(batches))
+  after = jax.device_get(state)
+  assert not np.isfinite(metrics["train/loss"])
+  assert after.step == 5 and after.skipped_steps == 1
+  for part in ("params", "opt_state", "extra"):
+    jax.tree.map(
+      np.testing.assert_array_equal, getattr(before, part), getattr(after, part)
+    )
+  state, metrics = run.train_step(state, next(batches))
+  assert np.isfinite(metrics["train/loss"])
+  assert int(metrics["train/skipped_steps"]) == 1
+
+  summary = loop.run(config, str(tmp_path))
+  assert summary["steps"] == 6 and summary["skipped_steps"] == 1
+  rows = _rows(tmp_path)
+  assert [rows[s]["train/skipped_steps"] for s in range(1, 7)] == [
+    0,
+    0,
+    0,
+    0,
+    1,
+    1,
+  ]
+  assert rows[5]["train/loss"] is None  # non-finite: null in metrics.jsonl
+  assert sorted(os.listdir(tmp_path / "checkpoints")) == ["3", "6"]
+
+
+def test_nan_policy_value_is_checked():
+  config = fault_plugins.config(**{"train.nan_policy": "ignore"})
+  with pytest.raises(ValueError, match=r"config.train.nan_policy='ignore'"):
+    configs_lib.validate(config)
