@@ -9,8 +9,10 @@ matches its fingerprint, and moves the bad ones aside.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 
 import jax
 import jax.numpy as jnp
@@ -65,9 +67,17 @@ class Checkpointer:
       save_interval_steps=max(every_steps, 1),
       enable_async_checkpointing=True,
       create=True,
+      # A save cut short (a kill, a full disk) leaves a temporary
+      # directory that never became a step: delete it on the next start.
+      cleanup_tmp_directories=True,
     )
     self._manager = ocp.CheckpointManager(self.directory, options=options)
     self._every = every_steps
+    self._saving = None  # the step of the last save started
+
+  def steps_on_disk(self) -> list[int]:
+    """The complete checkpoints' steps, read from the directory itself."""
+    return sorted(int(n) for n in os.listdir(self.directory) if n.isdigit())
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
@@ -194,20 +204,68 @@ class Checkpointer:
     """Saves at multiples of `every_steps` (or when forced). True if saved."""
     if not self.should_save(step, force=force):
       return False
-    return self._manager.save(
-      step,
-      args=ocp.args.StandardSave(state),
-      custom_metadata={_FINGERPRINT: fingerprint(state)},
-      force=True,
-    )
+    metadata = {_FINGERPRINT: fingerprint(state)}
+    try:
+      # Also raises the error of the previous (asynchronous) save, if any.
+      saved = self._manager.save(
+        step,
+        args=ocp.args.StandardSave(state),
+        custom_metadata=metadata,
+        force=True,
+      )
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._write_error(e) from e
+    self._saving = step
+    return saved
 
-  def close(self) -> None:
-    self._manager.wait_until_finished()
-    self._manager.close()
+  def close(self, *, quiet: bool = False) -> None:
+    """Waits for the last save to finish.
+
+    Args:
+      quiet: log a failed save instead of raising (while another error
+        propagates).
+
+    Raises:
+      CheckpointWriteError: the last save failed (disk full, unwritable).
+    """
+    try:
+      self._manager.wait_until_finished()
+      self._manager.close()
+    except Exception as e:  # pylint: disable=broad-except
+      if not quiet:
+        raise self._write_error(e) from e
+      logging.warning("%s", self._write_error(e))
+
+  def _write_error(self, error: Exception) -> CheckpointWriteError:
+    step = "" if self._saving is None else f" (step {self._saving} or later)"
+    return CheckpointWriteError(
+      f"cannot write a checkpoint{step} in {self.directory}: {_reason(error)}"
+    )
 
 
 class CorruptCheckpointError(Exception):
   """A checkpoint that does not restore or does not match its fingerprint."""
+
+
+class CheckpointWriteError(OSError):
+  """A checkpoint could not be written (disk full, directory unwritable)."""
+
+
+def _reason(error: BaseException) -> str:
+  """The OS error behind `error` (Orbax and TensorStore wrap it), or its line.
+
+  TensorStore reports `[os_error_code='28']` inside a long message.
+  """
+  seen = error
+  while seen is not None:
+    if isinstance(seen, OSError) and seen.errno:
+      return f"[Errno {seen.errno}] {os.strerror(seen.errno)}"
+    code = re.search(r"os_error_code='(\d+)'", str(seen))
+    if code and int(code.group(1)) in errno.errorcode:
+      n = int(code.group(1))
+      return f"[Errno {n}] {os.strerror(n)}"
+    seen = seen.__cause__ or seen.__context__
+  return _first_line(error)
 
 
 def _first_line(error: Exception) -> str:

@@ -338,17 +338,24 @@ def run(config, workdir: str) -> dict:
           )
           t_log = time.perf_counter()
     _check_finite(pending, t.nan_policy, checkpointer)
-  except BaseException:
-    # The checkpoints already written survive: let an in-flight save end.
     bar.close()
+    train_s = time.perf_counter() - t_train
+    final_step = int(jax.device_get(state.step))
+    checkpointer.maybe_save(final_step, state, force=True)
     checkpointer.close()
-    writer.close()
+  except BaseException as e:
+    # The checkpoints already written survive: let an in-flight save end
+    # (or fail) before the error propagates.
+    bar.close()
+    checkpointer.close(quiet=True)
+    writer.close(quiet=True)
+    if isinstance(e, OSError):  # disk full, workdir unwritable
+      raise OSError(
+        f"{e}; the checkpoints at steps {checkpointer.steps_on_disk()} in "
+        f"{checkpointer.directory} are intact: free space and run the same "
+        "command to resume"
+      ) from e
     raise
-  bar.close()
-  train_s = time.perf_counter() - t_train
-  final_step = int(jax.device_get(state.step))
-  checkpointer.maybe_save(final_step, state, force=True)
-  checkpointer.close()
   if preempted:
     _log(
       f"SIGTERM: saved a checkpoint at step {final_step} in {workdir}; "

@@ -122,6 +122,9 @@ def write(workdir: str, config) -> None:
   """Writes `<workdir>/config.json` atomically (a kill leaves old or new)."""
   path = os.path.join(workdir, CONFIG_FILE)
   tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "w", encoding="utf-8") as f:
-    f.write(config.to_json_best_effort(indent=2))
-  os.replace(tmp, path)
+  try:
+    with open(tmp, "w", encoding="utf-8") as f:
+      f.write(config.to_json_best_effort(indent=2))
+    os.replace(tmp, path)
+  except OSError as e:
+    raise OSError(e.errno, e.strerror, path) from e

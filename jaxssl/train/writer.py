@@ -34,12 +34,20 @@ class MetricWriter:
       self._tb = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
 
   def write(self, step: int, metrics: dict[str, float]) -> None:
+    """Appends one row (and TensorBoard scalars).
+
+    Raises:
+      OSError: naming `metrics.jsonl` when it cannot be written (disk full).
+    """
     if not self._active:
       return
     row = {"step": int(step)}
     row.update({k: _json_float(v) for k, v in metrics.items()})
-    self._jsonl.write(json.dumps(row) + "\n")
-    self._jsonl.flush()
+    try:
+      self._jsonl.write(json.dumps(row) + "\n")
+      self._jsonl.flush()
+    except OSError as e:
+      raise OSError(e.errno, e.strerror, self._jsonl.name) from e
     if self._tb is not None:
       with self._tb.as_default():
         for k, v in metrics.items():
@@ -79,11 +87,16 @@ class MetricWriter:
       self._tb.flush()
     return paths
 
-  def close(self) -> None:
-    if self._jsonl is not None:
-      self._jsonl.close()
-    if self._tb is not None:
-      self._tb.close()
+  def close(self, *, quiet: bool = False) -> None:
+    """Closes the files; `quiet`: ignore write errors (another propagates)."""
+    try:
+      if self._jsonl is not None:
+        self._jsonl.close()
+      if self._tb is not None:
+        self._tb.close()
+    except Exception:  # pylint: disable=broad-except
+      if not quiet:
+        raise
 
 
 def _json_float(v) -> float | None:

@@ -10,7 +10,10 @@ import glob
 import json
 import logging
 import os
+import resource
 import shutil
+import signal
+import time
 
 import fault_plugins
 import jax
@@ -296,3 +299,85 @@ def test_nan_policy_value_is_checked():
   config = fault_plugins.config(**{"train.nan_policy": "ignore"})
   with pytest.raises(ValueError, match=r"config.train.nan_policy='ignore'"):
     configs_lib.validate(config)
+
+
+@contextlib.contextmanager
+def _file_size_limit():
+  """Lets the block set RLIMIT_FSIZE; writes past it then fail with EFBIG.
+
+  The kernel's limit on this process's file writes: real writes fail (as
+  on a full disk) while reads, directories and renames still work. SIGXFSZ
+  is ignored so that the write fails instead of killing the process.
+  """
+  previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+  handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+  try:
+    yield lambda n: resource.setrlimit(resource.RLIMIT_FSIZE, (n, previous[1]))
+  finally:
+    resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+    signal.signal(signal.SIGXFSZ, handler)
+
+
+def _disk_full_after(steps, workdir, set_limit):
+  """A `loop._Preemption` that fills the disk after `steps` steps.
+
+  It first waits for the checkpoint at step 3 to be complete on disk, so
+  the test knows which checkpoints were written before the disk filled.
+  """
+  done = os.path.join(str(workdir), "checkpoints", "3")
+
+  class _DiskFull(loop._Preemption):  # pylint: disable=protected-access
+    def __enter__(self):
+      self._checks = 0
+      return super().__enter__()
+
+    @property
+    def requested(self):
+      self._checks += 1
+      if self._checks == steps + 1:
+        deadline = time.monotonic() + 60
+        while not os.path.isdir(done) and time.monotonic() < deadline:
+          time.sleep(0.05)
+        set_limit(0)
+      return False
+
+    @requested.setter
+    def requested(self, value):
+      pass
+
+  return _DiskFull
+
+
+@pytest.mark.parametrize(
+  "log_every,culprit",
+  [
+    (1, "[Errno 27] File too large: '{workdir}/metrics.jsonl'"),
+    (12, "cannot write a checkpoint (step 6 or later) in {workdir}/check"),
+  ],
+)
+def test_disk_full_mid_run(tmp_path, monkeypatch, log_every, culprit):
+  # Full after step 4 (the checkpoint at step 3 complete): with a row logged
+  # every step the metrics file fails first; with none before step 12, the
+  # asynchronous save of step 6 fails, reported by the save at step 9.
+  overrides = {"train.total_steps": 12, "train.log_every_steps": log_every}
+  with _file_size_limit() as set_limit:
+    monkeypatch.setattr(
+      loop, "_Preemption", _disk_full_after(4, tmp_path, set_limit)
+    )
+    with pytest.raises(OSError) as e:
+      _run(tmp_path, **overrides)
+  monkeypatch.undo()
+  fault_plugins.register(monkeypatch.setitem)
+  message = str(e.value)
+  assert "\n" not in message
+  assert message.startswith(culprit.format(workdir=tmp_path))
+  ckpt = tmp_path / "checkpoints"
+  assert message.endswith(
+    f"; the checkpoints at steps [3] in {ckpt} are intact: free space and "
+    "run the same command to resume"
+  )
+  assert [n for n in os.listdir(ckpt) if n.isdigit()] == ["3"]
+  summary = _run(tmp_path, **overrides)
+  assert summary["resumed_from"] == 3 and summary["steps"] == 12
+  # The cut-short save's temporary directory went on the restart.
+  assert sorted(os.listdir(ckpt)) == ["12", "6", "9"]
