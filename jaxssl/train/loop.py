@@ -118,8 +118,10 @@ def _baselines(workdir, evaluators, state, config):
   for evaluator in evaluators.values():
     result.update(evaluator.baselines(state))
   if jax.process_index() == 0:
-    with open(path, "w", encoding="utf-8") as f:
+    tmp = f"{path}.tmp{os.getpid()}"  # atomic: a kill leaves none or all
+    with open(tmp, "w", encoding="utf-8") as f:
       json.dump(result, f, indent=2)
+    os.replace(tmp, path)
   return result
 
 

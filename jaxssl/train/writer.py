@@ -24,8 +24,10 @@ class MetricWriter:
     self._tb = None
     if not self._active:
       return
+    path = os.path.join(workdir, "metrics.jsonl")
+    _drop_partial_row(path)
     self._jsonl = open(  # noqa: SIM115 (open for the whole run)
-      os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8"
+      path, "a", encoding="utf-8"
     )
     if tensorboard:
       import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -97,6 +99,26 @@ class MetricWriter:
     except Exception:  # pylint: disable=broad-except
       if not quiet:
         raise
+
+
+def _drop_partial_row(path: str) -> None:
+  """Cuts a last row left without its newline (a kill during the write).
+
+  Otherwise the resumed run's first row would be glued onto it.
+  """
+  try:
+    with open(path, "rb+") as f:
+      size = f.seek(0, os.SEEK_END)
+      if not size:
+        return
+      f.seek(max(size - 65536, 0))
+      tail = f.read()
+      if tail.endswith(b"\n"):
+        return
+      cut = tail.rfind(b"\n")
+      f.truncate(size - len(tail) + cut + 1 if cut >= 0 else 0)
+  except FileNotFoundError:
+    pass
 
 
 def _json_float(v) -> float | None:

@@ -7,6 +7,7 @@ in `extra`. Run as a script, it registers both and trains
 `python tests/train/fault_plugins.py <workdir> [section.key=value ...]`.
 """
 
+import functools
 import itertools
 import json
 import sys
@@ -20,6 +21,7 @@ import numpy as np
 from jaxssl import configs_lib, evals, methods, train
 from jaxssl.data import kinds
 from jaxssl.methods import base
+from jaxssl.train import writer
 
 NUM_TRAIN, NUM_EVAL = 64, 16
 
@@ -174,5 +176,9 @@ def _parse(item):
 
 if __name__ == "__main__":
   register(lambda d, k, v: d.__setitem__(k, v))
+  # No TensorBoard events: importing TensorFlow would triple the start-up.
+  writer.MetricWriter = functools.partial(
+    writer.MetricWriter, tensorboard=False
+  )
   summary = train.run(config(**dict(map(_parse, sys.argv[2:]))), sys.argv[1])
   print("SUMMARY " + json.dumps(summary), flush=True)

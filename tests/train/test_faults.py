@@ -13,6 +13,8 @@ import os
 import resource
 import shutil
 import signal
+import subprocess
+import sys
 import time
 
 import fault_plugins
@@ -381,3 +383,74 @@ def test_disk_full_mid_run(tmp_path, monkeypatch, log_every, culprit):
   assert summary["resumed_from"] == 3 and summary["steps"] == 12
   # The cut-short save's temporary directory went on the restart.
   assert sorted(os.listdir(ckpt)) == ["12", "6", "9"]
+
+
+_SCRIPT = os.path.join(os.path.dirname(__file__), "fault_plugins.py")
+# 30 steps of >= 40 ms (a host sleep in the data kind), checkpoints every 5.
+_LONG = {"train.total_steps": 30, "train.ckpt_every_steps": 5}
+
+
+def _start(workdir):
+  args = [f"{k}={json.dumps(v)}" for k, v in _LONG.items()]
+  return subprocess.Popen(
+    [sys.executable, _SCRIPT, str(workdir), *args, "data.sleep_s=0.04"],
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+  )
+
+
+def _kill_after_checkpoint(workdir, step, delay_s):
+  """SIGKILLs a run `delay_s` after its checkpoint of `step` is complete."""
+  proc = _start(workdir)
+  done = os.path.join(str(workdir), "checkpoints", str(step))
+  deadline = time.monotonic() + 90
+  while not os.path.isdir(done):
+    assert proc.poll() is None, proc.communicate()[0][-3000:]
+    assert time.monotonic() < deadline, "no checkpoint in time"
+    time.sleep(0.01)
+  time.sleep(delay_s)
+  proc.send_signal(signal.SIGKILL)
+  proc.communicate(timeout=60)
+  assert proc.returncode == -signal.SIGKILL
+
+
+def test_sigkill_at_random_moments_resumes_bit_identical(tmp_path):
+  straight = _run(tmp_path / "straight", **_LONG)
+  killed = tmp_path / "killed"
+  rng = np.random.default_rng(0)
+  # Killed twice at random moments (in a step, a save, a metrics write),
+  # then the same command runs to the end.
+  _kill_after_checkpoint(killed, 5, rng.uniform(0, 0.3))
+  _kill_after_checkpoint(killed, 15, rng.uniform(0, 0.3))
+  proc = _start(killed)
+  out, _ = proc.communicate(timeout=120)
+  assert proc.returncode == 0, out[-3000:]
+  line = [l for l in out.splitlines() if l.startswith("SUMMARY ")][-1]
+  resumed = json.loads(line.removeprefix("SUMMARY "))
+  assert resumed["steps"] == straight["steps"] == 30
+  assert 15 <= resumed["resumed_from"] < 30
+  assert resumed["eval/feature_norm"] == straight["eval/feature_norm"]
+  # Parameters, optimizer state, extra and step counters, bit for bit.
+  a, b = _saved(tmp_path / "straight", 30), _saved(killed, 30)
+  jax.tree.map(np.testing.assert_array_equal, a, b)
+  # Every step's metrics (the last row of a step logged twice).
+  rows_a, rows_b = _rows(tmp_path / "straight"), _rows(killed)
+  assert sorted(rows_a) == sorted(rows_b) == list(range(1, 31))
+  for step, row in rows_a.items():
+    for key, value in row.items():
+      if "per_s" not in key:
+        assert rows_b[step][key] == value, (step, key)
+
+
+def test_a_row_cut_by_a_kill_is_dropped_on_resume(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  shutil.rmtree(workdir / "checkpoints" / "6")
+  with open(workdir / "metrics.jsonl", "a", encoding="utf-8") as f:
+    f.write('{"step": 4, "train/lo')  # what a kill mid-write leaves
+  assert _run(workdir)["resumed_from"] == 3
+  rows = writer.read_metrics(str(workdir))
+  steps = [r["step"] for r in rows if "train/loss" in r]
+  assert steps == [1, 2, 3, 4, 5, 6, 4, 5, 6]
