@@ -77,7 +77,11 @@ class Checkpointer:
 
   def steps_on_disk(self) -> list[int]:
     """The complete checkpoints' steps, read from the directory itself."""
-    return sorted(int(n) for n in os.listdir(self.directory) if n.isdigit())
+    try:
+      names = os.listdir(self.directory)
+    except OSError:
+      return []
+    return sorted(int(n) for n in names if n.isdigit())
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
@@ -103,6 +107,12 @@ class Checkpointer:
       )
     except Exception as e:  # pylint: disable=broad-except
       # Orbax and TensorStore raise many types for unreadable files.
+      if saved is None:  # no layout to tell corruption from another config
+        raise ValueError(
+          f"the checkpoint at step {step} in {self.directory} (written "
+          "without a fingerprint, by an older jaxssl) does not restore into "
+          f"this config's state: {_first_line(e)}"
+        ) from e
       raise CorruptCheckpointError(_first_line(e)) from e
     if saved is None:
       logging.info("checkpoint %d has no fingerprint: not verified", step)
@@ -188,10 +198,11 @@ class Checkpointer:
     while os.path.exists(target):
       target = f"{source}.corrupt.{n}"
       n += 1
+    # Every process has picked the same name before process 0 renames.
+    _sync(f"jaxssl_pick_aside_{step}")
     if jax.process_index() == 0:
       os.rename(source, target)
-    if jax.process_count() > 1:
-      multihost_utils.sync_global_devices(f"jaxssl_set_aside_{step}")
+    _sync(f"jaxssl_set_aside_{step}")
     return target
 
   def should_save(self, step: int, *, force: bool = False) -> bool:
@@ -241,6 +252,11 @@ class Checkpointer:
     return CheckpointWriteError(
       f"cannot write a checkpoint{step} in {self.directory}: {_reason(error)}"
     )
+
+
+def _sync(name: str) -> None:
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(name)
 
 
 class CorruptCheckpointError(Exception):

@@ -11,6 +11,7 @@ same workdir resumes.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -165,6 +166,16 @@ def _check_spec(kind, spec, host_batch) -> None:
       f"batches it yields {have}"
     )
 
+
+# OSErrors of a full or unwritable disk.
+_FULL = (
+  errno.ENOSPC,
+  errno.EFBIG,
+  errno.EDQUOT,
+  errno.EROFS,
+  errno.EACCES,
+  errno.EPERM,
+)
 
 # A step is non-finite when one of these is (config.train.nan_policy).
 _FINITE_GATE = ("train/loss", "train/grad_norm", "train/param_norm")
@@ -351,11 +362,13 @@ def run(config, workdir: str) -> dict:
     bar.close()
     checkpointer.close(quiet=True)
     writer.close(quiet=True)
-    if isinstance(e, OSError):  # disk full, workdir unwritable
+    if isinstance(e, OSError):  # e.g. disk full, workdir unwritable
+      cure = "run the same command to resume"
+      if isinstance(e, ckpt_lib.CheckpointWriteError) or e.errno in _FULL:
+        cure = "free space (or make the workdir writable) and " + cure
       raise OSError(
         f"{e}; the checkpoints at steps {checkpointer.steps_on_disk()} in "
-        f"{checkpointer.directory} are intact: free space and run the same "
-        "command to resume"
+        f"{checkpointer.directory} are intact: {cure}"
       ) from e
     raise
   if preempted:

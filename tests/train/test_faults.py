@@ -375,8 +375,8 @@ def test_disk_full_mid_run(tmp_path, monkeypatch, log_every, culprit):
   assert message.startswith(culprit.format(workdir=tmp_path))
   ckpt = tmp_path / "checkpoints"
   assert message.endswith(
-    f"; the checkpoints at steps [3] in {ckpt} are intact: free space and "
-    "run the same command to resume"
+    f"; the checkpoints at steps [3] in {ckpt} are intact: free space (or "
+    "make the workdir writable) and run the same command to resume"
   )
   assert [n for n in os.listdir(ckpt) if n.isdigit()] == ["3"]
   summary = _run(tmp_path, **overrides)
@@ -454,3 +454,22 @@ def test_a_row_cut_by_a_kill_is_dropped_on_resume(finished, tmp_path):
   rows = writer.read_metrics(str(workdir))
   steps = [r["step"] for r in rows if "train/loss" in r]
   assert steps == [1, 2, 3, 4, 5, 6, 4, 5, 6]
+
+
+def test_checkpoint_without_fingerprint_still_resumes(finished, tmp_path):
+  # As written before checkpoints carried a fingerprint: not verified, not
+  # treated as corrupt.
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  path = workdir / "checkpoints" / "6" / "_CHECKPOINT_METADATA"
+  metadata = json.loads(path.read_text())
+  del metadata["custom_metadata"]["jaxssl_fingerprint"]
+  path.write_text(json.dumps(metadata))
+  assert _run(workdir, **{"train.total_steps": 7})["resumed_from"] == 6
+  # Another config's state, unverifiable: an error, nothing moved aside.
+  shutil.rmtree(workdir / "checkpoints" / "7")
+  os.remove(workdir / "config.json")
+  with pytest.raises(ValueError, match="written without a fingerprint"):
+    _run(workdir, **{"method.width": 8})
+  assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
