@@ -112,6 +112,12 @@ def base_config(
   c.train.ckpt_every_steps = 200
   c.train.max_to_keep = 2
   c.train.progress_bar = True
+  # A step whose loss, gradient norm or updated parameter norm is not
+  # finite: "stop" ends the run naming the step and its non-finite metrics
+  # (no checkpoint of that state is written); "skip" leaves params,
+  # optimizer state and extra unchanged and goes on, counting the skipped
+  # steps in train/skipped_steps.
+  c.train.nan_policy = "stop"
 
   c.eval = ConfigDict()
   c.eval.knn_k = 20
@@ -302,6 +308,8 @@ def validate(config: ConfigDict) -> ConfigDict:
       _fail(f"train.{key}", t[key], "must be >= 0 (0 disables)")
   if t.max_to_keep < 1:
     _fail("train.max_to_keep", t.max_to_keep, "must be >= 1")
+  if t.nan_policy not in ("stop", "skip"):
+    _fail("train.nan_policy", t.nan_policy, "must be 'stop' or 'skip'")
   if config.model.vit_pool not in ("cls", "mean"):
     _fail("model.vit_pool", config.model.vit_pool, "must be 'cls' or 'mean'")
   o = config.optim

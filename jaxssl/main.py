@@ -76,8 +76,9 @@ def main(argv):
 
   try:
     train.run(_CONFIG.value, _WORKDIR.value)
-  except (ValueError, FileNotFoundError, FloatingPointError) as e:
-    # Configuration and data errors are the user's to fix: one line, no trace.
+  except (ValueError, OSError, FloatingPointError) as e:
+    # Configuration, data, disk and divergence errors are the user's to
+    # fix: one line, no trace (jaxssl.train names the file or key).
     if os.environ.get("JAXSSL_TRACEBACK"):
       raise
     sys.exit(f"jaxssl: error: {e}\n(set JAXSSL_TRACEBACK=1 for the traceback)")

@@ -11,6 +11,7 @@ same workdir resumes.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -25,6 +26,7 @@ from jaxssl import configs_lib, evals
 from jaxssl.data import kinds
 from jaxssl.train import checkpoint as ckpt_lib
 from jaxssl.train import mesh as mesh_lib
+from jaxssl.train import resume
 from jaxssl.train import setup as setup_lib
 from jaxssl.train import writer as writer_lib
 
@@ -113,8 +115,10 @@ def _baselines(workdir, evaluators, state):
   for evaluator in evaluators.values():
     result.update(evaluator.baselines(state))
   if jax.process_index() == 0:
-    with open(path, "w", encoding="utf-8") as f:
+    tmp = f"{path}.tmp{os.getpid()}"  # atomic: a kill leaves none or all
+    with open(tmp, "w", encoding="utf-8") as f:
       json.dump(result, f, indent=2)
+    os.replace(tmp, path)
   return result
 
 
@@ -167,6 +171,57 @@ def _check_spec(kind, spec, host_batch) -> None:
     )
 
 
+# OSErrors of a full or unwritable disk.
+_FULL = (
+  errno.ENOSPC,
+  errno.EFBIG,
+  errno.EDQUOT,
+  errno.EROFS,
+  errno.EACCES,
+  errno.EPERM,
+)
+
+# A step is non-finite when one of these is (config.train.nan_policy).
+_FINITE_GATE = ("train/loss", "train/grad_norm", "train/param_norm")
+
+
+def _check_finite(pending, policy: str, checkpointer) -> None:
+  """Checks the metrics of the steps since the last check, oldest first.
+
+  Args:
+    pending: `[(step, device metrics)]`, fetched in one transfer.
+    policy: `config.train.nan_policy`; "skip" logs each skipped step.
+    checkpointer: names the checkpoint that is kept.
+
+  Raises:
+    FloatingPointError: policy "stop" and a non-finite step, naming the
+      first one and all its non-finite metrics.
+  """
+  for step, metrics in jax.device_get(pending):
+    values = {k: float(v) for k, v in metrics.items()}
+    if all(math.isfinite(values[k]) for k in _FINITE_GATE):
+      continue
+    names = sorted(values, key=lambda k: (k != "train/loss", k))
+    bad = ", ".join(
+      f"{k}={values[k]}" for k in names if not math.isfinite(values[k])
+    )
+    if policy == "skip":
+      _log(f"step {step}: {bad}; update skipped (config.train.nan_policy)")
+      continue
+    last = checkpointer.latest_step()
+    kept = (
+      f"the checkpoint at step {last} in {checkpointer.directory} is kept"
+      if last
+      else "no checkpoint was written"
+    )
+    raise FloatingPointError(
+      f"non-finite metrics at step {step}: {bad}. The run stopped without "
+      f"saving that state ({kept}); lower config.optim.lr, set "
+      "config.optim.clip_grad_norm, or set config.train.nan_policy='skip' "
+      "to skip such steps"
+    )
+
+
 def run(config, workdir: str) -> dict:
   """Trains (or resumes) `config` in `workdir`; returns the final summary.
 
@@ -193,22 +248,24 @@ def run(config, workdir: str) -> dict:
     every_steps=t.ckpt_every_steps,
     max_to_keep=t.max_to_keep,
   )
-  start = checkpointer.latest_step() or 0
+  spec = kind.batch_spec(config)
+  run = setup_lib.build(config, spec)
+  mesh, method = run.mesh, run.method
+  if checkpointer.latest_step() is not None:
+    resume.check(workdir, config)  # only jaxssl.train.resume's safe keys
+  # The newest checkpoint that restores and matches its fingerprint; bad
+  # newer ones are moved aside with a warning (jaxssl.train.checkpoint).
+  state, start = checkpointer.restore_latest(run.abstract_state())
+  if state is None:
+    state = run.init(run.init_key)
+  else:
+    _log(f"Resuming from the checkpoint at step {start} in {workdir}")
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
-      f.write(config.to_json_best_effort(indent=2))
+    resume.write(workdir, config)
 
   batches = kind.train_batches(config, start_step=start)
   first = next(batches)
-  spec = kind.batch_spec(config)
   _check_spec(kind, spec, first)
-  run = setup_lib.build(config, spec)
-  mesh, method = run.mesh, run.method
-  if start:
-    state = checkpointer.restore(run.abstract_state())
-    _log(f"Resuming from the checkpoint at step {start} in {workdir}")
-  else:
-    state = run.init(run.init_key)
   n_params = sum(x.size for x in jax.tree.leaves(state.params))
   _log(
     f"{method.name}: {config.model.name} ({n_params / 1e6:.2f}M params), "
@@ -234,68 +291,89 @@ def run(config, workdir: str) -> dict:
   t_log, steps_since_log = time.perf_counter(), 0
   preempted = False
   t_train = time.perf_counter()
-  with _Preemption() as preemption:
-    for step in range(start, t.total_steps):
-      if preemption.requested:
-        preempted = True
-        break
-      if host_batch is None:
-        host_batch = next(batches)
-      batch = mesh_lib.to_global(host_batch, mesh)
-      host_batch = None
-      with jax.transfer_guard("disallow"):
-        state, metrics = train_step(state, batch)
-      done = step + 1
-      bar.update(1)
-      if step == start:  # compilation: keep it out of the throughput
-        jax.block_until_ready(state)
-        t_log = time.perf_counter()
-      else:
-        steps_since_log += 1
-      if done % t.log_every_steps == 0 or done == t.total_steps:
-        metrics = jax.device_get(metrics)
-        now = time.perf_counter()
-        timed_steps += steps_since_log
-        timed_s += now - t_log
-        rate = (
-          t.batch_size * steps_since_log / max(now - t_log, 1e-9)
-          if steps_since_log
-          else float("nan")
+  pending = []  # (step, device metrics) of the steps not yet checked
+  try:
+    with _Preemption() as preemption:
+      for step in range(start, t.total_steps):
+        if preemption.requested:
+          preempted = True
+          break
+        if host_batch is None:
+          host_batch = next(batches)
+        batch = mesh_lib.to_global(host_batch, mesh)
+        host_batch = None
+        with jax.transfer_guard("disallow"):
+          state, metrics = train_step(state, batch)
+        done = step + 1
+        pending.append((done, metrics))
+        bar.update(1)
+        if step == start:  # compilation: keep it out of the throughput
+          jax.block_until_ready(state)
+          t_log = time.perf_counter()
+        else:
+          steps_since_log += 1
+        log_now = done % t.log_every_steps == 0 or done == t.total_steps
+        eval_now = (
+          t.eval_every_steps
+          and done % t.eval_every_steps == 0
+          and (done != t.total_steps)
         )
-        t_log, steps_since_log = now, 0
-        loss = float(metrics["train/loss"])
-        if not math.isfinite(loss):
-          raise FloatingPointError(
-            f"train/loss is {loss} at step {done}: lower config.optim.lr "
-            "or set config.optim.clip_grad_norm"
+        if log_now or eval_now or checkpointer.should_save(done):
+          # Before anything is logged, evaluated or saved: a non-finite
+          # state is never written (config.train.nan_policy).
+          _check_finite(pending, t.nan_policy, checkpointer)
+          pending = []
+        if log_now:
+          metrics = jax.device_get(metrics)
+          now = time.perf_counter()
+          timed_steps += steps_since_log
+          timed_s += now - t_log
+          rate = (
+            t.batch_size * steps_since_log / max(now - t_log, 1e-9)
+            if steps_since_log
+            else float("nan")
           )
-        metrics["train/images_per_s"] = rate
-        metrics["train/images_per_s_per_device"] = rate / n_devices
-        writer.write(done, metrics)
-        bar.set_postfix(loss=f"{loss:.4f}", ex_s=f"{rate:.0f}")
-        t_log = time.perf_counter()
-      checkpointer.maybe_save(done, state)
-      if (
-        t.eval_every_steps
-        and done % t.eval_every_steps == 0
-        and (done != t.total_steps)
-      ):
-        last_eval = _evaluate(
-          evaluators, method, state, figure_batch, writer, done
-        )
-        bar.write(
-          f"step {done}: "
-          + ", ".join(
-            f"{k.removeprefix('eval/')} {_number(v, k)}"
-            for k, v in last_eval.items()
+          t_log, steps_since_log = now, 0
+          metrics["train/images_per_s"] = rate
+          metrics["train/images_per_s_per_device"] = rate / n_devices
+          writer.write(done, metrics)
+          loss = float(metrics["train/loss"])
+          bar.set_postfix(loss=f"{loss:.4f}", ex_s=f"{rate:.0f}")
+          t_log = time.perf_counter()
+        checkpointer.maybe_save(done, state)
+        if eval_now:
+          last_eval = _evaluate(
+            evaluators, method, state, figure_batch, writer, done
           )
-        )
-        t_log = time.perf_counter()
-  bar.close()
-  train_s = time.perf_counter() - t_train
-  final_step = int(jax.device_get(state.step))
-  checkpointer.maybe_save(final_step, state, force=True)
-  checkpointer.close()
+          bar.write(
+            f"step {done}: "
+            + ", ".join(
+              f"{k.removeprefix('eval/')} {_number(v, k)}"
+              for k, v in last_eval.items()
+            )
+          )
+          t_log = time.perf_counter()
+    _check_finite(pending, t.nan_policy, checkpointer)
+    bar.close()
+    train_s = time.perf_counter() - t_train
+    final_step = int(jax.device_get(state.step))
+    checkpointer.maybe_save(final_step, state, force=True)
+    checkpointer.close()
+  except BaseException as e:
+    # The checkpoints already written survive: let an in-flight save end
+    # (or fail) before the error propagates.
+    bar.close()
+    checkpointer.close(quiet=True)
+    writer.close(quiet=True)
+    if isinstance(e, OSError):  # e.g. disk full, workdir unwritable
+      cure = "run the same command to resume"
+      if isinstance(e, ckpt_lib.CheckpointWriteError) or e.errno in _FULL:
+        cure = "free space (or make the workdir writable) and " + cure
+      raise OSError(
+        f"{e}; the checkpoints at steps {checkpointer.steps_on_disk()} in "
+        f"{checkpointer.directory} are intact: {cure}"
+      ) from e
+    raise
   if preempted:
     _log(
       f"SIGTERM: saved a checkpoint at step {final_step} in {workdir}; "
@@ -316,6 +394,11 @@ def run(config, workdir: str) -> dict:
     "train_s": train_s,
     "images_per_s": rate,
     "images_per_s_per_device": rate / n_devices,
+    **(
+      {"skipped_steps": int(jax.device_get(state.skipped_steps))}
+      if t.nan_policy == "skip"
+      else {}
+    ),
     **final,
     **baselines,
   }

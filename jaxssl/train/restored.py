@@ -21,9 +21,10 @@ import ml_collections
 from jaxssl import configs_lib
 from jaxssl.data import kinds
 from jaxssl.train import checkpoint as ckpt_lib
+from jaxssl.train import resume
 from jaxssl.train import setup as setup_lib
 
-CONFIG_FILE = "config.json"
+CONFIG_FILE = resume.CONFIG_FILE
 
 
 @dataclasses.dataclass(frozen=True)

@@ -76,7 +76,13 @@ def build(config, batch_spec) -> Setup:
   replicated = mesh_lib.replicated(mesh)
   state_sh = jax.tree.map(lambda _: replicated, shapes)
   train_step = jax.jit(
-    step_lib.make_train_step(method, tx, lr_schedule, step_key),
+    step_lib.make_train_step(
+      method,
+      tx,
+      lr_schedule,
+      step_key,
+      skip_nonfinite=t.nan_policy == "skip",
+    ),
     donate_argnums=(0,),
     out_shardings=(state_sh, replicated),
   )

@@ -16,13 +16,15 @@ class TrainState:
 
   The optimizer, model and method are closed over by the step, not stored,
   and no RNG key is stored: step keys are `fold_in(base_key, step)`, so a
-  resumed run draws the same keys.
+  resumed run draws the same keys. `skipped_steps` counts the steps whose
+  update was skipped as non-finite (`config.train.nan_policy="skip"`).
   """
 
   step: jax.Array
   params: Any
   opt_state: optax.OptState
   extra: Any
+  skipped_steps: jax.Array = 0
 
 
 def init_fn(method, tx: optax.GradientTransformation, batch_spec):
@@ -43,6 +45,7 @@ def init_fn(method, tx: optax.GradientTransformation, batch_spec):
       params=params,
       opt_state=tx.init(params),
       extra=extra,
+      skipped_steps=jnp.zeros((), jnp.int32),
     )
 
   return init

@@ -24,8 +24,10 @@ class MetricWriter:
     self._tb = None
     if not self._active:
       return
+    path = os.path.join(workdir, "metrics.jsonl")
+    _drop_partial_row(path)
     self._jsonl = open(  # noqa: SIM115 (open for the whole run)
-      os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8"
+      path, "a", encoding="utf-8"
     )
     if tensorboard:
       import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -34,12 +36,20 @@ class MetricWriter:
       self._tb = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
 
   def write(self, step: int, metrics: dict[str, float]) -> None:
+    """Appends one row (and TensorBoard scalars).
+
+    Raises:
+      OSError: naming `metrics.jsonl` when it cannot be written (disk full).
+    """
     if not self._active:
       return
     row = {"step": int(step)}
     row.update({k: _json_float(v) for k, v in metrics.items()})
-    self._jsonl.write(json.dumps(row) + "\n")
-    self._jsonl.flush()
+    try:
+      self._jsonl.write(json.dumps(row) + "\n")
+      self._jsonl.flush()
+    except OSError as e:
+      raise OSError(e.errno, e.strerror, self._jsonl.name) from e
     if self._tb is not None:
       with self._tb.as_default():
         for k, v in metrics.items():
@@ -103,11 +113,36 @@ class MetricWriter:
       self._tb.flush()
     return paths
 
-  def close(self) -> None:
-    if self._jsonl is not None:
-      self._jsonl.close()
-    if self._tb is not None:
-      self._tb.close()
+  def close(self, *, quiet: bool = False) -> None:
+    """Closes the files; `quiet`: ignore write errors (another propagates)."""
+    try:
+      if self._jsonl is not None:
+        self._jsonl.close()
+      if self._tb is not None:
+        self._tb.close()
+    except Exception:  # pylint: disable=broad-except
+      if not quiet:
+        raise
+
+
+def _drop_partial_row(path: str) -> None:
+  """Cuts a last row left without its newline (a kill during the write).
+
+  Otherwise the resumed run's first row would be glued onto it.
+  """
+  try:
+    with open(path, "rb+") as f:
+      size = f.seek(0, os.SEEK_END)
+      if not size:
+        return
+      f.seek(max(size - 65536, 0))
+      tail = f.read()
+      if tail.endswith(b"\n"):
+        return
+      cut = tail.rfind(b"\n")
+      f.truncate(size - len(tail) + cut + 1 if cut >= 0 else 0)
+  except FileNotFoundError:
+    pass
 
 
 def _json_float(v) -> float | None:

@@ -1,0 +1,475 @@
+"""Faults a long run meets, each on the real loop, files and processes.
+
+Corrupt checkpoints are real Orbax checkpoints damaged on disk. The runs are
+the seconds-long toy run of `fault_plugins` (random vectors, a linear
+auto-encoder), so each test pays for compilation, not for training.
+"""
+
+import contextlib
+import glob
+import json
+import logging
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import fault_plugins
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+import train_testing
+
+from jaxssl import configs_lib
+from jaxssl.train import checkpoint, loop, setup, writer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(name="plugins", autouse=True)
+def _plugins(monkeypatch):
+  fault_plugins.register(monkeypatch.setitem)
+
+
+def _run(workdir, **overrides):
+  return loop.run(fault_plugins.config(**overrides), str(workdir))
+
+
+def _rows(workdir):
+  return {
+    r["step"]: r for r in writer.read_metrics(str(workdir)) if "train/loss" in r
+  }
+
+
+def _saved(workdir, step):
+  path = os.path.join(str(workdir), "checkpoints", str(step), "default")
+  return ocp.StandardCheckpointer().restore(path)
+
+
+def _largest_file(step_dir):
+  """The largest array data file (TensorStore's OCDBT `d/` chunks)."""
+  files = glob.glob(f"{step_dir}/default/**/d/*", recursive=True)
+  return max(files, key=os.path.getsize)
+
+
+def _truncate(step_dir):
+  path = _largest_file(step_dir)
+  with open(path, "r+b") as f:
+    f.truncate(os.path.getsize(path) // 2)
+
+
+def _garbage(step_dir):
+  # Bytes in the middle of an array's data file: Orbax restores these
+  # without an error; only the fingerprint catches them.
+  path = _largest_file(step_dir)
+  with open(path, "r+b") as f:
+    f.seek(os.path.getsize(path) // 2)
+    f.write(bytes(range(7, 71)))
+
+
+def _missing_entry(step_dir):
+  os.remove(os.path.join(step_dir, "default", "manifest.ocdbt"))
+
+
+def _missing_metadata(step_dir):
+  os.remove(os.path.join(step_dir, "_CHECKPOINT_METADATA"))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+  """A finished 6-step run with checkpoints at 3 and 6."""
+  mp = pytest.MonkeyPatch()
+  fault_plugins.register(mp.setitem)
+  workdir = tmp_path_factory.mktemp("finished")
+  summary = _run(workdir)
+  mp.undo()
+  return workdir, summary
+
+
+@pytest.mark.parametrize(
+  "damage", [_truncate, _garbage, _missing_entry, _missing_metadata]
+)
+def test_corrupt_latest_checkpoint_falls_back(finished, tmp_path, damage):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  ckpt = workdir / "checkpoints"
+  damage(str(ckpt / "6"))
+  # The run restarts from step 3: not from the bad 6, not from 0.
+  with _warnings() as messages:
+    summary = _run(workdir)
+  assert summary["resumed_from"] == 3 and summary["steps"] == 6
+  warnings = [m for m in messages if "unreadable" in m]
+  assert len(warnings) == 1, messages
+  assert f"step 6 in {ckpt}" in warnings[0]
+  assert f"moved it to {ckpt / '6.corrupt'}" in warnings[0]
+  assert os.path.isdir(ckpt / "6.corrupt")
+  # Step 6 was trained and saved again from the good step 3; a later run
+  # resumes from the newest checkpoint without a warning.
+  assert sorted(os.listdir(ckpt)) == ["3", "6", "6.corrupt"]
+  jax.tree.map(
+    np.testing.assert_array_equal, _saved(workdir, 6), _saved(source, 6)
+  )
+  with _warnings() as messages:
+    assert _run(workdir)["resumed_from"] == 6
+  assert not [m for m in messages if "unreadable" in m]
+
+
+def test_no_readable_checkpoint_is_an_error_not_step_0(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  ckpt = workdir / "checkpoints"
+  _truncate(str(ckpt / "6"))
+  _garbage(str(ckpt / "3"))
+  for _ in range(2):  # the same error again: nothing was moved or written
+    with pytest.raises(ValueError) as e:
+      _run(workdir)
+    message = str(e.value)
+    assert "\n" not in message
+    assert message.startswith(f"no readable checkpoint in {ckpt} (step 6: ")
+    assert "step 3: its arrays do not match the fingerprint" in message
+    assert sorted(os.listdir(ckpt)) == ["3", "6"]
+
+
+def test_checkpoint_of_another_config_is_named(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  os.remove(workdir / "config.json")  # only the checkpoint can tell
+  with pytest.raises(ValueError, match="written by another config") as e:
+    _run(workdir, **{"method.width": 8})
+  assert ".params['w'] is [[64, 16], 'float32'] there" in str(e.value)
+  assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
+
+
+@contextlib.contextmanager
+def _warnings():
+  """The warnings absl logs inside the block."""
+  messages = []
+  handler = logging.Handler(logging.WARNING)
+  handler.emit = lambda record: messages.append(record.getMessage())
+  logging.getLogger("absl").addHandler(handler)
+  try:
+    yield messages
+  finally:
+    logging.getLogger("absl").removeHandler(handler)
+
+
+def _preempted(workdir, steps, **overrides):
+  """The toy run stopped as by a SIGTERM after `steps` steps."""
+  mp = pytest.MonkeyPatch()
+  mp.setattr(loop, "_Preemption", train_testing.stop_after(steps))
+  try:
+    assert _run(workdir, **overrides)["preempted"]
+  finally:
+    mp.undo()
+
+
+def test_resume_with_a_changed_config_names_the_keys(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  before = (workdir / "config.json").read_text()
+  with pytest.raises(ValueError) as e:
+    _run(workdir, **{"method.width": 8, "train.batch_size": 8, "seed": 1})
+  message = str(e.value)
+  assert "\n" not in message
+  assert message.startswith(f"resuming {workdir} with a changed config: ")
+  assert "config.method.width: 16 (saved) != 8" in message
+  assert "config.train.batch_size: 16 (saved) != 8" in message
+  assert "config.seed: 0 (saved) != 1" in message
+  assert "train.total_steps" in message  # the list of safe keys
+  assert (workdir / "config.json").read_text() == before
+  assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
+
+
+def test_resume_with_safe_changes_continues(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  summary = _run(
+    workdir,
+    **{
+      "train.total_steps": 8,
+      "train.log_every_steps": 2,
+      "train.ckpt_every_steps": 4,
+      "eval.batch_size": 32,
+      "mesh.data": 4,
+    },
+  )
+  assert summary["resumed_from"] == 6 and summary["steps"] == 8
+  saved = json.loads((workdir / "config.json").read_text())
+  assert saved["train"]["total_steps"] == 8  # the new config is recorded
+  assert sorted(_rows(workdir)) == [1, 2, 3, 4, 5, 6, 8]
+
+
+def test_resume_on_fewer_devices(finished, tmp_path):
+  eight, _ = finished
+  workdir = tmp_path / "run"
+  _preempted(workdir, 3)
+  # Saved from 8 devices, restored onto a 4-device and a 1-device mesh.
+  for n in (4, 1):
+    config = fault_plugins.config(**{"mesh.data": n})
+    run = setup.build(config, fault_plugins.NOISE.batch_spec(config))
+    checkpointer = checkpoint.Checkpointer(
+      str(workdir / "checkpoints"), every_steps=3, max_to_keep=3
+    )
+    state, step = checkpointer.restore_latest(run.abstract_state())
+    checkpointer.close()
+    assert step == 3
+    assert state.params["w"].sharding.mesh.devices.size == n
+  summary = _run(workdir, **{"mesh.data": 4})
+  assert summary["resumed_from"] == 3 and summary["steps"] == 6
+  a, b = _rows(eight), _rows(workdir)
+  assert sorted(a) == sorted(b) == [1, 2, 3, 4, 5, 6]
+  for step in a:
+    for key in ("train/loss", "train/grad_norm", "train/param_norm"):
+      np.testing.assert_allclose(
+        b[step][key], a[step][key], rtol=1e-5, err_msg=f"{key} at {step}"
+      )
+
+
+def test_nonfinite_loss_stops_naming_the_step(tmp_path):
+  # Metrics are fetched only every 9 steps; the check before the save at
+  # step 6 finds step 5 non-finite and saves nothing of that state.
+  overrides = {"method.nan_at_step": 4, "train.total_steps": 9}
+  overrides["train.log_every_steps"] = 9
+  with pytest.raises(FloatingPointError) as e:
+    _run(tmp_path, **overrides)
+  message = str(e.value)
+  assert "\n" not in message
+  assert message.startswith(
+    "non-finite metrics at step 5: train/loss=nan, train/grad_norm=nan, "
+  )
+  assert "train/recon=nan" in message
+  assert "train/grad_norm=nan" in message
+  assert "train/lr" not in message  # finite metrics are not listed
+  ckpt = tmp_path / "checkpoints"
+  assert f"the checkpoint at step 3 in {ckpt} is kept" in message
+  assert sorted(os.listdir(ckpt)) == ["3"]
+  assert _rows(tmp_path) == {}  # no metrics row of the non-finite state
+  # The kept checkpoint resumes, here with the cure for this toy's NaN.
+  summary = _run(
+    tmp_path, **overrides, **{"train.nan_policy": "skip", "optim.lr": 0.1}
+  )
+  assert summary["resumed_from"] == 3 and summary["skipped_steps"] == 1
+
+
+def test_skip_policy_keeps_the_state_and_counts(tmp_path):
+  config = fault_plugins.config(
+    **{"method.nan_at_step": 4, "train.nan_policy": "skip"}
+  )
+  run = setup.build(config, fault_plugins.NOISE.batch_spec(config))
+  batches = fault_plugins.NOISE.train_batches(config)
+  state = run.init(run.init_key)
+  for _ in range(4):
+    state, _ = run.train_step(state, next(batches))
+  before = jax.device_get(state)
+  state, metrics = run.train_step(state, next(batches))
+  after = jax.device_get(state)
+  assert not np.isfinite(metrics["train/loss"])
+  assert after.step == 5 and after.skipped_steps == 1
+  for part in ("params", "opt_state", "extra"):
+    jax.tree.map(
+      np.testing.assert_array_equal, getattr(before, part), getattr(after, part)
+    )
+  state, metrics = run.train_step(state, next(batches))
+  assert np.isfinite(metrics["train/loss"])
+  assert int(metrics["train/skipped_steps"]) == 1
+
+  summary = loop.run(config, str(tmp_path))
+  assert summary["steps"] == 6 and summary["skipped_steps"] == 1
+  rows = _rows(tmp_path)
+  assert [rows[s]["train/skipped_steps"] for s in range(1, 7)] == [
+    0,
+    0,
+    0,
+    0,
+    1,
+    1,
+  ]
+  assert rows[5]["train/loss"] is None  # non-finite: null in metrics.jsonl
+  assert sorted(os.listdir(tmp_path / "checkpoints")) == ["3", "6"]
+
+
+def test_nan_policy_value_is_checked():
+  config = fault_plugins.config(**{"train.nan_policy": "ignore"})
+  with pytest.raises(ValueError, match=r"config.train.nan_policy='ignore'"):
+    configs_lib.validate(config)
+
+
+@contextlib.contextmanager
+def _file_size_limit():
+  """Lets the block set RLIMIT_FSIZE; writes past it then fail with EFBIG.
+
+  The kernel's limit on this process's file writes: real writes fail (as
+  on a full disk) while reads, directories and renames still work. SIGXFSZ
+  is ignored so that the write fails instead of killing the process.
+  """
+  previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+  handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+  try:
+    yield lambda n: resource.setrlimit(resource.RLIMIT_FSIZE, (n, previous[1]))
+  finally:
+    resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+    signal.signal(signal.SIGXFSZ, handler)
+
+
+def _disk_full_after(steps, workdir, set_limit):
+  """A `loop._Preemption` that fills the disk after `steps` steps.
+
+  It first waits for the checkpoint at step 3 to be complete on disk, so
+  the test knows which checkpoints were written before the disk filled.
+  """
+  done = os.path.join(str(workdir), "checkpoints", "3")
+
+  class _DiskFull(loop._Preemption):  # pylint: disable=protected-access
+    def __enter__(self):
+      self._checks = 0
+      return super().__enter__()
+
+    @property
+    def requested(self):
+      self._checks += 1
+      if self._checks == steps + 1:
+        deadline = time.monotonic() + 60
+        while not os.path.isdir(done) and time.monotonic() < deadline:
+          time.sleep(0.05)
+        set_limit(0)
+      return False
+
+    @requested.setter
+    def requested(self, value):
+      pass
+
+  return _DiskFull
+
+
+@pytest.mark.parametrize(
+  "log_every,culprit",
+  [
+    (1, "[Errno 27] File too large: '{workdir}/metrics.jsonl'"),
+    (12, "cannot write a checkpoint (step 6 or later) in {workdir}/check"),
+  ],
+)
+def test_disk_full_mid_run(tmp_path, monkeypatch, log_every, culprit):
+  # Full after step 4 (the checkpoint at step 3 complete): with a row logged
+  # every step the metrics file fails first; with none before step 12, the
+  # asynchronous save of step 6 fails, reported by the save at step 9.
+  overrides = {"train.total_steps": 12, "train.log_every_steps": log_every}
+  with _file_size_limit() as set_limit:
+    monkeypatch.setattr(
+      loop, "_Preemption", _disk_full_after(4, tmp_path, set_limit)
+    )
+    with pytest.raises(OSError) as e:
+      _run(tmp_path, **overrides)
+  monkeypatch.undo()
+  fault_plugins.register(monkeypatch.setitem)
+  message = str(e.value)
+  assert "\n" not in message
+  assert message.startswith(culprit.format(workdir=tmp_path))
+  ckpt = tmp_path / "checkpoints"
+  assert message.endswith(
+    f"; the checkpoints at steps [3] in {ckpt} are intact: free space (or "
+    "make the workdir writable) and run the same command to resume"
+  )
+  assert [n for n in os.listdir(ckpt) if n.isdigit()] == ["3"]
+  summary = _run(tmp_path, **overrides)
+  assert summary["resumed_from"] == 3 and summary["steps"] == 12
+  # The cut-short save's temporary directory went on the restart.
+  assert sorted(os.listdir(ckpt)) == ["12", "6", "9"]
+
+
+_SCRIPT = os.path.join(os.path.dirname(__file__), "fault_plugins.py")
+# 30 steps of >= 40 ms (a host sleep in the data kind), checkpoints every 5.
+_LONG = {"train.total_steps": 30, "train.ckpt_every_steps": 5}
+
+
+def _start(workdir):
+  args = [f"{k}={json.dumps(v)}" for k, v in _LONG.items()]
+  return subprocess.Popen(
+    [sys.executable, _SCRIPT, str(workdir), *args, "data.sleep_s=0.04"],
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+  )
+
+
+def _kill_after_checkpoint(workdir, step, delay_s):
+  """SIGKILLs a run `delay_s` after its checkpoint of `step` is complete."""
+  proc = _start(workdir)
+  done = os.path.join(str(workdir), "checkpoints", str(step))
+  deadline = time.monotonic() + 90
+  while not os.path.isdir(done):
+    assert proc.poll() is None, proc.communicate()[0][-3000:]
+    assert time.monotonic() < deadline, "no checkpoint in time"
+    time.sleep(0.01)
+  time.sleep(delay_s)
+  proc.send_signal(signal.SIGKILL)
+  proc.communicate(timeout=60)
+  assert proc.returncode == -signal.SIGKILL
+
+
+def test_sigkill_at_random_moments_resumes_bit_identical(tmp_path):
+  straight = _run(tmp_path / "straight", **_LONG)
+  killed = tmp_path / "killed"
+  rng = np.random.default_rng(0)
+  # Killed twice at random moments (in a step, a save, a metrics write),
+  # then the same command runs to the end.
+  _kill_after_checkpoint(killed, 5, rng.uniform(0, 0.3))
+  _kill_after_checkpoint(killed, 15, rng.uniform(0, 0.3))
+  proc = _start(killed)
+  out, _ = proc.communicate(timeout=120)
+  assert proc.returncode == 0, out[-3000:]
+  line = [l for l in out.splitlines() if l.startswith("SUMMARY ")][-1]
+  resumed = json.loads(line.removeprefix("SUMMARY "))
+  assert resumed["steps"] == straight["steps"] == 30
+  assert 15 <= resumed["resumed_from"] < 30
+  assert resumed["eval/feature_norm"] == straight["eval/feature_norm"]
+  # Parameters, optimizer state, extra and step counters, bit for bit.
+  a, b = _saved(tmp_path / "straight", 30), _saved(killed, 30)
+  jax.tree.map(np.testing.assert_array_equal, a, b)
+  # Every step's metrics (the last row of a step logged twice).
+  rows_a, rows_b = _rows(tmp_path / "straight"), _rows(killed)
+  assert sorted(rows_a) == sorted(rows_b) == list(range(1, 31))
+  for step, row in rows_a.items():
+    for key, value in row.items():
+      if "per_s" not in key:
+        assert rows_b[step][key] == value, (step, key)
+
+
+def test_a_row_cut_by_a_kill_is_dropped_on_resume(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  shutil.rmtree(workdir / "checkpoints" / "6")
+  with open(workdir / "metrics.jsonl", "a", encoding="utf-8") as f:
+    f.write('{"step": 4, "train/lo')  # what a kill mid-write leaves
+  assert _run(workdir)["resumed_from"] == 3
+  rows = writer.read_metrics(str(workdir))
+  steps = [r["step"] for r in rows if "train/loss" in r]
+  assert steps == [1, 2, 3, 4, 5, 6, 4, 5, 6]
+
+
+def test_checkpoint_without_fingerprint_still_resumes(finished, tmp_path):
+  # As written before checkpoints carried a fingerprint: not verified, not
+  # treated as corrupt.
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  path = workdir / "checkpoints" / "6" / "_CHECKPOINT_METADATA"
+  metadata = json.loads(path.read_text())
+  del metadata["custom_metadata"]["jaxssl_fingerprint"]
+  path.write_text(json.dumps(metadata))
+  assert _run(workdir, **{"train.total_steps": 7})["resumed_from"] == 6
+  # Another config's state, unverifiable: an error, nothing moved aside.
+  shutil.rmtree(workdir / "checkpoints" / "7")
+  os.remove(workdir / "config.json")
+  with pytest.raises(ValueError, match="written without a fingerprint"):
+    _run(workdir, **{"method.width": 8})
+  assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
