@@ -127,7 +127,8 @@ class FeatureNorm:
     self._c = context
     self._features = jax.jit(context.method.features)
 
-  def evaluate(self, state):
+  def evaluate(self, state, *, final=False):
+    del final
     c = self._c.config
     norms = []
     for b in self._c.kind.eval_batches(c, c.data.eval_split, batch_size=8):
