@@ -24,6 +24,7 @@ from jaxssl.methods import (
   simclr,
   simsiam,
   supcon,
+  supervised,
   swav,
   vicreg,
 )
@@ -40,6 +41,7 @@ METHODS: dict[str, MethodDef] = {
     simclr.METHOD,
     simsiam.METHOD,
     supcon.METHOD,
+    supervised.METHOD,
     swav.METHOD,
     vicreg.METHOD,
     rotation.METHOD,
