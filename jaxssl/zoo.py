@@ -169,7 +169,8 @@ def main(argv=None) -> int:
   parser.add_argument(
     "--methods",
     default="",
-    help="comma-separated names (default: every method)",
+    help="comma-separated names (default: every method but supervised, "
+    "which is the baseline column)",
   )
   parser.add_argument(
     "--configs_dir",
