@@ -14,8 +14,11 @@ self-supervised rows are read against: the quickstart's backbone, views
 400 steps, with a linear head trained by cross-entropy on the labels
 (`jaxssl.methods.supervised`). Not a self-supervised result.
 
-Expected: see the README's real-image table (Fashion-MNIST) for the
-measured kNN / linear top-1 of its backbone features.
+Measured on Fashion-MNIST (the flags above; 2026-12-02, 2-core CPU shared
+with other jobs at a load of ~10, so slow): training 776 s (400 steps),
+kNN / linear top-1 of the backbone features 84.0% / 84.6%; the quickstart
+(SimCLR) on the same data 77.7% / 81.7%, random init 59.8% / 61.0%, raw
+pixels 82.4% / 85.0%.
 
 Recipe: the standard CIFAR ResNet recipe (He et al. 2016, arXiv:1512.03385:
 SGD momentum 0.9, lr 0.1, weight decay 5e-4), here with a 10-step warm-up
