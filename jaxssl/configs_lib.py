@@ -68,9 +68,12 @@ def base_config(
   c.data = ConfigDict()
   c.data.kind = data_kind  # see jaxssl.data.kinds.KINDS
   # "embedded_digits" (ships with the package), "image_folder" (data_dir is a
-  # folder of class sub-folders), or any TFDS name with image/label features.
+  # folder of class sub-folders), "arrays" (data_dir holds IDX / .npy / .npz
+  # files), "fashion_mnist" (apt-get install dataset-fashion-mnist, or TFDS),
+  # or any TFDS name with image/label features (jaxssl.data.sources).
   c.data.name = "embedded_digits"
-  c.data.data_dir = ""  # TFDS data_dir, or the image folder's root
+  # TFDS data_dir, the image folder's root, or the arrays' folder / .npz
+  c.data.data_dir = ""
   c.data.train_split = "train"  # split the method trains on
   c.data.eval_split = "test"  # split the evaluation protocols score on
   c.data.shuffle_buffer = 10_000

@@ -12,16 +12,99 @@ goes to stdout and to `<workdir>/results.md`, the raw summaries to
 `<workdir>/results.json`. Re-running resumes or reuses finished runs (a
 finished run is only re-evaluated), so an interrupted sweep picks up where it
 stopped.
+
+Real images (the README's real-image table):
+
+  python -m jaxssl.zoo --workdir /tmp/jaxssl-zoo-fm --data fashion_mnist
+
+`--data fashion_mnist` sets the Fashion-MNIST benchmark on every config
+(`DATA_PRESETS`: the `fashion_mnist` source, 28 px padded to 32, the first
+1400 train / 300 test images of each class); `--override KEY=VALUE`
+(repeatable, e.g. `--override data.data_dir=/data/fmnist`) changes any
+config key of every run after that. With a data preset the table gains the
+supervised column: for each method, `configs/supervised_quick.py` with the
+method's backbone (`model.name`, `patch_size`, `vit_pool`), image size,
+batch size and steps, trained on the labels in `<workdir>/supervised-<key>`
+(one run per distinct backbone and budget; `--[no-]supervised` forces it
+on or off). `--smoke` runs every config's `:smoke` setting (seconds, to
+check the command line end to end).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
 
 from jaxssl import config_paths
+
+# `--data` presets: config overrides that set a benchmark dataset.
+DATA_PRESETS = {
+  "embedded_digits": {},
+  "fashion_mnist": {
+    "data.name": "fashion_mnist",
+    "data.pad_to_size": True,  # 28 x 28 -> 32 x 32, black border
+    "data.max_train_per_class": 1400,
+    "data.max_eval_per_class": 300,
+  },
+}
+SUPERVISED = "supervised"
+
+
+def parse_override(text: str) -> tuple[str, object]:
+  """`"a.b=1"` -> ("a.b", 1): Python literals, else the text as a str."""
+  key, eq, value = text.partition("=")
+  if not eq or not key:
+    raise ValueError(f"--override {text!r}: expected KEY=VALUE")
+  try:
+    return key, ast.literal_eval(value)
+  except (ValueError, SyntaxError):
+    return key, value
+
+
+def apply_overrides(config, overrides: dict[str, object]):
+  """Sets dotted `overrides` on `config` in place, then validates it."""
+  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+
+  for key, value in overrides.items():
+    *path, leaf = key.split(".")
+    node = config
+    for part in path:
+      if part not in node:
+        raise ValueError(f"--override {key}: config has no section {part!r}")
+      node = node[part]
+    if leaf not in node:
+      raise ValueError(f"--override {key}: unknown config key")
+    node[leaf] = value
+  return configs_lib.validate(config)
+
+
+def supervised_key(config) -> str:
+  """Names the backbone and budget a supervised baseline must share."""
+  m, t = config.model, config.train
+  return (
+    f"{m.name}-p{m.patch_size}{m.vit_pool}-{config.data.image_size}px-"
+    f"{t.total_steps}x{t.batch_size}"
+  )
+
+
+def supervised_config(config, base):
+  """`base` (the supervised quick config) with `config`'s backbone, image
+  size and budget."""
+  with base.unlocked():
+    for key in ("name", "patch_size", "vit_pool"):
+      base.model[key] = config.model[key]
+    base.data.image_size = config.data.image_size
+    for group in base.data.views.values():
+      group.size = config.data.image_size
+    base.train.total_steps = config.train.total_steps
+    base.train.batch_size = config.train.batch_size
+    base.optim.warmup_steps = min(
+      base.optim.warmup_steps, config.train.total_steps
+    )
+  return base
 
 
 def config_path(name: str, configs_dir: str) -> str:
@@ -29,11 +112,15 @@ def config_path(name: str, configs_dir: str) -> str:
   return os.path.join(configs_dir, base)
 
 
-def table(results: dict[str, dict]) -> str:
+def table(
+  results: dict[str, dict], supervised: dict[str, dict] | None = None
+) -> str:
   """Markdown: method x {wall time, kNN, linear probe} next to baselines.
 
   Baselines: the method's backbone at random initialisation, the raw pixels
-  and their top principal components (`eval.pca_components`).
+  and their top principal components (`eval.pca_components`); with
+  `supervised` (method -> the summary of its supervised baseline run), a
+  last column for the supervised model with the same backbone and budget.
   """
 
   def pct(summary, key):
@@ -46,6 +133,9 @@ def table(results: dict[str, dict]) -> str:
     "raw pixels kNN / linear | PCA kNN / linear |",
     "|---|---|---|---|---|---|---|---|",
   ]
+  if supervised is not None:
+    rows[0] += " supervised (same backbone, budget) kNN / linear |"
+    rows[1] += "---|"
   for name, s in results.items():
     train = f"{s['train_s'] / 60:.1f} min" if "train_s" in s else "n/a"
     rows.append(
@@ -59,6 +149,11 @@ def table(results: dict[str, dict]) -> str:
       f"{pct(s, 'eval/knn_top1_pca')} / "
       f"{pct(s, 'eval/linear_top1_pca')} |"
     )
+    if supervised is not None:
+      sup = supervised.get(name, {})
+      rows[-1] += (
+        f" {pct(sup, 'eval/knn_top1')} / {pct(sup, 'eval/linear_top1')} |"
+      )
   return "\n".join(rows)
 
 
@@ -74,7 +169,8 @@ def main(argv=None) -> int:
   parser.add_argument(
     "--methods",
     default="",
-    help="comma-separated names (default: every method)",
+    help="comma-separated names (default: every method but supervised, "
+    "which is the baseline column)",
   )
   parser.add_argument(
     "--configs_dir",
@@ -88,6 +184,33 @@ def main(argv=None) -> int:
     default=True,
     help="show a progress bar per run",
   )
+  parser.add_argument(
+    "--data",
+    default="embedded_digits",
+    choices=sorted(DATA_PRESETS),
+    help="benchmark dataset set on every config (default: the configs' own, "
+    "the embedded digits)",
+  )
+  parser.add_argument(
+    "--override",
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="a config key set on every run, after --data (repeatable), e.g. "
+    "data.data_dir=/data/fashion-mnist",
+  )
+  parser.add_argument(
+    "--supervised",
+    action=argparse.BooleanOptionalAction,
+    default=None,
+    help="add the supervised column (same backbone and budget); default: "
+    "on with a --data other than embedded_digits",
+  )
+  parser.add_argument(
+    "--smoke",
+    action="store_true",
+    help="run each config's :smoke setting (seconds; checks the pipeline)",
+  )
   args = parser.parse_args(argv)
 
   from jaxssl import (
@@ -96,39 +219,84 @@ def main(argv=None) -> int:
   )
   from jaxssl.train import loop  # pylint: disable=g-import-not-at-top
 
-  names = [n for n in args.methods.split(",") if n] or list(methods.METHODS)
+  # The supervised model is the baseline column, not a row, by default.
+  every = [n for n in methods.METHODS if n != SUPERVISED]
+  names = [n for n in args.methods.split(",") if n] or every
   unknown = sorted(set(names) - set(methods.METHODS))
   if unknown:
     parser.error(
       f"--methods: unknown {unknown}; choose from {sorted(methods.METHODS)}"
     )
+  overrides = dict(DATA_PRESETS[args.data])
+  try:
+    overrides.update(parse_override(o) for o in args.override)
+  except ValueError as error:
+    parser.error(str(error))
+  with_supervised = (
+    args.data != "embedded_digits"
+    if args.supervised is None
+    else args.supervised
+  )
+  arg = "smoke" if args.smoke else None
+
+  def load(name):
+    path = config_path(name, args.configs_dir)
+    if not os.path.isfile(path):
+      parser.error(f"no quick config for {name!r}: {path} does not exist")
+    config = configs_lib.load(path, arg)
+    config.eval.linear_probe = True  # the table has a linear-probe column
+    config.train.progress_bar = args.progress_bar
+    try:
+      return path, apply_overrides(config, overrides)
+    except ValueError as error:
+      parser.error(str(error))
+
   os.makedirs(args.workdir, exist_ok=True)
   results_path = os.path.join(args.workdir, "results.json")
   results = {}
   if os.path.exists(results_path):
     with open(results_path, encoding="utf-8") as f:
       results = json.load(f)
-  for name in names:
-    path = config_path(name, args.configs_dir)
-    if not os.path.isfile(path):
-      parser.error(f"no quick config for {name!r}: {path} does not exist")
-    print(f"== {name}: {path}", flush=True)
-    config = configs_lib.load(path)
-    config.eval.linear_probe = True  # the table has a linear-probe column
-    config.train.progress_bar = args.progress_bar
-    summary = loop.run(config, os.path.join(args.workdir, name))
+
+  def run(run_name, config) -> bool:
+    """Trains (or resumes) one run into `results`; False if preempted."""
+    summary = loop.run(config, os.path.join(args.workdir, run_name))
     if summary.get("preempted"):
       print("stopped by SIGTERM; run the same command to continue")
-      return 1
-    if summary["resumed_from"] and name in results:
+      return False
+    if summary["resumed_from"] and run_name in results:
       # Keep the real run's times, not those of the re-evaluation.
       for key in ("wall_s", "train_s"):
-        if key in results[name]:
-          summary[key] = results[name][key]
-    results[name] = summary
+        if key in results[run_name]:
+          summary[key] = results[run_name][key]
+    results[run_name] = summary
     with open(results_path, "w", encoding="utf-8") as f:
       json.dump(results, f, indent=2)
-  text = table({n: results[n] for n in names})
+    return True
+
+  baselines = {}  # method -> the name of its supervised run
+  for name in names:
+    path, config = load(name)
+    print(f"== {name}: {path}", flush=True)
+    if not run(name, config):
+      return 1
+    if not with_supervised:
+      continue
+    if name == SUPERVISED:  # its own baseline
+      baselines[name] = name
+      continue
+    _, base = load(SUPERVISED)
+    sup = apply_overrides(supervised_config(config, base), {})
+    run_name = f"{SUPERVISED}-{supervised_key(sup)}"
+    if run_name not in baselines.values():  # one run per backbone and budget
+      print(f"== {run_name} (the supervised baseline of {name})", flush=True)
+      if not run(run_name, sup):
+        return 1
+    baselines[name] = run_name
+  supervised = (
+    {n: results[r] for n, r in baselines.items()} if with_supervised else None
+  )
+  text = table({n: results[n] for n in names}, supervised)
   with open(
     os.path.join(args.workdir, "results.md"), "w", encoding="utf-8"
   ) as f:

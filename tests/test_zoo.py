@@ -97,3 +97,83 @@ def test_smoke_sweep_writes_the_table(tmp_path):
   assert results["simclr"]["steps"] == 3
   assert 0 < results["simclr"]["train_s"] < results["simclr"]["wall_s"]
   assert "| simclr |" in (work / "results.md").read_text()
+
+
+def test_table_with_the_supervised_column():
+  summary = {"wall_s": 60.0, "train_s": 30.0, "steps": 3}
+  supervised = {"eval/knn_top1": 80.25, "eval/linear_top1": 85.0}
+  text = zoo.table({"simclr": summary, "byol": summary}, {"simclr": supervised})
+  header, rule, simclr, byol = text.splitlines()
+  assert header.count("|") == rule.count("|") == simclr.count("|") == 10
+  assert header.endswith("| supervised (same backbone, budget) kNN / linear |")
+  assert simclr.endswith("| 80.2 / 85.0 |")
+  assert byol.endswith("| n/a / n/a |")
+  # Without a supervised mapping the table is the embedded-digits one.
+  assert zoo.table({"simclr": summary}).splitlines()[0].count("|") == 9
+
+
+def test_overrides_parse_and_name_bad_keys():
+  assert zoo.parse_override("data.name=fashion_mnist") == (
+    "data.name",
+    "fashion_mnist",
+  )
+  assert zoo.parse_override("data.max_train_per_class=1400")[1] == 1400
+  assert zoo.parse_override("data.pad_to_size=True")[1] is True
+  with pytest.raises(ValueError, match="KEY=VALUE"):
+    zoo.parse_override("data.name")
+  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+
+  config = configs_lib.load("quickstart")
+  zoo.apply_overrides(config, zoo.DATA_PRESETS["fashion_mnist"])
+  assert config.data.name == "fashion_mnist" and config.data.pad_to_size
+  with pytest.raises(ValueError, match="data.nope: unknown config key"):
+    zoo.apply_overrides(config, {"data.nope": 1})
+
+
+def test_supervised_baseline_shares_backbone_and_budget():
+  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+
+  mae = configs_lib.load("mae_quick")
+  sup = zoo.supervised_config(mae, configs_lib.load("supervised_quick"))
+  sup = configs_lib.validate(sup)
+  assert sup.method.name == "supervised" and sup.model.name == mae.model.name
+  assert (sup.train.total_steps, sup.train.batch_size) == (
+    mae.train.total_steps,
+    mae.train.batch_size,
+  )
+  assert zoo.supervised_key(sup) == zoo.supervised_key(mae)
+  assert zoo.supervised_key(sup) != zoo.supervised_key(
+    configs_lib.load("quickstart")
+  )
+
+
+@pytest.mark.slow
+def test_smoke_sweep_on_arrays_with_the_supervised_column(tmp_path, capsys):
+  import gzip  # pylint: disable=g-import-not-at-top
+  import struct  # pylint: disable=g-import-not-at-top
+
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  rng = np.random.default_rng(0)
+  data = tmp_path / "idx"
+  data.mkdir()
+  for prefix, n in (("train", 40), ("t10k", 20)):
+    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    for what, values in (("images-idx3", images), ("labels-idx1", labels)):
+      header = bytes([0, 0, 0x08, values.ndim])
+      header += struct.pack(f">{values.ndim}I", *values.shape)
+      with gzip.open(data / f"{prefix}-{what}-ubyte.gz", "wb") as f:
+        f.write(header + values.tobytes())
+  work = tmp_path / "zoo"
+  argv = ["--workdir", str(work), "--methods", "simclr", "--smoke"]
+  argv += ["--data", "fashion_mnist", "--override", f"data.data_dir={data}"]
+  assert zoo.main([*argv, "--no-progress_bar"]) == 0
+  results = json.loads((work / "results.json").read_text())
+  assert sorted(results) == [
+    "simclr",
+    "supervised-tiny_resnet-p16cls-32px-3x16",
+  ]
+  table = (work / "results.md").read_text()
+  assert "supervised (same backbone, budget)" in table
+  assert "fashion_mnist (40 train examples)" in capsys.readouterr().out

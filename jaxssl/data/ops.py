@@ -476,6 +476,22 @@ def normalize(
   return (image - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
 
 
+def pad_to_size(image: tf.Tensor, *, size: int) -> tf.Tensor:
+  """Pads float32 [h, w, c] in [0, 1] with zeros (black), centred, to at
+  least size x size; sides already >= `size` are unchanged."""
+  shape = tf.shape(image)
+  h, w = shape[0], shape[1]
+  new_h, new_w = tf.maximum(h, size), tf.maximum(w, size)
+  out = tf.image.pad_to_bounding_box(
+    image, (new_h - h) // 2, (new_w - w) // 2, new_h, new_w
+  )
+  static = [None if d is None else max(d, size) for d in image.shape[:2]] + [
+    image.shape[-1]
+  ]
+  out.set_shape(static)
+  return out
+
+
 def resize_center_crop(
   image: tf.Tensor, *, size: int, resize: int | None = None
 ) -> tf.Tensor:

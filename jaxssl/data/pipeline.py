@@ -116,6 +116,18 @@ def dataset_info(config) -> DatasetInfo:
   )
 
 
+def _image_loader(config, src):
+  """`stored image -> float32 [h, w, 3] in [0, 1]`: decode, RGB, pad."""
+  size = config.data.image_size
+  pad = bool(config.data.pad_to_size)
+
+  def load(image):
+    image = ops.to_float(src.decode(image))
+    return ops.pad_to_size(image, size=size) if pad else image
+
+  return load
+
+
 def _seeds(config, process_index: int) -> tuple[tf.Tensor, tf.Tensor]:
   """(augmentation base, shuffle base), shape-[2] int64 seeds."""
   base = tf.constant([config.seed, process_index], tf.int64)
@@ -149,9 +161,10 @@ def _train_dataset(
   fold = tf.random.experimental.stateless_fold_in
 
   draw_views, apply_views = views.compiled(config.data)
+  load_image = _image_loader(config, src)
 
   def draw(k, image, label, index):
-    image = ops.to_float(src.decode(image))
+    image = load_image(image)
     index = tf.cast(start + index, tf.int32)  # position in the whole split
     return draw_views(image, fold(aug_base, k)), label, index
 
@@ -274,8 +287,10 @@ def eval_batches(
   resize = round(size / config.data.eval_crop_fraction)
   mean, std = tuple(config.data.mean), tuple(config.data.std)
 
+  load_image = _image_loader(config, src)
+
   def prepare(image, label):
-    image = ops.to_float(src.decode(image))
+    image = load_image(image)
     image = ops.resize_center_crop(image, size=size, resize=resize)
     return {
       "image": ops.normalize(image, mean=mean, std=std),

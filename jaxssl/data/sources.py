@@ -1,9 +1,15 @@
 """Where images come from: `config.data.name` -> labelled examples of a split.
 
-Three kinds of source:
+Four kinds of source:
   - "embedded_digits": `jaxssl.data.embedded.load(split)` (no download).
   - "image_folder": `tfds.folder_dataset.ImageFolder(config.data.data_dir)`,
     a root with one folder per split and one sub-folder per class.
+  - "arrays": images and labels stored as arrays in `config.data.data_dir`
+    (IDX files of the MNIST family, .npz, .npy; `jaxssl.data.arrays`).
+    "fashion_mnist" is the arrays source on the IDX files that `apt-get
+    install dataset-fashion-mnist` puts in `FASHION_MNIST_DIR` (or those in
+    `data_dir`), and TFDS `fashion_mnist` (the same data) where TFDS has
+    prepared it and no IDX files are found.
   - any other name: a TFDS dataset (cifar10, cifar100, stl10, imagenette,
     imagenet2012, ...) already prepared in `config.data.data_dir`, with the
     features `config.data.image_key` and `config.data.label_key`. A missing
@@ -15,6 +21,11 @@ split (one host's shard) as `Examples`, held in memory for random access
 (decoded uint8 arrays, encoded image bytes or file paths), or as a `Stream`
 when the shard's encoded images exceed `MEMORY_BUDGET_BYTES` (ImageNet).
 Results are cached per process.
+
+`config.data.max_train_per_class` / `max_eval_per_class` (0: all) keep the
+first that many examples of each class of the train / eval split, in stored
+order (`arrays.per_class`), for any in-memory source: sizes, host shards and
+the kNN bank (the train split) all see the subset.
 
 What belongs here: reading and describing datasets. Augmentation is in
 `views`/`ops`; ordering, seeding and batching in `pipeline`.
@@ -31,12 +42,18 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from jaxssl.data import arrays
+
 # Keep a host's shard in memory (for O(1) exact resume) below this size;
 # above it, read it as a stream.
 MEMORY_BUDGET_BYTES = 4 << 30
 
 EMBEDDED = "embedded_digits"
 IMAGE_FOLDER = "image_folder"
+ARRAYS = "arrays"
+FASHION_MNIST = "fashion_mnist"
+# Where Debian's `dataset-fashion-mnist` package puts the IDX files.
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
 
 def embedded_load(split: str) -> dict[str, np.ndarray]:
@@ -186,6 +203,69 @@ def _folder_examples(
   return Examples(paths, labels, "path")
 
 
+# arrays (and fashion_mnist) -------------------------------------------------
+
+
+def _arrays_dir(data_config) -> str | None:
+  """The folder / .npz the arrays source reads; None: use TFDS instead.
+
+  `arrays` reads `config.data.data_dir`. `fashion_mnist` reads IDX files in
+  `data_dir` (default `FASHION_MNIST_DIR`), else TFDS `fashion_mnist` if it
+  is prepared (in `data_dir`, or TFDS' default folder).
+
+  Raises:
+    FileNotFoundError: fashion_mnist found nowhere (one line: how to get it).
+  """
+  name, data_dir = data_config.name, data_config.data_dir
+  if name == ARRAYS:
+    if not data_dir:
+      raise ValueError(
+        f"config.data.name={ARRAYS!r} needs config.data.data_dir: a folder "
+        "of IDX / .npy / .npz files or an .npz file"
+      )
+    return data_dir
+
+  def resolve():
+    folder = data_dir or FASHION_MNIST_DIR
+    if arrays.splits(folder, tuple(data_config.array_keys)):
+      return folder
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+    if tfds.builder(FASHION_MNIST, data_dir=data_dir or None).is_prepared():
+      return None
+    raise FileNotFoundError(
+      f"config.data.name={FASHION_MNIST!r}: no Fashion-MNIST IDX files in "
+      f"{folder!r} and no TFDS build there: `apt-get install "
+      f"dataset-fashion-mnist` (puts them in {FASHION_MNIST_DIR}), or "
+      f"`tfds build {FASHION_MNIST}`, or set config.data.data_dir to a "
+      "folder holding train-images-idx3-ubyte.gz and the others"
+    )
+
+  return _cached(("fashion_mnist_dir", data_dir), resolve)
+
+
+def _arrays_split(data_config, split: str) -> dict[str, np.ndarray]:
+  data_dir = _arrays_dir(data_config)
+  keys = tuple(data_config.array_keys)
+  return _cached(
+    ("arrays", os.path.abspath(data_dir), keys, split),
+    lambda: arrays.load_split(data_dir, split, keys),
+  )
+
+
+def _arrays_info(data_config) -> SourceInfo:
+  data_dir = _arrays_dir(data_config)
+  names = arrays.splits(data_dir, tuple(data_config.array_keys))
+  if not names:
+    raise ValueError(
+      f"config.data.data_dir={data_dir!r}: no IDX, .npy or .npz files of "
+      f"any split (config.data.array_keys={tuple(data_config.array_keys)!r})"
+    )
+  labels = {k: _arrays_split(data_config, k)["label"] for k in names}
+  num_classes = max(int(v.max()) + 1 for v in labels.values() if len(v))
+  return SourceInfo(num_classes, {k: len(v) for k, v in labels.items()})
+
+
 # TFDS -------------------------------------------------------------------------
 
 
@@ -297,18 +377,109 @@ def _tfds_examples(
 # Public -----------------------------------------------------------------------
 
 
-def source_info(data_config) -> SourceInfo:
-  """Class count and split sizes of `config.data` (reads no images).
+def _is_arrays(data_config) -> bool:
+  if data_config.name == ARRAYS:
+    return True
+  return data_config.name == FASHION_MNIST and bool(_arrays_dir(data_config))
 
-  Raises:
-    ValueError: unknown dataset name or feature keys.
-    FileNotFoundError: a TFDS dataset that is not prepared on disk.
-  """
+
+def _source_info(data_config) -> SourceInfo:
   if data_config.name == EMBEDDED:
     return _embedded_info()
   if data_config.name == IMAGE_FOLDER:
     return _folder_info(data_config.data_dir)
+  if _is_arrays(data_config):
+    return _arrays_info(data_config)
   return _tfds_info(data_config)
+
+
+def _load(data_config, split: str, start: int, stop: int) -> Examples | Stream:
+  """Examples [start, stop) of the whole (not subsampled) split."""
+  if data_config.name == EMBEDDED:
+    arrays_ = _embedded_split(split)
+    return _cached(
+      ("embedded", split, start, stop),
+      lambda: Examples(
+        np.asarray(arrays_["image"][start:stop], np.uint8),
+        np.asarray(arrays_["label"][start:stop], np.int32),
+        "raw",
+      ),
+    )
+  if data_config.name == IMAGE_FOLDER:
+    return _cached(
+      ("folder", os.path.abspath(data_config.data_dir), split, start, stop),
+      lambda: _folder_examples(data_config.data_dir, split, start, stop),
+    )
+  if _is_arrays(data_config):
+    split_arrays = _arrays_split(data_config, split)
+    return Examples(
+      split_arrays["image"][start:stop],
+      split_arrays["label"][start:stop],
+      "raw",
+    )
+  key = (
+    "tfds",
+    data_config.name,
+    data_config.data_dir,
+    data_config.image_key,
+    data_config.label_key,
+    split,
+    start,
+    stop,
+  )
+  return _cached(key, lambda: _tfds_examples(data_config, split, start, stop))
+
+
+def _cap(data_config, split: str) -> tuple[str, int]:
+  """(config key, examples kept per class) of `split`; 0 keeps all."""
+  if split == data_config.train_split and data_config.max_train_per_class:
+    return "max_train_per_class", data_config.max_train_per_class
+  if split == data_config.eval_split and data_config.max_eval_per_class:
+    return "max_eval_per_class", data_config.max_eval_per_class
+  return "", 0
+
+
+def _kept(data_config, split: str, size: int) -> np.ndarray | None:
+  """Indices of the per-class subsample of `split`; None: keep all."""
+  key, cap = _cap(data_config, split)
+  if not cap:
+    return None
+
+  def kept():
+    full = _load(data_config, split, 0, size)
+    if not isinstance(full, Examples):
+      raise ValueError(
+        f"config.data.{key}={cap}: split {split!r} of {data_config.name!r} "
+        "is too large for memory (streamed); subsample it beforehand"
+      )
+    return arrays.per_class(full.labels, cap)
+
+  ident = (
+    data_config.name,
+    data_config.data_dir,
+    tuple(data_config.array_keys),
+    data_config.label_key,
+  )
+  return _cached(("kept", *ident, split, cap), kept)
+
+
+def source_info(data_config) -> SourceInfo:
+  """Class count and split sizes of `config.data` (reads no images).
+
+  Split sizes count the per-class subsample where `max_*_per_class` is set
+  (which reads that split).
+
+  Raises:
+    ValueError: unknown dataset name or feature keys, bad array files.
+    FileNotFoundError: a TFDS dataset that is not prepared on disk.
+  """
+  info = _source_info(data_config)
+  sizes = dict(info.splits)
+  for split, size in info.splits.items():
+    kept = _kept(data_config, split, size)
+    if kept is not None:
+      sizes[split] = len(kept)
+  return SourceInfo(info.num_classes, sizes)
 
 
 def load(
@@ -319,7 +490,8 @@ def load(
   Args:
     data_config: `config.data`.
     split: a split name of the dataset ("train", "test", ...).
-    start, stop: the range to read; stop None means the end of the split.
+    start, stop: the range to read; stop None means the end of the split
+      (of its per-class subsample, if `max_*_per_class` is set).
 
   Returns:
     `Examples` (random access, in memory) or `Stream` (sequential).
@@ -336,29 +508,10 @@ def load(
       f"range [{start}, {stop}) is outside split {split!r} of "
       f"{data_config.name!r} ({size} examples)"
     )
-  if data_config.name == EMBEDDED:
-    arrays = _embedded_split(split)
-    return _cached(
-      ("embedded", split, start, stop),
-      lambda: Examples(
-        np.asarray(arrays["image"][start:stop], np.uint8),
-        np.asarray(arrays["label"][start:stop], np.int32),
-        "raw",
-      ),
-    )
-  if data_config.name == IMAGE_FOLDER:
-    return _cached(
-      ("folder", os.path.abspath(data_config.data_dir), split, start, stop),
-      lambda: _folder_examples(data_config.data_dir, split, start, stop),
-    )
-  key = (
-    "tfds",
-    data_config.name,
-    data_config.data_dir,
-    data_config.image_key,
-    data_config.label_key,
-    split,
-    start,
-    stop,
-  )
-  return _cached(key, lambda: _tfds_examples(data_config, split, start, stop))
+  full_size = _source_info(data_config).splits[split]
+  kept = _kept(data_config, split, full_size)
+  if kept is None:
+    return _load(data_config, split, start, stop)
+  full = _load(data_config, split, 0, full_size)
+  rows = kept[start:stop]
+  return Examples(full.images[rows], full.labels[rows], full.encoding)

@@ -27,6 +27,7 @@ from jaxssl.methods import (
   simcse,
   simsiam,
   supcon,
+  supervised,
   swav,
   vicreg,
 )
@@ -43,6 +44,7 @@ METHODS: dict[str, MethodDef] = {
     simclr.METHOD,
     simsiam.METHOD,
     supcon.METHOD,
+    supervised.METHOD,
     swav.METHOD,
     vicreg.METHOD,
     rotation.METHOD,

@@ -216,7 +216,7 @@ def test_host_range_is_disjoint_and_covering():
 
 def test_importing_jaxssl_data_does_not_import_tensorflow():
   code = (
-    "import sys, jaxssl.data, jaxssl.data.embedded; "
+    "import sys, jaxssl.data, jaxssl.data.embedded, jaxssl.data.arrays; "
     "assert 'tensorflow' not in sys.modules"
   )
   subprocess.run([sys.executable, "-c", code], check=True)

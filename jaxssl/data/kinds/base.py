@@ -82,6 +82,16 @@ def image_keys() -> dict[str, Any]:
     eval_crop_fraction=1.0,
     mean=(0.5, 0.5, 0.5),  # per-channel normalisation after [0, 1]
     std=(0.25, 0.25, 0.25),
+    # Pad images smaller than image_size with black, centred, to
+    # image_size before any crop or resize (Fashion-MNIST 28 -> 32).
+    pad_to_size=False,
+    # Per-class subsample: the first N examples of each class of the
+    # train / eval split, in stored order (0: all); in-memory sources.
+    max_train_per_class=0,
+    max_eval_per_class=0,
+    # The "arrays" source: (images, labels) keys in an .npz, or .npy file
+    # stems; "{split}" becomes the split's name (jaxssl.data.arrays).
+    array_keys=("x_{split}", "y_{split}"),
   )
 
 
@@ -100,6 +110,24 @@ def validate_image_keys(config: ConfigDict) -> None:
     fail("data.mean/std", (d.mean, d.std), "need 3 values (RGB)")
   if any(s <= 0 for s in d.std):
     fail("data.std", d.std, "must be > 0")
+  for key in ("max_train_per_class", "max_eval_per_class"):
+    if d[key] < 0:
+      fail(f"data.{key}", d[key], "must be >= 0 (0 keeps every example)")
+  if (
+    d.train_split == d.eval_split
+    and d.max_train_per_class != d.max_eval_per_class
+  ):
+    fail(
+      "data.max_eval_per_class",
+      d.max_eval_per_class,
+      f"differs from data.max_train_per_class={d.max_train_per_class} "
+      f"while train_split and eval_split are both {d.train_split!r}",
+    )
+  keys = tuple(d.array_keys)
+  if len(keys) != 2 or not all(isinstance(k, str) and k for k in keys):
+    fail("data.array_keys", keys, "needs two names: (images, labels)")
+  if keys[0] == keys[1]:
+    fail("data.array_keys", keys, "images and labels need different names")
 
 
 def image_eval_batches(config, split, **kwargs):
