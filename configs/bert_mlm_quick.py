@@ -19,8 +19,10 @@ with linear warm-up then cosine; lr 1e-3 (ten times BERT-base's 1e-4, as
 small BERTs take) for 400 steps at batch 32 (~4 passes over the corpus),
 gradient clipping at 1.
 
-Expected: training loss from ln(4096) = 8.3 down to ~6 and MLM accuracy
-on the masked positions well above the unigram guess; not yet measured.
+Measured (2-core CPU shared with other jobs, 1 device, before the text
+protocols existed): 400 steps in 1002 s of training (13.9 windows/s);
+training loss 7.8 at step 20 (ln 4096 = 8.3 at init), 5.3-5.7 over the
+last 60 steps, masked-token accuracy on the training batches 0.12-0.17.
 """
 
 from jaxssl import configs_lib

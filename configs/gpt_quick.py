@@ -14,8 +14,11 @@ Recipe: GPT-2's (Radford et al. 2019) objective and init; AdamW (b2 0.95
 as nanoGPT, wd 0.1) with linear warm-up then cosine, lr 1e-3 for 400 steps
 at batch 32 (~4 passes over the corpus), gradient clipping at 1.
 
-Expected: training loss from ln(4096) = 8.3 down to ~5 (perplexity under
-the bigram baseline is the target); not yet measured.
+Measured (2-core CPU shared with other jobs, 1 device, before the text
+protocols existed): 400 steps in 753 s of training (17.8 windows/s);
+training loss 7.8 at step 20 (ln 4096 = 8.3 at init), 5.1-5.4 over the
+last 60 steps (training perplexity ~180), next-token accuracy ~0.18; the
+held-out perplexity against the bigram baseline is the protocol's.
 """
 
 from jaxssl import configs_lib

@@ -17,10 +17,12 @@ pooler over [CLS] in training only, cosine / 0.05, in-batch negatives over
 the global batch of 64; AdamW with linear warm-up then cosine, lr 1e-3
 (the paper's 3e-5 is for fine-tuning a pretrained BERT) for 400 steps.
 
-Expected: training loss from ln(64) = 4.2 towards 0 within the first
-hundred steps (dropout twins are easy to find) with z_std staying well
-above 0; sentence retrieval above the random-init encoder; not yet
-measured.
+Measured (2-core CPU shared with other jobs, 1 device, before the text
+protocols existed): 400 steps in 683 s of training (38.6 windows/s);
+training loss 4.16 at step 20 (ln 64), 0.68-0.78 over the last 100 steps,
+twin-finding accuracy 0.65-0.74, z_std 0.085 throughout (1/sqrt(128) =
+0.088: no collapse); retrieval against the random-init encoder and TF-IDF
+is the sentence protocol's.
 """
 
 from jaxssl import configs_lib

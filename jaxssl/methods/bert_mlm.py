@@ -15,7 +15,8 @@ The data kind is `tokens` with the WordPiece tokenizer (`[CLS] piece
 [SEP] [PAD]...` windows); `data.tokenizer="bpe"` is rejected.
 
 Metrics: `loss`; `mlm_accuracy`, top-1 on the selected positions;
-`z_std`, the collapse diagnostic of the sentence embeddings.
+`z_std`, the collapse diagnostic over the non-padding token states
+(`common.token_std`).
 
 `Method.features`: the encoder's `method.text_pool` embedding ([CLS] by
 default) in inference mode; `Method.logits`: the MLM head's logits at
@@ -117,11 +118,10 @@ def build(config) -> base.Method:
     )
     value = losses.masked_lm(out["logits"], targets, is_masked)
     hit = (jnp.argmax(out["logits"], -1) == targets) & is_masked
-    feats = jax.lax.stop_gradient(out["feats"])
     metrics = {
       "loss": value,
       "mlm_accuracy": jnp.sum(hit) / jnp.maximum(jnp.sum(is_masked), 1),
-      "z_std": common.embedding_metrics(feats, feats)["z_std"],
+      "z_std": common.token_std(out["tokens"], batch["is_pad"]),
     }
     return value, (extra, metrics)
 

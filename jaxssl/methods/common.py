@@ -195,6 +195,26 @@ def text_model(config, **overrides) -> models.TextTransformer:
   return models.text_model(name, vocab_size(config), **{**kwargs, **overrides})
 
 
+def token_std(states: jax.Array, is_pad: jax.Array) -> jax.Array:
+  """`embedding_metrics`' z_std over the non-padding token states.
+
+  The collapse diagnostic of a language model: the per-dimension std over
+  every real token of the batch of the L2-normalised [n, l, d] final
+  states, averaged over dimensions (~1/sqrt(d) when spread, 0 when every
+  token gets the same state). A window's pooled embedding is a poor one
+  early in training: the states' common component dominates the mean.
+  """
+  states = jax.lax.stop_gradient(states).astype(jnp.float32)
+  u = states / jnp.maximum(
+    jnp.linalg.norm(states, axis=-1, keepdims=True), 1e-12
+  )
+  w = (~is_pad).astype(jnp.float32)[..., None]
+  count = jnp.maximum(jnp.sum(w), 1.0)
+  mean = jnp.sum(u * w, axis=(0, 1)) / count
+  var = jnp.sum(jnp.square(u - mean) * w, axis=(0, 1)) / count
+  return jnp.mean(jnp.sqrt(var))
+
+
 def init_text_model(model, rng, batch, *, logits: bool):
   """Params of a text model from (the first two rows of) a tokens batch."""
   tokens, is_pad = batch["tokens"][:2], batch["is_pad"][:2]

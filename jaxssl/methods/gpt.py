@@ -14,7 +14,8 @@ defaults first, so the config file does); "wordpiece" windows work too
 (one document per window, [CLS] ... [SEP]) and are not rejected.
 
 Metrics: `loss`; `accuracy`, top-1 next-token accuracy on the scored
-positions; `z_std`, the collapse diagnostic of the sentence embeddings.
+positions; `z_std`, the collapse diagnostic over the non-padding token
+states (`common.token_std`).
 
 `Method.features`: the decoder's `method.text_pool` embedding in inference
 mode (default "mean", over the non-padding tokens; "last", the last
@@ -29,7 +30,6 @@ References:
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 
@@ -73,11 +73,10 @@ def build(config) -> base.Method:
     value = losses.next_token(out["logits"], tokens, valid)
     scored = valid[:, 1:]
     hit = (jnp.argmax(out["logits"][:, :-1], -1) == tokens[:, 1:]) & scored
-    feats = jax.lax.stop_gradient(out["feats"])
     metrics = {
       "loss": value,
       "accuracy": jnp.sum(hit) / jnp.maximum(jnp.sum(scored), 1),
-      "z_std": common.embedding_metrics(feats, feats)["z_std"],
+      "z_std": common.token_std(out["tokens"], batch["is_pad"]),
     }
     return value, (extra, metrics)
 

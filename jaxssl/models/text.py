@@ -251,8 +251,8 @@ class TextTransformer(nn.Module):
 def pool(x: jax.Array, is_pad: jax.Array, how: str) -> jax.Array:
   """[n, l, d] states -> [n, d] sentence embeddings (`POOLS`).
 
-  "mean" and "last" ignore padding; a window of padding only gives the
-  mean of its states / its first state.
+  "mean" and "last" ignore padding; a window of padding only (an
+  evaluation batch's filler) gives zeros / its first state.
   """
   if how == "cls":
     return x[:, 0]

@@ -71,6 +71,18 @@ def test_features_pool_the_non_padding_tokens():
   )
 
 
+def test_token_std_against_numpy():
+  rng = np.random.default_rng(0)
+  states = rng.normal(size=(3, 5, 4)).astype(np.float32)
+  is_pad = np.zeros((3, 5), bool)
+  is_pad[0, 3:] = True
+  u = states / np.linalg.norm(states, axis=-1, keepdims=True)
+  want = u[~is_pad].std(axis=0).mean()
+  np.testing.assert_allclose(common.token_std(states, is_pad), want, rtol=1e-5)
+  same = np.broadcast_to(states[:1, :1], states.shape)
+  assert float(common.token_std(same, is_pad)) < 1e-6
+
+
 @pytest.mark.parametrize(
   "key,value,match",
   [
