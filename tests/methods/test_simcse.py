@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import text_testing
-from text_testing import text_protocols, tokenizer_cache  # noqa: F401
+from text_testing import tokenizer_cache  # noqa: F401
 
 from jaxssl import configs_lib, methods
 from jaxssl.methods import common

@@ -1,7 +1,6 @@
 """Shared pieces of the text-method tests (bert_mlm, gpt, simcse).
 
-A temporary tokenizer cache, the TEMPORARY stand-ins for the text
-evaluation protocols, small configs, real batches of the `tokens` kind,
+A temporary tokenizer cache, small configs, real batches of the `tokens` kind,
 and the loop check every text method passes (trains on the 8-device mesh,
 resumes exactly, 1 device == 8 devices).
 """
@@ -13,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxssl import configs_lib, evals
+from jaxssl import configs_lib
 from jaxssl.data import kinds, tokenizer
 from jaxssl.data.kinds import tokens
 from jaxssl.train import loop, writer
@@ -21,40 +20,6 @@ from jaxssl.train import loop, writer
 ROOT = os.path.dirname(
   os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 )
-TEXT_PROTOCOLS = ("mlm", "next_token", "sentence")
-
-
-class _NoMetrics:
-  """An evaluator with nothing to report."""
-
-  def __init__(self, context):
-    del context
-
-  def evaluate(self, state, *, final=False):
-    del final
-    del state
-    return {}
-
-  def baselines(self, state):
-    del state
-    return {}
-
-
-def stand_in_protocols(monkeypatch):
-  """TEMPORARY until the text protocols land in `jaxssl.evals.PROTOCOLS`:
-  registers an evaluator with no metrics under each missing text protocol
-  name, so that `evals.selected` accepts the methods' `protocols`. The
-  integrator removes this (and its callers' use of it) once "mlm",
-  "next_token" and "sentence" are registered."""
-  for name in TEXT_PROTOCOLS:
-    if name not in evals.PROTOCOLS:
-      monkeypatch.setitem(evals.PROTOCOLS, name, _NoMetrics)
-
-
-@pytest.fixture(autouse=True)
-def text_protocols(monkeypatch):
-  """TEMPORARY until the text protocols land (see `stand_in_protocols`)."""
-  stand_in_protocols(monkeypatch)
 
 
 @pytest.fixture(scope="module", autouse=True)
