@@ -91,9 +91,15 @@ def finished(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-  "damage", [_truncate, _garbage, _missing_entry, _missing_metadata]
+  "damage,why",
+  [
+    (_truncate, "Exception: Encountered error while reading array"),
+    (_garbage, "its arrays do not match the fingerprint saved with them"),
+    (_missing_entry, "NOT_FOUND"),
+    (_missing_metadata, "its _CHECKPOINT_METADATA is missing or unreadable"),
+  ],
 )
-def test_corrupt_latest_checkpoint_falls_back(finished, tmp_path, damage):
+def test_corrupt_latest_checkpoint_falls_back(finished, tmp_path, damage, why):
   source, _ = finished
   workdir = tmp_path / "run"
   shutil.copytree(source, workdir)
@@ -105,7 +111,8 @@ def test_corrupt_latest_checkpoint_falls_back(finished, tmp_path, damage):
   assert summary["resumed_from"] == 3 and summary["steps"] == 6
   warnings = [m for m in messages if "unreadable" in m]
   assert len(warnings) == 1, messages
-  assert f"step 6 in {ckpt}" in warnings[0]
+  assert f"step 6 in {ckpt} is unreadable (" in warnings[0]
+  assert why in warnings[0]
   assert f"moved it to {ckpt / '6.corrupt'}" in warnings[0]
   assert os.path.isdir(ckpt / "6.corrupt")
   # Step 6 was trained and saved again from the good step 3; a later run
