@@ -480,3 +480,38 @@ def test_checkpoint_without_fingerprint_still_resumes(finished, tmp_path):
   with pytest.raises(ValueError, match="written without a fingerprint"):
     _run(workdir, **{"method.width": 8})
   assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
+
+
+def test_command_line_prints_a_write_error_as_one_line(tmp_path):
+  # The toy run from the command line: its config file registers the
+  # plug-ins (no TensorFlow import). A real failed write, as root ignores
+  # permissions: config.json is a folder.
+  config_file = tmp_path / "toy.py"
+  config_file.write_text(
+    "import sys\n"
+    f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+    "import fault_plugins\n"
+    "fault_plugins.register(lambda d, k, v: d.__setitem__(k, v))\n"
+    "get_config = fault_plugins.config\n"
+  )
+  workdir = tmp_path / "run"
+  (workdir / "config.json").mkdir(parents=True)
+  proc = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "jaxssl.main",
+      f"--config={config_file}",
+      f"--workdir={workdir}",
+    ],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
+  assert proc.returncode != 0
+  assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+  lines = [l for l in proc.stderr.splitlines() if l.startswith("jaxssl:")]
+  assert lines == [
+    f"jaxssl: error: [Errno 21] Is a directory: '{workdir}/config.json'"
+  ], proc.stderr[-3000:]
