@@ -195,6 +195,18 @@ def test_resume_with_a_changed_config_names_the_keys(finished, tmp_path):
   assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
 
 
+def test_keys_newer_than_the_saved_config_count_as_defaults(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  saved = json.loads((workdir / "config.json").read_text())
+  del saved["optim"]["b2"]  # as if written before optim.b2 existed
+  (workdir / "config.json").write_text(json.dumps(saved))
+  with pytest.raises(ValueError, match=r"config.optim.b2: <absent> \(saved"):
+    _run(workdir, **{"optim.b2": 0.99})
+  assert _run(workdir)["resumed_from"] == 6  # the default: no change
+
+
 def test_resume_with_safe_changes_continues(finished, tmp_path):
   source, _ = finished
   workdir = tmp_path / "run"
