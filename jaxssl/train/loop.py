@@ -11,9 +11,7 @@ same workdir resumes.
 
 from __future__ import annotations
 
-import errno
 import json
-import math
 import os
 import signal
 import time
@@ -25,8 +23,8 @@ from absl import logging
 from jaxssl import configs_lib, evals
 from jaxssl.data import kinds
 from jaxssl.train import checkpoint as ckpt_lib
+from jaxssl.train import guards, resume
 from jaxssl.train import mesh as mesh_lib
-from jaxssl.train import resume
 from jaxssl.train import setup as setup_lib
 from jaxssl.train import writer as writer_lib
 
@@ -171,57 +169,6 @@ def _check_spec(kind, spec, host_batch) -> None:
     )
 
 
-# OSErrors of a full or unwritable disk.
-_FULL = (
-  errno.ENOSPC,
-  errno.EFBIG,
-  errno.EDQUOT,
-  errno.EROFS,
-  errno.EACCES,
-  errno.EPERM,
-)
-
-# A step is non-finite when one of these is (config.train.nan_policy).
-_FINITE_GATE = ("train/loss", "train/grad_norm", "train/param_norm")
-
-
-def _check_finite(pending, policy: str, checkpointer) -> None:
-  """Checks the metrics of the steps since the last check, oldest first.
-
-  Args:
-    pending: `[(step, device metrics)]`, fetched in one transfer.
-    policy: `config.train.nan_policy`; "skip" logs each skipped step.
-    checkpointer: names the checkpoint that is kept.
-
-  Raises:
-    FloatingPointError: policy "stop" and a non-finite step, naming the
-      first one and all its non-finite metrics.
-  """
-  for step, metrics in jax.device_get(pending):
-    values = {k: float(v) for k, v in metrics.items()}
-    if all(math.isfinite(values[k]) for k in _FINITE_GATE):
-      continue
-    names = sorted(values, key=lambda k: (k != "train/loss", k))
-    bad = ", ".join(
-      f"{k}={values[k]}" for k in names if not math.isfinite(values[k])
-    )
-    if policy == "skip":
-      _log(f"step {step}: {bad}; update skipped (config.train.nan_policy)")
-      continue
-    last = checkpointer.latest_step()
-    kept = (
-      f"the checkpoint at step {last} in {checkpointer.directory} is kept"
-      if last
-      else "no checkpoint was written"
-    )
-    raise FloatingPointError(
-      f"non-finite metrics at step {step}: {bad}. The run stopped without "
-      f"saving that state ({kept}); lower config.optim.lr, set "
-      "config.optim.clip_grad_norm, or set config.train.nan_policy='skip' "
-      "to skip such steps"
-    )
-
-
 def run(config, workdir: str) -> dict:
   """Trains (or resumes) `config` in `workdir`; returns the final summary.
 
@@ -321,7 +268,7 @@ def run(config, workdir: str) -> dict:
         if log_now or eval_now or checkpointer.should_save(done):
           # Before anything is logged, evaluated or saved: a non-finite
           # state is never written (config.train.nan_policy).
-          _check_finite(pending, t.nan_policy, checkpointer)
+          guards.check_finite(pending, t.nan_policy, checkpointer, _log)
           pending = []
         if log_now:
           metrics = jax.device_get(metrics)
@@ -353,7 +300,7 @@ def run(config, workdir: str) -> dict:
             )
           )
           t_log = time.perf_counter()
-    _check_finite(pending, t.nan_policy, checkpointer)
+    guards.check_finite(pending, t.nan_policy, checkpointer, _log)
     bar.close()
     train_s = time.perf_counter() - t_train
     final_step = int(jax.device_get(state.step))
@@ -366,13 +313,7 @@ def run(config, workdir: str) -> dict:
     checkpointer.close(quiet=True)
     writer.close(quiet=True)
     if isinstance(e, OSError):  # e.g. disk full, workdir unwritable
-      cure = "run the same command to resume"
-      if isinstance(e, ckpt_lib.CheckpointWriteError) or e.errno in _FULL:
-        cure = "free space (or make the workdir writable) and " + cure
-      raise OSError(
-        f"{e}; the checkpoints at steps {checkpointer.steps_on_disk()} in "
-        f"{checkpointer.directory} are intact: {cure}"
-      ) from e
+      raise guards.write_failure(e, checkpointer) from e
     raise
   if preempted:
     _log(

@@ -27,6 +27,8 @@ import os
 
 from absl import logging
 
+from jaxssl import configs_lib
+
 SAFE_TO_CHANGE = (
   "train.total_steps",
   "train.log_every_steps",
@@ -67,15 +69,24 @@ def _is_safe(key: str) -> bool:
 def differences(saved: dict, config) -> list[str]:
   """`config.<key>: <saved> (saved) != <new>` for each key not safe to change.
 
+  A key the saved config lacks (written before the key existed) counts as
+  its default: it differs only if the new config sets another value.
+
   Args:
     saved: the parsed `config.json` of the run being resumed.
     config: the new (validated) ConfigDict.
   """
   new = _flatten(json.loads(config.to_json_best_effort()))
   old = _flatten(saved)
+  defaults = configs_lib.base_config(
+    config.method.name, data_kind=config.data.kind
+  )
+  default = _flatten(json.loads(defaults.to_json_best_effort()))
   out = []
   for key in sorted(set(old) | set(new)):
     a, b = old.get(key, _ABSENT), new.get(key, _ABSENT)
+    if a == _ABSENT and key in default and b == default[key]:
+      continue
     if a != b and not _is_safe(key):
       out.append(f"config.{key}: {_show(a)} (saved) != {_show(b)}")
   return out

@@ -130,6 +130,7 @@ class FeatureNorm:
   def evaluate(self, state, *, final=False):
     del final
     c = self._c.config
+    time.sleep(10 * c.data.sleep_s)  # an evaluation a kill can land in
     norms = []
     for b in self._c.kind.eval_batches(c, c.data.eval_split, batch_size=8):
       f = np.asarray(self._features(state.params, state.extra, b))

@@ -91,9 +91,15 @@ def finished(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-  "damage", [_truncate, _garbage, _missing_entry, _missing_metadata]
+  "damage,why",
+  [
+    (_truncate, "Exception: Encountered error while reading array"),
+    (_garbage, "its arrays do not match the fingerprint saved with them"),
+    (_missing_entry, "NOT_FOUND"),
+    (_missing_metadata, "its _CHECKPOINT_METADATA is missing or unreadable"),
+  ],
 )
-def test_corrupt_latest_checkpoint_falls_back(finished, tmp_path, damage):
+def test_corrupt_latest_checkpoint_falls_back(finished, tmp_path, damage, why):
   source, _ = finished
   workdir = tmp_path / "run"
   shutil.copytree(source, workdir)
@@ -105,7 +111,8 @@ def test_corrupt_latest_checkpoint_falls_back(finished, tmp_path, damage):
   assert summary["resumed_from"] == 3 and summary["steps"] == 6
   warnings = [m for m in messages if "unreadable" in m]
   assert len(warnings) == 1, messages
-  assert f"step 6 in {ckpt}" in warnings[0]
+  assert f"step 6 in {ckpt} is unreadable (" in warnings[0]
+  assert why in warnings[0]
   assert f"moved it to {ckpt / '6.corrupt'}" in warnings[0]
   assert os.path.isdir(ckpt / "6.corrupt")
   # Step 6 was trained and saved again from the good step 3; a later run
@@ -186,6 +193,18 @@ def test_resume_with_a_changed_config_names_the_keys(finished, tmp_path):
   assert "train.total_steps" in message  # the list of safe keys
   assert (workdir / "config.json").read_text() == before
   assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
+
+
+def test_keys_newer_than_the_saved_config_count_as_defaults(finished, tmp_path):
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  saved = json.loads((workdir / "config.json").read_text())
+  del saved["optim"]["b2"]  # as if written before optim.b2 existed
+  (workdir / "config.json").write_text(json.dumps(saved))
+  with pytest.raises(ValueError, match=r"config.optim.b2: <absent> \(saved"):
+    _run(workdir, **{"optim.b2": 0.99})
+  assert _run(workdir)["resumed_from"] == 6  # the default: no change
 
 
 def test_resume_with_safe_changes_continues(finished, tmp_path):
@@ -419,17 +438,17 @@ def test_sigkill_at_random_moments_resumes_bit_identical(tmp_path):
   straight = _run(tmp_path / "straight", **_LONG)
   killed = tmp_path / "killed"
   rng = np.random.default_rng(0)
-  # Killed twice at random moments (in a step, a save, a metrics write),
-  # then the same command runs to the end.
+  # Killed at a random moment (in a step, a save, a metrics write), then
+  # during the final evaluation (0.4 s long), then run to the end.
   _kill_after_checkpoint(killed, 5, rng.uniform(0, 0.3))
-  _kill_after_checkpoint(killed, 15, rng.uniform(0, 0.3))
+  _kill_after_checkpoint(killed, 30, 0.1)
   proc = _start(killed)
   out, _ = proc.communicate(timeout=120)
   assert proc.returncode == 0, out[-3000:]
   line = [l for l in out.splitlines() if l.startswith("SUMMARY ")][-1]
   resumed = json.loads(line.removeprefix("SUMMARY "))
   assert resumed["steps"] == straight["steps"] == 30
-  assert 15 <= resumed["resumed_from"] < 30
+  assert resumed["resumed_from"] == 30
   assert resumed["eval/feature_norm"] == straight["eval/feature_norm"]
   # Parameters, optimizer state, extra and step counters, bit for bit.
   a, b = _saved(tmp_path / "straight", 30), _saved(killed, 30)
@@ -473,3 +492,38 @@ def test_checkpoint_without_fingerprint_still_resumes(finished, tmp_path):
   with pytest.raises(ValueError, match="written without a fingerprint"):
     _run(workdir, **{"method.width": 8})
   assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
+
+
+def test_command_line_prints_a_write_error_as_one_line(tmp_path):
+  # The toy run from the command line: its config file registers the
+  # plug-ins (no TensorFlow import). A real failed write, as root ignores
+  # permissions: config.json is a folder.
+  config_file = tmp_path / "toy.py"
+  config_file.write_text(
+    "import sys\n"
+    f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+    "import fault_plugins\n"
+    "fault_plugins.register(lambda d, k, v: d.__setitem__(k, v))\n"
+    "get_config = fault_plugins.config\n"
+  )
+  workdir = tmp_path / "run"
+  (workdir / "config.json").mkdir(parents=True)
+  proc = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "jaxssl.main",
+      f"--config={config_file}",
+      f"--workdir={workdir}",
+    ],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
+  assert proc.returncode != 0
+  assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+  lines = [l for l in proc.stderr.splitlines() if l.startswith("jaxssl:")]
+  assert lines == [
+    f"jaxssl: error: [Errno 21] Is a directory: '{workdir}/config.json'"
+  ], proc.stderr[-3000:]
