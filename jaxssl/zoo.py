@@ -169,8 +169,9 @@ def main(argv=None) -> int:
   parser.add_argument(
     "--methods",
     default="",
-    help="comma-separated names (default: every method but supervised, "
-    "which is the baseline column)",
+    help="comma-separated names (default: every image method but "
+    "supervised, which is the baseline column; the text methods have their "
+    "own protocols and table)",
   )
   parser.add_argument(
     "--configs_dir",
@@ -219,8 +220,13 @@ def main(argv=None) -> int:
   )
   from jaxssl.train import loop  # pylint: disable=g-import-not-at-top
 
-  # The supervised model is the baseline column, not a row, by default.
-  every = [n for n in methods.METHODS if n != SUPERVISED]
+  # The supervised model is the baseline column, not a row, by default; the
+  # table's kNN / linear columns are the image protocol's.
+  every = [
+    n
+    for n, m in methods.METHODS.items()
+    if n != SUPERVISED and "tokens" not in m.data_kinds
+  ]
   names = [n for n in args.methods.split(",") if n] or every
   unknown = sorted(set(names) - set(methods.METHODS))
   if unknown:
