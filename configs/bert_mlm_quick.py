@@ -23,6 +23,9 @@ Measured (2-core CPU shared with other jobs, 1 device, before the text
 protocols existed): 400 steps in 1002 s of training (13.9 windows/s);
 training loss 7.8 at step 20 (ln 4096 = 8.3 at init), 5.3-5.7 over the
 last 60 steps, masked-token accuracy on the training batches 0.12-0.17.
+With the protocols (2026-12-02, same machine, 675 s of training): held-out
+eval/mlm_accuracy 16.4% vs 7.0% unigram, eval/mlm_perplexity 257 vs 384;
+eval/retrieval_top1 ([CLS]) 3.4% vs 7.1% random init, 8.7% TF-IDF.
 """
 
 from jaxssl import configs_lib

@@ -19,6 +19,10 @@ protocols existed): 400 steps in 753 s of training (17.8 windows/s);
 training loss 7.8 at step 20 (ln 4096 = 8.3 at init), 5.1-5.4 over the
 last 60 steps (training perplexity ~180), next-token accuracy ~0.18; the
 held-out perplexity against the bigram baseline is the protocol's.
+With the protocols (2026-12-02, same machine, 377 s of training): held-out
+eval/perplexity 243 vs 826 unigram and 823 bigram (add-one, weak at vocab
+4096 on 176k tokens); eval/retrieval_top1 (mean pooling) 3.3%, as random
+init, vs 9.2% TF-IDF.
 """
 
 from jaxssl import configs_lib
