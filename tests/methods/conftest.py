@@ -1,4 +1,5 @@
-"""Makes the shared helper module `methods_testing` importable.
+"""Makes the shared helper modules `methods_testing` (and the loop tests'
+`train_testing`) importable.
 
 The suite runs with `--import-mode=importlib`, which does not put test
 directories on `sys.path`; the method tests share their configs, batches
@@ -10,5 +11,6 @@ import os
 import sys
 
 _HERE = os.path.abspath(os.path.dirname(__file__))
-if _HERE not in sys.path:
-  sys.path.insert(0, _HERE)
+for _path in (_HERE, os.path.join(os.path.dirname(_HERE), "train")):
+  if _path not in sys.path:
+    sys.path.insert(0, _path)

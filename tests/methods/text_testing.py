@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import train_testing
 
 from jaxssl import configs_lib
 from jaxssl.data import kinds, tokenizer
@@ -61,26 +62,7 @@ def batches(c, n=1, *, split=None):
   return out[0] if n == 1 else out
 
 
-def _stop_after(steps):
-  """A `loop._Preemption` behaving like a SIGTERM after `steps` steps (as
-  tests/train/train_testing.stop_after, which this directory cannot
-  import)."""
-
-  class _StopAfter(loop._Preemption):  # pylint: disable=protected-access
-    def __enter__(self):
-      self._checks = 0
-      return super().__enter__()
-
-    @property
-    def requested(self):
-      self._checks += 1
-      return self._checks > steps
-
-    @requested.setter
-    def requested(self, value):
-      pass
-
-  return _StopAfter
+_stop_after = train_testing.stop_after
 
 
 def _losses(workdir):
