@@ -225,3 +225,16 @@ def test_siglip_t_init_is_checked():
     configs_lib.validate(config)
   with pytest.raises(ValueError, match="'image_text'"):
     configs_lib.base_config("clip", data_kind="views")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_trains_resumes_exactly_and_one_device_equals_eight(name, tmp_path):
+  import text_testing  # pylint: disable=g-import-not-at-top
+
+  terms = ("train/logit_scale",) if name == "clip" else ("train/t", "train/b")
+  text_testing.assert_trains_resumes_and_shards(
+    name,
+    tmp_path,
+    ("train/loss", "train/grad_norm", "train/i2t_accuracy", *terms),
+  )

@@ -13,7 +13,9 @@ Source (`config.data.name`): "embedded_digits", the embedded digits
             thirds of its free range ("top left" ... "centre" ... "bottom
             right", `POSITIONS`).
 One of `TEMPLATES` per image, drawn with `config.data.caption_seed` and the
-split, e.g. "a small dark seven in the top left on a red photo". Captions
+split, e.g. "a small dark seven in the top left on a red photo" or "a blue
+photo of a seven": every caption names the digit, most only some of the
+other attributes (as real captions do; see `TEMPLATES`). Captions
 are a pure function of the cached draws and the seed: the same on every
 run, each split its own (the test split is captioned from its own images).
 
@@ -69,11 +71,18 @@ COLUMNS = ("left", "centre", "right")
 POSITIONS = tuple(
   "centre" if r == c == "centre" else f"{r} {c}" for r in ROWS for c in COLUMNS
 )
+# Every caption names the digit; most name only some of the other
+# attributes. With all of them in every caption (324 combinations of
+# colour, shade, size and position), nearly every caption of a batch of 128
+# is unique without its digit, so the contrastive task is solved without
+# reading the digit (clip_quick: zero-shot top-1 12.5%, kNN 12%).
 TEMPLATES = (
   "a {size} {shade} {digit} in the {position} on a {colour} photo",
-  "a {colour} photo of a {shade} {digit}, {size}, in the {position}",
-  "the number {digit} in the {position}, {size} and {shade}, tinted {colour}",
-  "{colour} picture with a {size} {shade} digit {digit} in the {position}",
+  "a {colour} photo of a {digit}",
+  "the number {digit} in the {position}",
+  "a {size} {shade} digit {digit}",
+  "a handwritten {digit}",
+  "{digit}, {shade} on {colour}",
 )
 
 
