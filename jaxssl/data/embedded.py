@@ -51,7 +51,12 @@ commit that set `_VERSION` for how they were measured.
 
 Each source digit is composited several times with independent nuisances
 (10 per train source, 6 per test source). Every image keeps `source_index`,
-its row in `load_digits`, so tests can check the splits are disjoint.
+its row in `load_digits`, so tests can check the splits are disjoint, and
+its recipe draws (`load_draws`: size, position, tint hue, lighter or darker),
+from which the `image_text` kind writes its captions. The draws are stored
+in the same cache file; a cache written before they were (same images)
+lacks their keys and is rebuilt once, to the same pixels, when they are
+first asked for: the dataset is unchanged, so `_VERSION` is too.
 
 The recipe, the RNG seed and the list of photos are fixed; changing any of
 them must bump `_VERSION`, which is part of the cache file name, so old
@@ -74,6 +79,8 @@ IMAGE_SHAPE = (32, 32, 3)
 # Bump on any change to the recipe, the seed or the photos below.
 _VERSION = "v3"
 _SPLITS = ("train", "test")
+# Per-image recipe draws stored beside the images (`load_draws`).
+DRAW_KEYS = ("size", "top_frac", "left_frac", "hue", "darker")
 
 # Photos shipped inside the wheels (no download). skimage.data functions
 # verify the file's hash, so the pixels are pinned across installs.
@@ -143,6 +150,40 @@ def load(split: str, *, cache_dir: str | None = None) -> dict[str, np.ndarray]:
     arrays = _build(_RECIPE)
     _write_atomically(path, arrays)
   return {key: arrays[name] for name, key in keys.items()}
+
+
+def load_draws(
+  split: str, *, cache_dir: str | None = None
+) -> dict[str, np.ndarray]:
+  """Each image's own recipe draws (in `load(split)`'s order).
+
+  Args:
+    split: "train" or "test".
+    cache_dir: as for `load`.
+
+  Returns:
+    {"size": float32 [N], the digit box side in pixels (log-uniform in
+    `size_range`, before the aspect ratio); "top_frac", "left_frac":
+    float32 [N] in [0, 1), the box's top / left edge as a fraction of its
+    free range (0: against the top / left border, 1: the bottom / right);
+    "hue": float32 [N] in [0, 1), the tint's hue in turns (0 red, 1/3
+    green, 2/3 blue); "darker": bool [N], the digit darker than its
+    backdrop (after the fit-in-[0, 1] correction, as drawn)}.
+
+  Raises:
+    ValueError: if `split` is not "train" or "test".
+  """
+  if split not in _SPLITS:
+    raise ValueError(
+      f"{NAME}: unknown split {split!r}; expected one of {list(_SPLITS)}"
+    )
+  path = _cache_path(cache_dir)
+  names = [f"{split}/{key}" for key in DRAW_KEYS]
+  arrays = _read_cache(path, names)
+  if arrays is None:  # no cache, or one written before the draws were kept
+    arrays = _build(_RECIPE)
+    _write_atomically(path, arrays)
+  return {key: arrays[f"{split}/{key}"] for key in DRAW_KEYS}
 
 
 def describe() -> str:
@@ -245,7 +286,8 @@ def _write_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _build(recipe: _Recipe) -> dict[str, np.ndarray]:
-  """Builds both splits; keys are "<split>/<image|label|source_index>"."""
+  """Builds both splits; keys are "<split>/<image|label|source_index>" and
+  "<split>/<draw>" for each of `DRAW_KEYS`."""
   from sklearn import datasets  # pylint: disable=g-import-not-at-top
 
   digits = datasets.load_digits()
@@ -263,7 +305,9 @@ def _build(recipe: _Recipe) -> dict[str, np.ndarray]:
     index = np.repeat(sources[split], copies[split])
     # Shuffle so any prefix is a random, class-mixed sample.
     index = index[rng.permutation(len(index))]
-    out[f"{split}/image"] = _composite(strokes[index], backgrounds, recipe, rng)
+    images, draws = _composite(strokes[index], backgrounds, recipe, rng)
+    out[f"{split}/image"] = images
+    out.update({f"{split}/{k}": v for k, v in draws.items()})
     out[f"{split}/label"] = labels[index]
     out[f"{split}/source_index"] = index.astype(np.int32)
   return out
@@ -326,7 +370,7 @@ def _composite(
     chunk: images per vectorised block (keeps the work cache-sized).
 
   Returns:
-    uint8 [n, 32, 32, 3] images.
+    (uint8 [n, 32, 32, 3] images, {key: [n] draws} for `DRAW_KEYS`).
   """
   n = len(strokes)
   side = IMAGE_SHAPE[0]
@@ -341,14 +385,18 @@ def _composite(
   aspect = np.exp(rng.uniform(-1, 1, n) * np.log(recipe.max_aspect))
   height = np.minimum(size / np.sqrt(aspect), side)
   width = np.minimum(size * np.sqrt(aspect), side)
-  top = rng.uniform(size=n) * (side - height)
-  left = rng.uniform(size=n) * (side - width)
+  top_frac = rng.uniform(size=n)
+  left_frac = rng.uniform(size=n)
+  top = top_frac * (side - height)
+  left = left_frac * (side - width)
   # Colour: one random tint (hue, saturation) for the whole image.
-  tint = _hsv_tint(rng.uniform(size=n), rng.uniform(*recipe.tint_saturation, n))
+  hue = rng.uniform(size=n)
+  tint = _hsv_tint(hue, rng.uniform(*recipe.tint_saturation, n))
   delta = rng.uniform(*recipe.digit_delta, n)
   darker = rng.integers(2, size=n).astype(bool)
 
   images = np.empty((n,) + IMAGE_SHAPE, np.uint8)
+  is_darker = np.empty(n, bool)
   for s in range(0, n, chunk):
     sl = slice(s, min(s + chunk, n))
     value = _crop_backgrounds(backgrounds, which[sl], corner[sl], flip[sl])
@@ -364,13 +412,22 @@ def _composite(
     # crisps their edges without aliasing.
     alpha = np.clip((alpha - 0.5) * recipe.stroke_gain + 0.5, 0, 1)
     alpha = alpha.astype(np.float32)
-    digit_value = _digit_value(value, alpha, delta[sl], darker[sl])
+    digit_value, is_darker[sl] = _digit_value(
+      value, alpha, delta[sl], darker[sl]
+    )
     grey = value + alpha * (digit_value[:, None, None] - value)
     x = grey[..., None] * tint[sl, None, None, :]
     x += recipe.noise_std * rng.standard_normal(x.shape, dtype=np.float32)
     np.clip(x, 0, 1, out=x)
     images[sl] = np.round(x * 255)
-  return images
+  draws = {
+    "size": size.astype(np.float32),
+    "top_frac": top_frac.astype(np.float32),
+    "left_frac": left_frac.astype(np.float32),
+    "hue": hue.astype(np.float32),
+    "darker": is_darker,
+  }
+  return images, draws
 
 
 def _hsv_tint(hue: np.ndarray, saturation: np.ndarray) -> np.ndarray:
@@ -382,8 +439,9 @@ def _hsv_tint(hue: np.ndarray, saturation: np.ndarray) -> np.ndarray:
 
 def _digit_value(
   value: np.ndarray, alpha: np.ndarray, delta: np.ndarray, darker: np.ndarray
-) -> np.ndarray:
-  """[n] HSV value of the digit: `delta` above or below its backdrop.
+) -> tuple[np.ndarray, np.ndarray]:
+  """([n] HSV value of the digit, [n] bool darker as used): `delta` above or
+  below its backdrop.
 
   The backdrop is the background value averaged under the digit. Darker or
   lighter is drawn at random (so polarity carries no label) unless only one
@@ -393,7 +451,8 @@ def _digit_value(
   backdrop = np.einsum("nhw,nhw->n", value, alpha) / total
   darker = np.where(backdrop - delta < 0.05, False, darker)
   darker = np.where(backdrop + delta > 1.0, True, darker)
-  return np.clip(np.where(darker, backdrop - delta, backdrop + delta), 0, 1)
+  value = np.where(darker, backdrop - delta, backdrop + delta)
+  return np.clip(value, 0, 1), darker
 
 
 def _tent_weights(

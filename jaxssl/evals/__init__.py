@@ -10,6 +10,9 @@
   PROTOCOLS["sentence"]        paragraph-half retrieval, alignment /
       uniformity and, with labels, kNN and linear probe of sentence
       embeddings, beside a random-init encoder and TF-IDF (`evals.sentence`)
+  PROTOCOLS["zeroshot"]        zero-shot top-1 through class-name prompts
+      and image-caption retrieval recall@1/5/10 of an image-text method's
+      joint embeddings, beside its random-init towers (`evals.zeroshot`)
 
 `build(context)` returns the evaluators a run uses: the protocols the
 method declares (`Method.protocols`), or the subset `config.eval.protocols`
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jaxssl.evals import language, representation, sentence
+from jaxssl.evals import language, representation, sentence, zeroshot
 from jaxssl.evals.base import BASELINE_LABELS, BASELINES, Context, Evaluator
 
 __all__ = [
@@ -39,6 +42,7 @@ PROTOCOLS: dict[str, Callable[[Context], Evaluator]] = {
   "mlm": language.build_mlm,
   "next_token": language.build_next_token,
   "sentence": sentence.build,
+  "zeroshot": zeroshot.build,
 }
 
 

@@ -13,6 +13,7 @@ from jaxssl.methods import (
   barlow_twins,
   bert_mlm,
   byol,
+  clip,
   colorization,
   denoising_ae,
   dino,
@@ -56,6 +57,8 @@ METHODS: dict[str, MethodDef] = {
     bert_mlm.METHOD,
     gpt.METHOD,
     simcse.METHOD,
+    clip.CLIP,
+    clip.SIGLIP,
   )
 }
 

@@ -123,6 +123,14 @@ class Method:
       predicts, at each position, the original token there (the `mlm`
       protocol corrupts `batch["tokens"]` before the call); a causal one
       predicts, at position t, the token at t + 1 (`next_token`).
+    encode_image: optional `(params, extra, batch) -> [n, e]` float32
+      L2-normalised embeddings of `batch["image"]` in a space shared with
+      `encode_text` (an image-text method's joint space), inference mode;
+      `batch` is an evaluation batch of an image kind. For the zero-shot
+      and retrieval protocols; None for methods without a text tower.
+    encode_text: optional `(params, extra, batch) -> [n, e]` float32
+      L2-normalised embeddings of the texts `batch["tokens"]` (int32 [n,
+      l]) with `batch["is_pad"]` (bool [n, l]), in `encode_image`'s space.
   """
 
   name: str
@@ -137,6 +145,8 @@ class Method:
   )
   protocols: tuple[str, ...] = ("representation",)
   logits: Callable[..., jax.Array] | None = None
+  encode_image: Callable[..., jax.Array] | None = None
+  encode_text: Callable[..., jax.Array] | None = None
 
 
 def _no_check(config) -> None:

@@ -11,6 +11,7 @@ batches, evaluation batches, and the abstract global batch.
           device: rotation, jigsaw, ... pretext tasks, MAE-like models)
   tokens  text, tokenized and packed into fixed-length windows (BERT-,
           GPT-style language models, sentence embeddings)
+  image_text  images paired with captions (CLIP, SigLIP)
 
 Adding a kind is a module here with a `KIND` and an entry in `KINDS`; the
 loop is not edited. Importing this package does not import TensorFlow (the
@@ -20,12 +21,13 @@ configs can read the kinds' defaults cheaply.
 
 from __future__ import annotations
 
-from jaxssl.data.kinds import images, tokens, views
+from jaxssl.data.kinds import image_text, images, tokens, views
 from jaxssl.data.kinds.base import DataKind, DatasetInfo
 
 __all__ = ["KINDS", "DataKind", "DatasetInfo", "get"]
 
 KINDS: dict[str, DataKind] = {
+  "image_text": image_text.KIND,
   "images": images.KIND,
   "tokens": tokens.KIND,
   "views": views.KIND,

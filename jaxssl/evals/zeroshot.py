@@ -1,0 +1,184 @@
+"""Protocol `zeroshot`: zero-shot classification and image-text retrieval.
+
+Reads the method's joint embeddings (`Method.encode_image`,
+`Method.encode_text`: L2-normalised, inference mode) of the image-text
+kind's eval split (`config.data.eval_split`, every image with its own
+caption), in global batches of `config.eval.batch_size` sharded over the
+mesh's "data" axis.
+
+Zero-shot classification (CLIP's prompt ensembling, arXiv:2103.00020 Sec.
+3.1.4): each class name of the dataset (`image_text.class_names`: "zero"
+... "nine") is written into every one of `TEMPLATES`, tokenized with the
+run's tokenizer and embedded; a class's classifier row is the mean of its
+prompts' normalised embeddings, normalised again. An image is assigned the
+class of highest cosine similarity:
+  eval/zeroshot_top1   100 * mean_i [argmax_c <u_i, w_c> = y_i] (%).
+`TEMPLATES` (documented for comparison; none is a training caption):
+  "a photo of a {}.", "a photo of the number {}.", "a {} digit.",
+  "the digit {}.", "a picture of a {}.", "a {}."
+
+Retrieval between the N test images and their N captions, with s_ij the
+cosine of image i and caption j:
+  eval/i2t_recall@k    100 * mean_i P(rank of caption i among the
+                       captions for image i < k) (%), k in 1, 5, 10;
+  eval/t2i_recall@k    the same from each caption to the images.
+Ties are broken at random in expectation: with g captions strictly more
+similar than the true one and t others tied with it, the hit probability
+is clip((k - g) / (t + 1), 0, 1). So identical captions (the templates
+repeat a caption now and then) share the credit, and a constant encoder
+scores exactly chance, 100 k / N.
+
+Baseline, scored once at step 0: `_random_init`, the towers at their
+random initialisation (each metric with the suffix).
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+
+from jaxssl.evals import sharded
+from jaxssl.evals.base import Context
+from jaxssl.train import mesh as mesh_lib
+
+TEMPLATES = (
+  "a photo of a {}.",
+  "a photo of the number {}.",
+  "a {} digit.",
+  "the digit {}.",
+  "a picture of a {}.",
+  "a {}.",
+)
+RECALL_AT = (1, 5, 10)
+_CHUNK = 1024  # query rows per block of the similarity matrix
+
+
+def zeroshot_top1(
+  images: np.ndarray, labels: np.ndarray, classifier: np.ndarray
+) -> float:
+  """Top-1 (%) of `images` [n, e] against `classifier` [c, e] rows."""
+  scores = np.asarray(images, np.float64) @ np.asarray(classifier, np.float64).T
+  return 100.0 * float(np.mean(np.argmax(scores, axis=1) == labels))
+
+
+def class_embeddings(prompts: np.ndarray, num_classes: int) -> np.ndarray:
+  """[c, e] prompt-ensembled classifier from [c * T, e] prompt embeddings
+  (class-major: rows c * T ... c * T + T - 1 are class c's prompts)."""
+  p = np.asarray(prompts, np.float64)
+  p /= np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
+  w = p.reshape(num_classes, -1, p.shape[-1]).mean(axis=1)
+  return w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
+
+
+def recall_at(
+  queries: np.ndarray, keys: np.ndarray, ks=RECALL_AT
+) -> dict[int, float]:
+  """{k: recall@k (%)} of query i retrieving key i, ties in expectation.
+
+  Args:
+    queries: [n, e] embeddings; row i's match is `keys[i]`.
+    keys: [n, e] embeddings.
+    ks: the cut-offs.
+  """
+  q = np.asarray(queries, np.float64)
+  x = np.asarray(keys, np.float64)
+  n = len(q)
+  if x.shape != q.shape or n < 1:
+    raise ValueError(f"recall_at: queries {q.shape} and keys {x.shape}")
+  hits = {k: np.zeros(n) for k in ks}
+  for s in range(0, n, _CHUNK):
+    rows = np.arange(s, min(s + _CHUNK, n))
+    sims = q[rows] @ x.T
+    true = sims[np.arange(len(rows)), rows][:, None]
+    greater = np.sum(sims > true, axis=1)
+    tied = np.sum(sims == true, axis=1) - 1  # others tied with the match
+    for k in ks:
+      hits[k][rows] = np.clip((k - greater) / (tied + 1), 0.0, 1.0)
+  return {k: 100.0 * float(h.mean()) for k, h in hits.items()}
+
+
+class ZeroShot:
+  """Scores a method's joint embeddings (see the module docstring)."""
+
+  def __init__(self, context: Context):
+    from jaxssl.data.kinds import image_text  # pylint: disable=g-import-not-at-top
+
+    c, method = context.config, context.method
+    if method.encode_image is None or method.encode_text is None:
+      raise ValueError(
+        f"config.method.name={method.name!r}: protocol 'zeroshot' needs "
+        "Method.encode_image and Method.encode_text"
+      )
+    if c.data.kind != "image_text":
+      raise ValueError(
+        f"config.data.kind={c.data.kind!r}: protocol 'zeroshot' reads kind "
+        "'image_text'"
+      )
+    mesh_lib.check_batch_size(
+      c.eval.batch_size, context.mesh, "eval.batch_size"
+    )
+    self._config, self._mesh, self._kind = c, context.mesh, context.kind
+    names = image_text.class_names(c)
+    self.prompts = [t.format(name) for name in names for t in TEMPLATES]
+    self._num_classes = len(names)
+    self._prompt_rows = image_text.encode_texts(c, self.prompts)
+    _, specials = image_text.get_tokenizer(c)
+    self._pad = specials.pad
+    out_sh = mesh_lib.data_sharding(self._mesh)
+    self._image = jax.jit(method.encode_image, out_shardings=out_sh)
+    self._text = jax.jit(method.encode_text, out_shardings=out_sh)
+
+  def _pairs(self, state):
+    """(image embeddings, caption embeddings, labels) of the eval split."""
+    c = self._config
+    imgs, caps, labels = [], [], []
+    for host_batch in self._kind.eval_batches(
+      c,
+      c.data.eval_split,
+      batch_size=c.eval.batch_size // jax.process_count(),
+    ):
+      batch = mesh_lib.to_global(host_batch, self._mesh)
+      out = multihost_utils.process_allgather(
+        {
+          "i": self._image(state.params, state.extra, batch),
+          "t": self._text(state.params, state.extra, batch),
+          "y": batch["label"],
+          "valid": batch["valid"],
+        },
+        tiled=True,
+      )
+      keep = np.asarray(out["valid"])
+      imgs.append(np.asarray(out["i"])[keep])
+      caps.append(np.asarray(out["t"])[keep])
+      labels.append(np.asarray(out["y"])[keep])
+    return np.concatenate(imgs), np.concatenate(caps), np.concatenate(labels)
+
+  def evaluate(self, state, *, final: bool = False) -> dict[str, float]:
+    """The scores of the module docstring for the towers at `state`."""
+    del final  # the whole eval split at every evaluation
+    prompts = sharded.map_rows(
+      lambda b: self._text(state.params, state.extra, b),
+      self._prompt_rows,
+      self._mesh,
+      self._config.eval.batch_size,
+      pad={"tokens": self._pad, "is_pad": True},
+    )
+    classifier = class_embeddings(prompts, self._num_classes)
+    images, captions, labels = self._pairs(state)
+    out = {"eval/zeroshot_top1": zeroshot_top1(images, labels, classifier)}
+    for name, (q, k) in {
+      "i2t": (images, captions),
+      "t2i": (captions, images),
+    }.items():
+      for at, value in recall_at(q, k).items():
+        out[f"eval/{name}_recall@{at}"] = value
+    return out
+
+  def baselines(self, state) -> dict[str, float]:
+    """`_random_init`: the towers at `state` (step 0)."""
+    return {f"{k}_random_init": v for k, v in self.evaluate(state).items()}
+
+
+def build(context: Context) -> ZeroShot:
+  return ZeroShot(context)

@@ -1,0 +1,166 @@
+"""Protocol `zeroshot`: retrieval and zero-shot numerics with known answers,
+the protocol on the real image_text kind with a hand-made method, and clip
+through `train.run` with its baselines."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxssl import configs_lib, evals, train
+from jaxssl.data import kinds, sources, tokenizer
+from jaxssl.data.kinds import image_text
+from jaxssl.evals import zeroshot
+from jaxssl.methods import base
+from jaxssl.train import loop
+from jaxssl.train import mesh as mesh_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cache(tmp_path_factory):
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setenv("JAXSSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    mp.setattr(tokenizer, "_LOADED", {})
+    image_text.clear_cache()
+    sources.clear_cache()
+    yield
+    image_text.clear_cache()
+    sources.clear_cache()
+
+
+def test_recall_of_a_perfect_and_a_reversed_retrieval():
+  x = np.eye(12)
+  assert zeroshot.recall_at(x, x) == {1: 100.0, 5: 100.0, 10: 100.0}
+  # Keys at angles 0, 0.1, ...; every query points at key 0, so query i's
+  # match (key i) ranks i-th (0-based): a hit at k iff i < k.
+  n = 12
+  keys = np.stack([np.cos(np.arange(n) * 0.1), np.sin(np.arange(n) * 0.1)], 1)
+  q = keys[:1].repeat(n, 0)
+  got = zeroshot.recall_at(q, keys)
+  for k in (1, 5, 10):
+    assert got[k] == pytest.approx(100.0 * min(k, n) / n)
+
+
+def test_constant_embeddings_score_exactly_chance():
+  n = 40
+  x = np.ones((n, 4)) / 2.0
+  got = zeroshot.recall_at(x, x)
+  for k in (1, 5, 10):
+    assert got[k] == pytest.approx(100.0 * k / n)
+
+
+def test_tied_duplicates_share_the_credit():
+  # Keys 0 and 1 are identical: query 0 finds its match tied with one
+  # other key (credit 1/2 at k=1), query 2 alone.
+  keys = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+  got = zeroshot.recall_at(keys, keys, ks=(1, 2))
+  assert got[1] == pytest.approx(100.0 * (0.5 + 0.5 + 1.0) / 3)
+  assert got[2] == pytest.approx(100.0)
+
+
+def test_prompt_ensemble_and_top1():
+  # Two classes, two prompts each; class 1's prompts point two ways.
+  prompts = np.array([[2.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+  w = zeroshot.class_embeddings(prompts, 2)
+  np.testing.assert_allclose(w[0], [1.0, 0.0])
+  np.testing.assert_allclose(w[1], [np.sqrt(0.5), np.sqrt(0.5)])
+  images = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+  assert zeroshot.zeroshot_top1(images, np.array([0, 1, 1]), w) == 100.0
+  assert zeroshot.zeroshot_top1(
+    images, np.array([1, 1, 1]), w
+  ) == pytest.approx(200.0 / 3)
+
+
+def _pairs_config():
+  config = configs_lib.load(os.path.join(ROOT, "configs", "clip_quick.py"))
+  configs_lib.make_smoke(config)
+  config.mesh.data = 8
+  config.eval.batch_size = 256
+  return configs_lib.validate(config)
+
+
+def _oracle(config):
+  """A method that knows the answer: images embed as the one-hot of their
+  label, texts as the one-hot of the digit word they contain."""
+  tok, _ = image_text.get_tokenizer(config)
+  vocab = tok.get_vocab_size(with_added_tokens=True)
+  word_class = np.zeros((vocab, 10), np.float32)
+  for c, name in enumerate(image_text.CLASS_NAMES):
+    (i,) = tok.encode(name, add_special_tokens=False).ids
+    word_class[i, c] = 1.0
+
+  def encode_image(params, extra, batch):
+    del params, extra
+    return jax.nn.one_hot(batch["label"], 10)
+
+  def encode_text(params, extra, batch):
+    del params, extra
+    hot = jnp.asarray(word_class)[batch["tokens"]] * ~batch["is_pad"][..., None]
+    z = hot.sum(1) + 1e-3  # never all-zero (padding rows)
+    return z / jnp.linalg.norm(z, axis=1, keepdims=True)
+
+  return base.Method(
+    name="oracle",
+    init=lambda rng, batch: ({}, {}),
+    loss=None,
+    features=lambda p, e, b: b["image"].reshape(b["image"].shape[0], -1),
+    protocols=("zeroshot",),
+    encode_image=encode_image,
+    encode_text=encode_text,
+  )
+
+
+class _State:
+  params, extra = {}, {}
+
+
+def test_protocol_on_the_test_pairs_with_an_oracle_method():
+  config = _pairs_config()
+  kind = kinds.get("image_text")
+  mesh = mesh_lib.make_mesh(config.mesh)
+  context = evals.Context(
+    config, _oracle(config), mesh, kind.info(config), kind
+  )
+  scores = zeroshot.build(context).evaluate(_State())
+  assert scores["eval/zeroshot_top1"] == 100.0
+  # Every caption of image i's class ties with i's own (n_y of them): the
+  # expected hit at k is min(k / n_y, 1), in both directions.
+  from jaxssl.data import embedded  # pylint: disable=g-import-not-at-top
+
+  labels = embedded.load("test")["label"]
+  n_y = np.bincount(labels, minlength=10)[labels]
+  for k in (1, 5, 10):
+    want = 100.0 * np.mean(np.minimum(k / n_y, 1.0))
+    assert scores[f"eval/i2t_recall@{k}"] == pytest.approx(want, rel=1e-3)
+    assert scores[f"eval/t2i_recall@{k}"] == pytest.approx(want, rel=1e-3)
+
+
+def test_protocol_refuses_a_method_without_text_tower():
+  config = _pairs_config()
+  kind = kinds.get("image_text")
+  method = base.Method(name="images_only", init=None, loss=None, features=None)
+  mesh = mesh_lib.make_mesh(config.mesh)
+  context = evals.Context(config, method, mesh, kind.info(config), kind)
+  with pytest.raises(ValueError, match="config.method.name='images_only'"):
+    zeroshot.build(context)
+
+
+@pytest.mark.slow
+def test_clip_smoke_through_run_with_baselines(tmp_path):
+  config = _pairs_config()
+  config.eval.baselines = True
+  config.train.progress_bar = False
+  summary = train.run(config, str(tmp_path / "clip"))
+  keys = ["eval/zeroshot_top1"] + [
+    f"eval/{d}_recall@{k}" for d in ("i2t", "t2i") for k in (1, 5, 10)
+  ]
+  for key in keys + ["eval/knn_top1"]:
+    assert 0.0 <= summary[key] <= 100.0, key
+    assert f"{key}_random_init" in summary, key
+  assert "eval/knn_top1_raw_pixels" in summary
+  text = loop.format_summary(summary, "clip", config)
+  assert "eval/zeroshot_top1" in text and "random-init encoder" in text
