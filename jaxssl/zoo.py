@@ -51,6 +51,9 @@ DATA_PRESETS = {
   },
 }
 SUPERVISED = "supervised"
+# The data kinds of the methods the default sweep runs: plain image methods
+# (text and image-text methods have other protocols and tables).
+IMAGE_KINDS = {"views", "images"}
 
 
 def parse_override(text: str) -> tuple[str, object]:
@@ -170,8 +173,8 @@ def main(argv=None) -> int:
     "--methods",
     default="",
     help="comma-separated names (default: every image method but "
-    "supervised, which is the baseline column; the text methods have their "
-    "own protocols and table)",
+    "supervised, which is the baseline column; the text and image-text "
+    "methods have their own protocols and tables)",
   )
   parser.add_argument(
     "--configs_dir",
@@ -225,7 +228,7 @@ def main(argv=None) -> int:
   every = [
     n
     for n, m in methods.METHODS.items()
-    if n != SUPERVISED and "tokens" not in m.data_kinds
+    if n != SUPERVISED and set(m.data_kinds) & IMAGE_KINDS
   ]
   names = [n for n in args.methods.split(",") if n] or every
   unknown = sorted(set(names) - set(methods.METHODS))
