@@ -4,8 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import text_testing
-from text_testing import tokenizer_cache  # noqa: F401
+import text_methods_testing as text_testing
+from text_methods_testing import tokenizer_cache  # noqa: F401
 
 from jaxssl import configs_lib, methods
 from jaxssl.data.kinds import tokens
