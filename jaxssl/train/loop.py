@@ -190,43 +190,52 @@ def run(config, workdir: str) -> dict:
   t = config.train
   kind = kinds.get(config.data.kind)
   info = kind.info(config)
+  spec = kind.batch_spec(config)
+  # Before the checkpointer: a config error (e.g. a batch the mesh cannot
+  # split) must not leave Orbax's background threads running at exit.
+  run = setup_lib.build(config, spec)
+  mesh, method = run.mesh, run.method
   checkpointer = ckpt_lib.Checkpointer(
     os.path.join(workdir, "checkpoints"),
     every_steps=t.ckpt_every_steps,
     max_to_keep=t.max_to_keep,
   )
-  spec = kind.batch_spec(config)
-  run = setup_lib.build(config, spec)
-  mesh, method = run.mesh, run.method
-  if checkpointer.latest_step() is not None:
-    resume.check(workdir, config)  # only jaxssl.train.resume's safe keys
-  # The newest checkpoint that restores and matches its fingerprint; bad
-  # newer ones are moved aside with a warning (jaxssl.train.checkpoint).
-  state, start = checkpointer.restore_latest(run.abstract_state())
-  if state is None:
-    state = run.init(run.init_key)
-  else:
-    _log(f"Resuming from the checkpoint at step {start} in {workdir}")
-  if jax.process_index() == 0:
-    resume.write(workdir, config)
+  try:
+    if checkpointer.latest_step() is not None:
+      resume.check(workdir, config)  # only jaxssl.train.resume's safe keys
+    # The newest checkpoint that restores and matches its fingerprint; bad
+    # newer ones are moved aside with a warning (jaxssl.train.checkpoint).
+    state, start = checkpointer.restore_latest(run.abstract_state())
+    if state is None:
+      state = run.init(run.init_key)
+    else:
+      _log(f"Resuming from the checkpoint at step {start} in {workdir}")
+    if jax.process_index() == 0:
+      resume.write(workdir, config)
 
-  batches = kind.train_batches(config, start_step=start)
-  first = next(batches)
-  _check_spec(kind, spec, first)
-  n_params = sum(x.size for x in jax.tree.leaves(state.params))
-  _log(
-    f"{method.name}: {config.model.name} ({n_params / 1e6:.2f}M params), "
-    f"{config.data.name} ({info.num_train} train examples), global batch "
-    f"{t.batch_size}, mesh {dict(mesh.shape)}, {jax.process_count()} "
-    f"process(es)"
-  )
+    batches = kind.train_batches(config, start_step=start)
+    first = next(batches)
+    _check_spec(kind, spec, first)
+    n_params = sum(x.size for x in jax.tree.leaves(state.params))
+    _log(
+      f"{method.name}: {config.model.name} ({n_params / 1e6:.2f}M params), "
+      f"{config.data.name} ({info.num_train} train examples), global batch "
+      f"{t.batch_size}, mesh {dict(mesh.shape)}, {jax.process_count()} "
+      f"process(es)"
+    )
 
-  evaluators = evals.build(evals.Context(config, method, mesh, info, kind))
-  # Method figures (e.g. MAE reconstructions) on a fixed eval batch.
-  figure_batch = _figure_batch(config, kind, method)
-  baselines = (
-    _baselines(workdir, evaluators, state) if config.eval.baselines else {}
-  )
+    evaluators = evals.build(evals.Context(config, method, mesh, info, kind))
+    # Method figures (e.g. MAE reconstructions) on a fixed eval batch.
+    figure_batch = _figure_batch(config, kind, method)
+    baselines = (
+      _baselines(workdir, evaluators, state) if config.eval.baselines else {}
+    )
+
+  except BaseException:
+    # Orbax's threads (the temporary-directory cleanup, a restore) end
+    # before the error propagates, so it stays one line at exit.
+    checkpointer.close(quiet=True)
+    raise
 
   train_step = run.train_step
   writer = writer_lib.MetricWriter(workdir)
