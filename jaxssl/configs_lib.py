@@ -322,6 +322,8 @@ def validate(config: ConfigDict) -> ConfigDict:
     _fail("optim.lr_scaling", o.lr_scaling, "must be 'linear' or 'none'")
   if o.lr <= 0:
     _fail("optim.lr", o.lr, "must be > 0")
+  if not o.weight_decay >= 0:
+    _fail("optim.weight_decay", o.weight_decay, "must be >= 0")
   if o.warmup_steps < 0 or o.warmup_steps > t.total_steps:
     _fail(
       "optim.warmup_steps",
@@ -339,6 +341,8 @@ def validate(config: ConfigDict) -> ConfigDict:
       e.final_max_train_examples,
       "must be -1 (as eval.max_train_examples), 0 (all) or a count",
     )
+  if e.knn_k < 1:
+    _fail("eval.knn_k", e.knn_k, "must be >= 1")
   if e.pca_components < 1:
     _fail("eval.pca_components", e.pca_components, "must be >= 1")
   if e.num_samples < 0:

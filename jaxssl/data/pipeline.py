@@ -29,6 +29,7 @@ What belongs here: ordering, seeding, sharding and batching. Sources are in
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -100,7 +101,59 @@ def _split_size(config, split: str) -> int:
       f"split {split!r}; available splits: "
       f"{sorted(info.splits)}"
     )
+  if not info.splits[split]:
+    where = f" in {config.data.data_dir}" if config.data.data_dir else ""
+    raise ValueError(
+      f"config.data: split {split!r} of dataset {config.data.name!r} is "
+      f"empty{where}"
+    )
   return info.splits[split]
+
+
+# The first bytes of the formats tf.io.decode_image reads.
+_SIGNATURES = (
+  b"\xff\xd8\xff",
+  b"\x89PNG",
+  b"GIF8",
+  b"BM",
+  b"RIFF",
+  b"\xff\x0a",
+)
+
+
+def _undecodable(config, split: str) -> str | None:
+  """The first file of `split` that is not an image, for folder sources."""
+  src = sources.load(config.data, split)
+  if not isinstance(src, sources.Examples) or src.encoding != "path":
+    return None
+  for path in src.images:
+    try:
+      with open(path, "rb") as f:
+        head = f.read(12)
+    except OSError:
+      return str(path)
+    if not head.startswith(_SIGNATURES):
+      return str(path)
+  return None
+
+
+def _named_errors(iterator, config, split: str):
+  """Yields from `iterator`; a decode error becomes one line naming the file.
+
+  tf.data reports an unreadable image deep in its graph, without the file;
+  the split's files are then checked by their first bytes to name it.
+  """
+  try:
+    yield from iterator
+  except tf.errors.InvalidArgumentError as e:
+    text = re.sub(r"\{\{.*?\}\}\s*", "", str(e.message or e)).strip()
+    first = text.splitlines()[0] if text else type(e).__name__
+    bad = _undecodable(config, split)
+    culprit = f" {bad}" if bad else f" (split {split!r})"
+    raise ValueError(
+      f"config.data.data_dir={config.data.data_dir!r}: cannot decode the "
+      f"image{culprit}: {first}"
+    ) from None
 
 
 def dataset_info(config) -> DatasetInfo:
@@ -237,7 +290,7 @@ def train_batches(
     raise ValueError(f"start_step={start_step} must be >= 0")
   process_index, process_count = _process(process_index, process_count)
   ds = _train_dataset(config, start_step, process_index, process_count)
-  return ds.as_numpy_iterator()
+  return _named_errors(ds.as_numpy_iterator(), config, config.data.train_split)
 
 
 def eval_batches(
@@ -312,4 +365,6 @@ def eval_batches(
   }
   ds = ds.concatenate(tf.data.Dataset.from_tensors(padding).repeat(pad))
   ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-  return ds.with_options(_options()).as_numpy_iterator()
+  return _named_errors(
+    ds.with_options(_options()).as_numpy_iterator(), config, split
+  )

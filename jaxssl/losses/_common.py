@@ -100,6 +100,12 @@ def jit_loss(*, static: Sequence[str] = (), positive: Sequence[str] = ()):
   (> 0) when given as Python numbers. Shape and dtype errors are raised while
   tracing, before anything is compiled.
 
+  Called eagerly on concrete arrays, a loss never returns a silent NaN: a
+  non-finite result raises ValueError naming the first argument that holds
+  NaN or infinite values (or, for finite inputs, saying the result
+  overflowed). Under a caller's `jit` / `grad` nothing is checked (the
+  values are traced; the training loop's `train.nan_policy` covers that).
+
   Args:
     static: names of the static keyword arguments.
     positive: names of hyper-parameters that must be > 0.
@@ -118,8 +124,50 @@ def jit_loss(*, static: Sequence[str] = (), positive: Sequence[str] = ()):
           value = bound.arguments[name]
           if isinstance(value, (int, float)) and not value > 0:
             raise ValueError(f"`{name}` must be > 0, got {value}.")
-      return jitted(*args, **kwargs)
+      out = jitted(*args, **kwargs)
+      if not _traced(args, kwargs) and not _finite(out):
+        raise ValueError(
+          _nonfinite_message(fn.__name__, signature, args, kwargs)
+        )
+      return out
 
     return wrapper
 
   return decorate
+
+
+def _traced(args, kwargs) -> bool:
+  return any(
+    isinstance(leaf, jax.core.Tracer)
+    for leaf in jax.tree.leaves((args, kwargs))
+  )
+
+
+def _floating_leaves(tree):
+  for leaf in jax.tree.leaves(tree):
+    if hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.inexact):
+      yield leaf
+
+
+def _finite(tree) -> bool:
+  return all(bool(jnp.isfinite(leaf).all()) for leaf in _floating_leaves(tree))
+
+
+def _nonfinite_message(name, signature, args, kwargs) -> str:
+  """Names the first argument holding NaN / inf, or says it overflowed."""
+  bound = signature.bind(*args, **kwargs)
+  for arg_name, value in bound.arguments.items():
+    leaves = [
+      jnp.asarray(v)
+      for v in jax.tree.leaves(value)
+      if isinstance(v, (jax.Array, float)) or hasattr(v, "__array__")
+    ]
+    if not _finite(leaves):
+      return (
+        f"{name}: `{arg_name}` holds NaN or infinite values, so the loss "
+        "would not be finite."
+      )
+  return (
+    f"{name}: the result is not finite although every input is (an overflow: "
+    "inputs too large for their dtype, or a temperature / scale too extreme)."
+  )

@@ -186,7 +186,6 @@ def run(config, workdir: str) -> dict:
   """
   t_start = time.perf_counter()
   config = configs_lib.validate(config)
-  workdir = prepare_workdir(workdir)
   t = config.train
   kind = kinds.get(config.data.kind)
   info = kind.info(config)
@@ -195,6 +194,10 @@ def run(config, workdir: str) -> dict:
   # split) must not leave Orbax's background threads running at exit.
   run = setup_lib.build(config, spec)
   mesh, method = run.mesh, run.method
+  evals.selected(config, method)
+  # Only now, with the config, data and protocols checked, is anything
+  # written: a bad input leaves no workdir behind.
+  workdir = prepare_workdir(workdir)
   checkpointer = ckpt_lib.Checkpointer(
     os.path.join(workdir, "checkpoints"),
     every_steps=t.ckpt_every_steps,

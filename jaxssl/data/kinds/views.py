@@ -124,6 +124,14 @@ def _validate(config: ConfigDict) -> None:
         "'global_crops'",
       )
     check_group(f"data.views.{name}", group)
+    if group.size > config.data.image_size:
+      base.fail(
+        f"data.views.{name}.size",
+        group.size,
+        f"is larger than the images (config.data.image_size="
+        f"{config.data.image_size}): views are crops of the images; lower "
+        "the view size or raise data.image_size",
+      )
 
 
 def _train_batches(config, **kwargs):
