@@ -16,7 +16,7 @@ The data kind is `tokens` with the WordPiece tokenizer (`[CLS] piece
 
 Metrics: `loss`; `mlm_accuracy`, top-1 on the selected positions;
 `z_std`, the collapse diagnostic over the non-padding token states
-(`common.token_std`).
+(`text_common.token_std`).
 
 `Method.features`: the encoder's `method.text_pool` embedding ([CLS] by
 default) in inference mode; `Method.logits`: the MLM head's logits at
@@ -36,12 +36,12 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxssl import losses, masking
-from jaxssl.methods import base, common
+from jaxssl.methods import base, text_common
 
 
 def default_config() -> ml_collections.ConfigDict:
   """bert_mlm's `config.method` keys (but `name`) and their defaults."""
-  m = common.text_model_config(pre_ln=False, text_pool="cls")
+  m = text_common.text_model_config(pre_ln=False, text_pool="cls")
   m.mask_rate = 0.15  # selection probability per token, in (0, 1]
   return m
 
@@ -49,7 +49,7 @@ def default_config() -> ml_collections.ConfigDict:
 def check_config(config) -> None:
   """ValueError naming the key: a BERT model, the WordPiece tokenizer,
   mask_rate in (0, 1], seq_len within the positions."""
-  common.check_text_model(config, method="bert_mlm", causal=False)
+  text_common.check_text_model(config, method="bert_mlm", causal=False)
   if config.data.tokenizer != "wordpiece":
     raise ValueError(
       f"config.data.tokenizer={config.data.tokenizer!r}: bert_mlm needs "
@@ -89,13 +89,15 @@ def corrupt(rng, tokens, is_pad, *, specials, vocab_size: int, rate: float):
 def build(config) -> base.Method:
   """bert_mlm from `config.model.name` (a bert_* model) and
   `config.method` (mask_rate and the text model keys)."""
-  model = common.text_model(config)
-  specials = common.specials(config)
+  model = text_common.text_model(config)
+  specials = text_common.specials(config)
   vocab = model.vocab_size
   rate = float(config.method.mask_rate)
 
   def init(rng, batch):
-    return {"model": common.init_text_model(model, rng, batch, logits=True)}, {}
+    return {
+      "model": text_common.init_text_model(model, rng, batch, logits=True)
+    }, {}
 
   def loss(params, extra, batch, rng, step):
     del step
@@ -121,7 +123,7 @@ def build(config) -> base.Method:
     metrics = {
       "loss": value,
       "mlm_accuracy": jnp.sum(hit) / jnp.maximum(jnp.sum(is_masked), 1),
-      "z_std": common.token_std(out["tokens"], batch["is_pad"]),
+      "z_std": text_common.token_std(out["tokens"], batch["is_pad"]),
     }
     return value, (extra, metrics)
 

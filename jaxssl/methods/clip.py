@@ -62,14 +62,14 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxssl import losses, models
-from jaxssl.methods import base, common
+from jaxssl.methods import base, common, text_common
 from jaxssl.models import text
 
 LOSSES = ("clip", "siglip")
 
 
 def _config(loss: str) -> ml_collections.ConfigDict:
-  m = common.text_model_config(pre_ln=False, text_pool="mean", dropout=0.0)
+  m = text_common.text_model_config(pre_ln=False, text_pool="mean", dropout=0.0)
   m.text_model = "bert_tiny"  # a models.TEXT_MODELS encoder (not causal)
   m.embed_dim = 128  # the joint embedding width, >= 1
   if loss == "clip":
@@ -184,7 +184,7 @@ def _build(config, loss_name: str) -> base.Method:
     k_img, k_txt, k_ip, k_tp = jax.random.split(rng, 4)
     images = batch["image"][:2]
     variables = image_tower.init(k_img, images, train=False)
-    txt = common.init_text_model(text_model, k_txt, batch, logits=False)
+    txt = text_common.init_text_model(text_model, k_txt, batch, logits=False)
     img_feats = jnp.zeros((1, image_tower_dim(variables, images)), jnp.float32)
     txt_feats = jnp.zeros((1, text_model.width), jnp.float32)
     params = {

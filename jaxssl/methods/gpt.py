@@ -15,7 +15,7 @@ defaults first, so the config file does); "wordpiece" windows work too
 
 Metrics: `loss`; `accuracy`, top-1 next-token accuracy on the scored
 positions; `z_std`, the collapse diagnostic over the non-padding token
-states (`common.token_std`).
+states (`text_common.token_std`).
 
 `Method.features`: the decoder's `method.text_pool` embedding in inference
 mode (default "mean", over the non-padding tokens; "last", the last
@@ -34,24 +34,24 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxssl import losses
-from jaxssl.methods import base, common
+from jaxssl.methods import base, text_common
 
 
 def default_config() -> ml_collections.ConfigDict:
   """gpt's `config.method` keys (but `name`) and their defaults."""
-  return common.text_model_config(pre_ln=True, text_pool="mean")
+  return text_common.text_model_config(pre_ln=True, text_pool="mean")
 
 
 def check_config(config) -> None:
   """ValueError naming the key: a GPT-2 model, a pooling that fits a causal
   model, seq_len within the positions."""
-  common.check_text_model(config, method="gpt", causal=True)
+  text_common.check_text_model(config, method="gpt", causal=True)
 
 
 def build(config) -> base.Method:
   """gpt from `config.model.name` (a gpt2_* model) and the text model keys
   of `config.method`."""
-  model = common.text_model(config)
+  model = text_common.text_model(config)
 
   def apply(params, batch, *, train, rng=None):
     return model.apply(
@@ -64,7 +64,9 @@ def build(config) -> base.Method:
     )
 
   def init(rng, batch):
-    return {"model": common.init_text_model(model, rng, batch, logits=True)}, {}
+    return {
+      "model": text_common.init_text_model(model, rng, batch, logits=True)
+    }, {}
 
   def loss(params, extra, batch, rng, step):
     del step
@@ -76,7 +78,7 @@ def build(config) -> base.Method:
     metrics = {
       "loss": value,
       "accuracy": jnp.sum(hit) / jnp.maximum(jnp.sum(scored), 1),
-      "z_std": common.token_std(out["tokens"], batch["is_pad"]),
+      "z_std": text_common.token_std(out["tokens"], batch["is_pad"]),
     }
     return value, (extra, metrics)
 

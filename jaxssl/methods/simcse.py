@@ -40,13 +40,13 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxssl import losses
-from jaxssl.methods import base, common
+from jaxssl.methods import base, common, text_common
 from jaxssl.models import text
 
 
 def default_config() -> ml_collections.ConfigDict:
   """simcse's `config.method` keys (but `name`) and their defaults."""
-  m = common.text_model_config(pre_ln=False, text_pool="cls")
+  m = text_common.text_model_config(pre_ln=False, text_pool="cls")
   m.temperature = 0.05  # τ of the cosine similarities, > 0
   return m
 
@@ -54,7 +54,7 @@ def default_config() -> ml_collections.ConfigDict:
 def check_config(config) -> None:
   """ValueError naming the key: a BERT encoder, temperature > 0, dropout
   > 0 (the only augmentation), seq_len within the positions."""
-  common.check_text_model(config, method="simcse", causal=False)
+  text_common.check_text_model(config, method="simcse", causal=False)
   common.check_positive(config, "temperature")
   if not config.method.dropout > 0:
     raise ValueError(
@@ -71,13 +71,13 @@ def _normalize(z):
 def build(config) -> base.Method:
   """simcse from `config.model.name` (a bert_* model) and `config.method`
   (temperature and the text model keys)."""
-  model = common.text_model(config)
+  model = text_common.text_model(config)
   pooler = text.Pooler()
   temperature = float(config.method.temperature)
 
   def init(rng, batch):
     k_model, k_pool = jax.random.split(rng)
-    params = common.init_text_model(model, k_model, batch, logits=False)
+    params = text_common.init_text_model(model, k_model, batch, logits=False)
     feats = jnp.zeros((1, model.width), jnp.float32)
     return {
       "model": params,

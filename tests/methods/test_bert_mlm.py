@@ -9,7 +9,7 @@ from text_methods_testing import tokenizer_cache  # noqa: F401
 
 from jaxssl import configs_lib, methods
 from jaxssl.data.kinds import tokens
-from jaxssl.methods import bert_mlm, common
+from jaxssl.methods import bert_mlm, text_common
 
 
 def test_corruption_statistics_on_real_batches():
@@ -17,8 +17,8 @@ def test_corruption_statistics_on_real_batches():
   of those 80% [MASK], 10% another token, 10% kept; specials and padding
   never selected, unselected tokens untouched."""
   config = text_testing.config("bert_mlm", **{"data.seq_len": 64})
-  specials = common.specials(config)
-  vocab = common.vocab_size(config)
+  specials = text_common.specials(config)
+  vocab = text_common.vocab_size(config)
   corrupt = jax.jit(
     lambda rng, t, p: bert_mlm.corrupt(
       rng, t, p, specials=specials, vocab_size=vocab, rate=0.15
@@ -67,8 +67,8 @@ def test_loss_is_masked_lm_of_the_corrupted_batch():
     k_mask,
     batch["tokens"],
     batch["is_pad"],
-    specials=common.specials(config),
-    vocab_size=common.vocab_size(config),
+    specials=text_common.specials(config),
+    vocab_size=text_common.vocab_size(config),
     rate=0.15,
   )
   logits = np.asarray(
@@ -82,7 +82,7 @@ def test_loss_is_masked_lm_of_the_corrupted_batch():
   np.testing.assert_allclose(value, nll[m].mean(), rtol=1e-4)
   hit = logits.argmax(-1) == np.asarray(targets)
   np.testing.assert_allclose(metrics["mlm_accuracy"], hit[m].mean(), atol=1e-6)
-  assert abs(float(value) - np.log(common.vocab_size(config))) < 0.5
+  assert abs(float(value) - np.log(text_common.vocab_size(config))) < 0.5
 
 
 def test_logits_and_features_in_inference_mode():
@@ -90,7 +90,7 @@ def test_logits_and_features_in_inference_mode():
   batch = text_testing.batches(config, split="test")
   method = methods.build(config)
   params, extra = method.init(jax.random.key(0), batch)
-  vocab = common.vocab_size(config)
+  vocab = text_common.vocab_size(config)
   logits = jax.jit(method.logits)(params, extra, batch)
   assert logits.shape == (*batch["tokens"].shape, vocab)
   assert logits.dtype == jnp.float32
@@ -114,7 +114,7 @@ def test_vocabulary_comes_from_a_tokenizer_path(tmp_path):
   tok.save(str(path))
   config.data.tokenizer_path = str(path)
   config.data.vocab_size = 64  # ignored: the file's vocabulary counts
-  assert common.text_model(config).vocab_size == tok.get_vocab_size()
+  assert text_common.text_model(config).vocab_size == tok.get_vocab_size()
   assert tok.get_vocab_size() > 64
 
 

@@ -7,7 +7,7 @@ import text_methods_testing as text_testing
 from text_methods_testing import tokenizer_cache  # noqa: F401
 
 from jaxssl import configs_lib, methods
-from jaxssl.methods import common
+from jaxssl.methods import text_common
 
 
 def _setup(**overrides):
@@ -42,7 +42,7 @@ def test_loss_is_next_token_nll_without_padding():
   np.testing.assert_allclose(
     loss(params, extra, noisy, jax.random.key(1), 0)[0], value, rtol=1e-6
   )
-  assert abs(float(value) - np.log(common.vocab_size(config))) < 0.5
+  assert abs(float(value) - np.log(text_common.vocab_size(config))) < 0.5
 
 
 def test_logits_at_a_position_never_see_later_tokens():
@@ -63,7 +63,7 @@ def test_features_pool_the_non_padding_tokens():
   is_pad = batch["is_pad"].at[:, 24:].set(True)
   batch = {**batch, "is_pad": is_pad}
   feats = jax.jit(method.features)(params, extra, batch)
-  states = common.text_model(config).apply(
+  states = text_common.text_model(config).apply(
     {"params": params["model"]}, batch["tokens"], is_pad, train=False
   )["tokens"]
   np.testing.assert_allclose(
@@ -78,9 +78,11 @@ def test_token_std_against_numpy():
   is_pad[0, 3:] = True
   u = states / np.linalg.norm(states, axis=-1, keepdims=True)
   want = u[~is_pad].std(axis=0).mean()
-  np.testing.assert_allclose(common.token_std(states, is_pad), want, rtol=1e-5)
+  np.testing.assert_allclose(
+    text_common.token_std(states, is_pad), want, rtol=1e-5
+  )
   same = np.broadcast_to(states[:1, :1], states.shape)
-  assert float(common.token_std(same, is_pad)) < 1e-6
+  assert float(text_common.token_std(same, is_pad)) < 1e-6
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import text_methods_testing as text_testing
 from text_methods_testing import tokenizer_cache  # noqa: F401
 
 from jaxssl import configs_lib, methods
-from jaxssl.methods import common
+from jaxssl.methods import text_common
 from jaxssl.models import text
 
 
@@ -23,7 +23,7 @@ def setup():
 
 def _passes(config, params, batch, rng):
   """The two pooled projections the loss should see, by hand."""
-  model = common.text_model(config)
+  model = text_common.text_model(config)
   out = []
   for key in jax.random.split(rng):
     feats = model.apply(
@@ -72,7 +72,7 @@ def test_loss_sees_the_global_batch_on_eight_devices(setup):
 def test_features_are_cls_before_the_pooler(setup):
   config, batch, method, params, extra = setup
   feats = jax.jit(method.features)(params, extra, batch)
-  states = common.text_model(config).apply(
+  states = text_common.text_model(config).apply(
     {"params": params["model"]}, batch["tokens"], batch["is_pad"], train=False
   )["tokens"]
   np.testing.assert_allclose(feats, states[:, 0], rtol=1e-5, atol=1e-6)
