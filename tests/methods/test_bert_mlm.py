@@ -151,8 +151,8 @@ def test_seq_len_beyond_the_model_positions_names_both():
 
 
 @pytest.mark.slow
-def test_trains_resumes_exactly_and_one_device_equals_eight(tmp_path):
-  rows = text_testing.assert_trains_resumes_and_shards(
+def test_trains_and_one_device_equals_eight(tmp_path):
+  rows = text_testing.assert_trains_and_shards(
     "bert_mlm",
     tmp_path,
     ("train/loss", "train/mlm_accuracy", "train/grad_norm", "train/z_std"),
