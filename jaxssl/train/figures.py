@@ -218,9 +218,9 @@ def plot_embedding(
 
 
 def _denormalize(x: np.ndarray, data_config) -> np.ndarray:
-  mean = np.asarray(data_config.mean, np.float32)
-  std = np.asarray(data_config.std, np.float32)
-  return np.clip(np.asarray(x, np.float32) * std + mean, 0.0, 1.0)
+  from jaxssl.data import figures as data_figures  # pylint: disable=g-import-not-at-top
+
+  return data_figures.denormalize(x, data_config)
 
 
 def plot_training_inputs(batch: dict, config, captions=None):
