@@ -10,10 +10,11 @@ with runs of white space made one space):
   data_dir/train/dogs/pug.jpg     data_dir/train/dogs/pug.txt
   data_dir/test/...
 
-Class folders give the labels (sorted names, as `tfds.folder_dataset`
-does), which the zero-shot prompts (their names, "_" read as a space) and
-the probes use; without class folders every image has label 0 and there is
-no zero-shot classification. Images (png, jpg, jpeg, bmp, gif) are read in
+Class folders give the labels (the sorted names over all splits, as
+`tfds.folder_dataset` does; a split may lack a class), which the zero-shot
+prompts (their names, "_" read as a space) and the probes use; without
+class folders every image has label 0 and there is no zero-shot
+classification. Images (png, jpg, jpeg, bmp, gif) are read in
 sorted path order, the captions in the same order.
 
 `write_openclipart(out_dir)` turns Debian's `openclipart-png` (`apt-get
@@ -80,7 +81,8 @@ def splits(data_dir: str) -> list[str]:
 
 
 def class_names(data_dir: str) -> tuple[str, ...]:
-  """Sorted class folder names (the same in every split), () without."""
+  """Sorted class folder names over all splits (a split may lack some),
+  () without class folders."""
   found = {}
   for split in splits(data_dir):
     root = os.path.join(data_dir, split)
@@ -92,15 +94,15 @@ def class_names(data_dir: str) -> tuple[str, ...]:
         f"{root!r} mixes images ({files[0]!r}) and class folders "
         f"({dirs[0]!r}); use one or the other"
       )
-    found[split] = tuple(dirs)
-  kinds = set(found.values())
-  if len(kinds) > 1:
-    a, b = sorted(found.items())[:2]
+    found[split] = dirs
+  if len({bool(v) for v in found.values()}) > 1:
+    with_classes = sorted(k for k, v in found.items() if v)
+    without = sorted(k for k, v in found.items() if not v)
     _fail(
-      f"splits have different class folders: {a[0]!r} {list(a[1])[:5]} vs "
-      f"{b[0]!r} {list(b[1])[:5]}"
+      f"splits {with_classes} have class folders but {without} do not; "
+      "use one layout for all"
     )
-  return next(iter(kinds))
+  return tuple(sorted({c for v in found.values() for c in v}))
 
 
 def _read_caption(image_path: str) -> str:
@@ -128,7 +130,11 @@ def load_split(data_dir: str, split: str) -> Split:
     _fail(f"{data_dir!r} has no split {split!r}; available splits: {names}")
   classes = class_names(data_dir)
   root = os.path.join(data_dir, split)
-  folders = [(os.path.join(root, c), i) for i, c in enumerate(classes)]
+  folders = [
+    (os.path.join(root, c), i)
+    for i, c in enumerate(classes)
+    if os.path.isdir(os.path.join(root, c))
+  ]
   paths, labels, captions = [], [], []
   for folder, label in folders or [(root, 0)]:
     entries = sorted(os.listdir(folder))

@@ -151,9 +151,9 @@ def test_without_class_folders_labels_are_zero_and_no_zeroshot(tmp_path):
     (
       lambda r: (
         _write(r, "train", "a", "x", "red", "a x"),
-        _write(r, "test", "b", "x", "red", "a x"),
+        _write(r, "test", "", "x", "red", "a x"),
       ),
-      "different class folders",
+      "have class folders but",
     ),
   ],
   ids=[
@@ -163,7 +163,7 @@ def test_without_class_folders_labels_are_zero_and_no_zeroshot(tmp_path):
     "empty_caption",
     "mixed",
     "orphan",
-    "classes_differ",
+    "layouts_differ",
   ],
 )
 def test_bad_folders_give_one_line_errors(tmp_path, make, match):
@@ -174,6 +174,17 @@ def test_bad_folders_give_one_line_errors(tmp_path, make, match):
     KIND.info(_config(str(root), eval_split="train"))
   assert "\n" not in str(e.value)
   assert str(e.value).startswith("config.data.data_dir")
+
+
+def test_a_split_may_lack_a_class(tmp_path):
+  root = tmp_path / "data"
+  _write(root, "train", "a", "x", "red", "a x")
+  _write(root, "train", "b", "y", "green", "a y")
+  _write(root, "test", "b", "z", "blue", "a z")
+  assert image_text_sources.class_names(str(root)) == ("a", "b")
+  test = image_text_sources.load_split(str(root), "test")
+  np.testing.assert_array_equal(test.labels, [1])  # "b" is class 1 in both
+  assert test.captions == ("a z",)
 
 
 def test_missing_folder_and_split(tmp_path):
