@@ -338,6 +338,8 @@ def validate(config: ConfigDict) -> ConfigDict:
   if config.mesh.data == 0 or config.mesh.data < -1:
     _fail("mesh.data", config.mesh.data, "must be -1 (all devices) or >= 1")
   e = config.eval
+  if e.tsne_examples < 0:
+    _fail("eval.tsne_examples", e.tsne_examples, "must be >= 0 (0: no t-SNE)")
   if e.final_max_train_examples < -1:
     _fail(
       "eval.final_max_train_examples",

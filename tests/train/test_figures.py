@@ -66,6 +66,15 @@ def test_tsne_2d_separates_clusters():
   assert (d.argmin(1) == np.repeat([0, 1], 20)).all()
 
 
+def test_figure_keys_in_every_config_and_checked():
+  config = configs_lib.base_config("simclr")
+  assert config.eval.figures is True and config.eval.tsne_examples == 1000
+  assert configs_lib.make_smoke(config).eval.figures is False
+  config.eval.tsne_examples = -1
+  with pytest.raises(ValueError, match="eval.tsne_examples=-1"):
+    configs_lib.validate(config)
+
+
 def test_a_failing_figure_is_one_logged_line():
   lines = []
 
