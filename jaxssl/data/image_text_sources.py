@@ -165,7 +165,10 @@ def openclipart_caption(title: str, rel_path: str) -> str:
   "soft blue couch, furniture". The top category (the label) is left out
   of the caption, so zero-shot does not read it off the text.
   """
-  words = re.sub(r"[_\-]+", " ", title or "").strip().lower()
+  import html  # pylint: disable=g-import-not-at-top
+
+  # Some titles hold HTML entities ("l&eacute;zard").
+  words = re.sub(r"[_\-]+", " ", html.unescape(title or "")).strip().lower()
   words = re.sub(r"\s+", " ", re.sub(r"[^\w ,.'&]", " ", words)).strip()
   parts = rel_path.split("/")[1:-1]  # folders below the category
   where = " ".join(p.replace("_", " ").replace("-", " ") for p in parts)

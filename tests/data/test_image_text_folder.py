@@ -203,6 +203,10 @@ def test_openclipart_caption():
     == "soft blue couch, furniture"
   )
   assert (
+    image_text_sources.openclipart_caption("l&eacute;zard", "animals/x.png")
+    == "lézard"
+  )
+  assert (
     image_text_sources.openclipart_caption("", "food/apple_red_01.png")
     == "apple red"
   )
