@@ -137,6 +137,10 @@ def base_config(
   c.eval.linear_probe = True
   c.eval.linear_steps = 100
   c.eval.num_figures = 8  # eval images given to Method.figures
+  # End-of-run figures (jaxssl.train.figures): learning curves, t-SNE of
+  # the eval features, training views, image-text retrievals.
+  c.eval.figures = True
+  c.eval.tsne_examples = 1000  # eval examples in the t-SNE (0: no t-SNE)
   # Protocols (jaxssl.evals.PROTOCOLS) to run; () runs every protocol the
   # method declares (Method.protocols).
   c.eval.protocols = ()
@@ -214,6 +218,7 @@ def make_smoke(
   config.eval.batch_size = 64
   config.eval.max_train_examples = 256
   config.eval.baselines = False
+  config.eval.figures = False  # seconds of t-SNE; tests turn it on
   config.eval.linear_steps = min(config.eval.linear_steps, 20)
   config.optim.warmup_steps = 1
   kinds.get(config.data.kind).smoke(config, image_size)
@@ -335,6 +340,8 @@ def validate(config: ConfigDict) -> ConfigDict:
   if config.mesh.data == 0 or config.mesh.data < -1:
     _fail("mesh.data", config.mesh.data, "must be -1 (all devices) or >= 1")
   e = config.eval
+  if e.tsne_examples < 0:
+    _fail("eval.tsne_examples", e.tsne_examples, "must be >= 0 (0: no t-SNE)")
   if e.final_max_train_examples < -1:
     _fail(
       "eval.final_max_train_examples",

@@ -21,6 +21,7 @@ from jupyter_client import kernelspec as jupyter_kernelspec
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 QUICKSTART = REPO_ROOT / "colab" / "quickstart.ipynb"
 TEXT = REPO_ROOT / "colab" / "text.ipynb"
+CLIP = REPO_ROOT / "colab" / "clip.ipynb"
 
 
 def _use_this_interpreter_as_python3(tmp_path, monkeypatch):
@@ -72,7 +73,7 @@ def _cell(nb, snippet):
   return cells[0]
 
 
-@pytest.mark.parametrize("path", [QUICKSTART, TEXT], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [QUICKSTART, TEXT, CLIP], ids=lambda p: p.name)
 def test_notebook_is_committed_clean(path):
   """Valid nbformat 4, python3 kernel, no outputs, a tagged parameters cell."""
   nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
@@ -176,3 +177,34 @@ def test_text_notebook_runs(tmp_path, monkeypatch):
   samples = _text(_cell(nb, "next_token.texts("))
   assert "prompt:" in samples and "continuation:" in samples, samples
   print(f"text.ipynb (smoke) ran in {elapsed:.1f}s")
+
+
+@pytest.mark.slow
+def test_clip_notebook_runs(tmp_path, monkeypatch):
+  _use_this_interpreter_as_python3(tmp_path, monkeypatch)
+  nb = nbformat.read(CLIP, as_version=4)
+  client = nbclient.NotebookClient(
+    nb,
+    kernel_name="python3",
+    timeout=600,
+    startup_timeout=120,
+    resources={"metadata": {"path": str(CLIP.parent)}},
+  )
+  start = time.perf_counter()
+  client.execute(env=_kernel_env(tmp_path))
+  elapsed = time.perf_counter() - start
+  for cell in nb.cells:
+    assert not _outputs(cell, "error"), cell.source
+  config = _text(_cell(nb, 'configs_lib.load("clip_quick"'))
+  assert "(smoke)" in config and "batch 16, 3 steps" in config, config
+  assert _num_png(_cell(nb, 'configs_lib.load("clip_quick"')) == 1, "pairs"
+  scores = _text(_cell(nb, "summary = train.run("))
+  assert "eval/zeroshot_top1" in scores and "eval/t2i_recall@5" in scores
+  zero_shot = _cell(nb, "zeroshot.class_embeddings(")
+  assert "zero-shot on these 8:" in _text(zero_shot)
+  assert _num_png(zero_shot) == 1, "zero-shot grid"
+  assert _num_png(_cell(nb, "figures.plot_i2t(")) == 1, "i2t"
+  assert _num_png(_cell(nb, "figures.plot_t2i(")) == 1, "t2i"
+  shown = _cell(nb, "display(Image(")
+  assert "tsne_3.png" in _text(shown) and _num_png(shown) == 1
+  print(f"clip.ipynb (smoke) ran in {elapsed:.1f}s")

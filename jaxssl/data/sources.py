@@ -50,6 +50,9 @@ MEMORY_BUDGET_BYTES = 4 << 30
 
 EMBEDDED = "embedded_digits"
 IMAGE_FOLDER = "image_folder"
+# Images with same-name .txt captions, for the image_text kind
+# (`jaxssl.data.image_text_sources`).
+IMAGE_TEXT_FOLDER = "image_text_folder"
 ARRAYS = "arrays"
 FASHION_MNIST = "fashion_mnist"
 # Where Debian's `dataset-fashion-mnist` package puts the IDX files.
@@ -201,6 +204,27 @@ def _folder_examples(
   paths = np.array([r.image_path for r in rows], dtype=object)
   labels = np.array([str2int(r.label) for r in rows], np.int32)
   return Examples(paths, labels, "path")
+
+
+# image_text_folder (the image_text kind's captioned folders) ------------------
+
+
+def _captioned_split(data_dir: str, split: str):
+  from jaxssl.data import image_text_sources  # pylint: disable=g-import-not-at-top
+
+  return _cached(
+    ("captioned", os.path.abspath(data_dir), split),
+    lambda: image_text_sources.load_split(data_dir, split),
+  )
+
+
+def _captioned_info(data_dir: str) -> SourceInfo:
+  from jaxssl.data import image_text_sources  # pylint: disable=g-import-not-at-top
+
+  names = image_text_sources.splits(data_dir)
+  classes = image_text_sources.class_names(data_dir)
+  sizes = {k: len(_captioned_split(data_dir, k).paths) for k in names}
+  return SourceInfo(max(len(classes), 1), sizes)
 
 
 # arrays (and fashion_mnist) -------------------------------------------------
@@ -388,6 +412,8 @@ def _source_info(data_config) -> SourceInfo:
     return _embedded_info()
   if data_config.name == IMAGE_FOLDER:
     return _folder_info(data_config.data_dir)
+  if data_config.name == IMAGE_TEXT_FOLDER:
+    return _captioned_info(data_config.data_dir)
   if _is_arrays(data_config):
     return _arrays_info(data_config)
   return _tfds_info(data_config)
@@ -409,6 +435,13 @@ def _load(data_config, split: str, start: int, stop: int) -> Examples | Stream:
     return _cached(
       ("folder", os.path.abspath(data_config.data_dir), split, start, stop),
       lambda: _folder_examples(data_config.data_dir, split, start, stop),
+    )
+  if data_config.name == IMAGE_TEXT_FOLDER:
+    rows = _captioned_split(data_config.data_dir, split)
+    return Examples(
+      np.array(rows.paths[start:stop], dtype=object),
+      rows.labels[start:stop],
+      "path",
     )
   if _is_arrays(data_config):
     split_arrays = _arrays_split(data_config, split)

@@ -23,6 +23,7 @@ from absl import logging
 from jaxssl import configs_lib, evals
 from jaxssl.data import kinds
 from jaxssl.train import checkpoint as ckpt_lib
+from jaxssl.train import figures as figures_lib
 from jaxssl.train import guards, resume
 from jaxssl.train import mesh as mesh_lib
 from jaxssl.train import setup as setup_lib
@@ -338,6 +339,18 @@ def run(config, workdir: str) -> dict:
   final = _evaluate(
     evaluators, method, state, figure_batch, writer, final_step, final=True
   )
+  if config.eval.figures:  # never fails the run: errors are logged lines
+    figures_lib.write_run_figures(
+      config,
+      workdir,
+      method=method,
+      state=state,
+      kind=kind,
+      mesh=mesh,
+      writer=writer,
+      step=final_step,
+      log=_log,
+    )
   writer.close()
   rate = t.batch_size * timed_steps / timed_s if timed_s else float("nan")
   summary = {

@@ -1,6 +1,9 @@
 """Kind `image_text`: images paired with captions (CLIP, SigLIP).
 
-Source (`config.data.name`): "embedded_digits", the embedded digits
+Sources (`config.data.name`): "image_text_folder", images with same-name
+.txt captions in `config.data.data_dir`, optionally in class sub-folders
+(`jaxssl.data.image_text_sources`: layout, errors, and a converter of
+Debian's openclipart-png clip art); or "embedded_digits", the embedded digits
 (`jaxssl.data.embedded`), each captioned from its own recipe draws
 (`embedded.load_draws`), so a caption says what the image shows:
   digit     the label as a word ("zero" ... "nine", `CLASS_NAMES`);
@@ -51,7 +54,7 @@ from jaxssl.data.kinds import images as images_kind
 
 ConfigDict = ml_collections.ConfigDict
 
-SOURCES = ("embedded_digits",)
+SOURCES = ("embedded_digits", "image_text_folder")
 CLASS_NAMES = (
   "zero",
   "one",
@@ -174,10 +177,32 @@ def clear_cache() -> None:
   _TOKENS.clear()
 
 
+def _folder_captions(config, split: str) -> list[str]:
+  """An image_text_folder's captions of `split` (its per-class subsample)."""
+  from jaxssl.data import sources  # pylint: disable=g-import-not-at-top
+
+  d = config.data
+  texts = list(sources._captioned_split(d.data_dir, split).captions)  # pylint: disable=protected-access
+  kept = sources._kept(d, split, len(texts))  # pylint: disable=protected-access
+  return texts if kept is None else [texts[i] for i in kept]
+
+
 def captions(config, split: str) -> list[str]:
   """The captions of `split`, in the images' order (cached per process)."""
   from jaxssl.data import embedded  # pylint: disable=g-import-not-at-top
 
+  d = config.data
+  if d.name == "image_text_folder":
+    key = (
+      d.name,
+      os.path.abspath(d.data_dir),
+      d.max_train_per_class,
+      d.max_eval_per_class,
+      split,
+    )
+    if key not in _CAPTIONS:
+      _CAPTIONS[key] = _folder_captions(config, split)
+    return _CAPTIONS[key]
   key = (embedded.version(), config.data.caption_seed, split)
   if key not in _CAPTIONS:
     labels = embedded.load(split)["label"]
@@ -189,9 +214,26 @@ def captions(config, split: str) -> list[str]:
 
 
 def class_names(config) -> tuple[str, ...]:
-  """The dataset's class names, by label (zero-shot prompts use them)."""
-  del config  # one source so far
-  return CLASS_NAMES
+  """The dataset's class names, by label (zero-shot prompts use them).
+
+  image_text_folder: its class folders' names, "_" read as a space.
+
+  Raises:
+    ValueError: an image_text_folder without class folders.
+  """
+  d = config.data
+  if d.name != "image_text_folder":
+    return CLASS_NAMES
+  from jaxssl.data import image_text_sources  # pylint: disable=g-import-not-at-top
+
+  names = image_text_sources.class_names(d.data_dir)
+  if not names:
+    raise ValueError(
+      f"config.data.data_dir={d.data_dir!r} has no class folders, so no "
+      "class names for zero-shot prompts: put each split's images in class "
+      "sub-folders"
+    )
+  return tuple(n.replace("_", " ") for n in names)
 
 
 def get_tokenizer(config):
@@ -203,10 +245,12 @@ def get_tokenizer(config):
     tok = tokenizer_lib.from_file(d.tokenizer_path)
   else:
     texts = captions(config, d.train_split)
-    corpus = (
-      f"{embedded.NAME}_{embedded.version()}_captions_"
-      f"{tokenizer_lib.corpus_key(texts)}"
+    source = (
+      d.name
+      if d.name == "image_text_folder"
+      else f"{embedded.NAME}_{embedded.version()}"
     )
+    corpus = f"{source}_captions_{tokenizer_lib.corpus_key(texts)}"
     tok = tokenizer_lib.cached(corpus, d.tokenizer, d.vocab_size, lambda: texts)
   tok.encode_special_tokens = True
   return tok, tokenizer_lib.specials(tok, d.tokenizer)
@@ -241,7 +285,8 @@ def caption_tokens(config, split: str) -> dict[str, np.ndarray]:
     if d.tokenizer_path
     else ("trained", d.tokenizer, d.vocab_size)
   )
-  key = (d.caption_seed, tok_key, d.seq_len, split)
+  source = (d.name, os.path.abspath(d.data_dir) if d.data_dir else "")
+  key = (source, d.caption_seed, tok_key, d.seq_len, split)
   if key not in _TOKENS:
     _TOKENS[key] = encode_texts(config, captions(config, split))
   return _TOKENS[key]
