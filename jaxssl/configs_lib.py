@@ -121,6 +121,12 @@ def base_config(
   # optimizer state and extra unchanged and goes on, counting the skipped
   # steps in train/skipped_steps.
   c.train.nan_policy = "stop"
+  # Gradient accumulation: k micro-batches of batch_size / k per optimizer
+  # step (one scan in the jitted step); the optimizer, EMA teachers, centres
+  # and schedules move once per optimizer step. Methods whose loss needs the
+  # whole batch (contrastive negatives, Barlow / VICReg statistics, Sinkhorn)
+  # refuse k > 1.
+  c.train.accumulate_steps = 1
 
   c.eval = ConfigDict()
   c.eval.knn_k = 20
@@ -314,6 +320,8 @@ def validate(config: ConfigDict) -> ConfigDict:
   for key in ("eval_every_steps", "ckpt_every_steps"):
     if t[key] < 0:
       _fail(f"train.{key}", t[key], "must be >= 0 (0 disables)")
+  if t.accumulate_steps < 1:
+    _fail("train.accumulate_steps", t.accumulate_steps, "must be >= 1")
   if t.max_to_keep < 1:
     _fail("train.max_to_keep", t.max_to_keep, "must be >= 1")
   if t.nan_policy not in ("stop", "skip"):

@@ -100,7 +100,11 @@ def build(config) -> base.Method:
     return common.encoder_features(encoder, params, extra, images)
 
   return base.Method(
-    name="barlow_twins", init=init, loss=loss, features=features
+    batch_coupled="Barlow Twins' cross-correlation is a whole-batch statistic",
+    name="barlow_twins",
+    init=init,
+    loss=loss,
+    features=features,
   )
 
 

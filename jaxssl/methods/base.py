@@ -131,6 +131,11 @@ class Method:
     encode_text: optional `(params, extra, batch) -> [n, e]` float32
       L2-normalised embeddings of the texts `batch["tokens"]` (int32 [n,
       l]) with `batch["is_pad"]` (bool [n, l]), in `encode_image`'s space.
+    batch_coupled: why the loss needs the whole batch at once (in-batch
+      negatives, batch statistics, Sinkhorn over the batch), or "" when it
+      is a mean of per-example terms, so that gradient accumulation
+      (`config.train.accumulate_steps` > 1) keeps the objective; a method
+      that sets it refuses accumulation with a config error.
   """
 
   name: str
@@ -147,6 +152,7 @@ class Method:
   logits: Callable[..., jax.Array] | None = None
   encode_image: Callable[..., jax.Array] | None = None
   encode_text: Callable[..., jax.Array] | None = None
+  batch_coupled: str = ""
 
 
 def _no_check(config) -> None:

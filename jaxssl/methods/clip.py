@@ -265,6 +265,7 @@ def _build(config, loss_name: str) -> base.Method:
     return text_embed(params, batch)
 
   return base.Method(
+    batch_coupled="its contrastive loss takes in-batch negatives",
     name=loss_name,
     init=init,
     loss=loss,

@@ -177,6 +177,7 @@ def build(config) -> base.Method:
       param_groups=_FROZEN_PATCH_EMBED_GROUPS,
     )
   return base.Method(
+    batch_coupled="InfoNCE takes its negatives from the whole batch",
     name="mocov3",
     init=init,
     loss=loss,

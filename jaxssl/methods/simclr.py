@@ -75,7 +75,13 @@ def build(config) -> base.Method:
     images = batch["image"]
     return common.encoder_features(encoder, params, extra, images)
 
-  return base.Method(name="simclr", init=init, loss=loss, features=features)
+  return base.Method(
+    batch_coupled="NT-Xent takes its negatives from the whole batch",
+    name="simclr",
+    init=init,
+    loss=loss,
+    features=features,
+  )
 
 
 METHOD = base.MethodDef(

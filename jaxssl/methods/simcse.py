@@ -115,6 +115,7 @@ def build(config) -> base.Method:
     return out["feats"]
 
   return base.Method(
+    batch_coupled="InfoNCE takes its negatives from the whole batch",
     name="simcse",
     init=init,
     loss=loss,

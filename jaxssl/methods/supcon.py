@@ -97,7 +97,13 @@ def build(config) -> base.Method:
     images = batch["image"]
     return common.encoder_features(encoder, params, extra, images)
 
-  return base.Method(name="supcon", init=init, loss=loss, features=features)
+  return base.Method(
+    batch_coupled="SupCon takes in-batch positives and negatives",
+    name="supcon",
+    init=init,
+    loss=loss,
+    features=features,
+  )
 
 
 METHOD = base.MethodDef(

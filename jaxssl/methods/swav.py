@@ -209,6 +209,7 @@ def build(config) -> base.Method:
     )
 
   return base.Method(
+    batch_coupled="Sinkhorn-Knopp balances the codes over the whole batch",
     name="swav",
     init=init,
     loss=loss,

@@ -114,7 +114,13 @@ def build(config) -> base.Method:
     images = batch["image"]
     return common.encoder_features(encoder, params, extra, images)
 
-  return base.Method(name="vicreg", init=init, loss=loss, features=features)
+  return base.Method(
+    batch_coupled="VICReg's variance and covariance are whole-batch statistics",
+    name="vicreg",
+    init=init,
+    loss=loss,
+    features=features,
+  )
 
 
 METHOD = base.MethodDef(

@@ -52,6 +52,24 @@ class Setup:
     return ckpt_lib.abstract(self.state_shapes, self.state_sharding)
 
 
+def check_accumulation(k: int, batch_size: int, mesh, method) -> None:
+  """One-line ValueErrors for `train.accumulate_steps` k that cannot work."""
+  if k == 1:
+    return
+  if method.batch_coupled:
+    raise ValueError(
+      f"config.train.accumulate_steps={k}: method {method.name!r} cannot "
+      f"accumulate gradients ({method.batch_coupled}): set it to 1"
+    )
+  n_data = mesh.shape["data"]
+  if batch_size % (k * n_data):
+    raise ValueError(
+      f"config.train.batch_size={batch_size} must divide by "
+      f"train.accumulate_steps={k} times the mesh's data axis ({n_data}): "
+      "each micro-batch is split over the data axis"
+    )
+
+
 def build(config, batch_spec) -> Setup:
   """Builds the run's pieces for global batches shaped like `batch_spec`.
 
@@ -63,6 +81,7 @@ def build(config, batch_spec) -> Setup:
   mesh = mesh_lib.make_mesh(config.mesh)
   mesh_lib.check_batch_size(t.batch_size, mesh, "train.batch_size")
   method = methods.build(config)
+  check_accumulation(t.accumulate_steps, t.batch_size, mesh, method)
   tx, lr_schedule = optim.make(
     config.optim,
     t.batch_size,
@@ -82,6 +101,7 @@ def build(config, batch_spec) -> Setup:
       lr_schedule,
       step_key,
       skip_nonfinite=t.nan_policy == "skip",
+      accumulate_steps=t.accumulate_steps,
     ),
     donate_argnums=(0,),
     out_shardings=(state_sh, replicated),
