@@ -152,6 +152,11 @@ def build(config) -> base.Method:
     features=features,
     logits=logits,
     protocols=("mlm", "sentence"),
+    # A micro-batch's mean would weigh its masked tokens by 1/k, not by
+    # their count: not the full batch's objective.
+    batch_coupled=(
+      "the loss is a mean over the randomly masked tokens of the whole batch"
+    ),
   )
 
 
