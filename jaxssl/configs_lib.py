@@ -148,6 +148,14 @@ def base_config(
   c.eval.sample_tokens = 32  # next_token: tokens drawn per continuation
   c.eval.sample_temperature = 1.0  # next_token: 0 samples greedily
   c.eval.min_paragraph_words = 8  # sentence: shorter paragraphs skipped
+  # Protocol finetune (jaxssl.evals.finetune; opt-in via eval.protocols):
+  # backbone + linear head fine-tuned on class-balanced label fractions.
+  c.eval.finetune_fractions = (0.01, 0.1, 1.0)
+  c.eval.finetune_steps = 300
+  c.eval.finetune_batch_size = 64
+  c.eval.finetune_lr = 0.01
+  c.eval.finetune_optimizer = "sgd"  # sgd (Nesterov 0.9) or adamw; cosine
+  c.eval.finetune_seed = 0
 
   c.mesh = ConfigDict()
   c.mesh.data = -1  # -1: every device not used by model
@@ -215,6 +223,7 @@ def make_smoke(
   config.eval.max_train_examples = 256
   config.eval.baselines = False
   config.eval.linear_steps = min(config.eval.linear_steps, 20)
+  config.eval.finetune_steps = min(config.eval.finetune_steps, 3)
   config.optim.warmup_steps = 1
   kinds.get(config.data.kind).smoke(config, image_size)
   return config
@@ -339,6 +348,18 @@ def validate(config: ConfigDict) -> ConfigDict:
       e.final_max_train_examples,
       "must be -1 (as eval.max_train_examples), 0 (all) or a count",
     )
+  if not e.finetune_fractions or any(
+    not 0 < f <= 1 for f in e.finetune_fractions
+  ):
+    _fail("eval.finetune_fractions", e.finetune_fractions, "each in (0, 1]")
+  if e.finetune_steps < 1:
+    _fail("eval.finetune_steps", e.finetune_steps, "must be >= 1")
+  if e.finetune_batch_size < 1:
+    _fail("eval.finetune_batch_size", e.finetune_batch_size, "must be >= 1")
+  if e.finetune_lr <= 0:
+    _fail("eval.finetune_lr", e.finetune_lr, "must be > 0")
+  if e.finetune_optimizer not in ("sgd", "adamw"):
+    _fail("eval.finetune_optimizer", e.finetune_optimizer, "sgd or adamw")
   if e.pca_components < 1:
     _fail("eval.pca_components", e.pca_components, "must be >= 1")
   if e.num_samples < 0:
