@@ -64,7 +64,7 @@ def balanced_subset(labels, fraction: float, *, seed: int) -> np.ndarray:
   out = []
   for c in np.unique(labels):
     members = np.flatnonzero(labels == c)
-    keep = max(1, int(round(fraction * len(members))))
+    keep = max(1, round(fraction * len(members)))
     perm = np.random.default_rng([seed, int(c)]).permutation(len(members))
     out.append(members[perm[:keep]])
   return np.sort(np.concatenate(out))
@@ -80,7 +80,7 @@ def augment(images: jax.Array, rng: jax.Array) -> jax.Array:
   Returns:
     [n, h, w, c] augmented images, one draw per image.
   """
-  n, h, w, _ = images.shape
+  n, h = images.shape[:2]
   pad = max(1, h // 8)
 
   def one(image, key):

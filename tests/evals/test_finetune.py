@@ -15,7 +15,8 @@ from jaxssl.train import mesh as mesh_lib
 
 
 def test_subsets_are_class_balanced_and_fixed_per_seed():
-  labels = np.repeat(np.arange(10), [100, 200, 50, 100, 100, 300, 80, 90, 10, 70])
+  sizes = [100, 200, 50, 100, 100, 300, 80, 90, 10, 70]
+  labels = np.repeat(np.arange(10), sizes)
   counts = np.bincount(labels)
   for fraction in (0.01, 0.1, 1.0):
     idx = finetune.balanced_subset(labels, fraction, seed=0)
@@ -24,7 +25,8 @@ def test_subsets_are_class_balanced_and_fixed_per_seed():
     want = np.maximum(1, np.round(fraction * counts)).astype(int)
     np.testing.assert_array_equal(got, want)
   a = finetune.balanced_subset(labels, 0.1, seed=0)
-  np.testing.assert_array_equal(a, finetune.balanced_subset(labels, 0.1, seed=0))
+  again = finetune.balanced_subset(labels, 0.1, seed=0)
+  np.testing.assert_array_equal(a, again)
   assert not np.array_equal(a, finetune.balanced_subset(labels, 0.1, seed=1))
   np.testing.assert_array_equal(
     finetune.balanced_subset(labels, 1.0, seed=3), np.arange(len(labels))
@@ -43,13 +45,15 @@ def test_metric_names():
 
 def test_augment_is_a_crop_and_flip_of_each_image():
   x = jax.random.uniform(jax.random.key(0), (6, 16, 16, 3))
-  out = finetune.augment(x, jax.random.key(1))
+  augment = jax.jit(finetune.augment)
+  out = augment(x, jax.random.key(1))
   assert out.shape == x.shape
+  assert not np.allclose(out, x)  # some crop or flip moved pixels
   # Reflect padding and cropping keeps every value a value of the image.
   for i in range(6):
     assert np.isin(np.asarray(out[i]), np.asarray(x[i])).all()
   const = jnp.ones((2, 8, 8, 1)) * 0.3
-  np.testing.assert_array_equal(finetune.augment(const, jax.random.key(2)), const)
+  np.testing.assert_array_equal(augment(const, jax.random.key(2)), const)
 
 
 def _toy(split_sizes=None):
@@ -89,9 +93,7 @@ def _method():
     pooled = batch["image"].mean(axis=(1, 2))
     return jnp.tanh(pooled @ params["w"] + params["b"])
 
-  return base.Method(
-    name="toy", init=None, loss=None, features=features
-  )
+  return base.Method(name="toy", init=None, loss=None, features=features)
 
 
 def _config(**eval_keys):
@@ -113,9 +115,7 @@ def test_finetuning_learns_a_separable_toy_set_and_leaves_params_untouched():
   mesh = mesh_lib.make_mesh(config.mesh)
   evaluator = finetune.build(evals.Context(config, _method(), mesh, info, kind))
   w = jax.random.normal(jax.random.key(0), (3, 16)) * 0.1
-  state = types.SimpleNamespace(
-    params={"w": w, "b": jnp.zeros(16)}, extra={}
-  )
+  state = types.SimpleNamespace(params={"w": w, "b": jnp.zeros(16)}, extra={})
   before = jax.tree.map(np.array, state.params)
   scores = evaluator.evaluate(state)
   assert set(scores) == {"eval/finetune_10pct", "eval/finetune_100pct"}
