@@ -121,6 +121,10 @@ def base_config(
   # optimizer state and extra unchanged and goes on, counting the skipped
   # steps in train/skipped_steps.
   c.train.nan_policy = "stop"
+  # Online linear probe (jaxssl.methods.online_probe): a linear classifier
+  # trained on stop-gradient features of each training batch, reported as
+  # train/online_probe_top1; no effect on the SSL gradients. Needs labels.
+  c.train.online_probe = False
 
   c.eval = ConfigDict()
   c.eval.knn_k = 20
