@@ -127,6 +127,10 @@ def base_config(
   # whole batch (contrastive negatives, Barlow / VICReg statistics, Sinkhorn)
   # refuse k > 1.
   c.train.accumulate_steps = 1
+  # Online linear probe (jaxssl.methods.online_probe): a linear classifier
+  # trained on stop-gradient features of each training batch, reported as
+  # train/online_probe_top1; no effect on the SSL gradients. Needs labels.
+  c.train.online_probe = False
 
   c.eval = ConfigDict()
   c.eval.knn_k = 20
@@ -158,6 +162,14 @@ def base_config(
   c.eval.sample_tokens = 32  # next_token: tokens drawn per continuation
   c.eval.sample_temperature = 1.0  # next_token: 0 samples greedily
   c.eval.min_paragraph_words = 8  # sentence: shorter paragraphs skipped
+  # Protocol finetune (jaxssl.evals.finetune; opt-in via eval.protocols):
+  # backbone + linear head fine-tuned on class-balanced label fractions.
+  c.eval.finetune_fractions = (0.01, 0.1, 1.0)
+  c.eval.finetune_steps = 300
+  c.eval.finetune_batch_size = 64
+  c.eval.finetune_lr = 0.01
+  c.eval.finetune_optimizer = "sgd"  # sgd (Nesterov 0.9) or adamw; cosine
+  c.eval.finetune_seed = 0
 
   c.mesh = ConfigDict()
   c.mesh.data = -1  # -1: every device not used by model
@@ -226,6 +238,7 @@ def make_smoke(
   config.eval.baselines = False
   config.eval.figures = False  # seconds of t-SNE; tests turn it on
   config.eval.linear_steps = min(config.eval.linear_steps, 20)
+  config.eval.finetune_steps = min(config.eval.finetune_steps, 3)
   config.optim.warmup_steps = 1
   kinds.get(config.data.kind).smoke(config, image_size)
   return config
@@ -358,6 +371,18 @@ def validate(config: ConfigDict) -> ConfigDict:
     )
   if e.knn_k < 1:
     _fail("eval.knn_k", e.knn_k, "must be >= 1")
+  if not e.finetune_fractions or any(
+    not 0 < f <= 1 for f in e.finetune_fractions
+  ):
+    _fail("eval.finetune_fractions", e.finetune_fractions, "each in (0, 1]")
+  if e.finetune_steps < 1:
+    _fail("eval.finetune_steps", e.finetune_steps, "must be >= 1")
+  if e.finetune_batch_size < 1:
+    _fail("eval.finetune_batch_size", e.finetune_batch_size, "must be >= 1")
+  if e.finetune_lr <= 0:
+    _fail("eval.finetune_lr", e.finetune_lr, "must be > 0")
+  if e.finetune_optimizer not in ("sgd", "adamw"):
+    _fail("eval.finetune_optimizer", e.finetune_optimizer, "sgd or adamw")
   if e.pca_components < 1:
     _fail("eval.pca_components", e.pca_components, "must be >= 1")
   if e.num_samples < 0:

@@ -13,6 +13,10 @@
   PROTOCOLS["zeroshot"]        zero-shot top-1 through class-name prompts
       and image-caption retrieval recall@1/5/10 of an image-text method's
       joint embeddings, beside its random-init towers (`evals.zeroshot`)
+  PROTOCOLS["finetune"]        the whole backbone + a linear head fine-tuned
+      on 1% / 10% / 100% of the labels, beside the same from random init
+      (`evals.finetune`); opt-in (`config.eval.protocols`), for every
+      method that declares "representation"
 
 `build(context)` returns the evaluators a run uses: the protocols the
 method declares (`Method.protocols`), or the subset `config.eval.protocols`
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jaxssl.evals import language, representation, sentence, zeroshot
+from jaxssl.evals import finetune, language, representation, sentence, zeroshot
 from jaxssl.evals.base import BASELINE_LABELS, BASELINES, Context, Evaluator
 
 __all__ = [
@@ -43,7 +47,12 @@ PROTOCOLS: dict[str, Callable[[Context], Evaluator]] = {
   "next_token": language.build_next_token,
   "sentence": sentence.build,
   "zeroshot": zeroshot.build,
+  "finetune": finetune.build,
 }
+
+# Protocols never run by default (costly), fit for the methods declaring the
+# protocol they map to.
+OPT_IN = {"finetune": "representation"}
 
 
 def selected(config, method) -> tuple[str, ...]:
@@ -54,7 +63,8 @@ def selected(config, method) -> tuple[str, ...]:
       raise ValueError(
         f"config.eval.protocols: {name!r} is not one of {sorted(PROTOCOLS)}"
       )
-    if name not in method.protocols:
+    fits = OPT_IN.get(name, name) in method.protocols
+    if not fits:
       raise ValueError(
         f"config.eval.protocols: {name!r} does not fit method "
         f"{method.name!r}, which declares {list(method.protocols)}"

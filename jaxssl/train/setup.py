@@ -14,6 +14,8 @@ import jax
 from jax.sharding import Mesh
 
 from jaxssl import methods
+from jaxssl.data import kinds
+from jaxssl.methods import online_probe
 from jaxssl.train import checkpoint as ckpt_lib
 from jaxssl.train import mesh as mesh_lib
 from jaxssl.train import optim
@@ -82,6 +84,9 @@ def build(config, batch_spec) -> Setup:
   mesh_lib.check_batch_size(t.batch_size, mesh, "train.batch_size")
   method = methods.build(config)
   check_accumulation(t.accumulate_steps, t.batch_size, mesh, method)
+  if t.online_probe:
+    info = kinds.get(config.data.kind).info(config)
+    method = online_probe.with_online_probe(method, info.num_classes)
   tx, lr_schedule = optim.make(
     config.optim,
     t.batch_size,

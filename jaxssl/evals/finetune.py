@@ -1,0 +1,254 @@
+"""Protocol `finetune`: the whole backbone fine-tuned on a fraction of labels.
+
+SimCLRv2's semi-supervised protocol (Chen et al. 2020, arXiv:2006.10029):
+for each fraction f of `config.eval.finetune_fractions` (default 1%, 10%,
+100%), a class-balanced subset of the training split (`config.data.
+train_split`; per class `max(1, round(f * count))` examples, drawn by a
+permutation seeded with `eval.finetune_seed`, so the subset is fixed per
+seed and nested neither by accident nor design) trains the backbone and a
+new zero-initialised linear head together for `eval.finetune_steps` steps
+of `eval.finetune_batch_size` images (drawn with replacement from the
+subset), with random crop (reflect-pad by h/8, crop back) and horizontal
+flip done in JAX on the evaluation images, by optax SGD with Nesterov
+momentum 0.9 (or AdamW) on a cosine schedule from `eval.finetune_lr`.
+The metric is the top-1 (%) of the fine-tuned model on `data.eval_split`.
+
+Gradients flow through `Method.features(params, extra, batch)`, the pure
+inference-mode feature function every method declares: BatchNorm layers
+therefore run with their running statistics from pretraining (kept fixed,
+as in "frozen BN" fine-tuning of detection backbones) rather than batch
+statistics. This keeps the protocol one function for every method and
+deterministic at test time; the scale/shift parameters still train.
+
+The pretraining state is never modified: fine-tuning works on copies (JAX
+arrays are immutable and the step donates nothing).
+
+Baseline (`_random_init`): the same fine-tuning from the step-0 params,
+i.e. a supervised model trained from scratch on that fraction with the
+same backbone and budget.
+
+Metrics: eval/finetune_1pct, eval/finetune_10pct, eval/finetune_100pct (the
+names follow the fractions), each also with `_random_init`. The protocol is
+costly, so it is opt-in: list it in `config.eval.protocols`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.experimental import multihost_utils
+
+from jaxssl.evals.base import Context
+from jaxssl.train import mesh as mesh_lib
+
+
+def metric_name(fraction: float) -> str:
+  """eval/finetune_<100 f>pct, e.g. 0.01 -> eval/finetune_1pct."""
+  return f"eval/finetune_{100 * fraction:g}pct"
+
+
+def balanced_subset(labels, fraction: float, *, seed: int) -> np.ndarray:
+  """Sorted indices of a class-balanced `fraction` of `labels`.
+
+  Each class c keeps `max(1, round(fraction * count_c))` of its examples,
+  chosen by a permutation seeded with (seed, c): fixed per seed.
+
+  Raises:
+    ValueError: `fraction` outside (0, 1].
+  """
+  if not 0 < fraction <= 1:
+    raise ValueError(f"fraction={fraction!r}: must be in (0, 1]")
+  labels = np.asarray(labels)
+  out = []
+  for c in np.unique(labels):
+    members = np.flatnonzero(labels == c)
+    keep = max(1, round(fraction * len(members)))
+    perm = np.random.default_rng([seed, int(c)]).permutation(len(members))
+    out.append(members[perm[:keep]])
+  return np.sort(np.concatenate(out))
+
+
+def augment(images: jax.Array, rng: jax.Array) -> jax.Array:
+  """Random crop (reflect-pad h/8, crop back) + horizontal flip.
+
+  Args:
+    images: [n, h, w, c] float images.
+    rng: a PRNG key.
+
+  Returns:
+    [n, h, w, c] augmented images, one draw per image.
+  """
+  n, h = images.shape[:2]
+  pad = max(1, h // 8)
+
+  def one(image, key):
+    k_y, k_x, k_f = jax.random.split(key, 3)
+    padded = jnp.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    y = jax.random.randint(k_y, (), 0, 2 * pad + 1)
+    x = jax.random.randint(k_x, (), 0, 2 * pad + 1)
+    crop = jax.lax.dynamic_slice(padded, (y, x, 0), image.shape)
+    return jnp.where(jax.random.bernoulli(k_f), crop[:, ::-1], crop)
+
+  return jax.vmap(one)(images, jax.random.split(rng, n))
+
+
+def _optimizer(name: str, lr: float, steps: int):
+  schedule = optax.cosine_decay_schedule(lr, steps)
+  if name == "adamw":
+    return optax.adamw(schedule, weight_decay=1e-4)
+  return optax.sgd(schedule, momentum=0.9, nesterov=True)
+
+
+class Finetune:
+  """Fine-tunes copies of a state's params on labelled subsets."""
+
+  def __init__(self, context: Context):
+    c = context.config
+    e = c.eval
+    self._config = c
+    self._mesh = context.mesh
+    self._kind = context.kind
+    self._num_classes = context.info.num_classes
+    if not self._num_classes:
+      raise ValueError(
+        "config.eval.protocols: 'finetune' needs a labelled dataset "
+        f"({c.data.name!r} has no classes)"
+      )
+    mesh_lib.check_batch_size(c.eval.batch_size, self._mesh, "eval.batch_size")
+    mesh_lib.check_batch_size(
+      e.finetune_batch_size, self._mesh, "eval.finetune_batch_size"
+    )
+    features = context.method.features
+    num_classes = self._num_classes
+    opt = _optimizer(e.finetune_optimizer, e.finetune_lr, e.finetune_steps)
+    self._opt = opt
+
+    def logits_fn(params, head, extra, images):
+      feats = features(params, extra, {"image": images})
+      feats = feats.reshape(feats.shape[0], -1).astype(jnp.float32)
+      return feats @ head["w"] + head["b"]
+
+    def loss_fn(trainable, extra, images, labels, rng):
+      params, head = trainable
+      logits = logits_fn(params, head, extra, augment(images, rng))
+      ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+      return jnp.mean(ce)
+
+    def step(trainable, opt_state, extra, images, labels, rng):
+      loss, grads = jax.value_and_grad(loss_fn)(
+        trainable, extra, images, labels, rng
+      )
+      updates, opt_state = opt.update(grads, opt_state, trainable)
+      return optax.apply_updates(trainable, updates), opt_state, loss
+
+    def init_head(params, extra, images):
+      feats = features(params, extra, {"image": images})
+      d = int(np.prod(feats.shape[1:]))
+      return {
+        "w": jnp.zeros((d, num_classes), jnp.float32),
+        "b": jnp.zeros((num_classes,), jnp.float32),
+      }
+
+    self._init_head = init_head
+    self._step = jax.jit(step)
+    self._predict = jax.jit(
+      lambda p, h, x, b: jnp.argmax(logits_fn(p, h, x, b["image"]), -1),
+      out_shardings=mesh_lib.data_sharding(self._mesh),
+    )
+    self._data = None
+
+  def _load(self, split: str, max_examples: int):
+    c = self._config
+    images, labels = [], []
+    for host_batch in self._kind.eval_batches(
+      c,
+      split,
+      batch_size=c.eval.batch_size // jax.process_count(),
+      max_examples=max_examples,
+    ):
+      batch = mesh_lib.to_global(host_batch, self._mesh)
+      g = multihost_utils.process_allgather(
+        {"x": batch["image"], "y": batch["label"], "v": batch["valid"]},
+        tiled=True,
+      )
+      keep = np.asarray(g["v"])
+      images.append(np.asarray(g["x"])[keep])
+      labels.append(np.asarray(g["y"])[keep])
+    return np.concatenate(images), np.concatenate(labels)
+
+  def _splits(self):
+    if self._data is None:
+      c = self._config
+      cap = c.eval.max_train_examples
+      if c.eval.final_max_train_examples >= 0:
+        cap = c.eval.final_max_train_examples
+      self._data = (
+        self._load(c.data.train_split, cap),
+        self._load(c.data.eval_split, 0),
+      )
+    return self._data
+
+  def _global(self, x: np.ndarray):
+    local = len(x) // jax.process_count()
+    i = jax.process_index()
+    return mesh_lib.to_global(x[i * local : (i + 1) * local], self._mesh)
+
+  def finetune_top1(self, state, fraction: float) -> float:
+    """Top-1 (%) on the eval split after fine-tuning on `fraction`."""
+    e = self._config.eval
+    (train_x, train_y), (test_x, test_y) = self._splits()
+    subset = balanced_subset(train_y, fraction, seed=e.finetune_seed)
+    rep = mesh_lib.replicated(self._mesh)
+    params = jax.tree.map(jnp.copy, state.params)
+    extra = state.extra
+    head = jax.device_put(
+      self._init_head(params, extra, jnp.asarray(train_x[:1])), rep
+    )
+    trainable = (params, head)
+    opt_state = self._opt.init(trainable)
+    host_rng = np.random.default_rng([e.finetune_seed, len(subset)])
+    base = jax.random.key(e.finetune_seed)
+    bs = e.finetune_batch_size
+    for i in range(e.finetune_steps):
+      idx = subset[host_rng.integers(0, len(subset), bs)]
+      trainable, opt_state, _ = self._step(
+        trainable,
+        opt_state,
+        extra,
+        self._global(train_x[idx]),
+        self._global(train_y[idx].astype(np.int32)),
+        jax.random.fold_in(base, i),
+      )
+    params, head = trainable
+    correct = 0
+    bs = self._config.eval.batch_size
+    for start in range(0, len(test_x), bs):
+      x = test_x[start : start + bs]
+      real = len(x)
+      if real < bs:
+        x = np.concatenate([x, np.zeros((bs - real,) + x.shape[1:], x.dtype)])
+      pred = self._predict(params, head, extra, {"image": self._global(x)})
+      pred = np.asarray(multihost_utils.process_allgather(pred, tiled=True))
+      correct += int(np.sum(pred[:real] == test_y[start : start + real]))
+    return 100.0 * correct / len(test_x)
+
+  def evaluate(self, state, *, final: bool = False) -> dict[str, float]:
+    """{eval/finetune_<p>pct: top-1 %} for each of eval.finetune_fractions."""
+    del final  # the protocol always uses the whole (capped) training split
+    return {
+      metric_name(f): self.finetune_top1(state, f)
+      for f in self._config.eval.finetune_fractions
+    }
+
+  def baselines(self, state) -> dict[str, float]:
+    """The same fine-tuning from the step-0 params (supervised from scratch)."""
+    return {f"{k}_random_init": v for k, v in self.evaluate(state).items()}
+
+
+def build(context: Context) -> Finetune:
+  return Finetune(context)
+
+
+__all__ = ["Finetune", "augment", "balanced_subset", "build", "metric_name"]

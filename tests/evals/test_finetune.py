@@ -1,0 +1,167 @@
+"""Protocol finetune: class-balanced subsets, learning on a separable toy
+set, the pretraining params left untouched, and its config checks."""
+
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxssl import configs_lib, evals
+from jaxssl.evals import finetune
+from jaxssl.methods import base
+from jaxssl.train import mesh as mesh_lib
+
+
+def test_subsets_are_class_balanced_and_fixed_per_seed():
+  sizes = [100, 200, 50, 100, 100, 300, 80, 90, 10, 70]
+  labels = np.repeat(np.arange(10), sizes)
+  counts = np.bincount(labels)
+  for fraction in (0.01, 0.1, 1.0):
+    idx = finetune.balanced_subset(labels, fraction, seed=0)
+    assert len(np.unique(idx)) == len(idx)
+    got = np.bincount(labels[idx], minlength=10)
+    want = np.maximum(1, np.round(fraction * counts)).astype(int)
+    np.testing.assert_array_equal(got, want)
+  a = finetune.balanced_subset(labels, 0.1, seed=0)
+  again = finetune.balanced_subset(labels, 0.1, seed=0)
+  np.testing.assert_array_equal(a, again)
+  assert not np.array_equal(a, finetune.balanced_subset(labels, 0.1, seed=1))
+  np.testing.assert_array_equal(
+    finetune.balanced_subset(labels, 1.0, seed=3), np.arange(len(labels))
+  )
+  with pytest.raises(ValueError, match="fraction=0"):
+    finetune.balanced_subset(labels, 0, seed=0)
+
+
+def test_metric_names():
+  assert [finetune.metric_name(f) for f in (0.01, 0.1, 1.0)] == [
+    "eval/finetune_1pct",
+    "eval/finetune_10pct",
+    "eval/finetune_100pct",
+  ]
+
+
+def test_augment_is_a_crop_and_flip_of_each_image():
+  x = jax.random.uniform(jax.random.key(0), (6, 16, 16, 3))
+  augment = jax.jit(finetune.augment)
+  out = augment(x, jax.random.key(1))
+  assert out.shape == x.shape
+  assert not np.allclose(out, x)  # some crop or flip moved pixels
+  # Reflect padding and cropping keeps every value a value of the image.
+  for i in range(6):
+    assert np.isin(np.asarray(out[i]), np.asarray(x[i])).all()
+  const = jnp.ones((2, 8, 8, 1)) * 0.3
+  np.testing.assert_array_equal(augment(const, jax.random.key(2)), const)
+
+
+def _toy(split_sizes=None):
+  """A separable toy kind: class c's image is filled with c's colour."""
+  rng = np.random.default_rng(0)
+  colours = rng.uniform(size=(4, 3)).astype(np.float32)
+
+  def make(n, seed):
+    y = np.random.default_rng(seed).integers(0, 4, n).astype(np.int32)
+    x = np.broadcast_to(colours[y][:, None, None], (n, 8, 8, 3)).copy()
+    return x, y
+
+  splits = {"train": make(256, 1), "test": make(128, 2)}
+
+  def eval_batches(config, split, *, batch_size, max_examples):
+    x, y = splits[split]
+    if max_examples:
+      x, y = x[:max_examples], y[:max_examples]
+    for s in range(0, len(x), batch_size):
+      xb, yb = x[s : s + batch_size], y[s : s + batch_size]
+      real = len(xb)
+      pad = batch_size - real
+      yield {
+        "image": np.concatenate([xb, np.zeros((pad, 8, 8, 3), np.float32)]),
+        "label": np.concatenate([yb, np.zeros(pad, np.int32)]),
+        "valid": np.arange(batch_size) < real,
+      }
+
+  kind = types.SimpleNamespace(eval_batches=eval_batches)
+  info = types.SimpleNamespace(num_classes=4)
+  return kind, info
+
+
+def _method():
+  def features(params, extra, batch):
+    del extra
+    pooled = batch["image"].mean(axis=(1, 2))
+    return jnp.tanh(pooled @ params["w"] + params["b"])
+
+  return base.Method(name="toy", init=None, loss=None, features=features)
+
+
+def _config(**eval_keys):
+  config = configs_lib.base_config()
+  config.mesh.data = 8
+  config.eval.batch_size = 64
+  config.eval.finetune_steps = 60
+  config.eval.finetune_batch_size = 32
+  config.eval.finetune_lr = 0.1
+  config.eval.finetune_fractions = (0.1, 1.0)
+  for k, v in eval_keys.items():
+    config.eval[k] = v
+  return configs_lib.validate(config)
+
+
+def test_finetuning_learns_a_separable_toy_set_and_leaves_params_untouched():
+  config = _config()
+  kind, info = _toy()
+  mesh = mesh_lib.make_mesh(config.mesh)
+  evaluator = finetune.build(evals.Context(config, _method(), mesh, info, kind))
+  w = jax.random.normal(jax.random.key(0), (3, 16)) * 0.1
+  state = types.SimpleNamespace(params={"w": w, "b": jnp.zeros(16)}, extra={})
+  before = jax.tree.map(np.array, state.params)
+  scores = evaluator.evaluate(state)
+  assert set(scores) == {"eval/finetune_10pct", "eval/finetune_100pct"}
+  # Chance is ~25%; the classes are separable by colour.
+  assert scores["eval/finetune_100pct"] > 90.0
+  assert scores["eval/finetune_10pct"] > 60.0
+  jax.tree.map(np.testing.assert_array_equal, state.params, before)
+  again = evaluator.evaluate(state)
+  assert again == scores  # fixed seeds: deterministic
+
+
+@pytest.mark.parametrize(
+  "key,value,match",
+  [
+    ("finetune_fractions", (0.0,), "config.eval.finetune_fractions"),
+    ("finetune_fractions", (), "config.eval.finetune_fractions"),
+    ("finetune_fractions", (1.5,), "config.eval.finetune_fractions"),
+    ("finetune_steps", 0, "config.eval.finetune_steps"),
+    ("finetune_lr", 0.0, "config.eval.finetune_lr"),
+    ("finetune_optimizer", "lars", "config.eval.finetune_optimizer"),
+    ("finetune_batch_size", 0, "config.eval.finetune_batch_size"),
+  ],
+)
+def test_bad_keys_one_line_errors(key, value, match):
+  with pytest.raises(ValueError, match=match) as err:
+    _config(**{key: value})
+  assert "\n" not in str(err.value)
+
+
+def test_batch_not_divisible_names_the_key():
+  config = _config(finetune_batch_size=12)
+  kind, info = _toy()
+  mesh = mesh_lib.make_mesh(config.mesh)
+  with pytest.raises(ValueError, match="config.eval.finetune_batch_size=12"):
+    finetune.build(evals.Context(config, _method(), mesh, info, kind))
+
+
+def test_opt_in_and_fit():
+  method = _method()  # declares "representation" (the default)
+  config = configs_lib.base_config()
+  assert "finetune" not in evals.selected(config, method)
+  config.eval.protocols = ("representation", "finetune")
+  assert evals.selected(config, method) == ("representation", "finetune")
+  text = base.Method(
+    name="text", init=None, loss=None, features=None, protocols=("mlm",)
+  )
+  config.eval.protocols = ("finetune",)
+  with pytest.raises(ValueError, match="'finetune' does not fit method 'text'"):
+    evals.selected(config, text)
