@@ -30,9 +30,7 @@ _CLIP_QUICK = os.path.join(os.path.dirname(__file__), "clip_quick.py")
 
 
 def get_config(arg=None):
-  args = configs_lib.parse_arg(
-    arg, smoke=False, image_run="/tmp/jaxssl-quick"
-  )
+  args = configs_lib.parse_arg(arg, smoke=False, image_run="/tmp/jaxssl-quick")
   config = configs_lib.load(_CLIP_QUICK, "smoke" if args.smoke else None)
   config.method.freeze_image_tower = True
   config.train.total_steps = 3 if args.smoke else 600

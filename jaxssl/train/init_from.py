@@ -39,7 +39,9 @@ def parse_map(spec: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     if not item:
       continue
     new, sep, old = item.partition("=")
-    paths = tuple(tuple(p for p in x.strip().split("/") if p) for x in (new, old))
+    paths = tuple(
+      tuple(p for p in x.strip().split("/") if p) for x in (new, old)
+    )
     if not sep or not all(paths) or any(p[0] not in ROOTS for p in paths):
       raise ValueError(
         f"config.train.init_from_map={spec!r}: {item!r} is not "

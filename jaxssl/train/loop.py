@@ -23,8 +23,7 @@ from absl import logging
 from jaxssl import configs_lib, evals
 from jaxssl.data import kinds
 from jaxssl.train import checkpoint as ckpt_lib
-from jaxssl.train import init_from
-from jaxssl.train import guards, resume
+from jaxssl.train import guards, init_from, resume
 from jaxssl.train import mesh as mesh_lib
 from jaxssl.train import setup as setup_lib
 from jaxssl.train import writer as writer_lib

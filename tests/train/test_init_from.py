@@ -10,7 +10,6 @@ from jaxssl import configs_lib, train
 from jaxssl.data import kinds, sources, tokenizer
 from jaxssl.data.kinds import image_text
 from jaxssl.train import init_from
-from jaxssl.train import loop
 from jaxssl.train import setup as setup_lib
 
 LIT_MAP = (
