@@ -131,6 +131,15 @@ def base_config(
   # trained on stop-gradient features of each training batch, reported as
   # train/online_probe_top1; no effect on the SSL gradients. Needs labels.
   c.train.online_probe = False
+  # Start a fresh run (never a resumed one: its checkpoint wins) from the
+  # params / extra of a finished jaxssl run (`jaxssl.train.init_from`):
+  # its workdir ("" disables), a checkpointed step (-1: the newest), and
+  # comma-separated "new=loaded" subtree paths, "/"-separated and rooted at
+  # "params" or "extra", e.g. LiT from SimCLR: "params/image=params/backbone,
+  # extra/batch_stats=extra/batch_stats/backbone".
+  c.train.init_from = ""
+  c.train.init_from_step = -1
+  c.train.init_from_map = ""
 
   c.eval = ConfigDict()
   c.eval.knn_k = 20

@@ -49,7 +49,9 @@ References:
   arXiv:2303.15343 (google-research/big_vision
   `trainers/proj/image_text/siglip.py`: t' = log 10, b = -10).
   Zhai et al., LiT: Zero-Shot Transfer with Locked-image Text Tuning,
-  arXiv:2111.07991 (a frozen image tower; not in this slice).
+  arXiv:2111.07991 (`config.method.freeze_image_tower`: the image tower
+  in inference mode, its params in a frozen `base.ParamGroup`; load it
+  from a finished run with `config.train.init_from`).
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ def _config(loss: str) -> ml_collections.ConfigDict:
   m = text_common.text_model_config(pre_ln=False, text_pool="mean", dropout=0.0)
   m.text_model = "bert_tiny"  # a models.TEXT_MODELS encoder (not causal)
   m.embed_dim = 128  # the joint embedding width, >= 1
+  # LiT: the image tower (params and BatchNorm statistics) never changes;
+  # load it with config.train.init_from (configs/lit_quick.py).
+  m.freeze_image_tower = False
   if loss == "clip":
     m.temperature_init = 0.07  # logit scale starts at 1 / this, > 0
     m.logit_scale_max = 100.0  # the scale is clipped here, > 0
@@ -179,6 +184,7 @@ def _build(config, loss_name: str) -> base.Method:
   image_proj = nn.Dense(embed_dim, use_bias=False, name="image_proj")
   text_proj = nn.Dense(embed_dim, use_bias=False, name="text_proj")
   dropout = m.dropout > 0 or m.attention_dropout > 0
+  frozen_tower = bool(m.freeze_image_tower)
 
   def init(rng, batch):
     k_img, k_txt, k_ip, k_tp = jax.random.split(rng, 4)
@@ -207,7 +213,7 @@ def _build(config, loss_name: str) -> base.Method:
 
   def image_embed(params, extra, images, *, train):
     variables = {"params": params["image"], "batch_stats": extra["batch_stats"]}
-    if train:
+    if train and not frozen_tower:
       out, state = image_tower.apply(
         variables, images, train=True, mutable=["batch_stats"]
       )
@@ -273,6 +279,26 @@ def _build(config, loss_name: str) -> base.Method:
     protocols=("representation", "zeroshot"),
     encode_image=encode_image,
     encode_text=encode_text,
+    **(
+      {"param_labels": _lit_labels, "param_groups": _LIT_GROUPS}
+      if frozen_tower
+      else {}
+    ),
+  )
+
+
+# LiT: the image tower is locked (never updated nor decayed); its
+# projection into the joint space and the text tower train.
+_LIT_GROUPS = {
+  **base.DEFAULT_PARAM_GROUPS,
+  "image_tower": base.ParamGroup(frozen=True),
+}
+
+
+def _lit_labels(params):
+  """The default labels, every image tower parameter labelled "image_tower"."""
+  return common.relabel(
+    base.default_param_labels(params), ("image",), lambda _: "image_tower"
   )
 
 

@@ -24,7 +24,7 @@ from jaxssl import configs_lib, evals
 from jaxssl.data import kinds
 from jaxssl.train import checkpoint as ckpt_lib
 from jaxssl.train import figures as figures_lib
-from jaxssl.train import guards, resume
+from jaxssl.train import guards, init_from, resume
 from jaxssl.train import mesh as mesh_lib
 from jaxssl.train import setup as setup_lib
 from jaxssl.train import writer as writer_lib
@@ -212,6 +212,9 @@ def run(config, workdir: str) -> dict:
     state, start = checkpointer.restore_latest(run.abstract_state())
     if state is None:
       state = run.init(run.init_key)
+      if config.train.init_from:
+        state, n = init_from.apply(state, config)
+        _log(f"Initialised {n} arrays from {config.train.init_from}")
     else:
       _log(f"Resuming from the checkpoint at step {start} in {workdir}")
     if jax.process_index() == 0:
