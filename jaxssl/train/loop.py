@@ -210,8 +210,11 @@ def run(config, workdir: str) -> dict:
     # The newest checkpoint that restores and matches its fingerprint; bad
     # newer ones are moved aside with a warning (jaxssl.train.checkpoint).
     state, start = checkpointer.restore_latest(run.abstract_state())
+    baseline_state = state
     if state is None:
-      state = run.init(run.init_key)
+      state = baseline_state = run.init(run.init_key)
+      # The baselines' "random-init encoder" stays the random init; the
+      # loaded weights are the run's start.
       if config.train.init_from:
         state, n = init_from.apply(state, config)
         _log(f"Initialised {n} arrays from {config.train.init_from}")
@@ -235,8 +238,11 @@ def run(config, workdir: str) -> dict:
     # Method figures (e.g. MAE reconstructions) on a fixed eval batch.
     figure_batch = _figure_batch(config, kind, method)
     baselines = (
-      _baselines(workdir, evaluators, state) if config.eval.baselines else {}
+      _baselines(workdir, evaluators, baseline_state)
+      if config.eval.baselines
+      else {}
     )
+    del baseline_state
 
   except BaseException:
     # Orbax's threads (the temporary-directory cleanup, a restore) end
