@@ -27,8 +27,8 @@ def backbone(config, **overrides) -> nn.Module:
   """The backbone `config.model.name`; `backbone(config).kind` is its kind.
 
   Args:
-    config: the run's config; reads `model.name` and, for ViTs,
-      `model.patch_size` and `model.vit_pool`.
+    config: the run's config; reads `model.name`, `model.remat` and, for
+      ViTs, `model.patch_size` and `model.vit_pool`.
     **overrides: other `models.backbone` arguments (e.g. MAE's
       `pos_embed="sincos"`).
 
@@ -43,6 +43,7 @@ def backbone(config, **overrides) -> nn.Module:
   kwargs = {
     "patch_size": config.model.patch_size,
     "pool": config.model.vit_pool,
+    "remat": bool(config.model.remat),
   }
   return models.backbone(name, **{**kwargs, **overrides})
 
@@ -173,8 +174,8 @@ def text_model(config, **overrides) -> models.TextTransformer:
   """The text model `config.model.name` over the run's vocabulary.
 
   Reads `config.method.{dropout, attention_dropout, text_pool, pre_ln,
-  max_positions}` (`text_model_config`) and the tokenizer's vocabulary
-  size (`vocab_size`).
+  max_positions}` (`text_model_config`), `config.model.remat` and the
+  tokenizer's vocabulary size (`vocab_size`).
 
   Raises:
     ValueError: naming `config.model.name` if it is not a text model.
@@ -189,6 +190,7 @@ def text_model(config, **overrides) -> models.TextTransformer:
     "attention_dropout": float(m.attention_dropout),
     "pool": m.text_pool,
     "pre_ln": bool(m.pre_ln),
+    "remat": bool(config.model.remat),
   }
   if m.max_positions:
     kwargs["max_len"] = int(m.max_positions)
