@@ -91,6 +91,9 @@ def base_config(
   c.model.proj_last_bn = False  # affine-free BN on the projector output
   c.model.pred_hidden_dim = 512  # predictor MLP (BYOL, SimSiam, MoCo v3)
   c.model.pred_last_bn = False  # affine-free BN on the predictor output
+  # Rematerialise each residual / Transformer block in the backward pass
+  # (nn.remat): less activation memory for more compute; same numerics.
+  c.model.remat = False
 
   c.method = ConfigDict({"name": method, **spec.config()})
 
@@ -183,6 +186,18 @@ def base_config(
   c.mesh = ConfigDict()
   c.mesh.data = -1  # -1: every device not used by model
   c.mesh.model = 1
+  # How the train state lies on the mesh (jaxssl.train.sharding); safe to
+  # change on resume, as the rest of `mesh`.
+  # FSDP: parameters, optimizer state and extra state of at least
+  # fsdp_min_size elements split over "data" on their largest divisible dim.
+  c.mesh.fsdp = False
+  c.mesh.fsdp_min_size = 2**16  # elements (256 KiB of float32)
+  # The "model" axis: "megatron" splits the Transformer blocks' qkv /
+  # mlp_fc1 kernels by column and proj / mlp_fc2 by row; "none".
+  c.mesh.model_rules = "megatron"
+  # (regex on the leaf path, PartitionSpec tuple) pairs tried before the
+  # preset, e.g. (("mlp_fc1/kernel$", (None, "model")),).
+  c.mesh.rules = ()
   return c
 
 
@@ -369,6 +384,12 @@ def validate(config: ConfigDict) -> ConfigDict:
     _fail("mesh.model", config.mesh.model, "must be >= 1")
   if config.mesh.data == 0 or config.mesh.data < -1:
     _fail("mesh.data", config.mesh.data, "must be -1 (all devices) or >= 1")
+  if config.mesh.fsdp_min_size < 0:
+    _fail(
+      "mesh.fsdp_min_size", config.mesh.fsdp_min_size, "must be >= 0 (elements)"
+    )
+  # The rules and the preset are checked against the state's paths and the
+  # mesh's sizes where they are applied (jaxssl.train.sharding).
   e = config.eval
   if e.tsne_examples < 0:
     _fail("eval.tsne_examples", e.tsne_examples, "must be >= 0 (0: no t-SNE)")

@@ -10,7 +10,14 @@ it. The benchmark feeds synthetic batches of the config's shapes (the input
 pipeline is not timed), excludes compilation and warm-up, and reports the
 median over repeats as JSON: images/s, images/s/device, XLA's FLOP count per
 step and per image, achieved GFLOP/s, and the GFLOP/s of a plain float32
-matmul measured in the same run (the ceiling on this machine). Throughput is
+matmul measured in the same run (the ceiling on this machine). Both modes
+report the compiled step's per-device memory: the bytes of one device's
+shard of the parameters, optimizer state and whole train state under the
+run's shardings (`config.mesh.fsdp`, the "model" axis rules), and XLA's
+memory analysis (argument, output, aliased and temporary bytes).
+
+  python -m jaxssl.bench --compile_only --config configs/mae_imagenet.py \
+      --set mesh.fsdp=true --set model.remat=true Throughput is
 in examples per second (each example carries all its views); for text
 (batches with "tokens", [b, seq_len] ids), also tokens/s and tokens/s/device,
 counting every position of the window, and the synthetic token ids are
@@ -21,6 +28,7 @@ padding.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import time
@@ -44,6 +52,53 @@ def _flops(compiled) -> float:
   if isinstance(cost, (list, tuple)):
     cost = cost[0] if cost else {}
   return float((cost or {}).get("flops", float("nan")))
+
+
+def _memory(compiled, run) -> dict:
+  """Per-device bytes: XLA's memory analysis and the state's own shares.
+
+  `params_bytes_per_device` / `opt_state_bytes_per_device` /
+  `state_bytes_per_device` add up one device's shard of each array of the
+  train state (its params, optimizer state, whole state) under the run's
+  shardings. XLA's `argument_bytes` (the state and batch in), `output_bytes`
+  (the state and metrics out; donated state aliases its input, counted in
+  `alias_bytes`) and `temp_bytes` (activations and other scratch) are those
+  of the compiled step on one device; `peak_bytes_estimate` is arguments +
+  outputs - aliased + temporaries.
+  """
+  # Imported here so the other sub-commands do not load the training code.
+  from jaxssl.train import sharding as sharding_lib  # pylint: disable=g-import-not-at-top
+
+  shapes, sh = run.state_shapes, run.state_sharding
+  out = {
+    "params_bytes_per_device": sharding_lib.bytes_per_device(
+      shapes.params, sh.params
+    ),
+    "opt_state_bytes_per_device": sharding_lib.bytes_per_device(
+      shapes.opt_state, sh.opt_state
+    ),
+    "state_bytes_per_device": sharding_lib.bytes_per_device(shapes, sh),
+  }
+  try:
+    mem = compiled.memory_analysis()
+  except Exception:  # pylint: disable=broad-except  # not every backend
+    mem = None
+  if mem is not None:
+    fields = {
+      "argument_bytes": "argument_size_in_bytes",
+      "output_bytes": "output_size_in_bytes",
+      "alias_bytes": "alias_size_in_bytes",
+      "temp_bytes": "temp_size_in_bytes",
+    }
+    for key, attr in fields.items():
+      out[key] = int(getattr(mem, attr, 0) or 0)
+    out["peak_bytes_estimate"] = (
+      out["argument_bytes"]
+      + out["output_bytes"]
+      - out["alias_bytes"]
+      + out["temp_bytes"]
+    )
+  return out
 
 
 def bench_step(
@@ -72,6 +127,7 @@ def bench_step(
   ).compile()
   compile_s = time.perf_counter() - t0
   flops = _flops(compiled)
+  memory = _memory(compiled, run)
   n_params = sum(
     int(np.prod(x.shape)) for x in jax.tree.leaves(run.state_shapes.params)
   )
@@ -83,6 +139,10 @@ def bench_step(
     "compile_s": round(compile_s, 2),
     "gflop_per_step": flops / 1e9,
     "gflop_per_image": flops / b / 1e9,
+    "mesh": dict(mesh.shape),
+    "fsdp": bool(config.mesh.fsdp),
+    "remat": bool(config.model.remat),
+    **memory,
   }
   if compile_only:
     return result
@@ -153,9 +213,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     "--batch_size", type=int, default=0, help="override config.train.batch_size"
   )
   parser.add_argument(
+    "--set",
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="override a config key, e.g. --set mesh.fsdp=true --set "
+    "mesh.model=2 (repeatable; the value's type follows the key's default)",
+  )
+  parser.add_argument(
     "--compile_only",
     action="store_true",
-    help="only lower + compile: params and FLOPs/image",
+    help="only lower + compile: params, FLOPs/image and the per-device "
+    "memory of the compiled step (state shares, XLA's argument / output / "
+    "temp bytes)",
   )
   parser.add_argument(
     "--markdown",
@@ -177,6 +247,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
       parser.error(f"--config {path}: {e}")
     if args.batch_size:
       config.train.batch_size = args.batch_size
+    for item in args.set:
+      try:
+        set_key(config, item)
+      except ValueError as e:
+        parser.error(f"--set {item}: {e}")
     result = {
       "file": path,
       **bench_step(
@@ -194,6 +269,48 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     else:
       print(json.dumps(result, indent=2), flush=True)
     jax.clear_caches()  # one config's executables must not pile up
+
+
+def set_key(config, item: str) -> None:
+  """Sets `config.<key>` from `key=value`, typed like the key's value.
+
+  Raises:
+    ValueError: no `=`, an unknown key, or a value of the wrong type.
+  """
+  key, eq, text = item.partition("=")
+  if not eq:
+    raise ValueError("expected KEY=VALUE, e.g. mesh.fsdp=true")
+  *parents, leaf = key.split(".")
+  section = config
+  for name in parents:
+    if name not in section:
+      raise ValueError(f"unknown config key {key!r}")
+    section = section[name]
+  if leaf not in section:
+    raise ValueError(f"unknown config key {key!r}")
+  old = section[leaf]
+  if isinstance(old, bool):
+    if text.lower() not in ("true", "false", "1", "0"):
+      raise ValueError(f"config.{key} is a bool: true or false")
+    value = text.lower() in ("true", "1")
+  elif isinstance(old, (int, float)):
+    try:
+      value = type(old)(text)
+    except ValueError:
+      raise ValueError(
+        f"config.{key} is {type(old).__name__}, got {text!r}"
+      ) from None
+  elif isinstance(old, str):
+    value = text
+  else:
+    try:
+      value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      raise ValueError(
+        f"config.{key}: {text!r} is not a Python literal"
+      ) from None
+  with config.unlocked():
+    section[leaf] = value
 
 
 def markdown_table(results: list[dict]) -> str:

@@ -164,6 +164,7 @@ def text_tower(config) -> models.TextTransformer:
     "attention_dropout": float(m.attention_dropout),
     "pool": m.text_pool,
     "pre_ln": bool(m.pre_ln),
+    "remat": bool(config.model.remat),
   }
   if m.max_positions:
     kwargs["max_len"] = int(m.max_positions)

@@ -26,8 +26,8 @@ def backbone(config, **overrides) -> nn.Module:
   """The backbone `config.model.name`; `backbone(config).kind` is its kind.
 
   Args:
-    config: the run's config; reads `model.name` and, for ViTs,
-      `model.patch_size` and `model.vit_pool`.
+    config: the run's config; reads `model.name`, `model.remat` and, for
+      ViTs, `model.patch_size` and `model.vit_pool`.
     **overrides: other `models.backbone` arguments (e.g. MAE's
       `pos_embed="sincos"`).
 
@@ -42,6 +42,7 @@ def backbone(config, **overrides) -> nn.Module:
   kwargs = {
     "patch_size": config.model.patch_size,
     "pool": config.model.vit_pool,
+    "remat": bool(config.model.remat),
   }
   return models.backbone(name, **{**kwargs, **overrides})
 

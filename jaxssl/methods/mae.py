@@ -193,6 +193,7 @@ def build(config) -> base.Method:
     depth=m.decoder_depth,
     num_heads=m.decoder_heads,
     patch_dim=p * p * 3,
+    remat=bool(config.model.remat),
   )
   mean = jnp.asarray(config.data.mean, jnp.float32)
   std = jnp.asarray(config.data.std, jnp.float32)

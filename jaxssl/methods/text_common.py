@@ -95,8 +95,8 @@ def text_model(config, **overrides) -> models.TextTransformer:
   """The text model `config.model.name` over the run's vocabulary.
 
   Reads `config.method.{dropout, attention_dropout, text_pool, pre_ln,
-  max_positions}` (`text_model_config`) and the tokenizer's vocabulary
-  size (`vocab_size`).
+  max_positions}` (`text_model_config`), `config.model.remat` and the
+  tokenizer's vocabulary size (`vocab_size`).
 
   Raises:
     ValueError: naming `config.model.name` if it is not a text model.
@@ -111,6 +111,7 @@ def text_model(config, **overrides) -> models.TextTransformer:
     "attention_dropout": float(m.attention_dropout),
     "pool": m.text_pool,
     "pre_ln": bool(m.pre_ln),
+    "remat": bool(config.model.remat),
   }
   if m.max_positions:
     kwargs["max_len"] = int(m.max_positions)

@@ -70,6 +70,7 @@ def backbone(
   patch_size: int = 16,
   pool: str = "cls",
   pos_embed: str = "learned",
+  remat: bool = False,
 ) -> nn.Module:
   """Builds the backbone `BACKBONES[name]`.
 
@@ -83,6 +84,8 @@ def backbone(
     pool: ViTs: features are the "cls" token or the "mean" patch token.
     pos_embed: ViTs: "learned" or fixed "sincos" position embeddings.
       The ViT arguments are ignored by convolutional backbones.
+    remat: rematerialise each residual / Transformer block in the backward
+      pass (`nn.remat`); the same params and values.
 
   Returns:
     The backbone module.
@@ -93,6 +96,8 @@ def backbone(
   if name not in BACKBONES:
     raise ValueError(f"backbone {name!r} is not one of {sorted(BACKBONES)}")
   module = BACKBONES[name]()
+  if remat:
+    module = module.clone(remat=True)
   if module.kind == "vit":
     module = module.clone(patch_size=patch_size, pool=pool, pos_embed=pos_embed)
   return module

@@ -41,6 +41,7 @@ class MAEDecoder(nn.Module):
     num_heads: attention heads (`config.method.decoder_heads`).
     patch_dim: values predicted per patch, p * p * 3.
     mlp_ratio: MLP hidden width over `width`.
+    remat: rematerialise each block in the backward pass (`nn.remat`).
   """
 
   width: int = 512
@@ -48,6 +49,7 @@ class MAEDecoder(nn.Module):
   num_heads: int = 16
   patch_dim: int = 16 * 16 * 3
   mlp_ratio: int = 4
+  remat: bool = False
 
   @nn.compact
   def __call__(
@@ -96,7 +98,8 @@ class MAEDecoder(nn.Module):
     x = jnp.take_along_axis(x, ids_restore[..., None], axis=1)  # unshuffle
     x = x + jnp.asarray(vit.sincos_pos_embed(*grid, self.width))[None]
     x = jnp.concatenate([c, x], 1)  # cls: zero position embedding
+    block = nn.remat(vit.Block) if self.remat else vit.Block
     for i in range(self.depth):
-      x = vit.Block(self.num_heads, self.mlp_ratio, name=f"block{i}")(x)
+      x = block(self.num_heads, self.mlp_ratio, name=f"block{i}")(x)
     x = nn.LayerNorm(epsilon=1e-6, name="norm")(x)
     return _dense(self.patch_dim, name="pred")(x[:, 1:])

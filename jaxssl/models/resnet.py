@@ -47,7 +47,7 @@ class BasicBlock(nn.Module):
   bn_groups: int = 1
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     conv = functools.partial(Conv, impl=self.conv_impl)
     batch_norm = functools.partial(_batch_norm, groups=self.bn_groups)
     s = (self.strides, self.strides)
@@ -77,7 +77,7 @@ class Bottleneck(nn.Module):
   bn_groups: int = 1
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     conv = functools.partial(Conv, impl=self.conv_impl)
     batch_norm = functools.partial(_batch_norm, groups=self.bn_groups)
     s = (self.strides, self.strides)
@@ -111,6 +111,9 @@ class ResNet(nn.Module):
     conv_impl: "xla" or "matmul" (see `jaxssl.models.conv`).
     bn_groups: BatchNorm statistics per contiguous block of the batch, G
       blocks (`jaxssl.models.norm.batch_norm`); 1: the whole batch.
+    remat: rematerialise each residual block in the backward pass
+      (`nn.remat`): its activations are recomputed instead of stored; the
+      same params and values.
     kind: "conv", the backbone kind (`jaxssl.models.backbone`); not a field.
   """
 
@@ -125,6 +128,7 @@ class ResNet(nn.Module):
   stem_pool: bool = False
   conv_impl: str = "xla"
   bn_groups: int = 1
+  remat: bool = False
 
   @property
   def num_features(self) -> int:
@@ -160,6 +164,8 @@ class ResNet(nn.Module):
     if self.stem_pool:
       x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
     block = BLOCKS[self.block]
+    if self.remat:  # `train` (argument 2, after self and x) is static
+      block = nn.remat(block, static_argnums=(2,))
     for i, (size, width) in enumerate(zip(self.stage_sizes, self.widths)):
       for j in range(size):
         strides = 2 if i > 0 and j == 0 else 1
@@ -169,7 +175,7 @@ class ResNet(nn.Module):
           conv_impl=self.conv_impl,
           bn_groups=self.bn_groups,
           name=f"stage{i + 1}_block{j + 1}",
-        )(x, train=train)
+        )(x, train)
     return {"feats": jnp.mean(x, axis=(1, 2))}
 
 

@@ -91,7 +91,7 @@ class TextBlock(nn.Module):
   proj_std: float = 0.02
 
   @nn.compact
-  def __call__(self, x, can_attend, *, train: bool):
+  def __call__(self, x, can_attend, train: bool):
     d = x.shape[-1]
     ln = functools.partial(nn.LayerNorm, epsilon=self.ln_epsilon)
     drop = functools.partial(nn.Dropout(self.dropout), deterministic=not train)
@@ -143,6 +143,9 @@ class TextTransformer(nn.Module):
     ln_epsilon: LayerNorm epsilon (BERT 1e-12, GPT-2 1e-5).
     gelu_approximate: tanh GELU (GPT-2); else exact erf (BERT).
     pool: "feats": "cls", "mean" or "last" (see the module docstring).
+    remat: rematerialise each block in the backward pass (`nn.remat`): its
+      activations are recomputed instead of stored; the same params and
+      values (dropout masks included).
     kind: "text", the model kind; not a field.
   """
 
@@ -163,6 +166,7 @@ class TextTransformer(nn.Module):
   ln_epsilon: float = 1e-12
   gelu_approximate: bool = False
   pool: str = "cls"
+  remat: bool = False
 
   @property
   def num_features(self) -> int:
@@ -219,8 +223,12 @@ class TextTransformer(nn.Module):
     # GPT-2: residual projections start at 0.02 / sqrt(2 * depth) (the
     # residual stream sums 2 * depth of them); BERT: 0.02 everywhere.
     proj_std = 0.02 / math.sqrt(2 * self.depth) if self.causal else 0.02
+    # `train` (argument 3, after self, x and can_attend) is static.
+    block = TextBlock
+    if self.remat:
+      block = nn.remat(TextBlock, static_argnums=(3,))
     for i in range(self.depth):
-      x = TextBlock(
+      x = block(
         self.num_heads,
         self.mlp_ratio * self.width,
         pre_ln=self.pre_ln,
@@ -230,7 +238,7 @@ class TextTransformer(nn.Module):
         gelu_approximate=self.gelu_approximate,
         proj_std=proj_std,
         name=f"block{i}",
-      )(x, can_attend, train=train)
+      )(x, can_attend, train)
     if self.pre_ln:
       x = ln(name="norm")(x)
     out = {"tokens": x, "feats": pool(x, is_pad, self.pool)}

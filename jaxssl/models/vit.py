@@ -164,6 +164,9 @@ class ViT(nn.Module):
     pos_embed: "learned" (init N(0, 0.02)) or "sincos" (fixed, not a param).
     pool: what "feats" is: "cls", the cls token, or "mean", the mean of the
       patch tokens (both after the final LayerNorm).
+    remat: rematerialise each block in the backward pass (`nn.remat`): its
+      activations are recomputed instead of stored; the same params and
+      values.
     kind: "vit", the backbone kind (`jaxssl.models.backbone`); not a field.
   """
 
@@ -176,6 +179,7 @@ class ViT(nn.Module):
   mlp_ratio: int = 4
   pos_embed: str = "learned"
   pool: str = "cls"
+  remat: bool = False
 
   @property
   def num_features(self) -> int:
@@ -235,8 +239,9 @@ class ViT(nn.Module):
       "cls_token", nn.initializers.normal(0.02), (1, 1, self.width), jnp.float32
     )
     x = jnp.concatenate([jnp.broadcast_to(cls, (n, 1, self.width)), x], 1)
+    block = nn.remat(Block) if self.remat else Block
     for i in range(self.depth):
-      x = Block(self.num_heads, self.mlp_ratio, name=f"block{i}")(x)
+      x = block(self.num_heads, self.mlp_ratio, name=f"block{i}")(x)
     x = _layer_norm(name="norm")(x)
     tokens = x[:, 1:]
     feats = x[:, 0] if self.pool == "cls" else tokens.mean(axis=1)

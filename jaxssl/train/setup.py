@@ -19,6 +19,7 @@ from jaxssl.methods import online_probe
 from jaxssl.train import checkpoint as ckpt_lib
 from jaxssl.train import mesh as mesh_lib
 from jaxssl.train import optim
+from jaxssl.train import sharding as sharding_lib
 from jaxssl.train import state as state_lib
 from jaxssl.train import step as step_lib
 
@@ -34,7 +35,8 @@ class Setup:
     init: `init(init_key) -> TrainState`, jitted with `state_sharding`.
     init_key: the key `init` takes (split from `config.seed`).
     state_shapes: abstract TrainState (shapes and dtypes).
-    state_sharding: its shardings (replicated for now).
+    state_sharding: its shardings, from the rules and FSDP of `config.mesh`
+      (`jaxssl.train.sharding`); the params are born with them.
     train_step: `step(state, batch) -> (state, metrics)`, jitted, donating
       the state.
   """
@@ -98,7 +100,7 @@ def build(config, batch_spec) -> Setup:
   init = state_lib.init_fn(method, tx, batch_spec)
   shapes = jax.eval_shape(init, init_key)
   replicated = mesh_lib.replicated(mesh)
-  state_sh = jax.tree.map(lambda _: replicated, shapes)
+  state_sh = sharding_lib.shardings(shapes, config.mesh, mesh)
   train_step = jax.jit(
     step_lib.make_train_step(
       method,

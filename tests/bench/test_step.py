@@ -6,6 +6,7 @@ import os
 import pytest
 
 from jaxssl import bench, configs_lib
+from jaxssl.bench import step as step_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 QUICKSTART = os.path.join(ROOT, "configs", "quickstart.py")
@@ -19,6 +20,30 @@ def test_compile_only_reports_params_and_flops(capsys):
   assert result["gflop_per_image"] > 0
   assert result["devices"] == 8 and result["batch_size"] == 16
   assert result["file"] == f"{QUICKSTART}:smoke"
+  # Replicated: one device holds the whole state; XLA's analysis is there.
+  assert result["params_bytes_per_device"] == 4 * result["params"]
+  params_bytes = result["params_bytes_per_device"]
+  assert result["state_bytes_per_device"] > 2 * params_bytes  # + momentum
+  for key in ("argument_bytes", "output_bytes", "temp_bytes"):
+    assert result[key] > 0
+  assert result["fsdp"] is False and result["mesh"] == {"data": 8, "model": 1}
+
+
+def test_set_key_types_and_errors():
+  config = configs_lib.load(f"{QUICKSTART}:smoke")
+  step_lib.set_key(config, "mesh.fsdp=true")
+  step_lib.set_key(config, "mesh.fsdp_min_size=0")
+  step_lib.set_key(config, "mesh.rules=(('kernel', (None, 'data')),)")
+  assert config.mesh.fsdp is True and config.mesh.fsdp_min_size == 0
+  assert config.mesh.rules == (("kernel", (None, "data")),)
+  for item, match in [
+    ("mesh.fsdp", "expected KEY=VALUE"),
+    ("mesh.fsdq=true", "unknown config key 'mesh.fsdq'"),
+    ("mesh.fsdp=maybe", "config.mesh.fsdp is a bool"),
+    ("mesh.fsdp_min_size=big", "config.mesh.fsdp_min_size is int"),
+  ]:
+    with pytest.raises(ValueError, match=match):
+      step_lib.set_key(config, item)
 
 
 def test_several_configs_stream_one_markdown_table(capsys):
