@@ -138,7 +138,8 @@ def base_config(
   c.eval.linear_steps = 100
   c.eval.num_figures = 8  # eval images given to Method.figures
   # Protocols (jaxssl.evals.PROTOCOLS) to run; () runs every protocol the
-  # method declares (Method.protocols).
+  # method declares (Method.protocols) but jaxssl.evals.ON_REQUEST
+  # ("fewshot", "diagnostics"), which run only when named here.
   c.eval.protocols = ()
   # PCA baseline: kNN and linear probe on the top principal components of
   # the raw pixels, fitted on the train split.
