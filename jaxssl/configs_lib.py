@@ -164,7 +164,8 @@ def base_config(
   c.eval.figures = True
   c.eval.tsne_examples = 1000  # eval examples in the t-SNE (0: no t-SNE)
   # Protocols (jaxssl.evals.PROTOCOLS) to run; () runs every protocol the
-  # method declares (Method.protocols).
+  # method declares (Method.protocols) but jaxssl.evals.ON_REQUEST
+  # ("fewshot", "diagnostics"), which run only when named here.
   c.eval.protocols = ()
   # PCA baseline: kNN and linear probe on the top principal components of
   # the raw pixels, fitted on the train split.

@@ -3,6 +3,11 @@
   PROTOCOLS["representation"]  frozen-feature kNN and linear probe of the
       backbone, beside a random-init encoder, raw pixels and PCA of the raw
       pixels (`evals.representation`)
+  PROTOCOLS["fewshot"]         linear probes on 1, 5, 10 and 25 labelled
+      examples per class of the frozen features, mean and std over 5 fixed
+      draws (`evals.fewshot`)
+  PROTOCOLS["diagnostics"]     alignment, uniformity and RankMe of the
+      frozen features (`evals.diagnostics`)
   PROTOCOLS["mlm"]             masked-token accuracy and perplexity on
       held-out windows, beside a unigram (`evals.language`)
   PROTOCOLS["next_token"]      held-out next-token perplexity beside add-one
@@ -19,8 +24,10 @@
       method that declares "representation"
 
 `build(context)` returns the evaluators a run uses: the protocols the
-method declares (`Method.protocols`), or the subset `config.eval.protocols`
-names. The numerics (`knn`, `linear`) are pure functions of arrays. Adding
+method declares (`Method.protocols`) but those in `ON_REQUEST`, or the
+subset `config.eval.protocols` names (which may name `ON_REQUEST` ones).
+`python -m jaxssl.eval` scores any declared protocol on a finished run.
+The numerics (`knn`, `linear`) are pure functions of arrays. Adding
 a protocol is a module with a `build(context) -> Evaluator` (see
 `evals.base`) and an entry in `PROTOCOLS`; the loop is not edited.
 """
@@ -29,12 +36,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jaxssl.evals import finetune, language, representation, sentence, zeroshot
+from jaxssl.evals import (
+  diagnostics,
+  fewshot,
+  finetune,
+  language,
+  representation,
+  sentence,
+  zeroshot,
+)
 from jaxssl.evals.base import BASELINE_LABELS, BASELINES, Context, Evaluator
 
 __all__ = [
   "BASELINES",
   "BASELINE_LABELS",
+  "ON_REQUEST",
   "PROTOCOLS",
   "Context",
   "Evaluator",
@@ -43,6 +59,8 @@ __all__ = [
 
 PROTOCOLS: dict[str, Callable[[Context], Evaluator]] = {
   "representation": representation.build,
+  "fewshot": fewshot.build,
+  "diagnostics": diagnostics.build,
   "mlm": language.build_mlm,
   "next_token": language.build_next_token,
   "sentence": sentence.build,
@@ -50,25 +68,36 @@ PROTOCOLS: dict[str, Callable[[Context], Evaluator]] = {
   "finetune": finetune.build,
 }
 
-# Protocols never run by default (costly), fit for the methods declaring the
-# protocol they map to.
+# Protocols that no method declares and never run by default (costly),
+# fit for the methods declaring the protocol they map to.
 OPT_IN = {"finetune": "representation"}
+
+
+# Protocols that fit but that a run scores only when `config.eval.protocols`
+# (or `python -m jaxssl.eval --protocol`) names them: each fits 20 few-shot
+# probes or draws augmented views, more than every periodic evaluation of
+# every run (and every smoke test) should pay.
+ON_REQUEST = ("fewshot", "diagnostics")
+
+
+def check(names, method, key: str = "config.eval.protocols") -> None:
+  """A ValueError naming `key` for a protocol unknown or unfit to `method`."""
+  for name in names:
+    if name not in PROTOCOLS:
+      raise ValueError(f"{key}: {name!r} is not one of {sorted(PROTOCOLS)}")
+    if OPT_IN.get(name, name) not in method.protocols:
+      raise ValueError(
+        f"{key}: {name!r} does not fit method "
+        f"{method.name!r}, which declares {list(method.protocols)}"
+      )
 
 
 def selected(config, method) -> tuple[str, ...]:
   """The protocol names a run uses; a ValueError naming the key if unfit."""
-  chosen = tuple(config.eval.protocols) or tuple(method.protocols)
-  for name in chosen:
-    if name not in PROTOCOLS:
-      raise ValueError(
-        f"config.eval.protocols: {name!r} is not one of {sorted(PROTOCOLS)}"
-      )
-    fits = OPT_IN.get(name, name) in method.protocols
-    if not fits:
-      raise ValueError(
-        f"config.eval.protocols: {name!r} does not fit method "
-        f"{method.name!r}, which declares {list(method.protocols)}"
-      )
+  chosen = tuple(config.eval.protocols) or tuple(
+    p for p in method.protocols if p not in ON_REQUEST
+  )
+  check(chosen, method)
   return chosen
 
 

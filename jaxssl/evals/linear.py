@@ -105,6 +105,14 @@ def _accuracy(params, x, y) -> float:
   return float(100.0 * jnp.mean(pred == y))
 
 
+def topk_accuracy(logits, y, k: int) -> float:
+  """Top-k accuracy (%): fewer than k classes score strictly above y's."""
+  logits = np.asarray(logits)
+  y = np.asarray(y)
+  true = logits[np.arange(len(y)), y]
+  return float(100.0 * np.mean(np.sum(logits > true[:, None], axis=-1) < k))
+
+
 def standardize(train: np.ndarray, *others: np.ndarray):
   """Standardises `train` and `others` with `train`'s per-dimension stats."""
   train = np.asarray(train, np.float64)
@@ -142,8 +150,9 @@ def linear_probe(
     seed: of the held-out permutation.
 
   Returns:
-    {"top1": test accuracy %, "l2": the chosen strength, "holdout_top1":
-    its held-out accuracy %}.
+    {"top1": test accuracy %, "top5": test top-5 accuracy % (fewer than 5
+    classes score strictly above the true one), "l2": the chosen strength,
+    "holdout_top1": its held-out accuracy %}.
 
   Raises:
     ValueError: mismatched shapes or too few examples to hold some out.
@@ -196,8 +205,10 @@ def linear_probe(
     best = int(np.argmax(accs))
     best_l2, best_acc = float(l2_grid[best]), accs[best]
   params = fit(x, y, best_l2, num_classes=num_classes, steps=steps)
+  logits = tx @ params["w"] + params["b"]
   return {
     "top1": _accuracy(params, tx, ty),
+    "top5": topk_accuracy(logits, ty, 5),
     "l2": best_l2,
     "holdout_top1": best_acc,
   }

@@ -18,8 +18,9 @@ random initialisation (`_random_init`), the normalised raw pixels
 the raw pixels, fitted on the bank split (`_pca`: PCA is the linear,
 closed-form case of reconstruction SSL).
 
-Metrics: eval/knn_top1, eval/linear_top1 (%), each also with the baseline
-suffixes.
+Metrics: eval/knn_top1, eval/knn_top5, eval/linear_top1, eval/linear_top5
+(%), each also with the baseline suffixes. Top-5: fewer than 5 classes score
+strictly above the true one (kNN: and the true class has a vote).
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def pixel_cache_path(config) -> str | None:
     "data": data,
     "eval": {k: config.eval[k] for k in _PIXEL_EVAL_KEYS},
     "dataset_version": embedded.version(),
+    # Bumped when the scores change (2: top-5 beside top-1), so that caches
+    # written by an older jaxssl are not read back without the new keys.
+    "scores_version": 2,
   }
   digest = hashlib.sha256(
     json.dumps(key, sort_keys=True, default=str).encode()
@@ -143,30 +147,32 @@ class Representation:
   def _score(self, bank: Split, queries: Split) -> dict[str, float]:
     c = self._config
     (bank_x, bank_y), (query_x, query_y) = bank, queries
-    out = {
-      "eval/knn_top1": knn.knn_top1(
-        bank_x,
-        bank_y,
-        query_x,
-        query_y,
-        k=c.eval.knn_k,
-        temperature=c.eval.knn_temperature,
-        num_classes=self._num_classes,
-      )
-    }
+    knn_acc = knn.knn_topk(
+      bank_x,
+      bank_y,
+      query_x,
+      query_y,
+      k=c.eval.knn_k,
+      temperature=c.eval.knn_temperature,
+      num_classes=self._num_classes,
+      ks=(1, 5),
+    )
+    out = {"eval/knn_top1": knn_acc[1], "eval/knn_top5": knn_acc[5]}
     if c.eval.linear_probe:
-      out["eval/linear_top1"] = linear.linear_probe(
+      probe = linear.linear_probe(
         bank_x,
         bank_y,
         query_x,
         query_y,
         num_classes=self._num_classes,
         steps=c.eval.linear_steps,
-      )["top1"]
+      )
+      out["eval/linear_top1"] = probe["top1"]
+      out["eval/linear_top5"] = probe["top5"]
     return out
 
   def evaluate(self, state, *, final: bool = False) -> dict[str, float]:
-    """{"eval/knn_top1", "eval/linear_top1"} (%) of the features at `state`."""
+    """eval/{knn,linear}_top{1,5} (%) of the features at `state`."""
     fn = lambda b: self._features(state.params, state.extra, b)
     return self._score(*self._splits(fn, final))
 

@@ -82,6 +82,10 @@ DEFAULT_PARAM_GROUPS: Mapping[str, ParamGroup] = types.MappingProxyType(
 )
 
 
+# The protocols that fit every image backbone's frozen features.
+IMAGE_PROTOCOLS = ("representation", "fewshot", "diagnostics")
+
+
 @dataclasses.dataclass(frozen=True)
 class Method:
   """The functions one method plugs into the loop.
@@ -114,8 +118,8 @@ class Method:
       `param_labels` gives. Defaults to `DEFAULT_PARAM_GROUPS` ("decay",
       "no_decay").
     protocols: the evaluation protocols (`jaxssl.evals.PROTOCOLS`) that fit
-      the method's representation; `config.eval.protocols` may choose a
-      subset.
+      the method's representation (default `IMAGE_PROTOCOLS`, those of an
+      image backbone); `config.eval.protocols` may choose a subset.
     logits: optional `(params, extra, batch) -> [n, l, vocab]` float32
       token logits in inference mode (no dropout), for the language-model
       protocols; `batch` is an evaluation batch of kind `tokens` ({"tokens":
@@ -148,7 +152,7 @@ class Method:
   param_groups: Mapping[str, ParamGroup] = dataclasses.field(
     default_factory=lambda: DEFAULT_PARAM_GROUPS
   )
-  protocols: tuple[str, ...] = ("representation",)
+  protocols: tuple[str, ...] = IMAGE_PROTOCOLS
   logits: Callable[..., jax.Array] | None = None
   encode_image: Callable[..., jax.Array] | None = None
   encode_text: Callable[..., jax.Array] | None = None

@@ -277,7 +277,7 @@ def _build(config, loss_name: str) -> base.Method:
     init=init,
     loss=loss,
     features=features,
-    protocols=("representation", "zeroshot"),
+    protocols=(*base.IMAGE_PROTOCOLS, "zeroshot"),
     encode_image=encode_image,
     encode_text=encode_text,
     **(

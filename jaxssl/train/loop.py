@@ -414,7 +414,12 @@ def format_summary(summary: dict, method_name: str, config) -> str:
   columns = [
     k for k in summary if k.startswith("eval/") and not k.endswith(suffixes)
   ]
-  labels = {"eval/knn_top1": "kNN top-1", "eval/linear_top1": "linear top-1"}
+  labels = {
+    "eval/knn_top1": "kNN top-1",
+    "eval/knn_top5": "kNN top-5",
+    "eval/linear_top1": "linear top-1",
+    "eval/linear_top5": "linear top-5",
+  }
   width = max([14] + [len(labels.get(k, k)) + 2 for k in columns])
   lines.append(
     f"{'':21}" + "".join(f"{labels.get(k, k):>{width}}" for k in columns)

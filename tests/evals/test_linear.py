@@ -63,3 +63,25 @@ def test_bad_shapes_are_named():
     linear.linear_probe(x, y, x[:, :3], y, num_classes=4)
   with pytest.raises(ValueError, match="differ in length"):
     linear.linear_probe(x, y[:10], x, y, num_classes=4)
+
+
+def test_probe_top5_matches_numpy_rank():
+  rng = np.random.default_rng(4)
+  centers = rng.standard_normal((10, 6)) * 0.7
+  y = rng.integers(0, 10, 400)
+  x = (centers[y] + rng.standard_normal((400, 6))).astype(np.float32)
+  ty = rng.integers(0, 10, 200)
+  tx = (centers[ty] + rng.standard_normal((200, 6))).astype(np.float32)
+  out = linear.linear_probe(x, y, tx, ty, num_classes=10, l2_grid=(1e-3,))
+  # The reference: refit the same classifier, rank the logits in float64.
+  sx, stx = linear.standardize(x, tx)
+  params = linear.fit(sx, y, 1e-3, num_classes=10)
+  logits = np.asarray(stx, np.float64) @ np.asarray(
+    params["w"], np.float64
+  ) + np.asarray(params["b"], np.float64)
+  top5 = np.argsort(-logits, axis=1)[:, :5]
+  want = 100.0 * np.mean([t in row for t, row in zip(ty, top5)])
+  want1 = 100.0 * np.mean(np.argmax(logits, axis=1) == ty)
+  assert out["top5"] == pytest.approx(want)
+  assert out["top1"] == pytest.approx(want1)
+  assert out["top1"] < out["top5"] < 100.0

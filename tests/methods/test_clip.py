@@ -196,7 +196,12 @@ def test_features_and_joint_embeddings(setups, name):
   )
   img /= np.linalg.norm(img, axis=1, keepdims=True)
   np.testing.assert_allclose(u_img, img, rtol=1e-4, atol=1e-5)
-  assert method.protocols == ("representation", "zeroshot")
+  assert method.protocols == (
+    "representation",
+    "fewshot",
+    "diagnostics",
+    "zeroshot",
+  )
 
 
 @pytest.mark.parametrize(
