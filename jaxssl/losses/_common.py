@@ -125,7 +125,8 @@ def jit_loss(*, static: Sequence[str] = (), positive: Sequence[str] = ()):
           if isinstance(value, (int, float)) and not value > 0:
             raise ValueError(f"`{name}` must be > 0, got {value}.")
       out = jitted(*args, **kwargs)
-      if not _traced(args, kwargs) and not _finite(out):
+      # Inside a caller's trace even concrete inputs give a traced result.
+      if not _traced((args, kwargs, out), {}) and not _finite(out):
         raise ValueError(
           _nonfinite_message(fn.__name__, signature, args, kwargs)
         )

@@ -207,3 +207,11 @@ def test_no_check_under_jit():
 
   z = jnp.ones((4, D)).at[0, 0].set(jnp.nan)
   assert jnp.isnan(jax.jit(losses.nt_xent)(z, z))
+
+
+def test_concrete_inputs_inside_a_trace_are_not_checked():
+  # Closed over, `z` is concrete, but the loss's result is traced.
+  import jax
+
+  z = jnp.ones((4, D))
+  assert np.isfinite(jax.jit(lambda: losses.nt_xent(z, z))())

@@ -233,7 +233,9 @@ def test_siglip_t_init_is_checked():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
+# SigLIP's step differs from CLIP's only in the loss, whose 1 == 8 device
+# value and gradient tests/losses checks; test_all_methods trains both.
+@pytest.mark.parametrize("name", ["clip"])
 def test_trains_and_one_device_equals_eight(name, tmp_path):
   import text_methods_testing as text_testing  # pylint: disable=g-import-not-at-top
 
