@@ -28,6 +28,18 @@ batch size and steps, trained on the labels in `<workdir>/supervised-<key>`
 (one run per distinct backbone and budget; `--[no-]supervised` forces it
 on or off). `--smoke` runs every config's `:smoke` setting (seconds, to
 check the command line end to end).
+
+The evaluation ladder (the README's second table):
+
+  python -m jaxssl.zoo --workdir /tmp/jaxssl-zoo --protocols fewshot,finetune
+
+`--protocols` adds protocols to every run's defaults (here the few-shot
+probes and label-fraction fine-tuning beside kNN and the linear probe); on
+a finished sweep it only re-evaluates. With any of top-5, few-shot or
+fine-tune scores in the summaries, `results.md` gains `ladder_table`: per
+method one row each for the learned encoder, its random-init encoder and
+(with the supervised column) the supervised model: kNN and linear top-1 /
+top-5, few-shot 1 / 5 / 10 / 25 and fine-tune 1 / 10 / 100 %.
 """
 
 from __future__ import annotations
@@ -160,6 +172,60 @@ def table(
   return "\n".join(rows)
 
 
+# The ladder's columns: (header, [metric, ...]) shown "a / b / ...".
+LADDER = (
+  ("kNN top-1 / top-5", ("eval/knn_top1", "eval/knn_top5")),
+  ("linear top-1 / top-5", ("eval/linear_top1", "eval/linear_top5")),
+  (
+    "few-shot 1 / 5 / 10 / 25",
+    tuple(f"eval/fewshot_{k}shot" for k in (1, 5, 10, 25)),
+  ),
+  (
+    "fine-tune 1 / 10 / 100%",
+    tuple(f"eval/finetune_{p}pct" for p in (1, 10, 100)),
+  ),
+)
+
+
+def has_ladder(results: dict[str, dict]) -> bool:
+  """Whether any summary holds a score beyond kNN / linear top-1."""
+  extra = {m for _, ms in LADDER for m in ms} - {
+    "eval/knn_top1",
+    "eval/linear_top1",
+  }
+  return any(extra & set(s) for s in results.values())
+
+
+def ladder_table(
+  results: dict[str, dict], supervised: dict[str, dict] | None = None
+) -> str:
+  """Markdown: the evaluation ladder, one row per encoder of each method.
+
+  Rows: the learned encoder, its random initialisation (the `_random_init`
+  baselines of each protocol) and, with `supervised`, the supervised model
+  of the same backbone and budget (its own learned scores). Columns:
+  `LADDER`; "n/a" where a protocol did not run.
+  """
+
+  def cells(summary, suffix=""):
+    out = []
+    for _, metrics in LADDER:
+      values = [summary.get(m + suffix) for m in metrics]
+      out.append(" / ".join("n/a" if v is None else f"{v:.1f}" for v in values))
+    return " | ".join(out)
+
+  rows = [
+    "| method | encoder | " + " | ".join(h for h, _ in LADDER) + " |",
+    "|---|---|" + "---|" * len(LADDER),
+  ]
+  for name, s in results.items():
+    rows.append(f"| {name} | learned | {cells(s)} |")
+    rows.append(f"| | random init | {cells(s, '_random_init')} |")
+    if supervised is not None and name in supervised:
+      rows.append(f"| | supervised | {cells(supervised[name])} |")
+  return "\n".join(rows)
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(
     prog="python -m jaxssl.zoo",
@@ -211,6 +277,14 @@ def main(argv=None) -> int:
     "on with a --data other than embedded_digits",
   )
   parser.add_argument(
+    "--protocols",
+    default="",
+    help="comma-separated evaluation protocols added to every run's "
+    "defaults, e.g. fewshot,finetune for the ladder table (kNN and the "
+    "linear probe are protocol 'representation'); a finished run is only "
+    "re-evaluated",
+  )
+  parser.add_argument(
     "--smoke",
     action="store_true",
     help="run each config's :smoke setting (seconds; checks the pipeline)",
@@ -219,6 +293,7 @@ def main(argv=None) -> int:
 
   from jaxssl import (
     configs_lib,  # pylint: disable=g-import-not-at-top
+    evals,  # pylint: disable=g-import-not-at-top
     methods,  # pylint: disable=g-import-not-at-top
   )
   from jaxssl.train import loop  # pylint: disable=g-import-not-at-top
@@ -247,6 +322,12 @@ def main(argv=None) -> int:
     else args.supervised
   )
   arg = "smoke" if args.smoke else None
+  extra_protocols = tuple(p for p in args.protocols.split(",") if p)
+  unknown = sorted(set(extra_protocols) - set(evals.PROTOCOLS))
+  if unknown:
+    parser.error(
+      f"--protocols: unknown {unknown}; choose from {sorted(evals.PROTOCOLS)}"
+    )
 
   def load(name):
     path = config_path(name, args.configs_dir)
@@ -254,6 +335,11 @@ def main(argv=None) -> int:
       parser.error(f"no quick config for {name!r}: {path} does not exist")
     config = configs_lib.load(path, arg)
     config.eval.linear_probe = True  # the table has a linear-probe column
+    if extra_protocols:
+      chosen = evals.selected(config, methods.build(config))
+      config.eval.protocols = tuple(
+        chosen + tuple(p for p in extra_protocols if p not in chosen)
+      )
     config.train.progress_bar = args.progress_bar
     try:
       return path, apply_overrides(config, overrides)
@@ -305,7 +391,10 @@ def main(argv=None) -> int:
   supervised = (
     {n: results[r] for n, r in baselines.items()} if with_supervised else None
   )
-  text = table({n: results[n] for n in names}, supervised)
+  shown = {n: results[n] for n in names}
+  text = table(shown, supervised)
+  if has_ladder(shown):
+    text += "\n\n" + ladder_table(shown, supervised)
   with open(
     os.path.join(args.workdir, "results.md"), "w", encoding="utf-8"
   ) as f:

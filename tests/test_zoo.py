@@ -97,6 +97,16 @@ def test_smoke_sweep_writes_the_table(tmp_path):
   assert results["simclr"]["steps"] == 3
   assert 0 < results["simclr"]["train_s"] < results["simclr"]["wall_s"]
   assert "| simclr |" in (work / "results.md").read_text()
+  # Again with the few-shot probes: the finished run is only re-evaluated.
+  argv = ["--workdir", str(work), "--methods", "simclr"]
+  argv += ["--configs_dir", str(configs), "--no-progress_bar"]
+  assert zoo.main(argv + ["--protocols", "fewshot"]) == 0
+  again = json.loads((work / "results.json").read_text())["simclr"]
+  assert (
+    again["steps"] == 3 and again["train_s"] == results["simclr"]["train_s"]
+  )
+  assert 0 <= again["eval/fewshot_1shot"] <= 100
+  assert "| simclr | learned |" in (work / "results.md").read_text()
 
 
 def test_table_with_the_supervised_column():
@@ -177,3 +187,37 @@ def test_smoke_sweep_on_arrays_with_the_supervised_column(tmp_path, capsys):
   table = (work / "results.md").read_text()
   assert "supervised (same backbone, budget)" in table
   assert "fashion_mnist (40 train examples)" in capsys.readouterr().out
+
+
+def test_ladder_table_rows_per_encoder():
+  learned = {
+    "eval/knn_top1": 31.25,
+    "eval/knn_top5": 70.0,
+    "eval/knn_top1_random_init": 12.0,
+    "eval/fewshot_1shot": 20.0,
+    "eval/fewshot_5shot": 25.0,
+    "eval/fewshot_10shot": 27.5,
+    "eval/fewshot_25shot": 30.0,
+    "eval/fewshot_1shot_random_init": 11.0,
+    "eval/finetune_100pct": 90.0,
+  }
+  supervised = {"eval/knn_top1": 80.0, "eval/linear_top5": 99.0}
+  assert zoo.has_ladder({"simclr": learned})
+  assert not zoo.has_ladder({"simclr": {"eval/knn_top1": 1.0}})
+  text = zoo.ladder_table({"simclr": learned}, {"simclr": supervised})
+  header, rule, *rows = text.splitlines()
+  assert len(rows) == 3
+  assert header.count("|") == rule.count("|") == 7
+  assert all(r.count("|") == 7 for r in rows)
+  learned_row, random_row, supervised_row = rows
+  assert "| simclr | learned | 31.2 / 70.0 | n/a / n/a |" in learned_row
+  assert "| 20.0 / 25.0 / 27.5 / 30.0 | n/a / n/a / 90.0 |" in learned_row
+  assert random_row.startswith("| | random init | 12.0 / n/a |")
+  assert "| 11.0 / n/a / n/a / n/a |" in random_row
+  assert supervised_row.startswith("| | supervised | 80.0 / n/a | n/a / 99.0 |")
+
+
+def test_unknown_protocol_is_named(tmp_path, capsys):
+  with pytest.raises(SystemExit):
+    zoo.main(["--workdir", str(tmp_path), "--protocols", "fewshot,nope"])
+  assert "--protocols: unknown ['nope']" in capsys.readouterr().err
