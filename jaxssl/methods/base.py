@@ -49,6 +49,10 @@ class ParamGroup:
     lr_scale: multiplies the group's learning rate.
     constant_lr: the group uses the peak learning rate (times `lr_scale`)
       at every step, with no warm-up or decay (SimSiam's `--fix-pred-lr`).
+    clip_apart: global-norm clipping (`optim.clip_grad_norm`) measures this
+      group's gradient on its own, apart from the others', so it never
+      scales their updates (a head trained beside the method, such as the
+      online probe).
   """
 
   frozen: bool = False
@@ -56,6 +60,7 @@ class ParamGroup:
   weight_decay: bool = True
   lr_scale: float = 1.0
   constant_lr: bool = False
+  clip_apart: bool = False
 
   def __post_init__(self):
     if self.frozen_until_step < 0:

@@ -16,8 +16,9 @@ method's) and whose gradient adds the probe's cross-entropy gradient to the
 probe's params only. Metrics: `train/online_probe_top1` (%) and
 `train/online_probe_loss` of the batch, before the update. The probe's
 params form their own parameter group `online_probe` (no weight decay, no
-LARS adaptation), updated by the run's optimizer and schedule; its gradient
-counts in `train/grad_norm` and in global-norm clipping.
+LARS adaptation), updated by the run's optimizer and schedule and clipped
+by its own norm (`ParamGroup.clip_apart`), so the SSL updates are the same
+with the probe on or off; its gradient counts in `train/grad_norm`.
 
 Enabled by `config.train.online_probe` (`jaxssl.train.setup`).
 
@@ -125,7 +126,10 @@ def with_online_probe(method, num_classes: int):
   if PROBE in method.param_groups:
     raise ValueError(f"method {method.name!r} already has a group {PROBE!r}")
   groups = types.MappingProxyType(
-    {**method.param_groups, PROBE: ParamGroup(weight_decay=False)}
+    {
+      **method.param_groups,
+      PROBE: ParamGroup(weight_decay=False, clip_apart=True),
+    }
   )
   return dataclasses.replace(
     method,

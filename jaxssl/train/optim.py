@@ -7,7 +7,8 @@ per group, configured by the group (frozen, frozen until a step, no
 weight decay / LARS adaptation, lr scale, constant lr). The default groups
 are "decay" (ndim >= 2) and "no_decay" (biases and normalisation scales),
 as in SimCLR, BYOL and solo-learn. Global-norm clipping acts on the whole
-gradient before the split.
+gradient before the split, but for the groups marked `clip_apart`, each
+clipped by its own norm.
 """
 
 from __future__ import annotations
@@ -127,6 +128,21 @@ def _zero_frozen(groups, labels_fn):
   return optax.multi_transform(txs, labels_fn)
 
 
+def _clip(groups, labels_fn, max_norm: float):
+  """Global-norm clipping of the groups together, `clip_apart` ones alone."""
+  apart = sorted(k for k, g in groups.items() if g.clip_apart)
+  if not apart:
+    return optax.clip_by_global_norm(max_norm)
+  shared = "+".join(sorted(set(groups) - set(apart)))
+  txs = {k: optax.clip_by_global_norm(max_norm) for k in [shared, *apart]}
+  return optax.multi_transform(
+    txs,
+    lambda params: jax.tree.map(
+      lambda label: label if label in apart else shared, labels_fn(params)
+    ),
+  )
+
+
 def _checked(param_labels, groups):
   """`param_labels`, raising if it names a group `groups` lacks."""
 
@@ -184,7 +200,7 @@ def make(
     labels_fn,
   )
   if o.clip_grad_norm > 0:
-    clip = optax.clip_by_global_norm(o.clip_grad_norm)
+    clip = _clip(param_groups, labels_fn, o.clip_grad_norm)
     zero_frozen = _zero_frozen(param_groups, labels_fn)
     if zero_frozen is None:
       tx = optax.chain(clip, tx)

@@ -64,6 +64,25 @@ def test_probe_params_get_updates_and_features_unwrap():
   )
 
 
+def test_clipping_leaves_the_ssl_update_unchanged():
+  # With global-norm clipping active, a probe counted in the norm would
+  # shrink the SSL update; clipped apart, the backbone moves as without it.
+  config, base, probed, batch = _setup()
+  config.optim.clip_grad_norm = 1e-3
+  params, extra = probed.init(jax.random.key(0), batch)
+  params["online_probe"]["w"] = 10.0 * jax.random.normal(
+    jax.random.key(1), params["online_probe"]["w"].shape
+  )
+  _, on = mt.train(config, probed, params, extra, batch, steps=2)
+  _, off = mt.train(config, base, params["method"], extra, batch, steps=2)
+  jax.tree.map(
+    lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+    on.params["method"],
+    off.params,
+  )
+  assert probed.param_groups["online_probe"].clip_apart
+
+
 def test_batches_without_labels_give_one_line_error():
   _, _, probed, batch = _setup()
   del batch["label"]
