@@ -238,8 +238,9 @@ def initialize(
     hint: what to do next, appended to the lost-process message.
 
   Raises:
-    ValueError: a timeout is not positive, or the processes did not all
-      connect within `init_timeout_s` (naming the coordinator).
+    ValueError: a timeout is not positive. When the processes have not all
+      connected within `init_timeout_s`, this process ends (`fail`, naming
+      the coordinator).
   """
   global _watchdog
   for name, value in (
@@ -248,22 +249,30 @@ def initialize(
   ):
     if value <= 0:
       raise ValueError(f"{name}={value} must be > 0 (seconds)")
+  # A process that never connects makes JAX abort from C++ at its
+  # initialization timeout; this timer says why first, in one line.
+  timer = threading.Timer(
+    init_timeout_s,
+    fail,
+    (
+      f"process {process_id} of {num_processes}: not every process "
+      f"connected to the coordinator at {coordinator_address} within "
+      f"--init_timeout_s={init_timeout_s}; start all of them, with the same "
+      "--coordinator_address and --num_processes",
+    ),
+  )
+  timer.daemon = True
+  timer.start()
   try:
     jax.distributed.initialize(
       coordinator_address,
       num_processes,
       process_id,
-      initialization_timeout=init_timeout_s,
+      initialization_timeout=init_timeout_s + 30,
       heartbeat_timeout_seconds=jax_heartbeat_timeout_s(heartbeat_timeout_s),
     )
-  except jax.errors.JaxRuntimeError as e:
-    first = (str(e).strip().splitlines() or [""])[0][:200]
-    raise ValueError(
-      f"could not connect process {process_id} of {num_processes} to the "
-      f"coordinator at {coordinator_address} within --init_timeout_s="
-      f"{init_timeout_s} ({first}); start every process, with the same "
-      "--coordinator_address and --num_processes"
-    ) from None
+  finally:
+    timer.cancel()
   if jax.process_count() > 1:
     _watchdog = Watchdog(
       _client(),

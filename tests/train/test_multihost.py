@@ -292,3 +292,21 @@ def test_lost_process_survivor_exits_with_one_line_and_relaunch_resumes(
   assert last + 4 in _complete_steps(workdir)
   steps = sorted(s for s in _losses(workdir) if s > last)
   assert steps == list(range(last + 1, last + 5))
+
+
+def test_a_process_whose_peers_never_start_exits_with_one_line(tmp_path):
+  workdir = str(tmp_path / "run")
+  port = _free_port()
+  command = _command(workdir, 3, ["--init_timeout_s=3"], 1, port)
+  start = time.monotonic()
+  done = subprocess.run(
+    command, cwd=ROOT, capture_output=True, text=True, timeout=120
+  )
+  assert done.returncode == 1, done.stderr[-3000:]
+  assert done.stderr.strip().splitlines() == [
+    "jaxssl: error: process 1 of 2: not every process connected to the "
+    f"coordinator at 127.0.0.1:{port} within --init_timeout_s=3; start all "
+    "of them, with the same --coordinator_address and --num_processes"
+  ]
+  assert time.monotonic() - start < 60
+  assert not os.path.exists(workdir)
