@@ -305,13 +305,15 @@ def is_peer_failure(error: BaseException) -> bool:
 def lost_peer(error: BaseException) -> None:
   """Ends a survivor whose collective or barrier failed on a lost process.
 
-  Waits up to one heartbeat timeout (and two intervals) for the watchdog
+  Waits up to one heartbeat timeout (and five intervals + 2 s) for the watchdog
   to name the lost process and exit; if it does not, reports `error`'s
   first line.
   """
   watchdog = _watchdog
   if watchdog is not None:
-    watchdog.join(timeout=watchdog.timeout_s + 2 * watchdog.interval_s + 1)
+    # Its worst case: the timeout, an interval of phase, and process 0's
+    # 2.5 intervals + 0.5 s of verdict (`Watchdog.run`); then some slack.
+    watchdog.join(timeout=watchdog.timeout_s + 5 * watchdog.interval_s + 2)
   first = (str(error).strip().splitlines() or [""])[0][:200]
   fail(
     f"a collective with another process failed ({type(error).__name__}: "
