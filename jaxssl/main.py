@@ -15,6 +15,9 @@ means `configs/quickstart.py:smoke`.
 Re-running with the same --workdir resumes from its last checkpoint.
 Multi-host: pass --coordinator_address, --num_processes and --process_id
 (or rely on the cluster's environment) to call jax.distributed.initialize.
+When a process is lost, the others exit with one `jaxssl: error: lost
+process ...` line within --heartbeat_timeout_s (jaxssl.train.distributed);
+re-run every process to resume.
 """
 
 import os
@@ -57,6 +60,17 @@ _NUM_PROCESSES = flags.DEFINE_integer(
 _PROCESS_ID = flags.DEFINE_integer(
   "process_id", None, "This process's index (multi-host only)."
 )
+_HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
+  "heartbeat_timeout_s",
+  100,
+  "Multi-host: seconds without a heartbeat from a process before the "
+  "others exit with an error naming it (JAX's own timeout: 3x this + 10).",
+)
+_INIT_TIMEOUT = flags.DEFINE_integer(
+  "init_timeout_s",
+  300,
+  "Multi-host: seconds to wait for every process to connect at start-up.",
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -68,14 +82,28 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   import jax  # pylint: disable=g-import-not-at-top
 
+  from jaxssl.train import distributed  # pylint: disable=g-import-not-at-top
+
   if _COORDINATOR.value or _NUM_PROCESSES.value:
-    jax.distributed.initialize(
-      _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value
-    )
+    try:
+      distributed.initialize(
+        _COORDINATOR.value,
+        _NUM_PROCESSES.value,
+        _PROCESS_ID.value,
+        heartbeat_timeout_s=_HEARTBEAT_TIMEOUT.value,
+        init_timeout_s=_INIT_TIMEOUT.value,
+        hint="Re-run every process with the same command: the run resumes "
+        f"from the last complete checkpoint in {_WORKDIR.value}.",
+      )
+    except ValueError as e:
+      sys.exit(f"jaxssl: error: {e}")
   from jaxssl import train  # pylint: disable=g-import-not-at-top
 
   try:
-    train.run(_CONFIG.value, _WORKDIR.value)
+    # A collective that failed because another process is gone ends here
+    # with one line naming that process.
+    with distributed.reporting_lost_processes():
+      train.run(_CONFIG.value, _WORKDIR.value)
   except (ValueError, OSError, FloatingPointError) as e:
     # Configuration, data, disk and divergence errors are the user's to
     # fix: one line, no trace (jaxssl.train names the file or key).
