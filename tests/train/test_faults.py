@@ -230,6 +230,7 @@ def test_resume_with_safe_changes_continues(finished, tmp_path):
       "train.ckpt_every_steps": 4,
       "eval.batch_size": 32,
       "mesh.data": 4,
+      "model.remat": True,
     },
   )
   assert summary["resumed_from"] == 6 and summary["steps"] == 8
