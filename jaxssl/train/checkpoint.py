@@ -1,14 +1,27 @@
 """Orbax checkpoints: save every N steps, keep the last few, auto-resume.
 
-Every checkpoint carries a fingerprint of its arrays (a hash per leaf, in
-Orbax's step metadata). A restore checks it, so a checkpoint whose files
-were truncated, deleted or overwritten with garbage is never trained on:
-`restore_latest` falls back to the newest checkpoint that restores and
-matches its fingerprint, and moves the bad ones aside.
+Every checkpoint carries a fingerprint of its arrays (shape, dtype and a
+hash of the bits of each leaf, `<step>/default/jaxssl_fingerprint.json`). A
+restore checks it, so a checkpoint whose files were truncated, deleted or
+overwritten with garbage is never trained on: `restore_latest` falls back
+to the newest checkpoint that restores and matches its fingerprint, and
+moves the bad ones aside.
+
+Saves are asynchronous and the training loop waits only for what must
+happen before the next step may overwrite (donate) the state: Orbax's copy
+of the arrays off the device, and the dispatch of the hash computation on
+device. The hashes are fetched, and every file written, in Orbax's
+background thread; the fingerprint file is written into the temporary
+directory before Orbax renames it into `<step>`, so a step directory
+without it is a damaged one. The hash program is compiled ahead, in a
+thread, when the checkpointer first sees the state's layout
+(`restore_latest`), so the first save does not wait for a compilation.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import dataclasses
 import errno
 import json
 import os
@@ -21,7 +34,13 @@ import orbax.checkpoint as ocp
 from absl import logging
 from jax.experimental import multihost_utils
 
+# Checkpoints written before saves hashed in the background keep the whole
+# fingerprint in Orbax's step metadata, under this key; they still verify.
 _FINGERPRINT = "jaxssl_fingerprint"
+# Newer ones name the fingerprint file there (relative to the step).
+_FINGERPRINT_FILE_KEY = "jaxssl_fingerprint_file"
+_FINGERPRINT_FILE = "jaxssl_fingerprint.json"
+_ITEM = "default"  # Orbax's directory of a manager's single item
 _STEP_METADATA = "_CHECKPOINT_METADATA"  # Orbax's per-step metadata file
 
 _REGISTERED = False
@@ -71,9 +90,16 @@ class Checkpointer:
       # directory that never became a step: delete it on the next start.
       cleanup_tmp_directories=True,
     )
-    self._manager = ocp.CheckpointManager(self.directory, options=options)
+    self._handler = FingerprintingHandler()
+    registry = ocp.handlers.DefaultCheckpointHandlerRegistry()
+    registry.add(None, ocp.args.StandardSave, self._handler)
+    registry.add(None, ocp.args.StandardRestore, self._handler)
+    self._manager = ocp.CheckpointManager(
+      self.directory, options=options, handler_registry=registry
+    )
     self._every = every_steps
     self._saving = None  # the step of the last save started
+    self._hasher = _Hasher()
 
   def steps_on_disk(self) -> list[int]:
     """The complete checkpoints' steps, read from the directory itself."""
@@ -121,7 +147,7 @@ class Checkpointer:
     if saved is None:
       logging.info("checkpoint %d has no fingerprint: not verified", step)
       return state
-    got = fingerprint(state)
+    got = self._hasher.start(state).result()
     bad = [k for k, (*_, h) in saved.items() if got[k][2] != h]
     if bad:
       raise CorruptCheckpointError(
@@ -147,6 +173,9 @@ class Checkpointer:
         directory and each step's fault), or the newest readable one holds
         a state of another shape.
     """
+    # Compiles the hash program in a thread (restores verify with it, saves
+    # dispatch it) while the caller builds and compiles its step.
+    self._hasher.prepare(abstract_state)
     bad = []
     for step in sorted(self._manager.all_steps(), reverse=True):
       try:
@@ -192,7 +221,19 @@ class Checkpointer:
         f"its {_STEP_METADATA} is missing or unreadable: {_first_line(e)}"
       ) from None
     custom = metadata.get("custom_metadata") or {}
-    return custom.get(_FINGERPRINT)
+    if _FINGERPRINT in custom:  # written by jaxssl before the fingerprint file
+      return custom[_FINGERPRINT]
+    name = custom.get(_FINGERPRINT_FILE_KEY)
+    if name is None:  # written by jaxssl before fingerprints
+      return None
+    path = os.path.join(self.directory, str(step), name)
+    try:
+      with open(path, encoding="utf-8") as f:
+        return json.load(f)
+    except (OSError, ValueError) as e:
+      raise CorruptCheckpointError(
+        f"its fingerprint {name} is missing or unreadable: {_first_line(e)}"
+      ) from None
 
   def _set_aside(self, step: int) -> str:
     """Renames `<directory>/<step>` to `<step>.corrupt` (first free name)."""
@@ -219,9 +260,13 @@ class Checkpointer:
     """Saves at multiples of `every_steps` (or when forced). True if saved."""
     if not self.should_save(step, force=force):
       return False
-    metadata = {_FINGERPRINT: fingerprint(state)}
+    # Dispatched before the next step can donate `state`; waited for only in
+    # Orbax's background thread (`FingerprintingHandler`).
+    self._handler.pending = self._hasher.start(state)
+    metadata = {_FINGERPRINT_FILE_KEY: f"{_ITEM}/{_FINGERPRINT_FILE}"}
     try:
-      # Also raises the error of the previous (asynchronous) save, if any.
+      # Waits for the previous (asynchronous) save and raises its error, if
+      # any; then copies the arrays to the host and returns.
       saved = self._manager.save(
         step,
         args=ocp.args.StandardSave(state),
@@ -230,8 +275,21 @@ class Checkpointer:
       )
     except Exception as e:  # pylint: disable=broad-except
       raise self._write_error(e) from e
+    finally:
+      self._handler.pending = None
     self._saving = step
     return saved
+
+  def wait_until_finished(self) -> None:
+    """Blocks until the last save is complete on disk (or raises its error).
+
+    Raises:
+      CheckpointWriteError: the save failed (disk full, unwritable).
+    """
+    try:
+      self._manager.wait_until_finished()
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._write_error(e) from e
 
   def close(self, *, quiet: bool = False) -> None:
     """Waits for the last save to finish.
@@ -318,18 +376,113 @@ def _hashes(leaves):
   return jnp.stack([_leaf_hash(x) for x in leaves])
 
 
+@dataclasses.dataclass(frozen=True)
+class _Pending:
+  """A fingerprint whose hashes may still be computing on device."""
+
+  paths: tuple[str, ...]
+  layouts: tuple[list, ...]  # [shape, dtype] of each leaf
+  hashes: jax.Array  # [leaves] uint32, replicated
+
+  def result(self) -> dict[str, list]:
+    """`{leaf path: [shape, dtype, hash]}`; waits for the device."""
+    hashes = np.asarray(self.hashes.addressable_data(0))
+    return {
+      p: [*layout, int(h)]
+      for p, layout, h in zip(self.paths, self.layouts, hashes)
+    }
+
+
+class _Hasher:
+  """Dispatches `_hashes`, compiled ahead for the state's layout.
+
+  `prepare(abstract_state)` compiles in a thread; `start(tree)` uses that
+  executable when `tree` has the prepared shapes and shardings, and the
+  jitted function otherwise (which compiles on first use).
+  """
+
+  def __init__(self):
+    self._compiled = None  # a Future of the AOT executable
+
+  def prepare(self, abstract_tree) -> None:
+    if self._compiled is not None:
+      return
+    leaves = jax.tree.leaves(abstract_tree)
+    pool = concurrent.futures.ThreadPoolExecutor(
+      1, thread_name_prefix="jaxssl_hash_compile"
+    )
+    self._compiled = pool.submit(lambda: _hashes.lower(leaves).compile())
+    pool.shutdown(wait=False)
+
+  def _executable(self):
+    if self._compiled is None:
+      return None
+    try:
+      return self._compiled.result()
+    except Exception as e:  # pylint: disable=broad-except
+      logging.warning("hash program not compiled ahead: %s", _first_line(e))
+      self._compiled = concurrent.futures.Future()
+      self._compiled.set_result(None)
+      return None
+
+  def start(self, tree) -> _Pending:
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    paths = tuple(jax.tree_util.keystr(p) for p, _ in flat)
+    leaves = [x for _, x in flat]
+    hashes = None
+    executable = self._executable()
+    if executable is not None:
+      try:
+        hashes = executable(leaves)
+      except (TypeError, ValueError):  # not the prepared shapes / shardings
+        hashes = None
+    if hashes is None:
+      hashes = _hashes(leaves)
+    layouts = tuple([list(x.shape), str(x.dtype)] for x in leaves)
+    return _Pending(paths, layouts, hashes)
+
+
 def fingerprint(tree) -> dict[str, list]:
   """`{leaf path: [shape, dtype, hash]}` of a pytree of arrays.
 
   The hash depends only on the values, not on the sharding, so a checkpoint
   restored onto another mesh verifies against the same fingerprint.
   """
-  paths, leaves = zip(*jax.tree_util.tree_flatten_with_path(tree)[0])
-  hashes = np.asarray(_hashes(list(leaves)).addressable_data(0))
-  return {
-    jax.tree_util.keystr(p): [list(x.shape), str(x.dtype), int(h)]
-    for p, x, h in zip(paths, leaves, hashes)
-  }
+  return _Hasher().start(tree).result()
+
+
+class FingerprintingHandler(ocp.StandardCheckpointHandler):
+  """Orbax's handler of the train state, plus the state's fingerprint file.
+
+  `Checkpointer.maybe_save` sets `pending` (a `_Pending` fingerprint) just
+  before each save. The save's commit futures, which Orbax runs in its
+  background thread before it renames the temporary directory into the
+  step, then include one that waits for the hashes and writes them (process
+  0) to `<item>/jaxssl_fingerprint.json`.
+  """
+
+  def __init__(self):
+    super().__init__()
+    self.pending = None
+
+  async def async_save(self, directory, *args, **kwargs):
+    futures = await super().async_save(directory, *args, **kwargs)
+    pending, self.pending = self.pending, None
+    if pending is None:
+      return futures
+    write = ocp.future.CommitFutureAwaitingContractedSignals(
+      _write_fingerprint(directory, pending), name="jaxssl_fingerprint"
+    )
+    return [*(futures or []), write]
+
+
+async def _write_fingerprint(directory, pending: _Pending) -> None:
+  """Waits for the device hashes; writes the fingerprint into `directory`."""
+  if hasattr(directory, "await_creation"):  # Orbax creates it in background
+    directory = await directory.await_creation()
+  text = json.dumps(pending.result())
+  if jax.process_index() == 0:
+    (directory / _FINGERPRINT_FILE).write_text(text)
 
 
 def _check_layout(saved: dict, abstract_state, step: int, directory) -> None:

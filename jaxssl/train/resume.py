@@ -17,7 +17,15 @@ logs, evaluates and keeps, not the state:
   (the state's layout does not depend on them);
 - `eval.*`: the evaluation protocols and their settings;
 - `mesh.*`: the device layout; checkpoints restore onto the current mesh
-  (a different device count included), equal up to float reduction order.
+  (a different device count included), equal up to float reduction order;
+- `model.remat`: rematerialisation trades memory for compute; the same
+  parameter tree and the same results up to float reassociation in the
+  recomputed blocks (tests/models/test_remat.py).
+
+Everything else may change the trained state or its layout, so it is
+refused: e.g. `train.accumulate_steps` (BatchNorm statistics per
+micro-batch), `data.shuffle_buffer` (the example order), `data.data_dir`
+(the data itself, which jaxssl cannot check is the same).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ SAFE_TO_CHANGE = (
   "optim.clip_grad_norm",
   "eval.*",
   "mesh.*",
+  "model.remat",
 )
 
 CONFIG_FILE = "config.json"

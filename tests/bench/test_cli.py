@@ -9,7 +9,9 @@ from jaxssl import bench
 from jaxssl.bench import timing
 
 
-@pytest.mark.parametrize("command", ["step", "losses", "backbones"])
+@pytest.mark.parametrize(
+  "command", ["step", "losses", "backbones", "checkpoint"]
+)
 def test_each_sub_command_has_its_help(command, capsys):
   with pytest.raises(SystemExit) as exit_info:
     bench.main([command, "--help"])
@@ -37,7 +39,8 @@ def test_a_flag_first_selects_step(capsys):
 def test_no_sub_command_is_an_error_listing_them(capsys):
   with pytest.raises(SystemExit):
     bench.main([])
-  assert "{step,losses,backbones}" in capsys.readouterr().err.splitlines()[-1]
+  last = capsys.readouterr().err.splitlines()[-1]
+  assert "{step,losses,backbones,checkpoint}" in last
 
 
 def test_python_dash_m_runs_main():

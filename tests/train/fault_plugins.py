@@ -5,11 +5,18 @@ NaN at `config.method.nan_at_step` (-1: never), with an EMA of its weights
 in `extra`. Run as a script, it registers both and trains
 `config(workdir, **overrides)`, printing the summary as JSON:
 `python tests/train/fault_plugins.py <workdir> [section.key=value ...]`.
+
+For kills at chosen moments, the script (or `announce`) also writes a file
+into the folder `$FAULT_MARKERS` as each phase starts: `save_<step>` when
+a checkpoint's background write starts (held `$FAULT_HOLD_SAVE_S` seconds
+there, with the save incomplete on disk while the loop trains on), and
+`eval_<step>` when an evaluation starts (which lasts `10 * data.sleep_s`).
 """
 
 import functools
 import itertools
 import json
+import os
 import sys
 import time
 
@@ -21,7 +28,7 @@ import numpy as np
 from jaxssl import configs_lib, evals, methods, train
 from jaxssl.data import kinds
 from jaxssl.methods import base
-from jaxssl.train import writer
+from jaxssl.train import checkpoint, writer
 
 NUM_TRAIN, NUM_EVAL = 64, 16
 
@@ -130,6 +137,7 @@ class FeatureNorm:
   def evaluate(self, state, *, final=False):
     del final
     c = self._c.config
+    _mark(f"eval_{int(jax.device_get(state.step))}")
     time.sleep(10 * c.data.sleep_s)  # an evaluation a kill can land in
     norms = []
     for b in self._c.kind.eval_batches(c, c.data.eval_split, batch_size=8):
@@ -140,6 +148,34 @@ class FeatureNorm:
   def baselines(self, state):
     del state
     return {}
+
+
+def _mark(name: str) -> None:
+  """Creates `$FAULT_MARKERS/<name>` (a no-op without the variable)."""
+  folder = os.environ.get("FAULT_MARKERS")
+  if folder:
+    with open(os.path.join(folder, name), "w", encoding="utf-8"):
+      pass
+
+
+def announce(setattr_) -> None:
+  """Marks each checkpoint's background write (`save_<step>`) and holds it
+  `$FAULT_HOLD_SAVE_S` seconds before it goes on (`monkeypatch.setattr`).
+
+  The write is the one Orbax runs in its thread after `maybe_save` has
+  returned: the hashes fetched, the fingerprint written, then the step's
+  temporary directory renamed into `<step>`.
+  """
+  write = checkpoint._write_fingerprint  # pylint: disable=protected-access
+  hold = float(os.environ.get("FAULT_HOLD_SAVE_S", "0"))
+
+  async def held(directory, pending):
+    path = str(getattr(directory, "path", directory))  # <step>.orbax-...tmp
+    _mark(f"save_{os.path.basename(os.path.dirname(path)).split('.')[0]}")
+    time.sleep(hold)
+    await write(directory, pending)
+
+  setattr_(checkpoint, "_write_fingerprint", held)
 
 
 def register(setitem) -> None:
@@ -178,6 +214,7 @@ def _parse(item):
 
 if __name__ == "__main__":
   register(lambda d, k, v: d.__setitem__(k, v))
+  announce(setattr)
   # No TensorBoard events: importing TensorFlow would triple the start-up.
   writer.MetricWriter = functools.partial(
     writer.MetricWriter, tensorboard=False

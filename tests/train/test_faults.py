@@ -10,15 +10,18 @@ import glob
 import json
 import logging
 import os
+import re
 import resource
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import fault_plugins
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
@@ -79,6 +82,10 @@ def _missing_metadata(step_dir):
   os.remove(os.path.join(step_dir, "_CHECKPOINT_METADATA"))
 
 
+def _missing_fingerprint(step_dir):
+  os.remove(os.path.join(step_dir, "default", "jaxssl_fingerprint.json"))
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
   """A finished 6-step run with checkpoints at 3 and 6."""
@@ -97,6 +104,10 @@ def finished(tmp_path_factory):
     (_garbage, "its arrays do not match the fingerprint saved with them"),
     (_missing_entry, "NOT_FOUND"),
     (_missing_metadata, "its _CHECKPOINT_METADATA is missing or unreadable"),
+    (
+      _missing_fingerprint,
+      "its fingerprint default/jaxssl_fingerprint.json is missing or unread",
+    ),
   ],
 )
 def test_corrupt_latest_checkpoint_falls_back(finished, tmp_path, damage, why):
@@ -219,6 +230,7 @@ def test_resume_with_safe_changes_continues(finished, tmp_path):
       "train.ckpt_every_steps": 4,
       "eval.batch_size": 32,
       "mesh.data": 4,
+      "model.remat": True,
     },
   )
   assert summary["resumed_from"] == 6 and summary["steps"] == 8
@@ -405,43 +417,73 @@ def test_disk_full_mid_run(tmp_path, monkeypatch, log_every, culprit):
 
 
 _SCRIPT = os.path.join(os.path.dirname(__file__), "fault_plugins.py")
-# 30 steps of >= 40 ms (a host sleep in the data kind), checkpoints every 5.
-_LONG = {"train.total_steps": 30, "train.ckpt_every_steps": 5}
+# 30 steps of >= 40 ms (a host sleep in the data kind), checkpoints every 5,
+# evaluations (0.4 s each) at steps 10, 20 and at the end.
+_LONG = {
+  "train.total_steps": 30,
+  "train.ckpt_every_steps": 5,
+  "train.eval_every_steps": 10,
+}
 
 
-def _start(workdir):
+def _start(workdir, markers=None, hold_save_s=0.0):
+  """The toy run of `_LONG` as a subprocess (`fault_plugins`' markers)."""
   args = [f"{k}={json.dumps(v)}" for k, v in _LONG.items()]
+  env = dict(os.environ)
+  if markers is not None:
+    env["FAULT_MARKERS"] = str(markers)
+    env["FAULT_HOLD_SAVE_S"] = str(hold_save_s)
   return subprocess.Popen(
     [sys.executable, _SCRIPT, str(workdir), *args, "data.sleep_s=0.04"],
     stdout=subprocess.PIPE,
     stderr=subprocess.STDOUT,
     text=True,
+    env=env,
   )
 
 
-def _kill_after_checkpoint(workdir, step, delay_s):
-  """SIGKILLs a run `delay_s` after its checkpoint of `step` is complete."""
-  proc = _start(workdir)
-  done = os.path.join(str(workdir), "checkpoints", str(step))
-  deadline = time.monotonic() + 90
-  while not os.path.isdir(done):
+def _kill_at(workdir, marker, markers, hold_save_s=0.0):
+  """SIGKILLs the toy run as it starts the phase `marker` (e.g. `eval_20`).
+
+  Returns:
+    The run's output up to the kill.
+  """
+  markers.mkdir()
+  proc = _start(workdir, markers, hold_save_s)
+  deadline = time.monotonic() + 120
+  while not (markers / marker).exists():
     assert proc.poll() is None, proc.communicate()[0][-3000:]
-    assert time.monotonic() < deadline, "no checkpoint in time"
-    time.sleep(0.01)
-  time.sleep(delay_s)
+    assert time.monotonic() < deadline, f"no {marker} in time"
+    time.sleep(0.005)
   proc.send_signal(signal.SIGKILL)
-  proc.communicate(timeout=60)
+  out, _ = proc.communicate(timeout=60)
   assert proc.returncode == -signal.SIGKILL
+  return out
 
 
-def test_sigkill_at_random_moments_resumes_bit_identical(tmp_path):
+def _last_rows(workdir, key):
+  """`{step: row}` of the rows holding `key` (the last of a step's rows)."""
+  return {r["step"]: r for r in writer.read_metrics(str(workdir)) if key in r}
+
+
+def test_sigkill_in_an_async_save_and_in_evaluations_resumes_bit_identical(
+  tmp_path,
+):
   straight = _run(tmp_path / "straight", **_LONG)
   killed = tmp_path / "killed"
-  rng = np.random.default_rng(0)
-  # Killed at a random moment (in a step, a save, a metrics write), then
-  # during the final evaluation (0.4 s long), then run to the end.
-  _kill_after_checkpoint(killed, 5, rng.uniform(0, 0.3))
-  _kill_after_checkpoint(killed, 30, 0.1)
+  ckpt = killed / "checkpoints"
+  # 1. In the background write of the save of step 10 (each save held 2 s
+  # there), while the loop trains on: that save is cut short.
+  _kill_at(killed, "save_10", tmp_path / "m1", hold_save_s=2.0)
+  assert [n for n in os.listdir(ckpt) if n.isdigit()] == ["5"]
+  # 2. In the evaluation at step 20 (the save of step 20 in flight or done).
+  out = _kill_at(killed, "eval_20", tmp_path / "m2")
+  assert f"Resuming from the checkpoint at step 5 in {killed}" in out
+  # 3. In the final evaluation, the final checkpoint complete.
+  out = _kill_at(killed, "eval_30", tmp_path / "m3")
+  resumed_at = re.search(r"Resuming from the checkpoint at step (\d+) in", out)
+  assert resumed_at and resumed_at.group(1) in ("15", "20"), out[-3000:]
+  assert "30" in os.listdir(ckpt)
   proc = _start(killed)
   out, _ = proc.communicate(timeout=120)
   assert proc.returncode == 0, out[-3000:]
@@ -450,16 +492,23 @@ def test_sigkill_at_random_moments_resumes_bit_identical(tmp_path):
   assert resumed["steps"] == straight["steps"] == 30
   assert resumed["resumed_from"] == 30
   assert resumed["eval/feature_norm"] == straight["eval/feature_norm"]
+  # The cut-short save left no temporary directory behind.
+  assert sorted(os.listdir(ckpt)) == ["20", "25", "30"]
   # Parameters, optimizer state, extra and step counters, bit for bit.
   a, b = _saved(tmp_path / "straight", 30), _saved(killed, 30)
   jax.tree.map(np.testing.assert_array_equal, a, b)
-  # Every step's metrics (the last row of a step logged twice).
-  rows_a, rows_b = _rows(tmp_path / "straight"), _rows(killed)
-  assert sorted(rows_a) == sorted(rows_b) == list(range(1, 31))
-  for step, row in rows_a.items():
-    for key, value in row.items():
-      if "per_s" not in key:
-        assert rows_b[step][key] == value, (step, key)
+  # Every step's metrics (the last row of a step logged twice) and every
+  # evaluation's.
+  for key in ("train/loss", "eval/feature_norm"):
+    rows_a = _last_rows(tmp_path / "straight", key)
+    rows_b = _last_rows(killed, key)
+    assert sorted(rows_a) == sorted(rows_b)
+    for step, row in rows_a.items():
+      for name, value in row.items():
+        if "per_s" not in name:
+          assert rows_b[step][name] == value, (step, name)
+  assert sorted(_last_rows(killed, "eval/feature_norm")) == [10, 20, 30]
+  assert sorted(_last_rows(killed, "train/loss")) == list(range(1, 31))
 
 
 def test_a_row_cut_by_a_kill_is_dropped_on_resume(finished, tmp_path):
@@ -475,16 +524,22 @@ def test_a_row_cut_by_a_kill_is_dropped_on_resume(finished, tmp_path):
   assert steps == [1, 2, 3, 4, 5, 6, 4, 5, 6]
 
 
+def _step_metadata(workdir, step, edit):
+  """Rewrites `<step>/_CHECKPOINT_METADATA`'s custom metadata with `edit`."""
+  path = workdir / "checkpoints" / str(step) / "_CHECKPOINT_METADATA"
+  metadata = json.loads(path.read_text())
+  edit(metadata["custom_metadata"])
+  path.write_text(json.dumps(metadata))
+
+
 def test_checkpoint_without_fingerprint_still_resumes(finished, tmp_path):
   # As written before checkpoints carried a fingerprint: not verified, not
   # treated as corrupt.
   source, _ = finished
   workdir = tmp_path / "run"
   shutil.copytree(source, workdir)
-  path = workdir / "checkpoints" / "6" / "_CHECKPOINT_METADATA"
-  metadata = json.loads(path.read_text())
-  del metadata["custom_metadata"]["jaxssl_fingerprint"]
-  path.write_text(json.dumps(metadata))
+  _step_metadata(workdir, 6, lambda m: m.pop("jaxssl_fingerprint_file"))
+  _missing_fingerprint(str(workdir / "checkpoints" / "6"))
   assert _run(workdir, **{"train.total_steps": 7})["resumed_from"] == 6
   # Another config's state, unverifiable: an error, nothing moved aside.
   shutil.rmtree(workdir / "checkpoints" / "7")
@@ -492,6 +547,95 @@ def test_checkpoint_without_fingerprint_still_resumes(finished, tmp_path):
   with pytest.raises(ValueError, match="written without a fingerprint"):
     _run(workdir, **{"method.width": 8})
   assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
+
+
+def test_fingerprint_in_the_step_metadata_still_verifies(finished, tmp_path):
+  # As written before the hashes were fetched in the background: the whole
+  # fingerprint in Orbax's step metadata, verified as strictly.
+  source, _ = finished
+  workdir = tmp_path / "run"
+  shutil.copytree(source, workdir)
+  for step in (3, 6):
+    step_dir = workdir / "checkpoints" / str(step)
+    file = step_dir / "default" / "jaxssl_fingerprint.json"
+    saved = json.loads(file.read_text())
+    file.unlink()
+
+    def edit(custom, saved=saved):
+      del custom["jaxssl_fingerprint_file"]
+      custom["jaxssl_fingerprint"] = saved
+
+    _step_metadata(workdir, step, edit)
+  _garbage(str(workdir / "checkpoints" / "6"))
+  with _warnings() as messages:
+    assert _run(workdir)["resumed_from"] == 3
+  assert any("its arrays do not match the fingerprint" in m for m in messages)
+
+
+def _toy_state():
+  return {
+    "w": jnp.arange(4096, dtype=jnp.float32).reshape(64, 64) / 7,
+    "step": jnp.array(3, jnp.int32),
+    "rng": jax.random.key_data(jax.random.key(1)),
+  }
+
+
+def test_save_returns_before_the_hashes_are_fetched(tmp_path, monkeypatch):
+  # maybe_save only dispatches the hashes; Orbax's background thread waits
+  # for them. Here they are held until the state has been overwritten in
+  # place by a donating step: the fingerprint is still the saved state's.
+  release, fetched = threading.Event(), []
+  result = checkpoint._Pending.result  # pylint: disable=protected-access
+
+  def held(self):
+    assert release.wait(30), "maybe_save waited for the hashes"
+    fetched.append(threading.current_thread() is threading.main_thread())
+    return result(self)
+
+  monkeypatch.setattr(checkpoint._Pending, "result", held)  # pylint: disable=protected-access
+  state = _toy_state()
+  want = jax.device_get(state)
+  directory = tmp_path / "ckpt"
+  ckpt = checkpoint.Checkpointer(str(directory), every_steps=1, max_to_keep=2)
+  assert ckpt.maybe_save(3, state)
+  assert not fetched and ckpt.steps_on_disk() == []
+  step = jax.jit(
+    lambda s: jax.tree.map(lambda x: x * 3 + 1, s), donate_argnums=0
+  )
+  state = jax.block_until_ready(step(state))
+  release.set()
+  ckpt.wait_until_finished()
+  assert fetched == [False]  # in Orbax's thread, not the loop's
+  assert ckpt.steps_on_disk() == [3]
+  abstract = jax.tree.map(
+    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
+    state,
+  )
+  restored = ckpt.restore(abstract, 3)  # verified against the fingerprint
+  ckpt.close()
+  jax.tree.map(np.testing.assert_array_equal, restored, want)
+  saved = json.loads(
+    (directory / "3" / "default" / "jaxssl_fingerprint.json").read_text()
+  )
+  assert saved == checkpoint.fingerprint(want)
+
+
+def test_the_final_save_is_complete_when_run_returns(tmp_path, monkeypatch):
+  # Each checkpoint's background write held 1 s: run() returns only after
+  # the last one is on disk, complete and verified.
+  monkeypatch.setenv("FAULT_HOLD_SAVE_S", "1")
+  fault_plugins.announce(monkeypatch.setattr)
+  summary = _run(tmp_path, **{"train.total_steps": 7})
+  ckpt = tmp_path / "checkpoints"
+  assert summary["steps"] == 7
+  assert sorted(os.listdir(ckpt)) == ["3", "6", "7"]
+  assert os.path.isfile(ckpt / "7" / "default" / "jaxssl_fingerprint.json")
+  config = fault_plugins.config()
+  run = setup.build(config, fault_plugins.NOISE.batch_spec(config))
+  reader = checkpoint.Checkpointer(str(ckpt), every_steps=3, max_to_keep=3)
+  state, step = reader.restore_latest(run.abstract_state())
+  reader.close()
+  assert step == 7 and int(state.step) == 7
 
 
 def test_command_line_prints_a_write_error_as_one_line(tmp_path):

@@ -1,11 +1,14 @@
 """train.restore: a finished run's state back from its workdir."""
 
+import shutil
+
 import jax
 import numpy as np
 import pytest
 
 from jaxssl import configs_lib, evals, train
 from jaxssl.data import kinds
+from jaxssl.train import writer
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +62,25 @@ def test_restore_an_earlier_step_and_bad_paths(run, tmp_path):
     train.restore(workdir, _config(), step=3)
   with pytest.raises(FileNotFoundError, match="config.json: no such file"):
     train.restore(str(tmp_path))
+
+
+def test_resume_with_remat_flipped_continues_the_run(run, tmp_path):
+  # model.remat is safe to change on resume (jaxssl.train.resume): the same
+  # parameter tree, the same numbers up to float reassociation.
+  workdir, _ = run
+  losses = {}
+  for remat in (False, True):
+    copy = tmp_path / f"remat_{remat}"
+    shutil.copytree(workdir, copy)
+    config = _config()
+    config.train.total_steps = 6
+    config.model.remat = remat
+    summary = train.run(config, str(copy))
+    assert summary["resumed_from"] == 4 and summary["steps"] == 6
+    rows = [r for r in writer.read_metrics(str(copy)) if "train/loss" in r]
+    losses[remat] = {r["step"]: r["train/loss"] for r in rows}
+  assert sorted(losses[True]) == [1, 2, 3, 4, 5, 6]
+  for step in (5, 6):
+    np.testing.assert_allclose(
+      losses[True][step], losses[False][step], rtol=1e-4, err_msg=f"{step}"
+    )
