@@ -33,6 +33,13 @@ here, as big_vision's trainers):
 The scalars are parameters of their own ("logit_scale", or "t_prime" and
 "b"), in the "no_decay" group (0-d: no weight decay).
 
+Large batches: `config.method.loss_block` = k > 0 computes the same loss
+(value and gradient) and `i2t_accuracy` inside `jax.shard_map` over the
+mesh's "data" axis, each device scoring its own images and texts k rows at
+a time against the gathered other side (`losses.clip_blockwise` /
+`siglip_blockwise`, `jaxssl.methods.contrastive_block`): one [k, N] tile
+of logits per device instead of [N / D, N]. 0 (default): the dense loss.
+
 Metrics: `loss`; `logit_scale` (clip) or `t` and `b` (siglip);
 `i2t_accuracy`, how often an image's most similar caption of the batch is
 its own; `z_std` (of the image embeddings: collapse at 0) and `pos_cos`,
@@ -64,7 +71,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxssl import losses, models
-from jaxssl.methods import base, common, text_common
+from jaxssl.methods import base, common, contrastive_block, text_common
 from jaxssl.models import text
 
 LOSSES = ("clip", "siglip")
@@ -77,6 +84,9 @@ def _config(loss: str) -> ml_collections.ConfigDict:
   # LiT: the image tower (params and BatchNorm statistics) never changes;
   # load it with config.train.init_from (configs/lit_quick.py).
   m.freeze_image_tower = False
+  # > 0: the loss in [loss_block, N] tiles per device under shard_map (same
+  # value and gradient, memory ~ loss_block * N); 0: the dense loss.
+  m.loss_block = 0
   if loss == "clip":
     m.temperature_init = 0.07  # logit scale starts at 1 / this, > 0
     m.logit_scale_max = 100.0  # the scale is clipped here, > 0
@@ -134,6 +144,7 @@ def _check(config, loss: str) -> None:
     )
   if m.embed_dim < 1:
     raise ValueError(f"config.method.embed_dim={m.embed_dim!r} must be >= 1")
+  contrastive_block.check(config)
   if loss == "clip":
     common.check_positive(config, "temperature_init", "logit_scale_max")
   else:
@@ -142,8 +153,8 @@ def _check(config, loss: str) -> None:
 
 def check_clip(config) -> None:
   """ValueError naming the key: kind image_text, an image backbone, a
-  bidirectional text model, embed_dim >= 1, temperature_init and
-  logit_scale_max > 0."""
+  bidirectional text model, embed_dim >= 1, loss_block an int >= 0,
+  temperature_init and logit_scale_max > 0."""
   _check(config, "clip")
 
 
@@ -186,6 +197,7 @@ def _build(config, loss_name: str) -> base.Method:
   text_proj = nn.Dense(embed_dim, use_bias=False, name="text_proj")
   dropout = m.dropout > 0 or m.attention_dropout > 0
   frozen_tower = bool(m.freeze_image_tower)
+  block = int(m.loss_block)
 
   def init(rng, batch):
     k_img, k_txt, k_ip, k_tp = jax.random.split(rng, 4)
@@ -244,18 +256,30 @@ def _build(config, loss_name: str) -> base.Method:
       scale = jnp.exp(
         jnp.minimum(params["logit_scale"], math.log(m.logit_scale_max))
       )
-      value = losses.clip(u_img, u_txt, logit_scale=scale)
       terms = {"logit_scale": scale}
+      if block:
+        value, accuracy = contrastive_block.clip(
+          u_img, u_txt, logit_scale=scale, block_size=block
+        )
+      else:
+        value = losses.clip(u_img, u_txt, logit_scale=scale)
     else:
       t, b = jnp.exp(params["t_prime"]), params["b"]
-      value = losses.siglip(u_img, u_txt, t=t, b=b)
       terms = {"t": t, "b": b}
-    sims = u_img @ u_txt.T
-    hits = jnp.argmax(sims, axis=1) == jnp.arange(sims.shape[0])
+      if block:
+        value, accuracy = contrastive_block.siglip(
+          u_img, u_txt, t=t, b=b, block_size=block
+        )
+      else:
+        value = losses.siglip(u_img, u_txt, t=t, b=b)
+    if not block:
+      sims = u_img @ u_txt.T
+      hits = jnp.argmax(sims, axis=1) == jnp.arange(sims.shape[0])
+      accuracy = jnp.mean(hits.astype(jnp.float32))
     metrics = {
       "loss": value,
       **terms,
-      "i2t_accuracy": jnp.mean(hits.astype(jnp.float32)),
+      "i2t_accuracy": accuracy,
       **common.embedding_metrics(u_img, u_txt),
     }
     return value, (new_extra, metrics)

@@ -15,6 +15,11 @@ concatenates the views along the batch); `method.bn_per_view=True`
 forwards each view separately (BatchNorm statistics per view), as
 solo-learn's `BaseMethod.training_step`, hence its CIFAR recipe.
 
+`method.loss_block` = k > 0 computes the same loss (value and gradient)
+inside `jax.shard_map` over the mesh's "data" axis, k anchors at a time per
+device (`losses.nt_xent_blockwise`, `jaxssl.methods.contrastive_block`):
+memory ~ k * 2N per device instead of the [2N / D, 2N] logits.
+
 References:
   Chen et al., "A Simple Framework for Contrastive Learning of Visual
   Representations", ICML 2020, arXiv:2002.05709.
@@ -25,7 +30,7 @@ from __future__ import annotations
 import ml_collections
 
 from jaxssl import losses
-from jaxssl.methods import base, common
+from jaxssl.methods import base, common, contrastive_block
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -35,14 +40,18 @@ def default_config() -> ml_collections.ConfigDict:
   # Multiplies nt_xent's mean over the 2N anchors, > 0; 2.0: the official
   # TF loss, the sum of both directions' means.
   m.loss_scale = 1.0
+  # > 0: nt_xent in [loss_block, 2N] tiles per device under shard_map (same
+  # value and gradient, jaxssl.methods.contrastive_block); 0: dense.
+  m.loss_block = 0
   return m
 
 
 def check_config(config) -> None:
   """ValueError naming the key: one group of two views, temperature and
-  loss_scale > 0."""
+  loss_scale > 0, loss_block an int >= 0."""
   common.single_group(config, num_views=2, method="simclr")
   common.check_positive(config, "temperature", "loss_scale")
+  contrastive_block.check(config)
 
 
 def build(config) -> base.Method:
@@ -57,6 +66,7 @@ def build(config) -> base.Method:
   temperature = config.method.temperature
   scale = float(config.method.loss_scale)
   per_view = bool(config.method.bn_per_view)
+  block = int(config.method.loss_block)
 
   def init(rng, batch):
     return common.init_encoder(encoder, rng, batch[group])
@@ -67,7 +77,13 @@ def build(config) -> base.Method:
     (z1, z2), new_extra = common.encode_views(
       encoder, params, extra, views, per_view=per_view
     )
-    value = scale * losses.nt_xent(z1, z2, temperature=temperature)
+    if block:
+      value = contrastive_block.nt_xent(
+        z1, z2, temperature=temperature, block_size=block
+      )
+    else:
+      value = losses.nt_xent(z1, z2, temperature=temperature)
+    value = scale * value
     metrics = {"loss": value, **common.embedding_metrics(z1, z2)}
     return value, (new_extra, metrics)
 

@@ -10,7 +10,10 @@ passes of the whole batch: the official `cl_forward` (one direction,
 `CrossEntropyLoss` over `cos_sim(z1, z2) / temp`). The loss sees the
 global batch: under `jit` with a batch sharded over the mesh XLA gathers
 the negatives across devices (as SimCLR's `nt_xent`), so a run on one
-device and on eight give the same loss.
+device and on eight give the same loss. `method.loss_block` = k > 0
+computes the same loss and accuracy inside `jax.shard_map` over the mesh's
+"data" axis, k rows at a time per device (`losses.info_nce_blockwise`,
+`jaxssl.methods.contrastive_block`), never the [N / D, N] logits.
 
 Evaluation embeddings (`Method.features`) are the encoder's [CLS] state
 without the MLP: the official unsupervised recipe trains with
@@ -40,7 +43,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxssl import losses
-from jaxssl.methods import base, common, text_common
+from jaxssl.methods import base, common, contrastive_block, text_common
 from jaxssl.models import text
 
 
@@ -48,14 +51,19 @@ def default_config() -> ml_collections.ConfigDict:
   """simcse's `config.method` keys (but `name`) and their defaults."""
   m = text_common.text_model_config(pre_ln=False, text_pool="cls")
   m.temperature = 0.05  # τ of the cosine similarities, > 0
+  # > 0: info_nce in [loss_block, N] tiles per device under shard_map (same
+  # value and gradient, jaxssl.methods.contrastive_block); 0: dense.
+  m.loss_block = 0
   return m
 
 
 def check_config(config) -> None:
   """ValueError naming the key: a BERT encoder, temperature > 0, dropout
-  > 0 (the only augmentation), seq_len within the positions."""
+  > 0 (the only augmentation), seq_len within the positions, loss_block an
+  int >= 0."""
   text_common.check_text_model(config, method="simcse", causal=False)
   common.check_positive(config, "temperature")
+  contrastive_block.check(config)
   if not config.method.dropout > 0:
     raise ValueError(
       f"config.method.dropout={config.method.dropout!r} must be > 0: "
@@ -74,6 +82,7 @@ def build(config) -> base.Method:
   model = text_common.text_model(config)
   pooler = text.Pooler()
   temperature = float(config.method.temperature)
+  block = int(config.method.loss_block)
 
   def init(rng, batch):
     k_model, k_pool = jax.random.split(rng)
@@ -99,10 +108,16 @@ def build(config) -> base.Method:
     k1, k2 = jax.random.split(rng)
     z1 = _normalize(project(params, batch, k1))
     z2 = _normalize(project(params, batch, k2))
-    value = losses.info_nce(z1, z2, temperature=temperature)
+    if block:
+      value, accuracy = contrastive_block.info_nce(
+        z1, z2, temperature=temperature, block_size=block
+      )
+    else:
+      value = losses.info_nce(z1, z2, temperature=temperature)
+      accuracy = losses.contrastive_accuracy(z1, z2)
     metrics = {
       "loss": value,
-      "accuracy": losses.contrastive_accuracy(z1, z2),
+      "accuracy": accuracy,
       **common.embedding_metrics(z1, z2),
     }
     return value, (extra, metrics)
