@@ -167,6 +167,10 @@ def base_config(
   # method declares (Method.protocols) but jaxssl.evals.ON_REQUEST
   # ("fewshot", "diagnostics"), which run only when named here.
   c.eval.protocols = ()
+  # Protocol zeroshot: the prompt set ("digits", "clip_imagenet",
+  # "clip_imagenet_7", "simple") or templates with one "{}" each; (): the
+  # data source's default (jaxssl.evals.zeroshot).
+  c.eval.zeroshot_templates = ()
   # PCA baseline: kNN and linear probe on the top principal components of
   # the raw pixels, fitted on the train split.
   c.eval.pca_components = 64

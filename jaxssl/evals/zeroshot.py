@@ -8,14 +8,31 @@ mesh's "data" axis.
 
 Zero-shot classification (CLIP's prompt ensembling, arXiv:2103.00020 Sec.
 3.1.4): each class name of the dataset (`image_text.class_names`: "zero"
-... "nine") is written into every one of `TEMPLATES`, tokenized with the
-run's tokenizer and embedded; a class's classifier row is the mean of its
-prompts' normalised embeddings, normalised again. An image is assigned the
-class of highest cosine similarity:
+... "nine" for the digits, class folders with "_" read as a space, a TFDS
+ClassLabel's names) is written into every template of the prompt set,
+tokenized with the run's tokenizer and embedded; a class's classifier row
+is the mean of its prompts' normalised embeddings, normalised again. An
+image is assigned the class of highest cosine similarity:
   eval/zeroshot_top1   100 * mean_i [argmax_c <u_i, w_c> = y_i] (%).
-`TEMPLATES` (documented for comparison; none is a training caption):
-  "a photo of a {}.", "a photo of the number {}.", "a {} digit.",
-  "the digit {}.", "a picture of a {}.", "a {}."
+The prompt set is `config.eval.zeroshot_templates` (`templates(config)`):
+  ()               the source's default (`image_text.default_templates`):
+                   "digits" for the embedded digits, "clip_imagenet" for
+                   every other source;
+  ("digits",)      `TEMPLATES`, written for the digits (none is a training
+                   caption): "a photo of a {}.", "a photo of the number
+                   {}.", "a {} digit.", "the digit {}.", "a picture of a
+                   {}.", "a {}.";
+  ("clip_imagenet",)   CLIP's 80 ImageNet templates (openai/CLIP
+                   `notebooks/Prompt_Engineering_for_ImageNet.ipynb`);
+  ("clip_imagenet_7",) the 7 of them CLIP's notebook recommends;
+  ("simple",)      "a photo of a {}.";
+  or templates of your own, each with one "{}" for the class name
+  (`--config.eval.zeroshot_templates="('a drawing of a {}.', 'a {}.')"`;
+  a bare `--config.eval.zeroshot_templates=simple` names a set). A source
+  without class names (no class folders, a TFDS set without
+  `data.label_key`) has no zero-shot classification: the protocol then
+  scores retrieval only, and `eval.zeroshot_templates` set to anything but
+  () is an error.
 
 Retrieval between the N test images and their N captions, with s_ij the
 cosine of image i and caption j:
@@ -42,6 +59,7 @@ from jaxssl.evals import sharded
 from jaxssl.evals.base import Context
 from jaxssl.train import mesh as mesh_lib
 
+# The digits' prompts (the default of the embedded digits).
 TEMPLATES = (
   "a photo of a {}.",
   "a photo of the number {}.",
@@ -50,8 +68,147 @@ TEMPLATES = (
   "a picture of a {}.",
   "a {}.",
 )
+# openai/CLIP notebooks/Prompt_Engineering_for_ImageNet.ipynb: the 80
+# templates of the paper's ImageNet zero-shot result, in the notebook's order.
+CLIP_IMAGENET_TEMPLATES = (
+  "a bad photo of a {}.",
+  "a photo of many {}.",
+  "a sculpture of a {}.",
+  "a photo of the hard to see {}.",
+  "a low resolution photo of the {}.",
+  "a rendering of a {}.",
+  "graffiti of a {}.",
+  "a bad photo of the {}.",
+  "a cropped photo of the {}.",
+  "a tattoo of a {}.",
+  "the embroidered {}.",
+  "a photo of a hard to see {}.",
+  "a bright photo of a {}.",
+  "a photo of a clean {}.",
+  "a photo of a dirty {}.",
+  "a dark photo of the {}.",
+  "a drawing of a {}.",
+  "a photo of my {}.",
+  "the plastic {}.",
+  "a photo of the cool {}.",
+  "a close-up photo of a {}.",
+  "a black and white photo of the {}.",
+  "a painting of the {}.",
+  "a painting of a {}.",
+  "a pixelated photo of the {}.",
+  "a sculpture of the {}.",
+  "a bright photo of the {}.",
+  "a cropped photo of a {}.",
+  "a plastic {}.",
+  "a photo of the dirty {}.",
+  "a jpeg corrupted photo of a {}.",
+  "a blurry photo of the {}.",
+  "a photo of the {}.",
+  "a good photo of the {}.",
+  "a rendering of the {}.",
+  "a {} in a video game.",
+  "a photo of one {}.",
+  "a doodle of a {}.",
+  "a close-up photo of the {}.",
+  "a photo of a {}.",
+  "the origami {}.",
+  "the {} in a video game.",
+  "a sketch of a {}.",
+  "a doodle of the {}.",
+  "a origami {}.",
+  "a low resolution photo of a {}.",
+  "the toy {}.",
+  "a rendition of the {}.",
+  "a photo of the clean {}.",
+  "a photo of a large {}.",
+  "a rendition of a {}.",
+  "a photo of a nice {}.",
+  "a photo of a weird {}.",
+  "a blurry photo of a {}.",
+  "a cartoon {}.",
+  "art of a {}.",
+  "a sketch of the {}.",
+  "a embroidered {}.",
+  "a pixelated photo of a {}.",
+  "itap of the {}.",
+  "a jpeg corrupted photo of the {}.",
+  "a good photo of a {}.",
+  "a plushie {}.",
+  "a photo of the nice {}.",
+  "a photo of the small {}.",
+  "a photo of the weird {}.",
+  "the cartoon {}.",
+  "art of the {}.",
+  "a drawing of the {}.",
+  "a photo of the large {}.",
+  "a black and white photo of a {}.",
+  "the plushie {}.",
+  "a dark photo of a {}.",
+  "itap of a {}.",
+  "graffiti of the {}.",
+  "a toy {}.",
+  "itap of my {}.",
+  "a photo of a cool {}.",
+  "a photo of a small {}.",
+  "a tattoo of the {}.",
+)
+# The same notebook's recommended 7-template subset (found there by a
+# sequential search over the 80 on ImageNet).
+CLIP_IMAGENET_7_TEMPLATES = (
+  "itap of a {}.",
+  "a bad photo of the {}.",
+  "a origami {}.",
+  "a photo of the large {}.",
+  "a {} in a video game.",
+  "art of the {}.",
+  "a photo of the small {}.",
+)
+TEMPLATE_SETS = {
+  "digits": TEMPLATES,
+  "clip_imagenet": CLIP_IMAGENET_TEMPLATES,
+  "clip_imagenet_7": CLIP_IMAGENET_7_TEMPLATES,
+  "simple": ("a photo of a {}.",),
+}
 RECALL_AT = (1, 5, 10)
 _CHUNK = 1024  # query rows per block of the similarity matrix
+
+
+def templates(config) -> tuple[str, ...]:
+  """The prompt templates of `config.eval.zeroshot_templates` (docstring).
+
+  Raises:
+    ValueError: naming `eval.zeroshot_templates`: an unknown set name, a
+      template without exactly one "{}", or templates set for a source
+      without class names.
+  """
+  from jaxssl.data.kinds import image_text  # pylint: disable=g-import-not-at-top
+
+  key = "config.eval.zeroshot_templates"
+  chosen = tuple(config.eval.zeroshot_templates)
+  if chosen and not image_text.has_class_names(config):
+    raise ValueError(
+      f"{key}={chosen!r}: config.data.name={config.data.name!r} has no class "
+      "names for zero-shot prompts ("
+      + image_text.class_names_hint(config)
+      + "); leave it () to score retrieval only"
+    )
+  if not chosen:
+    chosen = (image_text.default_templates(config),)
+  if len(chosen) == 1 and chosen[0] in TEMPLATE_SETS:
+    return TEMPLATE_SETS[chosen[0]]
+  for t in chosen:
+    if not isinstance(t, str) or t.count("{}") != 1:
+      raise ValueError(
+        f"{key}: {t!r} is neither a prompt set ({sorted(TEMPLATE_SETS)}) nor "
+        'a template with one "{}" for the class name'
+      )
+  return chosen
+
+
+def prompts(names, templates_) -> list[str]:
+  """Every template filled with every class name, class-major (the row
+  order `class_embeddings` reads)."""
+  return [t.format(name) for name in names for t in templates_]
 
 
 def zeroshot_top1(
@@ -119,8 +276,10 @@ class ZeroShot:
       c.eval.batch_size, context.mesh, "eval.batch_size"
     )
     self._config, self._mesh, self._kind = c, context.mesh, context.kind
-    names = image_text.class_names(c)
-    self.prompts = [t.format(name) for name in names for t in TEMPLATES]
+    self.templates = templates(c)  # checks eval.zeroshot_templates first
+    # No class names (no class folders, no TFDS label_key): retrieval only.
+    names = image_text.class_names(c) if image_text.has_class_names(c) else ()
+    self.prompts = prompts(names, self.templates)
     self._num_classes = len(names)
     self._prompt_rows = image_text.encode_texts(c, self.prompts)
     _, specials = image_text.get_tokenizer(c)
@@ -128,6 +287,16 @@ class ZeroShot:
     out_sh = mesh_lib.data_sharding(self._mesh)
     self._image = jax.jit(method.encode_image, out_shardings=out_sh)
     self._text = jax.jit(method.encode_text, out_shardings=out_sh)
+
+  def class_prompts(self, state) -> np.ndarray:
+    """[c * T, e] embeddings of `self.prompts` (class-major) at `state`."""
+    return sharded.map_rows(
+      lambda b: self._text(state.params, state.extra, b),
+      self._prompt_rows,
+      self._mesh,
+      self._config.eval.batch_size,
+      pad={"tokens": self._pad, "is_pad": True},
+    )
 
   def _pairs(self, state):
     """(image embeddings, caption embeddings, labels) of the eval split."""
@@ -157,16 +326,12 @@ class ZeroShot:
   def evaluate(self, state, *, final: bool = False) -> dict[str, float]:
     """The scores of the module docstring for the towers at `state`."""
     del final  # the whole eval split at every evaluation
-    prompts = sharded.map_rows(
-      lambda b: self._text(state.params, state.extra, b),
-      self._prompt_rows,
-      self._mesh,
-      self._config.eval.batch_size,
-      pad={"tokens": self._pad, "is_pad": True},
-    )
-    classifier = class_embeddings(prompts, self._num_classes)
     images, captions, labels = self._pairs(state)
-    out = {"eval/zeroshot_top1": zeroshot_top1(images, labels, classifier)}
+    out = {}
+    if self._num_classes:
+      prompts_ = self.class_prompts(state)
+      classifier = class_embeddings(prompts_, self._num_classes)
+      out["eval/zeroshot_top1"] = zeroshot_top1(images, labels, classifier)
     for name, (q, k) in {
       "i2t": (images, captions),
       "t2i": (captions, images),

@@ -164,3 +164,147 @@ def test_clip_smoke_through_run_with_baselines(tmp_path):
   assert "eval/knn_top1_raw_pixels" in summary
   text = loop.format_summary(summary, "clip", config)
   assert "eval/zeroshot_top1" in text and "random-init encoder" in text
+
+
+# --- Prompt sets (config.eval.zeroshot_templates) ----------------------------
+
+
+def _hashing_method(config):
+  """Texts embed as a fixed random projection of their token counts, so
+  every distinct prompt has its own direction (images: constant)."""
+  tok, _ = image_text.get_tokenizer(config)
+  vocab = tok.get_vocab_size(with_added_tokens=True)
+  proj = np.random.default_rng(0).standard_normal((vocab, 16))
+
+  def encode_text(params, extra, batch):
+    del params, extra
+    hot = jax.nn.one_hot(batch["tokens"], vocab) * ~batch["is_pad"][..., None]
+    z = hot.sum(1) @ jnp.asarray(proj, jnp.float32) + 1e-3
+    return z / jnp.linalg.norm(z, axis=1, keepdims=True)
+
+  method = _oracle(config)
+  return base.Method(
+    name="hashing",
+    init=method.init,
+    loss=None,
+    features=method.features,
+    protocols=("zeroshot",),
+    encode_image=method.encode_image,
+    encode_text=encode_text,
+  ), encode_text
+
+
+def _protocol(config, method=None):
+  kind = kinds.get("image_text")
+  mesh = mesh_lib.make_mesh(config.mesh)
+  method = method or _oracle(config)
+  return zeroshot.build(
+    evals.Context(config, method, mesh, kind.info(config), kind)
+  )
+
+
+def test_digits_keep_their_templates_by_default():
+  config = _pairs_config()
+  protocol = _protocol(config)
+  assert (
+    protocol.templates == zeroshot.TEMPLATES == zeroshot.TEMPLATE_SETS["digits"]
+  )
+  assert protocol.prompts[:2] == [
+    "a photo of a zero.",
+    "a photo of the number zero.",
+  ]
+  assert len(protocol.prompts) == 10 * 6
+  assert len(zeroshot.CLIP_IMAGENET_TEMPLATES) == 80
+  assert len(set(zeroshot.CLIP_IMAGENET_TEMPLATES)) == 80
+  assert set(zeroshot.CLIP_IMAGENET_7_TEMPLATES) < set(
+    zeroshot.CLIP_IMAGENET_TEMPLATES
+  )
+
+
+@pytest.mark.parametrize(
+  "chosen,want",
+  [
+    (("simple",), ("a photo of a {}.",)),
+    (("clip_imagenet_7",), zeroshot.CLIP_IMAGENET_7_TEMPLATES),
+    (("a drawing of a {}.", "{}, handwritten"), None),
+  ],
+)
+def test_class_embeddings_use_the_chosen_templates(chosen, want):
+  config = _pairs_config()
+  config.eval.zeroshot_templates = chosen
+  method, encode_text = _hashing_method(config)
+  protocol = _protocol(config, method)
+  want = chosen if want is None else want
+  assert protocol.templates == want
+  names = image_text.CLASS_NAMES
+  expected = [t.format(n) for n in names for t in want]
+  assert protocol.prompts == expected
+  # The classifier from the protocol's prompt embeddings equals the float64
+  # ensemble of the embeddings of exactly these prompts, computed here.
+  got = zeroshot.class_embeddings(protocol.class_prompts(_State()), len(names))
+  rows = image_text.encode_texts(config, expected)
+  emb = np.asarray(encode_text({}, {}, rows), np.float64).reshape(
+    len(names), len(want), -1
+  )
+  emb /= np.linalg.norm(emb, axis=-1, keepdims=True)
+  w = emb.mean(1)
+  w /= np.linalg.norm(w, axis=-1, keepdims=True)
+  np.testing.assert_allclose(got, w, atol=1e-5)
+  # ... and differs from the digits' default classifier.
+  config.eval.zeroshot_templates = ()
+  default = _protocol(config, method)
+  other = zeroshot.class_embeddings(default.class_prompts(_State()), len(names))
+  assert np.abs(other - got).max() > 1e-2
+
+
+@pytest.mark.parametrize(
+  "chosen,match",
+  [
+    (
+      ("nope",),
+      r"config.eval.zeroshot_templates: 'nope' is neither a prompt set",
+    ),
+    (("a {} and a {}",), r"one \"{}\""),
+    (("digits", "a {}."), r"'digits' is neither"),  # a set name only alone
+  ],
+)
+def test_bad_templates_are_named(chosen, match):
+  config = _pairs_config()
+  config.eval.zeroshot_templates = chosen
+  with pytest.raises(ValueError, match=match):
+    zeroshot.templates(config)
+
+
+def _folder_without_classes(root):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+
+  for split in ("train", "test"):
+    os.makedirs(os.path.join(root, split))
+    for i, word in enumerate(("red square", "blue square", "red dot")):
+      Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(
+        os.path.join(root, split, f"{i}.png")
+      )
+      with open(os.path.join(root, split, f"{i}.txt"), "w") as f:
+        f.write(f"a {word}\n")
+
+
+def test_without_class_names_retrieval_only_and_templates_refused(tmp_path):
+  _folder_without_classes(str(tmp_path / "pairs"))
+  config = _pairs_config()
+  config.data.name = "image_text_folder"
+  config.data.data_dir = str(tmp_path / "pairs")
+  config.mesh.data = 1
+  config.eval.batch_size = 4
+  assert not image_text.has_class_names(config)
+  scores = _protocol(config).evaluate(_State())
+  assert "eval/zeroshot_top1" not in scores
+  assert set(scores) == {
+    f"eval/{d}_recall@{k}" for d in ("i2t", "t2i") for k in (1, 5, 10)
+  }
+  config.eval.zeroshot_templates = ("simple",)
+  with pytest.raises(
+    ValueError,
+    match=r"zeroshot_templates=\('simple',\): config.data.name="
+    r"'image_text_folder' has no class names.*class sub-folders",
+  ):
+    _protocol(config)
