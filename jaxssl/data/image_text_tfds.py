@@ -21,24 +21,24 @@ Several captions per image (coco_captions: 5, a few images 6 or 7). The
 tokenizer is trained on all the train split's captions. Training pairs an
 image with one of its captions per epoch, drawn from (`data.caption_seed`,
 epoch, image) by `caption_choice`: deterministic, the same on resume, a
-new draw each epoch (open_clip and big_vision's coco pipelines draw one at
-random per example). Evaluation pairs each image with its first caption,
-so retrieval runs over N images and N captions (the `zeroshot` protocol's
-i2t / t2i recall@k). CLIP (arXiv:2103.00020, Table 13) and big_vision's
-retrieval evaluator score the Karpathy 5k test images against all their
-25k captions instead: the numbers here are of the 1-caption protocol, a
-harder t2i (one relevant caption fewer to find per image... and for i2t, a
-single relevant caption instead of any of 5), not directly comparable.
+new draw each epoch (as open_clip's and big_vision's COCO pipelines draw
+one per example). Evaluation batches pair each image with its first
+caption; the `zeroshot` protocol's retrieval scores the test images
+against ALL their captions (`image_text.caption_tokens`: coco's 5k test
+images and ~25k captions, i2t a hit when any of the image's captions is in
+the top k), as CLIP (arXiv:2103.00020, Table 13) and big_vision's
+retrieval evaluator do.
 
 TFDS' coco_captions splits are Karpathy's: train (82,783 images), restval
 (30,504), val (5,000) and test (5,000); `data.train_split="train+restval"`
 gives the 113k images papers train on.
 
+Split names are TFDS split expressions ("train+restval", "train[:10%]").
 Images are held in memory as encoded bytes, one host's shard of a split
-(coco_captions train+restval: ~19 GB of JPEG on one host; a shard above
-`MEMORY_LIMIT_BYTES` fails with a one-line error: more hosts, or a smaller
-`data.max_train_per_class`... for unlabelled sets, a sub-split such as
-"train[:50%]").
+(coco_captions train+restval: roughly 19 GB of JPEG on a single host); a
+shard above `MEMORY_LIMIT_BYTES` fails with a one-line error (run on more
+hosts, or train on a sub-split). Streaming from disk, as the image kinds
+do for ImageNet, is not supported: captions are looked up by position.
 
 What belongs here: reading and checking TFDS image-text sets. The batches
 are the `image_text` kind's; the image pipeline is `jaxssl.data.pipeline`.
@@ -245,19 +245,60 @@ def class_names(data_config) -> tuple[str, ...]:
   return tuple(n.replace("_", " ") for n in feature.names)
 
 
+def _parts(data_config, split: str) -> list[tuple[str, int, int]]:
+  """(split name, start, stop) of each part of a TFDS split expression
+  ("train", "train+restval", "train[:10%]", ...).
+
+  Raises:
+    ValueError: not a split of the set (naming the available ones).
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  infos = builder(data_config).info.splits
+  try:
+    instructions = tfds.core.ReadInstruction.from_spec(split).to_absolute(infos)
+  except Exception:  # pylint: disable=broad-except  # TFDS raises several
+    raise ValueError(
+      f"dataset {data_config.name!r} has no split {split!r}; available "
+      f"splits: {sorted(infos.keys())}"
+    ) from None
+  return [
+    (
+      a.splitname,
+      a.from_ or 0,
+      infos[a.splitname].num_examples if a.to is None else a.to,
+    )
+    for a in instructions
+  ]
+
+
 def split_sizes(data_config) -> dict[str, int]:
-  return {
-    k: v.num_examples for k, v in builder(data_config).info.splits.items()
-  }
+  """Examples per split, the configured train / eval split expressions
+  ("train+restval") included."""
+  infos = builder(data_config).info.splits
+  sizes = {k: v.num_examples for k, v in infos.items()}
+  for split in (data_config.train_split, data_config.eval_split):
+    if split not in sizes:
+      try:
+        sizes[split] = sum(hi - lo for _, lo, hi in _parts(data_config, split))
+      except ValueError:
+        pass  # the pipeline names the split and the available ones
+  return sizes
+
+
+def _sub_split(data_config, split: str, start: int, stop: int) -> str:
+  """The TFDS spec of examples [start, stop) of `split`'s concatenation."""
+  pieces, offset = [], 0
+  for name, lo, hi in _parts(data_config, split):
+    a, b = max(lo, lo + start - offset), min(hi, lo + stop - offset)
+    if a < b:
+      pieces.append(f"{name}[{a}:{b}]")
+    offset += hi - lo
+  return "+".join(pieces)
 
 
 def _check_split(data_config, split: str) -> None:
-  sizes = split_sizes(data_config)
-  if split not in sizes:
-    raise ValueError(
-      f"dataset {data_config.name!r} has no split {split!r}; available "
-      f"splits: {sorted(sizes)}"
-    )
+  _parts(data_config, split)
 
 
 def load_split(data_config, split: str) -> Split:
@@ -317,9 +358,12 @@ def examples(data_config, split: str, start: int, stop: int):
   d = data_config
   b = builder(d)
   _check_split(d, split)
-  info = b.info.splits[split]
   n = stop - start
-  size = int(info.num_bytes) * n / max(info.num_examples, 1)
+  infos = b.info.splits
+  size = sum(
+    int(infos[name].num_bytes) * (hi - lo) / max(infos[name].num_examples, 1)
+    for name, lo, hi in _parts(d, _sub_split(d, split, start, stop))
+  )
   if size > MEMORY_LIMIT_BYTES:
     raise ValueError(
       f"TFDS {d.name!r} split {split!r}: this host's {n} images hold "
@@ -332,7 +376,7 @@ def examples(data_config, split: str, start: int, stop: int):
 
   def read():
     ds = b.as_dataset(
-      split=f"{split}[{start}:{stop}]",
+      split=_sub_split(d, split, start, stop),
       decoders={d.image_key: tfds.decode.SkipDecoding()},
       read_config=tfds.ReadConfig(try_autocache=False),
     )

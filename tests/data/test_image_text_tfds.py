@@ -11,6 +11,7 @@ the network (conftest sets TFDS_DISABLE_GCS; sockets refuse here).
 
 import io
 import itertools
+import math
 import os
 import re
 import socket
@@ -74,12 +75,14 @@ def _png(value):
 def _coco_as_dataset(self, split, decoders=None, read_config=None, **kwargs):
   """Known coco_captions examples: image i all 20 * i, captions naming i."""
   del self, decoders, read_config, kwargs
-  m = re.fullmatch(r"(\w+)(?:\[(\d*):(\d*)\])?", str(split))
-  name, lo, hi = m.group(1), m.group(2), m.group(3)
-  rows = range(int(lo or 0), int(hi or SIZES[name]))
+  rows = []
+  for part in str(split).split("+"):
+    m = re.fullmatch(r"(\w+)(?:\[(\d*):(\d*)\])?", part)
+    name, lo, hi = m.group(1), m.group(2), m.group(3)
+    rows += [(name, i) for i in range(int(lo or 0), int(hi or SIZES[name]))]
 
   def gen():
-    for i in rows:
+    for name, i in rows:
       n = _num_captions(name, i)
       yield {
         "image": _png(20 * i + (100 if name == "test" else 0)),
@@ -304,3 +307,95 @@ def test_any_tfds_set_with_a_text_and_a_label_feature(tmp_path):
   src = sources.load(config.data, "train")
   assert [int(t.split()[-1]) % 2 for t in kept] == list(src.labels)
   assert sorted(src.labels) == [0, 0, 1, 1]
+
+
+def test_split_expressions_concatenate(coco_dir):
+  # Papers train on coco's train+restval; here train+test stands in.
+  config = _config(coco_dir, train_split="train+test")
+  with _mock(coco_dir):
+    assert KIND.info(config).num_train == 10
+    sets = image_text.caption_sets(config, "train+test")
+    assert sets[6] == (_caption("test", 0, 0),)  # test image 0 follows
+    src = sources.load(config.data, "train+test", start=5, stop=8)
+    values = [
+      int(tf.io.decode_png(x)[0, 0, 0]) for x in src.images
+    ]  # train 5, test 0, test 1
+    assert values == [100, 100, 120]
+    with pytest.raises(ValueError, match="has no split 'val'; available"):
+      image_text.caption_sets(_config(coco_dir, eval_split="val"), "val")
+
+
+def test_zeroshot_protocol_scores_every_caption(coco_dir):
+  """Retrieval over all 7 test captions of the 4 test images (2 eval
+  batches on a 2-device mesh, the last padded): an oracle that reads
+  the image number off the pixels and the caption, and a constant one."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  from jaxssl import evals  # pylint: disable=g-import-not-at-top
+  from jaxssl.evals import zeroshot  # pylint: disable=g-import-not-at-top
+  from jaxssl.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
+
+  config = _config(coco_dir)
+  config.mesh.data = 2
+  config.eval.batch_size = 2
+  with _mock(coco_dir):
+    tok, _ = image_text.get_tokenizer(config)
+    word = np.full(tok.get_vocab_size(with_added_tokens=True), 7)
+    for i, w in enumerate(WORDS):
+      if tok.token_to_id(w) is not None:
+        word[tok.token_to_id(w)] = i
+
+    def encode_image(params, extra, batch):
+      del params, extra
+      number = jnp.round((batch["image"][:, 0, 0, 0] * 255 - 100) / 20)
+      return jax.nn.one_hot(number.astype(jnp.int32), 8)
+
+    def oracle_text(params, extra, batch):
+      del params, extra
+      # [CLS] image <number> caption <j> [SEP]: the 3rd token names it.
+      return jax.nn.one_hot(jnp.asarray(word)[batch["tokens"][:, 2]], 8)
+
+    def constant(params, extra, batch):
+      del params, extra
+      return jnp.ones((batch["tokens"].shape[0], 8)) / np.sqrt(8)
+
+    scores = {}
+    for name, encode_text in (("oracle", oracle_text), ("constant", constant)):
+      method = base.Method(
+        name=name,
+        init=None,
+        loss=None,
+        features=None,
+        protocols=("zeroshot",),
+        encode_image=encode_image if name == "oracle" else constant_image,
+        encode_text=encode_text,
+      )
+      context = evals.Context(
+        config, method, mesh_lib.make_mesh(config.mesh), KIND.info(config), KIND
+      )
+      protocol = zeroshot.build(context)
+      assert protocol.prompts == []  # no labels: retrieval only
+      scores[name] = protocol.evaluate(_State())
+  assert "eval/zeroshot_top1" not in scores["oracle"]
+  assert all(v == 100.0 for v in scores["oracle"].values())
+  # Constant: image i holds q_i of the 7 captions (1, 2, 3, 1).
+  flat = scores["constant"]
+  q = np.array([1, 2, 3, 1])
+  assert flat["eval/i2t_recall@1"] == pytest.approx(100 * np.mean(q / 7))
+  assert flat["eval/i2t_recall@5"] == pytest.approx(
+    100 * np.mean([1 - math.comb(7 - k, 5) / math.comb(7, 5) for k in q])
+  )
+  assert flat["eval/t2i_recall@1"] == pytest.approx(25.0)
+  assert flat["eval/t2i_recall@5"] == pytest.approx(100.0)
+
+
+def constant_image(params, extra, batch):
+  del params, extra
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  return jnp.ones((batch["image"].shape[0], 8)) / np.sqrt(8)
+
+
+class _State:
+  params, extra = {}, {}

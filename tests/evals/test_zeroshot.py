@@ -308,3 +308,57 @@ def test_without_class_names_retrieval_only_and_templates_refused(tmp_path):
     r"'image_text_folder' has no class names.*class sub-folders",
   ):
     _protocol(config)
+
+
+# --- Several captions per image (coco_captions' 5) ---------------------------
+
+
+def _brute_hit(j, q, t):
+  """P(a true key among the first j of q true + t other tied keys), by
+  enumerating every placement of the true keys."""
+  import itertools  # pylint: disable=g-import-not-at-top
+
+  places = list(itertools.combinations(range(q + t), q))
+  return sum(min(p) < j for p in places) / len(places)
+
+
+def test_tie_probability_against_enumeration():
+  for q in (1, 2, 3):
+    for t in (0, 1, 4):
+      for j in (-1, 0, 1, 2, 5):
+        got = zeroshot._hit_probability(
+          np.array([j]), np.array([q]), np.array([t])
+        )
+        assert got[0] == pytest.approx(_brute_hit(j, q, t)), (j, q, t)
+
+
+def test_recall_with_several_captions_per_image():
+  rng = np.random.default_rng(0)
+  n, per = 20, 3
+  images = rng.standard_normal((n, 8))
+  owner = np.repeat(np.arange(n), per)
+  captions = images[owner] + 1.5 * rng.standard_normal((n * per, 8))
+  got_i2t = zeroshot.recall_at(images, captions, owner=owner)
+  got_t2i = zeroshot.recall_at(captions, images, match=owner)
+  sims = images @ captions.T  # no ties: ranks from an argsort
+  ranks = np.argsort(np.argsort(-sims, axis=1), axis=1)
+  best = np.array([ranks[i, owner == i].min() for i in range(n)])
+  t_ranks = np.argsort(np.argsort(-sims.T, axis=1), axis=1)
+  own = t_ranks[np.arange(n * per), owner]
+  for k in (1, 5, 10):
+    assert got_i2t[k] == pytest.approx(100 * np.mean(best < k))
+    assert got_t2i[k] == pytest.approx(100 * np.mean(own < k))
+  assert 0 < got_i2t[1] < 100 and 0 < got_t2i[1] < 100  # not trivial
+  # A constant encoder scores chance: 1 - C(M - q, k) / C(M, k) per image.
+  from math import comb  # pylint: disable=g-import-not-at-top
+
+  owner = np.array([0, 1, 1, 2, 2, 2, 3])
+  flat = zeroshot.recall_at(np.ones((4, 2)), np.ones((7, 2)), owner=owner)
+  q = np.bincount(owner)
+  for k in (1, 5, 10):
+    want = (
+      np.mean([1 - comb(7 - qi, k) / comb(7, k) for qi in q]) if k <= 7 else 1.0
+    )
+    assert flat[k] == pytest.approx(100 * want)
+  with pytest.raises(ValueError, match="has no key of its own"):
+    zeroshot.recall_at(np.ones((4, 2)), np.ones((3, 2)), owner=[0, 1, 2])

@@ -7,7 +7,8 @@ Debian's openclipart-png clip art); any TFDS set with an image and a text
 feature, e.g. "coco_captions" (`jaxssl.data.image_text_tfds`:
 `data.image_key`, `data.text_key` such as "captions/text", an optional
 ClassLabel `data.label_key`; several captions per image, one drawn per
-image and epoch in training, the first in evaluation); or
+image and epoch in training, the first in evaluation batches, all of them
+in retrieval); or
 "embedded_digits", the embedded digits
 (`jaxssl.data.embedded`), each captioned from its own recipe draws
 (`embedded.load_draws`), so a caption says what the image shows:
