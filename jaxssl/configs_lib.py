@@ -107,6 +107,7 @@ def base_config(
   c.optim.momentum = 0.9  # lars, sgd
   c.optim.b1 = 0.9  # adamw
   c.optim.b2 = 0.999  # adamw
+  c.optim.eps = 1e-8  # adamw: added to the denominator (CLIP: 1e-6), > 0
   c.optim.lars_trust = 1e-3  # lars trust coefficient
   c.optim.clip_grad_norm = 0.0  # 0 disables clipping
 
@@ -395,6 +396,8 @@ def validate(config: ConfigDict) -> ConfigDict:
     )
   # The rules and the preset are checked against the state's paths and the
   # mesh's sizes where they are applied (jaxssl.train.sharding).
+  if not config.optim.eps > 0:
+    _fail("optim.eps", config.optim.eps, "must be > 0")
   e = config.eval
   if e.tsne_examples < 0:
     _fail("eval.tsne_examples", e.tsne_examples, "must be >= 0 (0: no t-SNE)")
