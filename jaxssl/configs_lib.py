@@ -107,6 +107,7 @@ def base_config(
   c.optim.momentum = 0.9  # lars, sgd
   c.optim.b1 = 0.9  # adamw
   c.optim.b2 = 0.999  # adamw
+  c.optim.eps = 1e-8  # adamw: added to the denominator (CLIP: 1e-6), > 0
   c.optim.lars_trust = 1e-3  # lars trust coefficient
   c.optim.clip_grad_norm = 0.0  # 0 disables clipping
 
@@ -167,6 +168,10 @@ def base_config(
   # method declares (Method.protocols) but jaxssl.evals.ON_REQUEST
   # ("fewshot", "diagnostics"), which run only when named here.
   c.eval.protocols = ()
+  # Protocol zeroshot: the prompt set ("digits", "clip_imagenet",
+  # "clip_imagenet_7", "simple") or templates with one "{}" each; (): the
+  # data source's default (jaxssl.evals.zeroshot).
+  c.eval.zeroshot_templates = ()
   # PCA baseline: kNN and linear probe on the top principal components of
   # the raw pixels, fitted on the train split.
   c.eval.pca_components = 64
@@ -391,6 +396,8 @@ def validate(config: ConfigDict) -> ConfigDict:
     )
   # The rules and the preset are checked against the state's paths and the
   # mesh's sizes where they are applied (jaxssl.train.sharding).
+  if not config.optim.eps > 0:
+    _fail("optim.eps", config.optim.eps, "must be > 0")
   e = config.eval
   if e.tsne_examples < 0:
     _fail("eval.tsne_examples", e.tsne_examples, "must be >= 0 (0: no t-SNE)")

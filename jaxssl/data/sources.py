@@ -1,6 +1,6 @@
 """Where images come from: `config.data.name` -> labelled examples of a split.
 
-Four kinds of source:
+The sources:
   - "embedded_digits": `jaxssl.data.embedded.load(split)` (no download).
   - "image_folder": `tfds.folder_dataset.ImageFolder(config.data.data_dir)`,
     a root with one folder per split and one sub-folder per class.
@@ -10,6 +10,8 @@ Four kinds of source:
     install dataset-fashion-mnist` puts in `FASHION_MNIST_DIR` (or those in
     `data_dir`), and TFDS `fashion_mnist` (the same data) where TFDS has
     prepared it and no IDX files are found.
+  - for the image_text kind, any other name is a TFDS image-text set
+    (coco_captions, ...; `jaxssl.data.image_text_tfds`).
   - any other name: a TFDS dataset (cifar10, cifar100, stl10, imagenette,
     imagenet2012, ...) already prepared in `config.data.data_dir`, with the
     features `config.data.image_key` and `config.data.label_key`. A missing
@@ -407,7 +409,19 @@ def _is_arrays(data_config) -> bool:
   return data_config.name == FASHION_MNIST and bool(_arrays_dir(data_config))
 
 
+def _is_image_text_tfds(data_config) -> bool:
+  """A TFDS set read by the image_text kind (`image_text_tfds`)."""
+  return data_config.kind == "image_text" and data_config.name not in (
+    EMBEDDED,
+    IMAGE_TEXT_FOLDER,
+  )
+
+
 def _source_info(data_config) -> SourceInfo:
+  if _is_image_text_tfds(data_config):
+    from jaxssl.data import image_text_tfds  # pylint: disable=g-import-not-at-top
+
+    return image_text_tfds.source_info(data_config)
   if data_config.name == EMBEDDED:
     return _embedded_info()
   if data_config.name == IMAGE_FOLDER:
@@ -421,6 +435,10 @@ def _source_info(data_config) -> SourceInfo:
 
 def _load(data_config, split: str, start: int, stop: int) -> Examples | Stream:
   """Examples [start, stop) of the whole (not subsampled) split."""
+  if _is_image_text_tfds(data_config):
+    from jaxssl.data import image_text_tfds  # pylint: disable=g-import-not-at-top
+
+    return image_text_tfds.examples(data_config, split, start, stop)
   if data_config.name == EMBEDDED:
     arrays_ = _embedded_split(split)
     return _cached(

@@ -325,6 +325,9 @@ TEXT_MODELS = {
   "bert_small": _bert(512, 4, 8),
   "bert_medium": _bert(512, 8, 8),
   "bert_base": _bert(768, 12, 12),
+  # CLIP's text tower size (Radford et al. 2021: 12 layers, d 512, 8 heads,
+  # 63M at vocab 49408 and 77 positions), bidirectional here.
+  "bert_l12_h512": _bert(512, 12, 8),
   "gpt2_tiny": _gpt2(128, 2, 2),
   "gpt2_mini": _gpt2(256, 4, 4),
   "gpt2_small": _gpt2(768, 12, 12),

@@ -64,6 +64,7 @@ def _inner(o, learning_rate, *, weight_decay: bool):
       learning_rate,
       b1=o.b1,
       b2=o.b2,
+      eps=o.eps,
       weight_decay=o.weight_decay if weight_decay else 0.0,
     )
   if o.name == "sgd":

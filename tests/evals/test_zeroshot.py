@@ -164,3 +164,201 @@ def test_clip_smoke_through_run_with_baselines(tmp_path):
   assert "eval/knn_top1_raw_pixels" in summary
   text = loop.format_summary(summary, "clip", config)
   assert "eval/zeroshot_top1" in text and "random-init encoder" in text
+
+
+# --- Prompt sets (config.eval.zeroshot_templates) ----------------------------
+
+
+def _hashing_method(config):
+  """Texts embed as a fixed random projection of their token counts, so
+  every distinct prompt has its own direction (images: constant)."""
+  tok, _ = image_text.get_tokenizer(config)
+  vocab = tok.get_vocab_size(with_added_tokens=True)
+  proj = np.random.default_rng(0).standard_normal((vocab, 16))
+
+  def encode_text(params, extra, batch):
+    del params, extra
+    hot = jax.nn.one_hot(batch["tokens"], vocab) * ~batch["is_pad"][..., None]
+    z = hot.sum(1) @ jnp.asarray(proj, jnp.float32) + 1e-3
+    return z / jnp.linalg.norm(z, axis=1, keepdims=True)
+
+  method = _oracle(config)
+  return base.Method(
+    name="hashing",
+    init=method.init,
+    loss=None,
+    features=method.features,
+    protocols=("zeroshot",),
+    encode_image=method.encode_image,
+    encode_text=encode_text,
+  ), encode_text
+
+
+def _protocol(config, method=None):
+  kind = kinds.get("image_text")
+  mesh = mesh_lib.make_mesh(config.mesh)
+  method = method or _oracle(config)
+  return zeroshot.build(
+    evals.Context(config, method, mesh, kind.info(config), kind)
+  )
+
+
+def test_digits_keep_their_templates_by_default():
+  config = _pairs_config()
+  protocol = _protocol(config)
+  assert (
+    protocol.templates == zeroshot.TEMPLATES == zeroshot.TEMPLATE_SETS["digits"]
+  )
+  assert protocol.prompts[:2] == [
+    "a photo of a zero.",
+    "a photo of the number zero.",
+  ]
+  assert len(protocol.prompts) == 10 * 6
+  assert len(zeroshot.CLIP_IMAGENET_TEMPLATES) == 80
+  assert len(set(zeroshot.CLIP_IMAGENET_TEMPLATES)) == 80
+  assert set(zeroshot.CLIP_IMAGENET_7_TEMPLATES) < set(
+    zeroshot.CLIP_IMAGENET_TEMPLATES
+  )
+
+
+@pytest.mark.parametrize(
+  "chosen,want",
+  [
+    (("simple",), ("a photo of a {}.",)),
+    (("clip_imagenet_7",), zeroshot.CLIP_IMAGENET_7_TEMPLATES),
+    (("a drawing of a {}.", "{}, handwritten"), None),
+  ],
+)
+def test_class_embeddings_use_the_chosen_templates(chosen, want):
+  config = _pairs_config()
+  config.eval.zeroshot_templates = chosen
+  method, encode_text = _hashing_method(config)
+  protocol = _protocol(config, method)
+  want = chosen if want is None else want
+  assert protocol.templates == want
+  names = image_text.CLASS_NAMES
+  expected = [t.format(n) for n in names for t in want]
+  assert protocol.prompts == expected
+  # The classifier from the protocol's prompt embeddings equals the float64
+  # ensemble of the embeddings of exactly these prompts, computed here.
+  got = zeroshot.class_embeddings(protocol.class_prompts(_State()), len(names))
+  rows = image_text.encode_texts(config, expected)
+  emb = np.asarray(encode_text({}, {}, rows), np.float64).reshape(
+    len(names), len(want), -1
+  )
+  emb /= np.linalg.norm(emb, axis=-1, keepdims=True)
+  w = emb.mean(1)
+  w /= np.linalg.norm(w, axis=-1, keepdims=True)
+  np.testing.assert_allclose(got, w, atol=1e-5)
+  # ... and differs from the digits' default classifier.
+  config.eval.zeroshot_templates = ()
+  default = _protocol(config, method)
+  other = zeroshot.class_embeddings(default.class_prompts(_State()), len(names))
+  assert np.abs(other - got).max() > 1e-2
+
+
+@pytest.mark.parametrize(
+  "chosen,match",
+  [
+    (
+      ("nope",),
+      r"config.eval.zeroshot_templates: 'nope' is neither a prompt set",
+    ),
+    (("a {} and a {}",), r"one \"{}\""),
+    (("digits", "a {}."), r"'digits' is neither"),  # a set name only alone
+  ],
+)
+def test_bad_templates_are_named(chosen, match):
+  config = _pairs_config()
+  config.eval.zeroshot_templates = chosen
+  with pytest.raises(ValueError, match=match):
+    zeroshot.templates(config)
+
+
+def _folder_without_classes(root):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+
+  for split in ("train", "test"):
+    os.makedirs(os.path.join(root, split))
+    for i, word in enumerate(("red square", "blue square", "red dot")):
+      Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(
+        os.path.join(root, split, f"{i}.png")
+      )
+      with open(os.path.join(root, split, f"{i}.txt"), "w") as f:
+        f.write(f"a {word}\n")
+
+
+def test_without_class_names_retrieval_only_and_templates_refused(tmp_path):
+  _folder_without_classes(str(tmp_path / "pairs"))
+  config = _pairs_config()
+  config.data.name = "image_text_folder"
+  config.data.data_dir = str(tmp_path / "pairs")
+  config.mesh.data = 1
+  config.eval.batch_size = 4
+  assert not image_text.has_class_names(config)
+  scores = _protocol(config).evaluate(_State())
+  assert "eval/zeroshot_top1" not in scores
+  assert set(scores) == {
+    f"eval/{d}_recall@{k}" for d in ("i2t", "t2i") for k in (1, 5, 10)
+  }
+  config.eval.zeroshot_templates = ("simple",)
+  with pytest.raises(
+    ValueError,
+    match=r"zeroshot_templates=\('simple',\): config.data.name="
+    r"'image_text_folder' has no class names.*class sub-folders",
+  ):
+    _protocol(config)
+
+
+# --- Several captions per image (coco_captions' 5) ---------------------------
+
+
+def _brute_hit(j, q, t):
+  """P(a true key among the first j of q true + t other tied keys), by
+  enumerating every placement of the true keys."""
+  import itertools  # pylint: disable=g-import-not-at-top
+
+  places = list(itertools.combinations(range(q + t), q))
+  return sum(min(p) < j for p in places) / len(places)
+
+
+def test_tie_probability_against_enumeration():
+  for q in (1, 2, 3):
+    for t in (0, 1, 4):
+      for j in (-1, 0, 1, 2, 5):
+        got = zeroshot._hit_probability(
+          np.array([j]), np.array([q]), np.array([t])
+        )
+        assert got[0] == pytest.approx(_brute_hit(j, q, t)), (j, q, t)
+
+
+def test_recall_with_several_captions_per_image():
+  rng = np.random.default_rng(0)
+  n, per = 20, 3
+  images = rng.standard_normal((n, 8))
+  owner = np.repeat(np.arange(n), per)
+  captions = images[owner] + 1.5 * rng.standard_normal((n * per, 8))
+  got_i2t = zeroshot.recall_at(images, captions, owner=owner)
+  got_t2i = zeroshot.recall_at(captions, images, match=owner)
+  sims = images @ captions.T  # no ties: ranks from an argsort
+  ranks = np.argsort(np.argsort(-sims, axis=1), axis=1)
+  best = np.array([ranks[i, owner == i].min() for i in range(n)])
+  t_ranks = np.argsort(np.argsort(-sims.T, axis=1), axis=1)
+  own = t_ranks[np.arange(n * per), owner]
+  for k in (1, 5, 10):
+    assert got_i2t[k] == pytest.approx(100 * np.mean(best < k))
+    assert got_t2i[k] == pytest.approx(100 * np.mean(own < k))
+  assert 0 < got_i2t[1] < 100 and 0 < got_t2i[1] < 100  # not trivial
+  # A constant encoder scores chance: 1 - C(M - q, k) / C(M, k) per image.
+  from math import comb  # pylint: disable=g-import-not-at-top
+
+  owner = np.array([0, 1, 1, 2, 2, 2, 3])
+  flat = zeroshot.recall_at(np.ones((4, 2)), np.ones((7, 2)), owner=owner)
+  q = np.bincount(owner)
+  for k in (1, 5, 10):
+    want = (
+      np.mean([1 - comb(7 - qi, k) / comb(7, k) for qi in q]) if k <= 7 else 1.0
+    )
+    assert flat[k] == pytest.approx(100 * want)
+  with pytest.raises(ValueError, match="has no key of its own"):
+    zeroshot.recall_at(np.ones((4, 2)), np.ones((3, 2)), owner=[0, 1, 2])

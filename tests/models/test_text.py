@@ -46,6 +46,19 @@ def test_published_parameter_counts(name, logits, published):
   assert model.max_len == (512 if name.startswith("bert") else 1024)
 
 
+def test_clip_text_tower_size_is_clips():
+  # HF CLIPTextModel (openai/clip-vit-base-patch32) has 63,165,952 params:
+  # the same blocks, pre-LN, 77 positions, vocab 49408; a BERT adds only
+  # its 2 x 512 token-type embeddings.
+  model = models.text_model("bert_l12_h512", 49408, pre_ln=True, max_len=77)
+  tokens = jnp.zeros((1, 8), jnp.int32)
+  shapes = jax.eval_shape(
+    lambda: model.init(jax.random.key(0), tokens, train=False, logits=False)
+  )
+  assert models.num_params(shapes["params"]) == 63_165_952 + 2 * 512
+  assert (model.width, model.depth, model.num_heads) == (512, 12, 8)
+
+
 def test_every_registered_size_builds():
   for name, factory in models.TEXT_MODELS.items():
     model = factory(V)

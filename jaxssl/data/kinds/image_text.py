@@ -3,7 +3,13 @@
 Sources (`config.data.name`): "image_text_folder", images with same-name
 .txt captions in `config.data.data_dir`, optionally in class sub-folders
 (`jaxssl.data.image_text_sources`: layout, errors, and a converter of
-Debian's openclipart-png clip art); or "embedded_digits", the embedded digits
+Debian's openclipart-png clip art); any TFDS set with an image and a text
+feature, e.g. "coco_captions" (`jaxssl.data.image_text_tfds`:
+`data.image_key`, `data.text_key` such as "captions/text", an optional
+ClassLabel `data.label_key`; several captions per image, one drawn per
+image and epoch in training, the first in evaluation batches, all of them
+in retrieval); or
+"embedded_digits", the embedded digits
 (`jaxssl.data.embedded`), each captioned from its own recipe draws
 (`embedded.load_draws`), so a caption says what the image shows:
   digit     the label as a word ("zero" ... "nine", `CLASS_NAMES`);
@@ -22,9 +28,14 @@ other attributes (as real captions do; see `TEMPLATES`). Captions
 are a pure function of the cached draws and the seed: the same on every
 run, each split its own (the test split is captioned from its own images).
 
+Zero-shot prompts: the class names (`class_names`) in the templates of
+`config.eval.zeroshot_templates`, by default the source's
+(`default_templates`: the digits' own set for the digits, CLIP's 80
+ImageNet templates for the others; `jaxssl.evals.zeroshot`).
+
 Tokens: the run's tokenizer (`config.data.tokenizer`, WordPiece by
-default, or "bpe"), trained on the train split's captions at first use and
-cached as the `tokens` kind's are (`jaxssl.data.tokenizer.cached`, keyed by
+default, or "bpe"), trained on all the train split's captions at first use
+and cached as the `tokens` kind's are (`jaxssl.data.tokenizer.cached`, keyed by
 a hash of the captions), or loaded from `config.data.tokenizer_path`. Each
 caption is one window of `config.data.seq_len`: `[CLS] caption [SEP]
 [PAD]...` (wordpiece) or `caption <|endoftext|>` then padding (bpe),
@@ -54,6 +65,7 @@ from jaxssl.data.kinds import images as images_kind
 
 ConfigDict = ml_collections.ConfigDict
 
+# The kind's own sources; any other name is a TFDS set (image_text_tfds).
 SOURCES = ("embedded_digits", "image_text_folder")
 CLASS_NAMES = (
   "zero",
@@ -93,6 +105,11 @@ def _config() -> ConfigDict:
   return ConfigDict(
     {
       **base.image_keys(),
+      # TFDS sets (image_text_tfds): the caption feature ("/" for nesting;
+      # "": the set's own, coco_captions "captions/text") and an optional
+      # ClassLabel feature ("": no labels, no zero-shot classification).
+      "text_key": "",
+      "label_key": "",
       "crop_scale": (1.0, 1.0),  # random resized crop: area fraction range
       "crop_ratio": (1.0, 1.0),  # ... and aspect-ratio range
       "flip_prob": 0.0,  # random horizontal flip (swaps left and right!)
@@ -107,8 +124,13 @@ def _config() -> ConfigDict:
 
 def _validate(config: ConfigDict) -> None:
   d = config.data
-  if d.name not in SOURCES:
-    base.fail("data.name", d.name, f"kind 'image_text' reads {list(SOURCES)}")
+  if not d.name:
+    base.fail(
+      "data.name",
+      d.name,
+      f"kind 'image_text' reads {list(SOURCES)} or a TFDS "
+      "image-text set (coco_captions, ...)",
+    )
   images_kind.KIND.validate(config)
   if d.tokenizer not in tokenizer_lib.KINDS:
     base.fail(
@@ -173,67 +195,145 @@ _TOKENS: dict[tuple, dict[str, np.ndarray]] = {}
 
 def clear_cache() -> None:
   """Forgets captions and tokenized captions (for tests)."""
+  from jaxssl.data import image_text_tfds  # pylint: disable=g-import-not-at-top
+
   _CAPTIONS.clear()
   _TOKENS.clear()
+  image_text_tfds.clear_cache()
 
 
-def _folder_captions(config, split: str) -> list[str]:
-  """An image_text_folder's captions of `split` (its per-class subsample)."""
+def is_tfds(config) -> bool:
+  """Whether `config.data.name` is a TFDS set (`image_text_tfds`)."""
+  return config.data.name not in SOURCES
+
+
+def _subsampled(config, split: str, rows: list) -> list:
+  """`rows` (one per image of the whole split) of the per-class subsample
+  `data.max_*_per_class` keeps, as the images are."""
   from jaxssl.data import sources  # pylint: disable=g-import-not-at-top
 
-  d = config.data
-  texts = list(sources._captioned_split(d.data_dir, split).captions)  # pylint: disable=protected-access
-  kept = sources._kept(d, split, len(texts))  # pylint: disable=protected-access
-  return texts if kept is None else [texts[i] for i in kept]
+  kept = sources._kept(config.data, split, len(rows))  # pylint: disable=protected-access
+  return rows if kept is None else [rows[i] for i in kept]
 
 
-def captions(config, split: str) -> list[str]:
-  """The captions of `split`, in the images' order (cached per process)."""
+def caption_sets(config, split: str) -> list[tuple[str, ...]]:
+  """Every caption of each image of `split`, in the images' order: one per
+  image but for TFDS sets with several (cached per process)."""
   from jaxssl.data import embedded  # pylint: disable=g-import-not-at-top
 
   d = config.data
-  if d.name == "image_text_folder":
+  if d.name == "embedded_digits":
+    key = (embedded.version(), d.caption_seed, split)
+  else:
+    ident = (d.image_key, d.text_key, d.label_key) if is_tfds(config) else ()
     key = (
       d.name,
-      os.path.abspath(d.data_dir),
+      os.path.abspath(d.data_dir) if d.data_dir else "",
+      *ident,
       d.max_train_per_class,
       d.max_eval_per_class,
       split,
     )
-    if key not in _CAPTIONS:
-      _CAPTIONS[key] = _folder_captions(config, split)
+  if key in _CAPTIONS:
     return _CAPTIONS[key]
-  key = (embedded.version(), config.data.caption_seed, split)
-  if key not in _CAPTIONS:
+  if d.name == "embedded_digits":
     labels = embedded.load(split)["label"]
     draws = embedded.load_draws(split)
-    _CAPTIONS[key] = make_captions(
-      draws, labels, seed=config.data.caption_seed, split=split
+    texts = make_captions(draws, labels, seed=d.caption_seed, split=split)
+    rows = [(t,) for t in texts]
+  elif d.name == "image_text_folder":
+    from jaxssl.data import sources  # pylint: disable=g-import-not-at-top
+
+    texts = sources._captioned_split(d.data_dir, split).captions  # pylint: disable=protected-access
+    rows = _subsampled(config, split, [(t,) for t in texts])
+  else:
+    from jaxssl.data import image_text_tfds  # pylint: disable=g-import-not-at-top
+
+    rows = list(image_text_tfds.load_split(d, split).captions)
+    rows = _subsampled(config, split, rows)
+  _CAPTIONS[key] = rows
+  return rows
+
+
+def captions(config, split: str) -> list[str]:
+  """The first caption of each image of `split`, in the images' order (the
+  one evaluation pairs it with)."""
+  return [c[0] for c in caption_sets(config, split)]
+
+
+def caption_choice(
+  seed: int, epoch: np.ndarray, index: np.ndarray, count: np.ndarray
+) -> np.ndarray:
+  """Which of its `count` captions image `index` gets in `epoch` (int64).
+
+  A SplitMix64 hash of (seed, epoch, index) modulo count: a pure function,
+  so resumed runs draw the same, and each epoch draws anew.
+  """
+  with np.errstate(over="ignore"):
+    x = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+    x = x ^ (np.asarray(epoch, np.uint64) * np.uint64(0xBF58476D1CE4E5B9))
+    x = x ^ (np.asarray(index, np.uint64) * np.uint64(0x94D049BB133111EB))
+    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+      x = (x ^ (x >> np.uint64(shift))) * np.uint64(mult)
+    x = x ^ (x >> np.uint64(31))
+  return (x % np.asarray(count, np.uint64)).astype(np.int64)
+
+
+def _source_class_names(config) -> tuple[str, ...]:
+  d = config.data
+  if d.name == "embedded_digits":
+    return CLASS_NAMES
+  if d.name == "image_text_folder":
+    from jaxssl.data import image_text_sources  # pylint: disable=g-import-not-at-top
+
+    names = image_text_sources.class_names(d.data_dir)
+    return tuple(n.replace("_", " ") for n in names)
+  from jaxssl.data import image_text_tfds  # pylint: disable=g-import-not-at-top
+
+  return image_text_tfds.class_names(d)
+
+
+def has_class_names(config) -> bool:
+  """Whether the source names its classes (zero-shot classification)."""
+  return bool(_source_class_names(config))
+
+
+def class_names_hint(config) -> str:
+  """How to give the source class names (for error messages)."""
+  d = config.data
+  if d.name == "image_text_folder":
+    return (
+      f"config.data.data_dir={d.data_dir!r} has no class folders: put each "
+      "split's images in class sub-folders"
     )
-  return _CAPTIONS[key]
+  return (
+    f"config.data.label_key={d.label_key!r}: name a ClassLabel feature of "
+    f"{d.name!r}"
+  )
 
 
 def class_names(config) -> tuple[str, ...]:
   """The dataset's class names, by label (zero-shot prompts use them).
 
-  image_text_folder: its class folders' names, "_" read as a space.
+  embedded_digits: "zero" ... "nine"; image_text_folder: its class
+  folders' names, "_" read as a space; a TFDS set: the ClassLabel names of
+  `data.label_key`, "_" read as a space.
 
   Raises:
-    ValueError: an image_text_folder without class folders.
+    ValueError: a source without class names (`class_names_hint`).
   """
-  d = config.data
-  if d.name != "image_text_folder":
-    return CLASS_NAMES
-  from jaxssl.data import image_text_sources  # pylint: disable=g-import-not-at-top
-
-  names = image_text_sources.class_names(d.data_dir)
+  names = _source_class_names(config)
   if not names:
     raise ValueError(
-      f"config.data.data_dir={d.data_dir!r} has no class folders, so no "
-      "class names for zero-shot prompts: put each split's images in class "
-      "sub-folders"
+      f"{class_names_hint(config)}; without class names there are no "
+      "zero-shot prompts"
     )
-  return tuple(n.replace("_", " ") for n in names)
+  return names
+
+
+def default_templates(config) -> str:
+  """The source's zero-shot prompt set (`jaxssl.evals.zeroshot`)."""
+  return "digits" if config.data.name == "embedded_digits" else "clip_imagenet"
 
 
 def get_tokenizer(config):
@@ -244,11 +344,11 @@ def get_tokenizer(config):
   if d.tokenizer_path:
     tok = tokenizer_lib.from_file(d.tokenizer_path)
   else:
-    texts = captions(config, d.train_split)
+    texts = [t for c in caption_sets(config, d.train_split) for t in c]
     source = (
-      d.name
-      if d.name == "image_text_folder"
-      else f"{embedded.NAME}_{embedded.version()}"
+      f"{embedded.NAME}_{embedded.version()}"
+      if d.name == "embedded_digits"
+      else d.name.replace("/", "_")
     )
     corpus = f"{source}_captions_{tokenizer_lib.corpus_key(texts)}"
     tok = tokenizer_lib.cached(corpus, d.tokenizer, d.vocab_size, lambda: texts)
@@ -278,36 +378,85 @@ def encode_texts(config, texts) -> dict[str, np.ndarray]:
 
 
 def caption_tokens(config, split: str) -> dict[str, np.ndarray]:
-  """`encode_texts` of `split`'s captions (cached per process)."""
+  """`encode_texts` of `split`'s captions (cached per process).
+
+  Returns:
+    {"tokens" int32 [m, l], "is_pad" bool [m, l]: every caption of every
+    image, image after image; "offsets" int64 [n + 1]: image i's captions
+    are rows offsets[i] ... offsets[i + 1] - 1 (its first is the
+    evaluation caption)}.
+  """
   d = config.data
   tok_key = (
     ("path", os.path.abspath(d.tokenizer_path), d.tokenizer)
     if d.tokenizer_path
     else ("trained", d.tokenizer, d.vocab_size)
   )
-  source = (d.name, os.path.abspath(d.data_dir) if d.data_dir else "")
+  source = (
+    d.name,
+    os.path.abspath(d.data_dir) if d.data_dir else "",
+    d.text_key,
+    d.max_train_per_class,
+    d.max_eval_per_class,
+  )
   key = (source, d.caption_seed, tok_key, d.seq_len, split)
   if key not in _TOKENS:
-    _TOKENS[key] = encode_texts(config, captions(config, split))
+    sets = caption_sets(config, split)
+    rows = encode_texts(config, [t for c in sets for t in c])
+    counts = np.asarray([len(c) for c in sets], np.int64)
+    rows["offsets"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    _TOKENS[key] = rows
   return _TOKENS[key]
 
 
 # Batches ----------------------------------------------------------------------
 
 
-def _with_captions(batches, rows):
-  for batch in batches:
+def _with_captions(batches, rows, *, seed, first_step, shard_size):
+  """Each image's caption of the epoch its stream position falls in (the
+  pipeline's position k = step * b + row; epoch k // shard size)."""
+  offsets = rows["offsets"]
+  counts = np.diff(offsets)
+  single = bool(np.all(counts == 1))
+  for step, batch in enumerate(batches, start=first_step):
     index = batch["index"]
     if np.any(index < 0):  # streamed sources have no position to look up
       raise ValueError("image_text needs in-memory images with an index")
-    batch["tokens"] = rows["tokens"][index]
-    batch["is_pad"] = rows["is_pad"][index]
+    row = offsets[index]
+    if not single:
+      b = len(index)
+      epoch = (step * b + np.arange(b)) // shard_size
+      row = row + caption_choice(seed, epoch, index, counts[index])
+    batch["tokens"] = rows["tokens"][row]
+    batch["is_pad"] = rows["is_pad"][row]
     yield batch
 
 
-def _train_batches(config, **kwargs):
+def _train_batches(
+  config,
+  *,
+  start_step: int = 0,
+  process_index: int | None = None,
+  process_count: int | None = None,
+):
+  from jaxssl.data import pipeline  # pylint: disable=g-import-not-at-top
+
   rows = caption_tokens(config, config.data.train_split)
-  return _with_captions(images_kind.KIND.train_batches(config, **kwargs), rows)
+  batches = images_kind.KIND.train_batches(
+    config,
+    start_step=start_step,
+    process_index=process_index,
+    process_count=process_count,
+  )
+  index, count = pipeline._process(process_index, process_count)  # pylint: disable=protected-access
+  start, stop = pipeline.host_range(len(rows["offsets"]) - 1, index, count)
+  return _with_captions(
+    batches,
+    rows,
+    seed=config.data.caption_seed,
+    first_step=start_step,
+    shard_size=stop - start,
+  )
 
 
 def _eval_batches(
@@ -332,7 +481,7 @@ def _eval_batches(
   )
   index, count = pipeline._process(process_index, process_count)  # pylint: disable=protected-access
   rows = caption_tokens(config, split)
-  total = len(rows["tokens"])
+  total = len(rows["offsets"]) - 1
   if max_examples > 0:
     total = min(total, max_examples)
   start, stop = pipeline.host_range(total, index, count)
@@ -344,11 +493,12 @@ def _eval_batches(
       lo = min(start + i * batch_size, stop)
       hi = min(lo + batch_size, stop)
       pad = batch_size - (hi - lo)
+      first = rows["offsets"][lo:hi]  # each image's first caption
       batch["tokens"] = np.concatenate(
-        [rows["tokens"][lo:hi], np.full((pad, seq_len), specials.pad, np.int32)]
+        [rows["tokens"][first], np.full((pad, seq_len), specials.pad, np.int32)]
       )
       batch["is_pad"] = np.concatenate(
-        [rows["is_pad"][lo:hi], np.ones((pad, seq_len), bool)]
+        [rows["is_pad"][first], np.ones((pad, seq_len), bool)]
       )
       yield batch
 
