@@ -23,6 +23,10 @@ label; label -1 where the source has none):
     topics in `WORDNET_TOPICS` (noun.animal, verb.motion, ...). Split by
     document like a folder without split folders (ranked by SHA-256 of
     "<pos>/<offset>").
+  - "text_pairs" and "wordnet_pairs": sentence pairs for supervised SimCSE
+    (`jaxssl.data.text_pairs`). Their documents, the text the tokenizer and
+    the evaluation protocols read, are a pairs file's rows (each row's
+    sentences as paragraphs, no labels) and the "wordnet" source's glosses.
   - any other name: a TFDS text dataset prepared in `config.data.data_dir`
     (lm1b, imdb_reviews, ag_news_subset, ...), one document per example:
     `config.data.text_key` is its text feature, `config.data.label_key` its
@@ -46,6 +50,9 @@ Document = text_corpus.Document
 EMBEDDED = text_corpus.NAME
 TEXT_FOLDER = "text_folder"
 WORDNET = "wordnet"
+# Sources of sentence pairs (jaxssl.data.text_pairs).
+PAIRS_FILE = "text_pairs"
+WORDNET_PAIRS = "wordnet_pairs"
 FOLDER_TEST_FRACTION = 0.1
 
 # WordNet's lexicographer files (lexnames(5WN)): field 2 of a data line.
@@ -255,13 +262,13 @@ def _wordnet_documents(data_config, split: str) -> list[Document]:
   paths = [os.path.join(root or "", f"data.{pos}") for pos in _WORDNET_POS]
   if not root or not any(os.path.isfile(p) for p in paths):
     raise ValueError(
-      f"config.data.name={WORDNET!r} needs config.data.data_dir to be the "
-      "folder of WordNet's data.{noun,verb,adj,adv} files (apt-get install "
-      f"wordnet-base: /usr/share/wordnet); got data_dir={root!r}"
+      f"config.data.name={data_config.name!r} needs config.data.data_dir to "
+      "be the folder of WordNet's data.{noun,verb,adj,adv} files (apt-get "
+      f"install wordnet-base: /usr/share/wordnet); got data_dir={root!r}"
     )
   if split not in (data_config.train_split, data_config.eval_split):
     raise ValueError(
-      f"dataset {WORDNET!r} has no split {split!r}; its splits are "
+      f"dataset {data_config.name!r} has no split {split!r}; its splits are "
       "config.data.train_split and config.data.eval_split "
       f"({data_config.train_split!r}, {data_config.eval_split!r})"
     )
@@ -295,7 +302,8 @@ def _tfds_builder(data_config):
   except tfds.core.registered.DatasetNotFoundError:
     raise ValueError(
       f"config.data.name={name!r} is not {EMBEDDED!r}, {TEXT_FOLDER!r}, "
-      f"{WORDNET!r} or a TFDS dataset name (see tfds.list_builders())"
+      f"{WORDNET!r}, {PAIRS_FILE!r}, {WORDNET_PAIRS!r} or a TFDS dataset "
+      "name (see tfds.list_builders())"
     ) from None
   if not builder.is_prepared():
     root = data_dir or os.path.dirname(os.path.dirname(builder.data_dir))
@@ -368,7 +376,7 @@ def source_key(data_config) -> tuple:
   """What identifies the documents of `config.data` (for caches)."""
   if data_config.name == EMBEDDED:
     return (EMBEDDED,)
-  if data_config.name == WORDNET:
+  if data_config.name in (WORDNET, WORDNET_PAIRS):
     return (
       WORDNET,
       os.path.abspath(data_config.data_dir or ""),
@@ -381,6 +389,14 @@ def source_key(data_config) -> tuple:
       os.path.abspath(data_config.data_dir or ""),
       data_config.train_split,
       data_config.eval_split,
+    )
+  if data_config.name == PAIRS_FILE:
+    return (
+      PAIRS_FILE,
+      os.path.abspath(data_config.data_dir or ""),
+      data_config.train_split,
+      data_config.eval_split,
+      bool(data_config.hard_negatives),
     )
   return (
     "tfds",
@@ -411,8 +427,12 @@ def documents(data_config, split: str) -> list[Document]:
 
   elif name == TEXT_FOLDER:
     load = lambda: _folder_documents(data_config, split)
-  elif name == WORDNET:
+  elif name in (WORDNET, WORDNET_PAIRS):
     load = lambda: _wordnet_documents(data_config, split)
+  elif name == PAIRS_FILE:
+    from jaxssl.data import text_pairs  # pylint: disable=g-import-not-at-top
+
+    load = lambda: text_pairs.documents(data_config, split)
   else:
     load = lambda: _tfds_documents(data_config, split)
   return _cached((*source_key(data_config), split), load)
@@ -424,6 +444,8 @@ def num_classes(data_config) -> int:
     return 0
   if data_config.name == TEXT_FOLDER:
     return len(_folder_classes(data_config))
-  if data_config.name == WORDNET:
+  if data_config.name in (WORDNET, WORDNET_PAIRS):
     return len(WORDNET_TOPICS)
+  if data_config.name == PAIRS_FILE:
+    return 0
   return _tfds_num_classes(data_config)

@@ -90,6 +90,7 @@ def info_nce(
   query: jax.typing.ArrayLike,
   positive: jax.typing.ArrayLike,
   negatives: jax.typing.ArrayLike | None = None,
+  hard_negatives: jax.typing.ArrayLike | None = None,
   *,
   temperature: float = 0.07,
   axis_name: str | None = None,
@@ -108,12 +109,21 @@ def info_nce(
     * [k, d]: shared by every query, e.g. a MoCo queue;
     * [n, k, d]: k negatives per query.
 
+  With `hard_negatives` [n, d] (and `negatives` None), row j of it is one
+  more in-batch key: every query is scored against all N positives and all
+  N hard negatives of the global batch, supervised SimCSE's objective
+
+    ℓ_i = -log exp(q_i·k_i⁺/τ) / Σ_j (exp(q_i·k_j⁺/τ) + exp(q_i·k_j⁻/τ)).
+
   MoCo v3's 2τ scaling and the symmetric use belong to the method.
 
   Args:
     query: [n, d] queries.
     positive: [n, d] keys; row i is the positive of `query[i]`.
     negatives: None, [k, d] or [n, k, d] negative keys.
+    hard_negatives: None or [n, d] in-batch negative keys, row i paired with
+      `query[i]` (an NLI contradiction), gathered over `axis_name` like
+      `positive`; only with `negatives` None.
     temperature: softmax temperature τ > 0.
     axis_name: mesh axis when called inside `jax.shard_map` on a batch shard;
       None when the inputs are the global batch. A shared [k, d] queue is
@@ -128,7 +138,9 @@ def info_nce(
   References:
     van den Oord et al., Representation Learning with Contrastive Predictive
     Coding, arXiv:1807.03748; He et al., Momentum Contrast for Unsupervised
-    Visual Representation Learning, arXiv:1911.05722.
+    Visual Representation Learning, arXiv:1911.05722; Gao, Yao and Chen,
+    SimCSE: Simple Contrastive Learning of Sentence Embeddings,
+    arXiv:2104.08821 (hard negatives, Eq. 5).
 
   Example:
     >>> import jax.numpy as jnp
@@ -139,13 +151,28 @@ def info_nce(
     >>> queue = jnp.array([[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]])
     >>> print(f"{losses.info_nce(q, q, queue, temperature=1.0):.4f}")
     0.9176
+    >>> hard = losses.info_nce(q, q, hard_negatives=-q, temperature=1.0)
+    >>> print(f"{hard:.4f}")
+    0.6265
   """
   query, positive = _common.check_pair(query, positive, ("query", "positive"))
   _check_temperature(temperature)
   n = query.shape[0]
+  if hard_negatives is not None:
+    if negatives is not None:
+      raise ValueError(
+        "`hard_negatives` (in-batch keys) and `negatives` (a queue or "
+        "per-query keys) exclude each other."
+      )
+    _, hard_negatives = _common.check_pair(
+      query, hard_negatives, ("query", "hard_negatives")
+    )
   if negatives is None:
     keys = _collectives.gather(positive, axis_name)  # [N, d]
-    logits = query @ keys.T / temperature  # [n, N]
+    if hard_negatives is not None:
+      hard = _collectives.gather(hard_negatives.astype(keys.dtype), axis_name)
+      keys = jnp.concatenate([keys, hard])  # [2N, d]
+    logits = query @ keys.T / temperature  # [n, N] or [n, 2N]
     labels = jnp.arange(n) + _collectives.row_offset(n, axis_name)
     pos = jnp.take_along_axis(logits, labels[:, None], axis=1)[:, 0]
     per_query = jax.nn.logsumexp(logits, axis=1) - pos

@@ -1,4 +1,7 @@
-"""Unsupervised SimCSE: each window twice through dropout, in-batch InfoNCE.
+"""SimCSE: unsupervised (each window twice through dropout) or supervised
+(sentence pairs with hard negatives), in-batch InfoNCE over the global batch.
+
+Unsupervised (`method.supervised=False`, the default):
 
 Every window of the batch goes through the BERT encoder twice in training
 mode, with independent dropout keys (dropout is the only augmentation);
@@ -15,20 +18,39 @@ computes the same loss and accuracy inside `jax.shard_map` over the mesh's
 "data" axis, k rows at a time per device (`losses.info_nce_blockwise`,
 `jaxssl.methods.contrastive_block`), never the [N / D, N] logits.
 
+Supervised (`method.supervised=True`, on a pair source of the `tokens`
+kind: `config.data.name` "text_pairs" or "wordnet_pairs",
+`jaxssl.data.text_pairs`): the batch's anchors h, positives h⁺ (NLI
+entailments) and, with `config.data.hard_negatives`, hard negatives h⁻
+(contradictions) go through the encoder once each, in one pass with dropout
+(training mode, no dropout twin: the pair is the augmentation), [CLS]
+through the same pooler MLP, and the loss is `losses.info_nce(h, h⁺,
+hard_negatives=h⁻)` of the normalised outputs over τ: every anchor against
+all N positives and N hard negatives of the global batch,
+
+  ℓ_i = -log e^{sim(h_i, h_i⁺)/τ} / Σ_j (e^{sim(h_i, h_j⁺)/τ} +
+        e^{sim(h_i, h_j⁻)/τ}),
+
+the official `cl_forward` with `num_sent=3` and `hard_negative_weight=0`.
+The mode is a config key, not guessed from the batch, so that a forgotten
+flag is an error: `supervised=True` needs a pair source and a pair source
+needs `supervised=True` (one line naming both keys).
+
 Evaluation embeddings (`Method.features`) are the encoder's [CLS] state
-without the MLP: the official unsupervised recipe trains with
-`--pooler_type cls --mlp_only_train` and evaluates with
-`cls_before_pooler`. `method.text_pool="mean"` pools the non-padding
+without the MLP with `method.mlp_only_train` (the default): the official
+unsupervised recipe trains with `--pooler_type cls --mlp_only_train` and
+evaluates with `cls_before_pooler`; with `mlp_only_train=False` they are
+the MLP's output, as the official supervised recipe (`--pooler_type cls`,
+evaluated with `cls`). `method.text_pool="mean"` pools the non-padding
 tokens instead (then the MLP runs over the mean in training, and the
 features are the mean; the official `avg` pooler has no MLP).
 
-Supervised SimCSE (NLI triples: anchor, entailment as positive,
-contradiction as hard negative) needs paired data that the `tokens` kind
-does not give; it is not implemented.
-
-Metrics: `loss`; `accuracy`, how often a pass's most similar other pass in
-the batch is its own twin (`losses.contrastive_accuracy`); `z_std` and
-`pos_cos` of the pooled projections.
+Metrics: `loss`; `accuracy`, unsupervised: how often a pass's most similar
+other pass in the batch is its own twin (`losses.contrastive_accuracy`),
+supervised: how often an anchor's most similar key among the batch's
+positives and hard negatives is its own positive; `z_std` (anchors) and
+`pos_cos` of the pooled projections, and supervised with hard negatives
+`neg_cos`, the mean cosine of an anchor and its own hard negative.
 
 References:
   Gao, Yao and Chen, SimCSE: Simple Contrastive Learning of Sentence
@@ -54,20 +76,49 @@ def default_config() -> ml_collections.ConfigDict:
   # > 0: info_nce in [loss_block, N] tiles per device under shard_map (same
   # value and gradient, jaxssl.methods.contrastive_block); 0: dense.
   m.loss_block = 0
+  # Supervised SimCSE on (anchor, positive[, hard negative]) pairs: needs a
+  # pair source (config.data.name "text_pairs" or "wordnet_pairs").
+  m.supervised = False
+  # Features without the pooler MLP (the official unsupervised recipe's
+  # --mlp_only_train); False: the MLP's output (the supervised recipe).
+  m.mlp_only_train = True
   return m
 
 
 def check_config(config) -> None:
   """ValueError naming the key: a BERT encoder, temperature > 0, dropout
-  > 0 (the only augmentation), seq_len within the positions, loss_block an
-  int >= 0."""
+  > 0 (unsupervised: the only augmentation), seq_len within the positions,
+  supervised exactly on a pair source, loss_block an int >= 0 (dense when
+  supervised)."""
+  # pylint: disable-next=g-import-not-at-top
+  from jaxssl.data import text_pairs
+
   text_common.check_text_model(config, method="simcse", causal=False)
   common.check_positive(config, "temperature")
   contrastive_block.check(config)
-  if not config.method.dropout > 0:
+  m, d = config.method, config.data
+  if m.supervised and m.loss_block:
     raise ValueError(
-      f"config.method.dropout={config.method.dropout!r} must be > 0: "
-      "dropout is SimCSE's only augmentation (two equal passes otherwise)"
+      f"config.method.loss_block={m.loss_block!r}: the blockwise loss is "
+      "unsupervised SimCSE's; supervised SimCSE (hard negatives) is dense: "
+      "set it to 0"
+    )
+  paired = d.kind == "tokens" and text_pairs.is_pair_source(d)
+  if m.supervised and not paired:
+    raise ValueError(
+      f"config.method.supervised=True needs sentence pairs: "
+      f"config.data.name={d.name!r} is not one of {text_pairs.SOURCES}"
+    )
+  if paired and not m.supervised:
+    raise ValueError(
+      f"config.data.name={d.name!r} gives sentence pairs: set "
+      "config.method.supervised=True (unsupervised SimCSE reads single "
+      "sentences: a text_folder of them, or 'wordnet')"
+    )
+  if not m.supervised and not m.dropout > 0:
+    raise ValueError(
+      f"config.method.dropout={m.dropout!r} must be > 0: dropout is "
+      "unsupervised SimCSE's only augmentation (two equal passes otherwise)"
     )
 
 
@@ -83,6 +134,8 @@ def build(config) -> base.Method:
   pooler = text.Pooler()
   temperature = float(config.method.temperature)
   block = int(config.method.loss_block)
+  supervised = bool(config.method.supervised)
+  mlp_only_train = bool(config.method.mlp_only_train)
 
   def init(rng, batch):
     k_model, k_pool = jax.random.split(rng)
@@ -103,8 +156,35 @@ def build(config) -> base.Method:
     )
     return pooler.apply({"params": params["pooler"]}, out["feats"])
 
+  def supervised_loss(params, extra, batch, rng):
+    prefixes = ["", "positive_"]
+    if "negative_tokens" in batch:
+      prefixes.append("negative_")
+    both = {
+      key: jnp.concatenate([batch[p + key] for p in prefixes])
+      for key in ("tokens", "is_pad")
+    }
+    z = _normalize(project(params, both, rng))  # [(2 or 3) n, d]
+    za, zp, *zn = jnp.split(z, len(prefixes))
+    hard = zn[0] if zn else None
+    value = losses.info_nce(
+      za, zp, hard_negatives=hard, temperature=temperature
+    )
+    keys = jax.lax.stop_gradient(jnp.concatenate([zp, *zn]))
+    hits = jnp.argmax(jax.lax.stop_gradient(za) @ keys.T, axis=1)
+    metrics = {
+      "loss": value,
+      "accuracy": jnp.mean(hits == jnp.arange(za.shape[0])),
+      **common.embedding_metrics(za, zp),
+    }
+    if hard is not None:
+      metrics["neg_cos"] = jnp.mean(jnp.sum(za * hard, axis=-1))
+    return value, (extra, metrics)
+
   def loss(params, extra, batch, rng, step):
     del step
+    if supervised:
+      return supervised_loss(params, extra, batch, rng)
     k1, k2 = jax.random.split(rng)
     z1 = _normalize(project(params, batch, k1))
     z2 = _normalize(project(params, batch, k2))
@@ -127,7 +207,9 @@ def build(config) -> base.Method:
     out = model.apply(
       {"params": params["model"]}, batch["tokens"], batch["is_pad"], train=False
     )
-    return out["feats"]
+    if mlp_only_train:
+      return out["feats"]
+    return pooler.apply({"params": params["pooler"]}, out["feats"])
 
   return base.Method(
     batch_coupled="InfoNCE takes its negatives from the whole batch",

@@ -217,6 +217,63 @@ def test_info_nce_bf16_and_errors():
     losses.info_nce(q, k[:4])
 
 
+def np_info_nce_hard(q, k, hard, temperature):
+  """Supervised SimCSE, Eq. 5: all positives and hard negatives of the batch
+  in every denominator (float64, one query at a time)."""
+  q, k, h = (x.astype(np.float64) for x in (q, k, hard))
+  out = []
+  for i in range(len(q)):
+    pos = [q[i] @ k[j] / temperature for j in range(len(k))]
+    neg = [q[i] @ h[j] / temperature for j in range(len(h))]
+    out.append(np_logsumexp(np.array(pos + neg), 0) - pos[i])
+  return np.mean(out)
+
+
+def test_info_nce_hard_negatives_value_and_grads():
+  rng = _rng(14)
+  q, k, h = rng.normal(size=(3, 6, 4))
+  fn = jax.jit(functools.partial(losses.info_nce, temperature=0.3))
+  got = fn(q, k, hard_negatives=h)
+  np.testing.assert_allclose(got, np_info_nce_hard(q, k, h, 0.3), rtol=1e-5)
+  # Hard negatives only add to the denominators: the loss grows.
+  assert float(got) > float(fn(q, k))
+  lt.check_grads_f64(
+    lambda q, k, h: losses.info_nce(q, k, hard_negatives=h, temperature=0.5),
+    tuple(rng.normal(size=(3, 4, 3))),
+  )
+
+
+def test_info_nce_hard_negatives_sharded_equivalence(devices):
+  del devices
+  q, k, h = _rng(15).normal(size=(3, 16, 4)).astype(np.float32)
+  w = _rng(16).normal(size=(4, 4)).astype(np.float32)
+
+  def make_loss(axis_name):
+    def f(w, q, k, h):
+      return losses.info_nce(
+        q @ w,
+        k @ w,
+        hard_negatives=h @ w,
+        temperature=0.2,
+        axis_name=axis_name,
+      )
+
+    return f
+
+  lt.assert_sharded_equivalent(make_loss, w, [q, k, h])
+
+
+def test_info_nce_hard_negatives_errors():
+  q, k = _rng(17).normal(size=(2, 8, 16))
+  with pytest.raises(ValueError, match=r"`query` and `hard_negatives`"):
+    losses.info_nce(q, k, hard_negatives=k[:4])
+  with pytest.raises(ValueError, match=r"`hard_negatives`.*exclude"):
+    losses.info_nce(q, k, np.ones((5, 16)), hard_negatives=k)
+  lt.assert_bf16_gives_f32(
+    lambda q, k: losses.info_nce(q, k, hard_negatives=-k), (q, k)
+  )
+
+
 # ------------------------------------------------------------------- supcon
 
 

@@ -67,11 +67,12 @@ def _losses(workdir):
   }
 
 
-def assert_trains_and_shards(name, tmp_path, compared, steps=4):
+def assert_trains_and_shards(name, tmp_path, compared, steps=4, **overrides):
   """`name`'s quick smoke config through `loop.run` on the 8-device mesh:
   finite losses, and a 1-device run logs the same `compared` metrics (the
   loss sees the global batch whatever the sharding). Checkpointing and
-  exact resume are tested for every method by test_all_methods."""
+  exact resume are tested for every method by test_all_methods.
+  `overrides` as `config`'s."""
 
   def run_config(devices):
     return config(
@@ -81,6 +82,7 @@ def assert_trains_and_shards(name, tmp_path, compared, steps=4):
         "train.total_steps": steps,
         "train.ckpt_every_steps": 0,
         "train.log_every_steps": 1,
+        **overrides,
       },
     )
 

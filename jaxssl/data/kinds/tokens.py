@@ -23,6 +23,16 @@ window's position in the split)}. Evaluation batches have "tokens",
 "is_pad", "label" and a bool "valid" [b], and no "index". Sizes
 (`DatasetInfo.num_train` / `num_eval`) count windows.
 
+Sources of sentence pairs (`config.data.name` "text_pairs", "wordnet_pairs":
+`jaxssl.data.text_pairs`) train on pairs instead: each sentence is a window
+of its own, `[CLS] sentence [SEP] [PAD]...` (the sentence's tokens for
+bpe), truncated to seq_len, and the training batches are {"tokens",
+"is_pad" (the anchors), "positive_tokens", "positive_is_pad", with
+`config.data.hard_negatives` "negative_tokens", "negative_is_pad" (all
+[b, l]), "label", "index"} (index: the pair's position in the split; sizes
+count pairs). Evaluation batches are the source's documents' windows, as
+above (for "wordnet_pairs" the "wordnet" glosses).
+
 Ordering and exact resume as in `jaxssl.data.pipeline`, in NumPy: host i of
 P trains on windows [i * N // P, (i + 1) * N // P) of the split; position
 k of its stream is slot k % n of epoch k // n, through a permutation seeded
@@ -42,7 +52,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from jaxssl.data import text_sources
+from jaxssl.data import text_pairs, text_sources
 from jaxssl.data import tokenizer as tokenizer_lib
 from jaxssl.data.kinds import base
 
@@ -61,6 +71,9 @@ def _config() -> ConfigDict:
       "seq_len": 128,  # tokens per window, specials included
       "text_key": "text",  # TFDS: the text feature
       "label_key": "",  # TFDS: the ClassLabel feature; "" for no labels
+      # Pair sources (text_pairs, wordnet_pairs): also a hard negative per
+      # pair (a file's hard_neg column; WordNet: another topic's gloss).
+      "hard_negatives": True,
     }
   )
 
@@ -98,6 +111,7 @@ def clear_cache() -> None:
   """Forgets packed windows and loaded documents (for tests)."""
   _WINDOWS.clear()
   text_sources.clear_cache()
+  text_pairs.clear_cache()
 
 
 def _tokenizer_key(d) -> tuple:
@@ -181,12 +195,46 @@ def windows(config, split: str) -> dict[str, Any]:
   return _WINDOWS[key]
 
 
+def pair_windows(config, split: str) -> dict[str, Any]:
+  """The windows of a pair source's `split` (cached per process).
+
+  Returns:
+    `text_pairs.pack`'s {"tokens", "is_pad", "positive_tokens",
+    "positive_is_pad"[, "negative_tokens", "negative_is_pad"]} [n, l] and
+    "label" [n].
+  """
+  d = config.data
+  key = (
+    "pairs",
+    text_sources.source_key(d),
+    bool(d.hard_negatives),
+    _tokenizer_key(d),
+    d.seq_len,
+    split,
+  )
+  if key not in _WINDOWS:
+    tok, specials = get_tokenizer(config)
+    pairs = text_pairs.pairs(d, split)
+    _WINDOWS[key] = text_pairs.pack(
+      pairs, tok, specials, d.tokenizer, d.seq_len
+    )
+  return _WINDOWS[key]
+
+
+def _train_windows(config) -> dict[str, Any]:
+  """What training batches are drawn from: pairs or document windows."""
+  if text_pairs.is_pair_source(config.data):
+    return pair_windows(config, config.data.train_split)
+  return windows(config, config.data.train_split)
+
+
 def _info(config) -> base.DatasetInfo:
-  """Sizes in windows (not documents); num_classes 0 without labels."""
+  """Sizes in windows (not documents; num_train: pairs for a pair source);
+  num_classes 0 without labels."""
   d = config.data
   return base.DatasetInfo(
     num_classes=text_sources.num_classes(d),
-    num_train=len(windows(config, d.train_split)["tokens"]),
+    num_train=len(_train_windows(config)["tokens"]),
     num_eval=len(windows(config, d.eval_split)["tokens"]),
   )
 
@@ -232,9 +280,15 @@ def _train_batches(
       f"{process_count} processes (hosts)"
     )
   b = batch_size // process_count
-  data = windows(config, d.train_split)
+  data = _train_windows(config)
   num_tokens = int((~data["is_pad"]).sum())
-  if num_tokens < batch_size * d.seq_len:
+  if text_pairs.is_pair_source(d):
+    if len(data["tokens"]) < batch_size:
+      raise ValueError(
+        f"split {d.train_split!r} of {d.name!r} has {len(data['tokens'])} "
+        f"pairs, fewer than one batch (config.train.batch_size={batch_size})"
+      )
+  elif num_tokens < batch_size * d.seq_len:
     raise ValueError(
       f"split {d.train_split!r} of {d.name!r} has {num_tokens} tokens, "
       f"fewer than one batch (config.train.batch_size={batch_size} x "
@@ -264,12 +318,9 @@ def _train_batches(
           perms = {e2: p for e2, p in perms.items() if e2 >= e - 1}
           perms[int(e)] = permutation(int(e))
       idx = np.array([perms[int(e)][s] for e, s in zip(epochs, slots)])
-      yield {
-        "tokens": shard["tokens"][idx],
-        "is_pad": shard["is_pad"][idx],
-        "label": shard["label"][idx],
-        "index": (start + idx).astype(np.int32),
-      }
+      batch = {k: v[idx] for k, v in shard.items()}
+      batch["index"] = (start + idx).astype(np.int32)
+      yield batch
 
   return batches()
 
@@ -340,7 +391,14 @@ def _spec(batch_size: int, seq_len: int, last: str) -> dict[str, Any]:
 
 
 def _batch_spec(config) -> dict[str, Any]:
-  return _spec(config.train.batch_size, config.data.seq_len, "index")
+  d = config.data
+  spec = _spec(config.train.batch_size, d.seq_len, "index")
+  if text_pairs.is_pair_source(d):
+    parts = ("positive_", "negative_") if d.hard_negatives else ("positive_",)
+    for prefix in parts:
+      spec[prefix + "tokens"] = spec["tokens"]
+      spec[prefix + "is_pad"] = spec["is_pad"]
+  return spec
 
 
 def _eval_spec(config, batch_size: int) -> dict[str, Any]:
