@@ -193,7 +193,7 @@ class LinearSGD:
     )
     opt_state = jax.device_put(self._opt.init(head), rep)
     base = jax.random.key(e.linear_sgd_seed)
-    losses = []
+    losses, pending = [], []
     batches = self._train_batches()
     for i in range(self.steps):
       host = next(batches)
@@ -209,8 +209,12 @@ class LinearSGD:
         batch["label"],
         jax.random.fold_in(base, i),
       )
-      losses.append(loss)
-    return head, [float(x) for x in jax.device_get(losses)]
+      pending.append(loss)
+      if len(pending) == 256:  # fetch in chunks: few live device scalars
+        losses += [float(x) for x in jax.device_get(pending)]
+        pending = []
+    losses += [float(x) for x in jax.device_get(pending)]
+    return head, losses
 
   def score(self, head, params, extra) -> dict[str, float]:
     """{top1, top5} (%) of `head` on the centre-cropped eval split."""
