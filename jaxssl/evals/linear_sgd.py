@@ -55,6 +55,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from absl import logging
 
 from jaxssl.evals import supervised_head
 from jaxssl.evals.base import Context
@@ -213,6 +214,9 @@ class LinearSGD:
       if len(pending) == 256:  # fetch in chunks: few live device scalars
         losses += [float(x) for x in jax.device_get(pending)]
         pending = []
+        logging.info(
+          "linear_sgd: step %d / %d, loss %.4f", i + 1, self.steps, losses[-1]
+        )
     losses += [float(x) for x in jax.device_get(pending)]
     return head, losses
 
