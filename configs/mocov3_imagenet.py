@@ -19,7 +19,12 @@ p=0.2, Gaussian blur sigma (0.1, 2) p=1.0 / 0.1, solarisation p=0.0 / 0.2
 projection (`--stop-grad-conv1`, the paper's stability trick:
 `method.freeze_patch_embed`, a frozen parameter group, so AdamW's weight
 decay does not shrink it either). Expected (the official models at batch
-4096): 73.2% linear top-1 for ViT-S/16, 76.7% for ViT-B/16.
+4096): 73.2% linear top-1 for ViT-S/16, 76.7% for ViT-B/16, by the
+paper's protocol, `eval/linear_sgd_top1` (opt-in:
+`--config.eval.protocols='("representation","linear_sgd")'`; official
+`main_lincls.py` with CONFIG.md's ViT `--lr=3`: SGD momentum 0.9, batch
+1024, lr 3 x B/256 (= 12), no weight decay, 90 epochs of random resized
+crops + flips), not the offline L-BFGS probe `eval/linear_top1`.
 
 Not reproduced here (no config keys): the official ViT-S's 12 heads
 (jaxssl's vit_small has DeiT-S's 6) and fixed 2-D sin-cos position
@@ -60,6 +65,9 @@ def get_config(arg=None):
   config.optim.b2 = 0.999
   config.optim.weight_decay = 0.1
   config.optim.warmup_steps = 40 * steps_per_epoch
+  recipes.linear_sgd_protocol(  # moco-v3 main_lincls.py, CONFIG.md (ViT)
+    config, batch_size=1024, lr=3.0, epochs=90, nesterov=False
+  )
   if args.smoke:
     configs_lib.make_smoke(config, image_size=64)
   return config

@@ -14,7 +14,12 @@ jitter (0.4, 0.4, 0.4, 0.1) p=0.8, grayscale p=0.2, Gaussian blur
 sigma (0.1, 2) p=0.5, flip. Expected: 68.1% linear top-1 after 100 epochs
 (the README's run, with `--fix-pred-lr`: the predictor at the constant lr
 0.1, `method.fixed_predictor_lr`; `--config.method.fixed_predictor_lr=False`
-decays it too, the paper's Table 1 gives 67.7% then). Not reproduced:
+decays it too, the paper's Table 1 gives 67.7% then). Linear top-1 is the
+paper's protocol, `eval/linear_sgd_top1` (opt-in:
+`--config.eval.protocols='("representation","linear_sgd")'`; Appendix A:
+LARS, batch 4096, base lr 0.02 x B/256, momentum 0.9, no weight decay, 90
+epochs of random resized crops + flips, cosine), not the offline L-BFGS
+probe `eval/linear_top1`. Not reproduced:
 weight decay on biases and BN parameters, which jaxssl's default parameter
 groups exclude.
 """
@@ -57,6 +62,14 @@ def get_config(arg=None):
   config.optim.momentum = 0.9
   config.optim.weight_decay = 1e-4
   config.optim.warmup_steps = 0
+  recipes.linear_sgd_protocol(  # the paper's App. A linear evaluation
+    config,
+    batch_size=4096,
+    lr=0.02,
+    epochs=90,
+    optimizer="lars",
+    nesterov=False,
+  )
   if args.smoke:
     configs_lib.make_smoke(config, image_size=64)
     config.optim.warmup_steps = 0

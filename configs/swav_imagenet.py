@@ -16,7 +16,11 @@ decay 1e-6, BatchNorm synchronised over groups of 512 images (official
 `--syncbn_process_group_size 8`: 8 GPUs x 64; `method.bn_groups` 8), no
 queue (queue_length 0: batches of 4096 need none). Expected (official
 README): 75.3% linear top-1 after 800 epochs, 72.1% after 100
-(`:epochs=100`).
+(`:epochs=100`), by the paper's protocol, `eval/linear_sgd_top1` (opt-in:
+`--config.eval.protocols='("representation","linear_sgd")'`; official
+`eval_linear.py`: SGD momentum 0.9, batch 256, lr 0.3, weight decay 1e-6,
+100 epochs of random resized crops + flips, cosine), not the offline
+L-BFGS probe `eval/linear_top1`.
 
 Not reproduced: the warm-up's starting lr 0.3 (0 here), mixed precision,
 weight decay and LARS adaptation of biases and BN parameters (the official
@@ -57,6 +61,14 @@ def get_config(arg=None):
   config.optim.weight_decay = 1e-6
   config.optim.end_lr_ratio = 0.001
   config.optim.warmup_steps = 10 * steps_per_epoch
+  recipes.linear_sgd_protocol(  # swav eval_linear.py defaults (8 GPUs)
+    config,
+    batch_size=256,
+    lr=0.3,
+    epochs=100,
+    nesterov=False,
+    weight_decay=1e-6,
+  )
   if args.smoke:
     configs_lib.make_smoke(config, image_size=64)
     config.data.views["local_crops"].size = 32

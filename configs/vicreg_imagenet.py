@@ -12,7 +12,12 @@ epochs, 10 warm-up epochs then cosine decay to 1/1000 of the peak,
 projector 8192-8192-8192, weights sim 25 / std 25 / cov 1; BYOL's
 augmentations: random resized crop (0.08, 1) to 224, flip, colour jitter
 (0.4, 0.4, 0.2, 0.1) p=0.8, grayscale p=0.2, blur p=1.0 / 0.1 and solarize
-p=0 / 0.2 for the two views. Expected: 73.2% linear top-1 (paper, Table 1).
+p=0 / 0.2 for the two views. Expected: 73.2% linear top-1 (paper, Table 1),
+by the paper's protocol, `eval/linear_sgd_top1` (opt-in:
+`--config.eval.protocols='("representation","linear_sgd")'`; official
+`evaluate.py --lr-head 0.02`: SGD momentum 0.9, batch 256, weight decay
+1e-6, 100 epochs of random resized crops + flips, cosine), not the offline
+L-BFGS probe `eval/linear_top1`.
 """
 
 from jaxssl import configs_lib, recipes
@@ -39,6 +44,14 @@ def get_config(arg=None):
   config.optim.weight_decay = 1e-6
   config.optim.end_lr_ratio = 1e-3
   config.optim.warmup_steps = 10 * steps_per_epoch
+  recipes.linear_sgd_protocol(  # vicreg evaluate.py, README's --lr-head
+    config,
+    batch_size=256,
+    lr=0.02,
+    epochs=100,
+    nesterov=False,
+    weight_decay=1e-6,
+  )
   if args.smoke:
     configs_lib.make_smoke(config, image_size=64)
   return config

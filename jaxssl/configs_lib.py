@@ -188,6 +188,22 @@ def base_config(
   c.eval.finetune_lr = 0.01
   c.eval.finetune_optimizer = "sgd"  # sgd (Nesterov 0.9) or adamw; cosine
   c.eval.finetune_seed = 0
+  # Protocol linear_sgd (jaxssl.evals.linear_sgd; opt-in via eval.protocols):
+  # the papers' linear evaluation, a head trained by SGD on the frozen
+  # backbone's features of augmented training images. The ImageNet configs
+  # set each paper's values.
+  c.eval.linear_sgd_epochs = 90.0  # over data.train_split
+  c.eval.linear_sgd_steps = 0  # > 0: this many steps instead of the epochs
+  c.eval.linear_sgd_batch_size = 256
+  c.eval.linear_sgd_lr = 0.1  # per 256 images: peak lr = this x batch / 256
+  c.eval.linear_sgd_optimizer = "sgd"  # sgd or lars (momentum 0.9), cosine
+  c.eval.linear_sgd_nesterov = True
+  c.eval.linear_sgd_weight_decay = 0.0
+  # random_resized_crop (host, scale linear_sgd_crop_scale, ratio 3/4-4/3)
+  # or pad_crop (reflect-pad h/8 and crop back, in JAX); both flip p=0.5.
+  c.eval.linear_sgd_augment = "random_resized_crop"
+  c.eval.linear_sgd_crop_scale = (0.08, 1.0)
+  c.eval.linear_sgd_seed = 0
 
   c.mesh = ConfigDict()
   c.mesh.data = -1  # -1: every device not used by model
@@ -269,6 +285,8 @@ def make_smoke(
   config.eval.figures = False  # seconds of t-SNE; tests turn it on
   config.eval.linear_steps = min(config.eval.linear_steps, 20)
   config.eval.finetune_steps = min(config.eval.finetune_steps, 3)
+  config.eval.linear_sgd_steps = min(config.eval.linear_sgd_steps or 3, 3)
+  config.eval.linear_sgd_batch_size = min(config.eval.linear_sgd_batch_size, 64)
   config.optim.warmup_steps = 1
   kinds.get(config.data.kind).smoke(config, image_size)
   return config
@@ -336,6 +354,36 @@ def _fill_missing(config: ConfigDict, ref: ConfigDict) -> None:
 
 def _fail(key: str, value: Any, why: str) -> None:
   raise ValueError(f"config.{key}={value!r}: {why}")
+
+
+def _check_linear_sgd(e) -> None:
+  if not e.linear_sgd_epochs > 0:
+    _fail("eval.linear_sgd_epochs", e.linear_sgd_epochs, "must be > 0")
+  if e.linear_sgd_steps < 0:
+    _fail(
+      "eval.linear_sgd_steps",
+      e.linear_sgd_steps,
+      "must be >= 0 (0: from eval.linear_sgd_epochs)",
+    )
+  if e.linear_sgd_batch_size < 1:
+    _fail("eval.linear_sgd_batch_size", e.linear_sgd_batch_size, "must be >= 1")
+  if not e.linear_sgd_lr > 0:
+    _fail("eval.linear_sgd_lr", e.linear_sgd_lr, "must be > 0 (per 256)")
+  if e.linear_sgd_optimizer not in ("sgd", "lars"):
+    _fail("eval.linear_sgd_optimizer", e.linear_sgd_optimizer, "sgd or lars")
+  if not e.linear_sgd_weight_decay >= 0:
+    _fail(
+      "eval.linear_sgd_weight_decay", e.linear_sgd_weight_decay, "must be >= 0"
+    )
+  if e.linear_sgd_augment not in ("random_resized_crop", "pad_crop"):
+    _fail(
+      "eval.linear_sgd_augment",
+      e.linear_sgd_augment,
+      "random_resized_crop or pad_crop",
+    )
+  scale = tuple(e.linear_sgd_crop_scale)
+  if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+    _fail("eval.linear_sgd_crop_scale", scale, "needs 0 < min <= max <= 1")
 
 
 def validate(config: ConfigDict) -> ConfigDict:
@@ -421,6 +469,7 @@ def validate(config: ConfigDict) -> ConfigDict:
     _fail("eval.finetune_lr", e.finetune_lr, "must be > 0")
   if e.finetune_optimizer not in ("sgd", "adamw"):
     _fail("eval.finetune_optimizer", e.finetune_optimizer, "sgd or adamw")
+  _check_linear_sgd(e)
   if e.pca_components < 1:
     _fail("eval.pca_components", e.pca_components, "must be >= 1")
   if e.num_samples < 0:

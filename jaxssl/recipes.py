@@ -4,8 +4,9 @@ The augmentation recipes return `configs_lib.view_group()`s with a paper's
 or a codebase's values (`byol_views()`, `simclr_views()`, and the quick
 configs' `embedded_views()`); `cifar10_run()`, `imagenet_run()` and
 `embedded_run()` set the data and run-length keys that every config of one
-dataset shares. Each config keeps its own method and optimizer values in
-view; only what is truly common lives here.
+dataset shares, and `linear_sgd_protocol()` a paper's linear evaluation.
+Each config keeps its own method and optimizer values in view; only what is
+truly common lives here.
 """
 
 from __future__ import annotations
@@ -169,6 +170,45 @@ def imagenet_run(
   config.eval.max_train_examples = 100_000  # kNN bank subset during training
   config.eval.final_max_train_examples = 0  # the whole split at the end
   return steps_per_epoch
+
+
+def linear_sgd_protocol(
+  config: ConfigDict,
+  *,
+  batch_size: int,
+  lr: float,
+  epochs: float,
+  optimizer: str = "sgd",
+  nesterov: bool = True,
+  weight_decay: float = 0.0,
+) -> None:
+  """Sets a paper's linear evaluation (protocol `linear_sgd`), in place.
+
+  A linear head on the frozen backbone, trained on random resized crops
+  (0.08, 1) + flips of the training split and scored on the centre crops
+  of the eval split (`jaxssl.evals.linear_sgd`); cosine decay, no warm-up.
+  The protocol stays opt-in: `--config.eval.protocols='("representation",
+  "linear_sgd")'` (or `python -m jaxssl.eval --protocol linear_sgd`).
+
+  Args:
+    config: the config to change.
+    batch_size: global batch of the probe.
+    lr: learning rate per 256 images (peak = lr x batch_size / 256).
+    epochs: passes over the training split.
+    optimizer: "sgd" (momentum 0.9) or "lars".
+    nesterov: Nesterov momentum.
+    weight_decay: L2 on the head's kernel.
+  """
+  e = config.eval
+  e.linear_sgd_batch_size = batch_size
+  e.linear_sgd_lr = lr
+  e.linear_sgd_epochs = float(epochs)
+  e.linear_sgd_steps = 0
+  e.linear_sgd_optimizer = optimizer
+  e.linear_sgd_nesterov = nesterov
+  e.linear_sgd_weight_decay = weight_decay
+  e.linear_sgd_augment = "random_resized_crop"
+  e.linear_sgd_crop_scale = (0.08, 1.0)
 
 
 def embedded_run(

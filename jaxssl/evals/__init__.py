@@ -22,6 +22,11 @@
       on 1% / 10% / 100% of the labels, beside the same from random init
       (`evals.finetune`); opt-in (`config.eval.protocols`), for every
       method that declares "representation"
+  PROTOCOLS["linear_sgd"]      the papers' linear evaluation: a linear head
+      trained by SGD / LARS on the frozen backbone's features of augmented
+      (crop + flip) training images, top-1/5 on the centre-cropped eval
+      split, beside a random-init encoder (`evals.linear_sgd`); opt-in,
+      for every method that declares "representation"
 
 `build(context)` returns the evaluators a run uses: the protocols the
 method declares (`Method.protocols`) but those in `ON_REQUEST`, or the
@@ -41,6 +46,7 @@ from jaxssl.evals import (
   fewshot,
   finetune,
   language,
+  linear_sgd,
   representation,
   sentence,
   zeroshot,
@@ -66,11 +72,12 @@ PROTOCOLS: dict[str, Callable[[Context], Evaluator]] = {
   "sentence": sentence.build,
   "zeroshot": zeroshot.build,
   "finetune": finetune.build,
+  "linear_sgd": linear_sgd.build,
 }
 
 # Protocols that no method declares and never run by default (costly),
 # fit for the methods declaring the protocol they map to.
-OPT_IN = {"finetune": "representation"}
+OPT_IN = {"finetune": "representation", "linear_sgd": "representation"}
 
 
 # Protocols that fit but that a run scores only when `config.eval.protocols`

@@ -29,7 +29,9 @@ same backbone and budget.
 
 Metrics: eval/finetune_1pct, eval/finetune_10pct, eval/finetune_100pct (the
 names follow the fractions), each also with `_random_init`. The protocol is
-costly, so it is opt-in: list it in `config.eval.protocols`.
+costly, so it is opt-in: list it in `config.eval.protocols`. The subsets,
+the augmentation, the optimizers and the head are shared with
+`evals.linear_sgd` (`evals.supervised_head`).
 """
 
 from __future__ import annotations
@@ -41,64 +43,19 @@ import optax
 from jax.experimental import multihost_utils
 
 from jaxssl.evals.base import Context
+from jaxssl.evals.supervised_head import (
+  apply_head,
+  augment,
+  balanced_subset,
+  init_head,
+  optimizer,
+)
 from jaxssl.train import mesh as mesh_lib
 
 
 def metric_name(fraction: float) -> str:
   """eval/finetune_<100 f>pct, e.g. 0.01 -> eval/finetune_1pct."""
   return f"eval/finetune_{100 * fraction:g}pct"
-
-
-def balanced_subset(labels, fraction: float, *, seed: int) -> np.ndarray:
-  """Sorted indices of a class-balanced `fraction` of `labels`.
-
-  Each class c keeps `max(1, round(fraction * count_c))` of its examples,
-  chosen by a permutation seeded with (seed, c): fixed per seed.
-
-  Raises:
-    ValueError: `fraction` outside (0, 1].
-  """
-  if not 0 < fraction <= 1:
-    raise ValueError(f"fraction={fraction!r}: must be in (0, 1]")
-  labels = np.asarray(labels)
-  out = []
-  for c in np.unique(labels):
-    members = np.flatnonzero(labels == c)
-    keep = max(1, round(fraction * len(members)))
-    perm = np.random.default_rng([seed, int(c)]).permutation(len(members))
-    out.append(members[perm[:keep]])
-  return np.sort(np.concatenate(out))
-
-
-def augment(images: jax.Array, rng: jax.Array) -> jax.Array:
-  """Random crop (reflect-pad h/8, crop back) + horizontal flip.
-
-  Args:
-    images: [n, h, w, c] float images.
-    rng: a PRNG key.
-
-  Returns:
-    [n, h, w, c] augmented images, one draw per image.
-  """
-  n, h = images.shape[:2]
-  pad = max(1, h // 8)
-
-  def one(image, key):
-    k_y, k_x, k_f = jax.random.split(key, 3)
-    padded = jnp.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
-    y = jax.random.randint(k_y, (), 0, 2 * pad + 1)
-    x = jax.random.randint(k_x, (), 0, 2 * pad + 1)
-    crop = jax.lax.dynamic_slice(padded, (y, x, 0), image.shape)
-    return jnp.where(jax.random.bernoulli(k_f), crop[:, ::-1], crop)
-
-  return jax.vmap(one)(images, jax.random.split(rng, n))
-
-
-def _optimizer(name: str, lr: float, steps: int):
-  schedule = optax.cosine_decay_schedule(lr, steps)
-  if name == "adamw":
-    return optax.adamw(schedule, weight_decay=1e-4)
-  return optax.sgd(schedule, momentum=0.9, nesterov=True)
 
 
 class Finetune:
@@ -122,13 +79,11 @@ class Finetune:
     )
     features = context.method.features
     num_classes = self._num_classes
-    opt = _optimizer(e.finetune_optimizer, e.finetune_lr, e.finetune_steps)
+    opt = optimizer(e.finetune_optimizer, e.finetune_lr, e.finetune_steps)
     self._opt = opt
 
     def logits_fn(params, head, extra, images):
-      feats = features(params, extra, {"image": images})
-      feats = feats.reshape(feats.shape[0], -1).astype(jnp.float32)
-      return feats @ head["w"] + head["b"]
+      return apply_head(head, features(params, extra, {"image": images}))
 
     def loss_fn(trainable, extra, images, labels, rng):
       params, head = trainable
@@ -143,15 +98,11 @@ class Finetune:
       updates, opt_state = opt.update(grads, opt_state, trainable)
       return optax.apply_updates(trainable, updates), opt_state, loss
 
-    def init_head(params, extra, images):
+    def new_head(params, extra, images):
       feats = features(params, extra, {"image": images})
-      d = int(np.prod(feats.shape[1:]))
-      return {
-        "w": jnp.zeros((d, num_classes), jnp.float32),
-        "b": jnp.zeros((num_classes,), jnp.float32),
-      }
+      return init_head(int(np.prod(feats.shape[1:])), num_classes)
 
-    self._init_head = init_head
+    self._init_head = new_head
     self._step = jax.jit(step)
     self._predict = jax.jit(
       lambda p, h, x, b: jnp.argmax(logits_fn(p, h, x, b["image"]), -1),
