@@ -50,6 +50,7 @@ SAFE_TO_CHANGE = (
   "eval.*",
   "mesh.*",
   "model.remat",
+  "method.loss_block",
 )
 
 CONFIG_FILE = "config.json"
