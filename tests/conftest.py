@@ -32,3 +32,25 @@ def devices():
   devs = jax.devices()
   assert len(devs) == 8, f"expected 8 fake CPU devices, got {len(devs)}"
   return devs
+
+
+@pytest.fixture(scope="module")
+def data_caches(tmp_path_factory):
+  """A module-wide temporary `JAXSSL_CACHE_DIR` with the in-memory caches of
+  the tokenizers, token windows, captions and sources emptied before and
+  after the module (tokenizers are trained once per module). Yields the
+  module's MonkeyPatch, for registrations that should end with it."""
+  # pylint: disable=g-import-not-at-top
+  from jaxssl.data import sources, tokenizer
+  from jaxssl.data.kinds import image_text, tokens
+
+  def clear():
+    for module in (image_text, sources, tokens):
+      module.clear_cache()
+
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setenv("JAXSSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    mp.setattr(tokenizer, "_LOADED", {})
+    clear()
+    yield mp
+    clear()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxssl import configs_lib, methods
-from jaxssl.data import embedded, kinds, sources, tokenizer
+from jaxssl.data import embedded, kinds
 from jaxssl.data.kinds import image_text
 from jaxssl.methods import base
 
@@ -26,16 +26,9 @@ ON_PAIRS = base.MethodDef(
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setenv("JAXSSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    mp.setattr(tokenizer, "_LOADED", {})
-    mp.setitem(methods.METHODS, "on_pairs", ON_PAIRS)
-    image_text.clear_cache()
-    sources.clear_cache()
-    yield
-    image_text.clear_cache()
-    sources.clear_cache()
+def _cache(data_caches):
+  data_caches.setitem(methods.METHODS, "on_pairs", ON_PAIRS)
+  return data_caches
 
 
 def _config(**data):

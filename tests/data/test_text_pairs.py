@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from jaxssl import configs_lib, methods
-from jaxssl.data import kinds, text_pairs, text_sources, tokenizer
+from jaxssl.data import kinds, text_pairs, text_sources
 from jaxssl.data.kinds import tokens
 from jaxssl.methods import base
 
@@ -36,14 +36,9 @@ _WORDS = (
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setenv("JAXSSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    mp.setattr(tokenizer, "_LOADED", {})
-    mp.setitem(methods.METHODS, "on_pairs", ON_PAIRS)
-    tokens.clear_cache()
-    yield
-    tokens.clear_cache()
+def _cache(data_caches):
+  data_caches.setitem(methods.METHODS, "on_pairs", ON_PAIRS)
+  return data_caches
 
 
 def _config(**data):

@@ -27,14 +27,9 @@ ON_TOKENS = base.MethodDef(
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setenv("JAXSSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    mp.setattr(tokenizer, "_LOADED", {})
-    mp.setitem(methods.METHODS, "on_tokens", ON_TOKENS)
-    tokens.clear_cache()
-    yield
-    tokens.clear_cache()
+def _cache(data_caches):
+  data_caches.setitem(methods.METHODS, "on_tokens", ON_TOKENS)
+  return data_caches
 
 
 def _config(**data):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jaxssl import configs_lib, evals, train
-from jaxssl.data import kinds, sources, tokenizer
+from jaxssl.data import kinds
 from jaxssl.data.kinds import image_text
 from jaxssl.evals import zeroshot
 from jaxssl.methods import base
@@ -21,15 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setenv("JAXSSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    mp.setattr(tokenizer, "_LOADED", {})
-    image_text.clear_cache()
-    sources.clear_cache()
-    yield
-    image_text.clear_cache()
-    sources.clear_cache()
+def _cache(data_caches):
+  return data_caches
 
 
 def test_recall_of_a_perfect_and_a_reversed_retrieval():

@@ -25,7 +25,6 @@ import numpy as np
 import pytest
 
 from jaxssl import configs_lib, evals, methods
-from jaxssl.data import tokenizer
 from jaxssl.data.kinds import tokens
 from jaxssl.evals import language, ngram
 from jaxssl.methods import base
@@ -137,15 +136,10 @@ TEXT_TOY = base.MethodDef(
 
 
 @pytest.fixture(scope="module")
-def text_toy(tmp_path_factory):
+def text_toy(data_caches):
   """Registers `text_toy` and a module-wide cache (tokenizers trained once)."""
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setitem(methods.METHODS, "text_toy", TEXT_TOY)
-    mp.setenv("JAXSSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    mp.setattr(tokenizer, "_LOADED", {})
-    tokens.clear_cache()
-    yield
-    tokens.clear_cache()
+  data_caches.setitem(methods.METHODS, "text_toy", TEXT_TOY)
+  return data_caches
 
 
 def config(variant="trained", **overrides):

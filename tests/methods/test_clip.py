@@ -7,23 +7,15 @@ import numpy as np
 import pytest
 
 from jaxssl import configs_lib, methods
-from jaxssl.data import kinds, sources, tokenizer
-from jaxssl.data.kinds import image_text
+from jaxssl.data import kinds
 from jaxssl.methods import clip, common
 
 NAMES = ("clip", "siglip")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setenv("JAXSSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    mp.setattr(tokenizer, "_LOADED", {})
-    image_text.clear_cache()
-    sources.clear_cache()
-    yield
-    image_text.clear_cache()
-    sources.clear_cache()
+def _cache(data_caches):
+  return data_caches
 
 
 def _config(name, **method):

@@ -19,8 +19,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxssl import configs_lib, losses
-from jaxssl.data import kinds, sources, tokenizer
-from jaxssl.data.kinds import image_text, tokens
+from jaxssl.data import kinds
 from jaxssl.methods import contrastive_block
 from jaxssl.train import mesh as mesh_lib
 from jaxssl.train import setup as setup_lib
@@ -37,15 +36,8 @@ BATCH, BLOCK, LR = 24, 2, 0.5
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setenv("JAXSSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    mp.setattr(tokenizer, "_LOADED", {})
-    for module in (image_text, sources, tokens):
-      module.clear_cache()
-    yield
-    for module in (image_text, sources, tokens):
-      module.clear_cache()
+def _cache(data_caches):
+  return data_caches
 
 
 def _config(name, loss_block, devices=-1):

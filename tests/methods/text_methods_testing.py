@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from jaxssl import configs_lib
-from jaxssl.data import kinds, tokenizer
-from jaxssl.data.kinds import tokens
+from jaxssl.data import kinds
 from jaxssl.train import loop, writer
 
 ROOT = os.path.dirname(
@@ -23,14 +22,9 @@ ROOT = os.path.dirname(
 
 
 @pytest.fixture(scope="module", autouse=True)
-def tokenizer_cache(tmp_path_factory):
+def tokenizer_cache(data_caches):
   """Tokenizers trained into a temporary cache, forgotten after the module."""
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setenv("JAXSSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    mp.setattr(tokenizer, "_LOADED", {})
-    tokens.clear_cache()
-    yield
-    tokens.clear_cache()
+  return data_caches
 
 
 def config(name, **overrides):

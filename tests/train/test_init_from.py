@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from jaxssl import configs_lib, train
-from jaxssl.data import kinds, sources, tokenizer
-from jaxssl.data.kinds import image_text
+from jaxssl.data import kinds
 from jaxssl.train import init_from
 from jaxssl.train import setup as setup_lib
 
@@ -18,15 +17,8 @@ LIT_MAP = (
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setenv("JAXSSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    mp.setattr(tokenizer, "_LOADED", {})
-    image_text.clear_cache()
-    sources.clear_cache()
-    yield
-    image_text.clear_cache()
-    sources.clear_cache()
+def _cache(data_caches):
+  return data_caches
 
 
 def _smoke(name, arg="smoke", **train_keys):
