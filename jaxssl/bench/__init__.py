@@ -4,6 +4,7 @@ r"""Benchmarks, one entry point: `python -m jaxssl.bench <sub-command>`.
   python -m jaxssl.bench --config configs/simclr_cifar10.py   # step: default
   python -m jaxssl.bench losses [--mode time|memory|all]
   python -m jaxssl.bench backbones --models tiny_resnet --impls xla,matmul
+  python -m jaxssl.bench torch_step --batch_size 128   # needs .[bench]
 
 `python -m jaxssl.bench <sub-command> --help` lists a sub-command's flags. A
 first argument that is a flag selects `step`, as in the second line.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jaxssl.bench import backbones, losses, step
+from jaxssl.bench import backbones, losses, step, torch_step
 from jaxssl.bench.step import batch_spec, bench_step, markdown_table
 from jaxssl.bench.timing import matmul_gflops, median_seconds, seconds
 
@@ -36,7 +37,12 @@ __all__ = [
 
 # Sub-command -> module; the first line of each module's docstring is its
 # summary in `--help`.
-COMMANDS = {"step": step, "losses": losses, "backbones": backbones}
+COMMANDS = {
+  "step": step,
+  "losses": losses,
+  "backbones": backbones,
+  "torch_step": torch_step,
+}
 DEFAULT_COMMAND = "step"
 
 
