@@ -17,8 +17,11 @@ for biases / BatchNorm, as jaxssl's parameter groups) with contiguous
 `--variant`: a label, then `:` and comma-separated `key=value` config
 overrides (`bench step --set` syntax). Alternating spreads the load of a
 shared machine over every contender. It prints one JSON object: the median
-step seconds of each, XLA's GFLOP per step, and the ratio torch eager
-(contiguous) / jaxssl for each variant, then a markdown table.
+step seconds of each, XLA's GFLOP per step and achieved GFLOP/s of each
+variant, the float32 and bf16 (f32-accumulating) matmul GFLOP/s measured
+after the rounds (the machine's ceilings, and a gauge of its load), and
+the ratio torch eager (contiguous) / jaxssl for each variant, then a
+markdown table.
 
 PyTorch is an optional extra (`bench = ["torch"]`); the library and the
 tests never import it unless it is installed.
@@ -32,7 +35,10 @@ import statistics
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+from jaxssl.bench.timing import matmul_gflops, median_seconds
 
 DEFAULT_VARIANTS = ("f32",)
 
@@ -238,6 +244,14 @@ def jax_stepper(config):
   return one_step, n_params, step_bench._flops(compiled) / 1e9  # pylint: disable=protected-access
 
 
+def _bf16_matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+  """GFLOP/s of a bf16 [n, n] x [n, n] matmul with float32 accumulation."""
+  a = jnp.ones((n, n), jnp.bfloat16)
+  mm = jax.jit(lambda a, b: jnp.dot(a, b, preferred_element_type=jnp.float32))
+  jax.block_until_ready(mm(a, a))  # compile
+  return 2 * n**3 / median_seconds(lambda: mm(a, a), repeats) / 1e9
+
+
 def parse_variant(text: str) -> tuple[str, list[str]]:
   """`"label:key=value,key=value"` -> (label, ["key=value", ...]).
 
@@ -345,6 +359,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
       if r >= args.warmup:
         times[name].append(time.perf_counter() - t0)
   med = {name: statistics.median(ts) for name, ts in times.items()}
+  ceiling = {"f32": matmul_gflops(), "bf16_f32_acc": _bf16_matmul_gflops()}
   result = {
     "config": args.config,
     "batch_size": args.batch_size,
@@ -356,6 +371,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     "step_s_median": {k: round(v, 3) for k, v in med.items()},
     "step_s_all": {k: [round(t, 3) for t in v] for k, v in times.items()},
     "gflop_per_step": {k: round(v, 1) for k, v in gflop.items()},
+    "achieved_gflop_per_s": {
+      k: round(v / med[f"jaxssl_{k}"], 1) for k, v in gflop.items()
+    },
+    "matmul_gflop_per_s": {k: round(v, 1) for k, v in ceiling.items()},
     "ratio_torch_eager_over_jaxssl": {
       label: round(med["torch_eager"] / med[f"jaxssl_{label}"], 3)
       for label, _ in variants
