@@ -94,6 +94,14 @@ def base_config(
   # Rematerialise each residual / Transformer block in the backward pass
   # (nn.remat): less activation memory for more compute; same numerics.
   c.model.remat = False
+  # Compute dtype of the ResNet convolutions and the projector / predictor
+  # Linear layers: "float32", or "bfloat16" for mixed precision (bf16
+  # operands with float32 accumulation; parameters, BatchNorm, residual
+  # adds and the loss stay float32). Not implemented for ViTs / text models.
+  c.model.dtype = "float32"
+  # ResNet convolutions: "xla" (lax.conv), "matmul" (im2col + matmul) or
+  # "auto" (matmul for outputs of <= 16x16 pixels); see jaxssl.models.conv.
+  c.model.conv_impl = "xla"
 
   c.method = ConfigDict({"name": method, **spec.config()})
 
@@ -419,6 +427,14 @@ def validate(config: ConfigDict) -> ConfigDict:
     _fail("train.nan_policy", t.nan_policy, "must be 'stop' or 'skip'")
   if config.model.vit_pool not in ("cls", "mean"):
     _fail("model.vit_pool", config.model.vit_pool, "must be 'cls' or 'mean'")
+  if config.model.dtype not in ("float32", "bfloat16"):
+    _fail("model.dtype", config.model.dtype, "must be 'float32' or 'bfloat16'")
+  if config.model.conv_impl not in ("xla", "matmul", "auto"):
+    _fail(
+      "model.conv_impl",
+      config.model.conv_impl,
+      "must be one of xla, matmul, auto",
+    )
   o = config.optim
   if o.name not in ("lars", "adamw", "sgd"):
     _fail("optim.name", o.name, "must be one of lars, adamw, sgd")

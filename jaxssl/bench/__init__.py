@@ -6,6 +6,7 @@ r"""Benchmarks, one entry point: `python -m jaxssl.bench <sub-command>`.
   python -m jaxssl.bench backbones --models tiny_resnet --impls xla,matmul
   python -m jaxssl.bench checkpoint --config configs/byol_imagenet.py \
       --batch_size 2
+  python -m jaxssl.bench torch_step --batch_size 128   # needs .[bench]
 
 `python -m jaxssl.bench <sub-command> --help` lists a sub-command's flags. A
 first argument that is a flag selects `step`, as in the second line.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jaxssl.bench import backbones, checkpoint, losses, step
+from jaxssl.bench import backbones, checkpoint, losses, step, torch_step
 from jaxssl.bench.step import batch_spec, bench_step, markdown_table
 from jaxssl.bench.timing import matmul_gflops, median_seconds, seconds
 
@@ -43,6 +44,7 @@ COMMANDS = {
   "losses": losses,
   "backbones": backbones,
   "checkpoint": checkpoint,
+  "torch_step": torch_step,
 }
 DEFAULT_COMMAND = "step"
 

@@ -43,7 +43,15 @@ def backbone(config, **overrides) -> nn.Module:
     "patch_size": config.model.patch_size,
     "pool": config.model.vit_pool,
     "remat": bool(config.model.remat),
+    "dtype": config.model.dtype,
+    "conv_impl": config.model.conv_impl,
   }
+  conv = models.BACKBONES[name]().kind == "conv"
+  if config.model.dtype != "float32" and not conv:
+    raise ValueError(
+      f"config.model.dtype={config.model.dtype!r} is implemented for the "
+      f"ResNets only, not {name!r}"
+    )
   return models.backbone(name, **{**kwargs, **overrides})
 
 
@@ -61,6 +69,7 @@ def projector(config) -> nn.Module | None:
     out_dim=m.proj_dim,
     use_bn=m.proj_bn,
     last_bn=m.proj_last_bn,
+    dtype=m.dtype,
   )
 
 
@@ -68,7 +77,10 @@ def predictor(config) -> nn.Module:
   """The predictor MLP of `config.model.pred_*`, back to `proj_dim`."""
   m = config.model
   return models.predictor(
-    hidden_dim=m.pred_hidden_dim, out_dim=m.proj_dim, last_bn=m.pred_last_bn
+    hidden_dim=m.pred_hidden_dim,
+    out_dim=m.proj_dim,
+    last_bn=m.pred_last_bn,
+    dtype=m.dtype,
   )
 
 

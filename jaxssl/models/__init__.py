@@ -25,6 +25,7 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from jaxssl.models import resnet, vit
 from jaxssl.models.conv import Conv
@@ -71,6 +72,8 @@ def backbone(
   pool: str = "cls",
   pos_embed: str = "learned",
   remat: bool = False,
+  dtype: str = "float32",
+  conv_impl: str | None = None,
 ) -> nn.Module:
   """Builds the backbone `BACKBONES[name]`.
 
@@ -86,16 +89,32 @@ def backbone(
       The ViT arguments are ignored by convolutional backbones.
     remat: rematerialise each residual / Transformer block in the backward
       pass (`nn.remat`); the same params and values.
+    dtype: compute dtype, "float32" or "bfloat16" (ResNets: bf16
+      convolutions with float32 accumulation, float32 params and BatchNorm;
+      see `jaxssl.models.resnet.ResNet`).
+    conv_impl: ResNets: "xla", "matmul" or "auto" (`jaxssl.models.conv`);
+      None keeps the factory's default ("xla").
 
   Returns:
     The backbone module.
 
   Raises:
-    ValueError: unknown name.
+    ValueError: unknown name, or a dtype the backbone does not implement.
   """
   if name not in BACKBONES:
     raise ValueError(f"backbone {name!r} is not one of {sorted(BACKBONES)}")
+  if dtype not in ("float32", "bfloat16"):
+    raise ValueError(f"backbone dtype={dtype!r}: 'float32' or 'bfloat16'")
   module = BACKBONES[name]()
+  if module.kind == "conv":
+    if dtype != "float32":
+      module = module.clone(dtype=jnp.dtype(dtype))
+    if conv_impl is not None:
+      module = module.clone(conv_impl=conv_impl)
+  elif dtype != "float32":
+    raise ValueError(
+      f"backbone {name!r}: dtype={dtype!r} is implemented for ResNets only"
+    )
   if remat:
     module = module.clone(remat=True)
   if module.kind == "vit":
@@ -128,6 +147,7 @@ def projector(
   out_dim: int,
   use_bn: bool = True,
   last_bn: bool = False,
+  dtype: str = "float32",
 ) -> MLP | None:
   """The projection MLP: `num_layers` Linear layers, (BN +) ReLU between.
 
@@ -139,6 +159,8 @@ def projector(
       False: Linear (with bias)-ReLU-...-Linear (solo-learn's SimCLR and
       SupCon projectors).
     last_bn: affine-free BatchNorm on the output (SimSiam, MoCo v3).
+    dtype: compute dtype of the Linear layers, "float32" or "bfloat16"
+      (`MLP.dtype`).
 
   Returns:
     MLP with `num_layers - 1` hidden layers of width `hidden_dim` and output
@@ -158,21 +180,34 @@ def projector(
     out_dim=out_dim,
     use_bn=use_bn,
     last_bn=last_bn,
+    dtype=jnp.dtype(dtype),
   )
 
 
-def predictor(*, hidden_dim: int, out_dim: int, last_bn: bool = False) -> MLP:
+def predictor(
+  *,
+  hidden_dim: int,
+  out_dim: int,
+  last_bn: bool = False,
+  dtype: str = "float32",
+) -> MLP:
   """The predictor MLP of BYOL, SimSiam and MoCo v3.
 
   Args:
     hidden_dim: width of its one hidden layer.
     out_dim: output width (the projector's, so it predicts projections).
     last_bn: affine-free BatchNorm on the output (MoCo v3).
+    dtype: compute dtype of the Linear layers (`MLP.dtype`).
 
   Returns:
     Linear-BN-ReLU of width `hidden_dim`, then Linear to `out_dim`.
   """
-  return MLP(hidden_dims=(hidden_dim,), out_dim=out_dim, last_bn=last_bn)
+  return MLP(
+    hidden_dims=(hidden_dim,),
+    out_dim=out_dim,
+    last_bn=last_bn,
+    dtype=jnp.dtype(dtype),
+  )
 
 
 def num_params(params: Any) -> int:

@@ -29,6 +29,7 @@ Padding is symmetric, (k - 1) // 2 on each side, as in PyTorch ResNets (flax
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,7 +37,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-IMPLS = ("xla", "matmul")
+IMPLS = ("xla", "matmul", "auto")
+
+# impl="auto": "matmul" for layers whose output has at most this many pixels
+# (h' * w'), "xla" above. See the module docstring for the measurements.
+AUTO_MATMUL_MAX_PIXELS = 16 * 16
 
 # He init over fan_out, as torchvision ResNets (kaiming_normal_, fan_out).
 he_normal_fan_out = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
@@ -71,6 +76,75 @@ def im2col(
   return cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
 
 
+def _matmul_conv(x, kernel, strides, padding):
+  """im2col + one matmul, float32 accumulation: [n, h', w', c_out] float32."""
+  kh, kw, c_in, c_out = kernel.shape
+  cols = im2col(x, (kh, kw), strides, padding)
+  return jnp.dot(
+    cols,
+    kernel.reshape(kh * kw * c_in, c_out),
+    preferred_element_type=jnp.float32,
+  )
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _matmul_conv_lowp(x, kernel, strides, padding):
+  """`_matmul_conv` of low-precision (bf16) operands, f32 out, whose
+  backward also multiplies low-precision operands (the cotangent is cast to
+  the operands' dtype) with float32 accumulation.
+
+  Autodiff of `jnp.dot(..., preferred_element_type=f32)` would instead
+  upcast the bf16 operand and run both backward matmuls in float32.
+  """
+  return _matmul_conv(x, kernel, strides, padding)
+
+
+def _matmul_conv_lowp_fwd(x, kernel, strides, padding):
+  kh, kw, c_in, c_out = kernel.shape
+  cols = im2col(x, (kh, kw), strides, padding)
+  y = jnp.dot(
+    cols,
+    kernel.reshape(kh * kw * c_in, c_out),
+    preferred_element_type=jnp.float32,
+  )
+  return y, (x, cols, kernel)
+
+
+def _matmul_conv_lowp_bwd(strides, padding, res, g):
+  x, cols, kernel = res
+  kh, kw, c_in, c_out = kernel.shape
+  g = g.astype(cols.dtype)
+  f32 = jnp.float32
+  d_kernel = jnp.einsum(
+    "nhwp,nhwo->po", cols, g, preferred_element_type=f32
+  ).reshape(kernel.shape)
+  same = [(k - 1) // 2 for k in (kh, kw)]
+  if tuple(strides) == (1, 1) and [tuple(p) for p in padding] == [
+    (q, q) for q in same
+  ]:
+    # Stride 1, symmetric "same" padding: the input gradient is the same
+    # convolution of the cotangent with the flipped, transposed kernel, so
+    # it is one more im2col matmul (no [.., kh*kw*c_in] float32 buffer).
+    flipped = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
+    dx = jnp.dot(
+      im2col(g, (kh, kw), strides, padding),
+      flipped.reshape(kh * kw * c_out, c_in),
+      preferred_element_type=f32,
+    )
+  else:
+    d_cols = jnp.dot(
+      g, kernel.reshape(kh * kw * c_in, c_out).T, preferred_element_type=f32
+    )
+    _, vjp = jax.vjp(
+      lambda x: im2col(x, (kh, kw), strides, padding), x.astype(f32)
+    )
+    (dx,) = vjp(d_cols)
+  return dx.astype(x.dtype), d_kernel.astype(kernel.dtype)
+
+
+_matmul_conv_lowp.defvjp(_matmul_conv_lowp_fwd, _matmul_conv_lowp_bwd)
+
+
 class Conv(nn.Module):
   """2-D convolution over NHWC inputs with selectable implementation.
 
@@ -79,9 +153,13 @@ class Conv(nn.Module):
     kernel_size: (kh, kw).
     strides: (sh, sw).
     use_bias: add a learned bias (off before BatchNorm).
-    impl: "xla" or "matmul" (see module docstring); both give the same
-      outputs and gradients up to float rounding.
+    impl: "xla", "matmul" or "auto" (see module docstring); all give the
+      same outputs and gradients up to float rounding.
     kernel_init: initializer of the [kh, kw, c_in, c_out] kernel.
+    dtype: compute dtype of the inputs and kernel (the kernel parameter
+      stays float32); float32 accumulation and output either way. With
+      bfloat16 and the "matmul" form, the backward matmuls also take bf16
+      operands (`_matmul_conv_lowp`).
   """
 
   features: int
@@ -90,6 +168,7 @@ class Conv(nn.Module):
   use_bias: bool = False
   impl: str = "xla"
   kernel_init: Callable[..., Any] = he_normal_fan_out
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -109,16 +188,41 @@ class Conv(nn.Module):
     kernel = self.param(
       "kernel", self.kernel_init, (kh, kw, c_in, self.features), jnp.float32
     )
-    x = jnp.asarray(x, jnp.float32)
     padding = _pads(self.kernel_size)
     strides = tuple(self.strides)
-    if self.impl == "xla":
-      y = jax.lax.conv_general_dilated(
-        x, kernel, strides, padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
-      )
+    impl = self.impl
+    if impl == "auto":
+      (sh, sw), (h, w) = strides, x.shape[1:3]
+      pixels = ((h - 1) // sh + 1) * ((w - 1) // sw + 1)
+      impl = "matmul" if pixels <= AUTO_MATMUL_MAX_PIXELS else "xla"
+    dtype = jnp.dtype(self.dtype)
+    if dtype == jnp.float32:
+      # The float32 path, unchanged (bit for bit) by the dtype policy.
+      x = jnp.asarray(x, jnp.float32)
+      if impl == "xla":
+        y = jax.lax.conv_general_dilated(
+          x,
+          kernel,
+          strides,
+          padding,
+          dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
+      else:
+        cols = im2col(x, self.kernel_size, strides, padding)
+        y = cols @ kernel.reshape(kh * kw * c_in, self.features)
     else:
-      cols = im2col(x, self.kernel_size, strides, padding)
-      y = cols @ kernel.reshape(kh * kw * c_in, self.features)
+      x, k = jnp.asarray(x, dtype), kernel.astype(dtype)
+      if impl == "xla":
+        y = jax.lax.conv_general_dilated(
+          x,
+          k,
+          strides,
+          padding,
+          dimension_numbers=("NHWC", "HWIO", "NHWC"),
+          preferred_element_type=jnp.float32,
+        )
+      else:
+        y = _matmul_conv_lowp(x, k, strides, padding)
     if self.use_bias:
       y = y + self.param(
         "bias", nn.initializers.zeros, (self.features,), jnp.float32

@@ -7,7 +7,9 @@ the dict the methods consume.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -29,6 +31,9 @@ class MLP(nn.Module):
       and MoCo v3's projector).
     bn_groups: BatchNorm statistics per contiguous block of the batch
       (`jaxssl.models.norm.batch_norm`); 1: the whole batch.
+    dtype: compute dtype of the Linear layers: float32, or bfloat16 (bf16
+      operands, float32 accumulation and output; float32 kernels, biases and
+      BatchNorm).
   """
 
   hidden_dims: Sequence[int]
@@ -36,6 +41,7 @@ class MLP(nn.Module):
   use_bn: bool = True
   last_bn: bool = False
   bn_groups: int = 1
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -49,13 +55,23 @@ class MLP(nn.Module):
       [n, out_dim] float32.
     """
     x = jnp.asarray(x, jnp.float32)
+    dense = nn.Dense
+    if jnp.dtype(self.dtype) != jnp.float32:
+      dense = functools.partial(
+        nn.Dense,
+        dtype=self.dtype,
+        param_dtype=jnp.float32,
+        dot_general=functools.partial(
+          jax.lax.dot_general, preferred_element_type=jnp.float32
+        ),
+      )
     for i, width in enumerate(self.hidden_dims):
-      x = nn.Dense(width, use_bias=not self.use_bn, name=f"dense{i}")(x)
+      x = dense(width, use_bias=not self.use_bn, name=f"dense{i}")(x)
       if self.use_bn:
         x = batch_norm(train, groups=self.bn_groups, name=f"bn{i}")(x)
       x = nn.relu(x)
     i = len(self.hidden_dims)
-    x = nn.Dense(self.out_dim, use_bias=not self.last_bn, name=f"dense{i}")(x)
+    x = dense(self.out_dim, use_bias=not self.last_bn, name=f"dense{i}")(x)
     if self.last_bn:
       x = batch_norm(
         train,
@@ -64,7 +80,7 @@ class MLP(nn.Module):
         use_scale=False,
         name=f"bn{i}",
       )(x)
-    return x
+    return jnp.asarray(x, jnp.float32)
 
 
 class Encoder(nn.Module):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
@@ -39,16 +39,18 @@ class BasicBlock(nn.Module):
     strides: stride of the first convolution (and of the projection).
     conv_impl: see `jaxssl.models.conv.Conv`.
     bn_groups: see `jaxssl.models.norm.batch_norm`.
+    dtype: compute dtype of the convolutions (`jaxssl.models.conv.Conv`).
   """
 
   features: int
   strides: int = 1
   conv_impl: str = "xla"
   bn_groups: int = 1
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    conv = functools.partial(Conv, impl=self.conv_impl)
+    conv = functools.partial(Conv, impl=self.conv_impl, dtype=self.dtype)
     batch_norm = functools.partial(_batch_norm, groups=self.bn_groups)
     s = (self.strides, self.strides)
     y = conv(self.features, (3, 3), s)(x)
@@ -69,16 +71,18 @@ class Bottleneck(nn.Module):
     strides: stride of the 3x3 convolution (and of the projection).
     conv_impl: see `jaxssl.models.conv.Conv`.
     bn_groups: see `jaxssl.models.norm.batch_norm`.
+    dtype: compute dtype of the convolutions (`jaxssl.models.conv.Conv`).
   """
 
   features: int
   strides: int = 1
   conv_impl: str = "xla"
   bn_groups: int = 1
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    conv = functools.partial(Conv, impl=self.conv_impl)
+    conv = functools.partial(Conv, impl=self.conv_impl, dtype=self.dtype)
     batch_norm = functools.partial(_batch_norm, groups=self.bn_groups)
     s = (self.strides, self.strides)
     y = conv(self.features, (1, 1))(x)
@@ -114,6 +118,10 @@ class ResNet(nn.Module):
     remat: rematerialise each residual block in the backward pass
       (`nn.remat`): its activations are recomputed instead of stored; the
       same params and values.
+    dtype: compute dtype of every convolution: float32, or bfloat16 for
+      mixed precision (bf16 operands, float32 accumulation; parameters,
+      BatchNorm statistics and normalisation, residual adds and the pooled
+      features stay float32).
     kind: "conv", the backbone kind (`jaxssl.models.backbone`); not a field.
   """
 
@@ -129,6 +137,7 @@ class ResNet(nn.Module):
   conv_impl: str = "xla"
   bn_groups: int = 1
   remat: bool = False
+  dtype: Any = jnp.float32
 
   @property
   def num_features(self) -> int:
@@ -158,7 +167,12 @@ class ResNet(nn.Module):
     x = jnp.asarray(images, jnp.float32)
     k, s = self.stem_kernel, self.stem_stride
     x = Conv(
-      self.stem_width, (k, k), (s, s), impl=self.conv_impl, name="stem_conv"
+      self.stem_width,
+      (k, k),
+      (s, s),
+      impl=self.conv_impl,
+      dtype=self.dtype,
+      name="stem_conv",
     )(x)
     x = nn.relu(_batch_norm(train, groups=self.bn_groups, name="stem_bn")(x))
     if self.stem_pool:
@@ -174,6 +188,7 @@ class ResNet(nn.Module):
           strides,
           conv_impl=self.conv_impl,
           bn_groups=self.bn_groups,
+          dtype=self.dtype,
           name=f"stage{i + 1}_block{j + 1}",
         )(x, train)
     return {"feats": jnp.mean(x, axis=(1, 2))}

@@ -10,7 +10,7 @@ from jaxssl.bench import timing
 
 
 @pytest.mark.parametrize(
-  "command", ["step", "losses", "backbones", "checkpoint"]
+  "command", ["step", "losses", "backbones", "checkpoint", "torch_step"]
 )
 def test_each_sub_command_has_its_help(command, capsys):
   with pytest.raises(SystemExit) as exit_info:
@@ -40,7 +40,7 @@ def test_no_sub_command_is_an_error_listing_them(capsys):
   with pytest.raises(SystemExit):
     bench.main([])
   last = capsys.readouterr().err.splitlines()[-1]
-  assert "{step,losses,backbones,checkpoint}" in last
+  assert "{step,losses,backbones,checkpoint,torch_step}" in last
 
 
 def test_python_dash_m_runs_main():
