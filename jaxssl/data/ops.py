@@ -146,11 +146,14 @@ def draw_crop(
 def apply_crop(image: tf.Tensor, boxes: tf.Tensor, *, size: int) -> tf.Tensor:
   """Crops `boxes` out of one image and resizes each to size x size.
 
-  Bilinear. When the image's static size is at most `size` (CIFAR-sized
+  Bilinear. When the image is at most `size` on each side (CIFAR-sized
   sources), crops are only ever enlarged and all boxes go through one
   `crop_and_resize` (3x cheaper per example on this CPU); otherwise each box
   is sliced and resized with antialiasing for the shrinking case (as
-  torchvision).
+  torchvision). The choice follows the image's actual size: from its static
+  shape when known, else at run time (`tf.cond`), so a view never depends
+  on how much of the shape a trace knew (a traced function relaxed to
+  unknown sizes by other inputs gives the same views as a fresh one).
 
   Args:
     image: float32 [h, w, c] in [0, 1].
@@ -160,36 +163,55 @@ def apply_crop(image: tf.Tensor, boxes: tf.Tensor, *, size: int) -> tf.Tensor:
   Returns:
     float32 [size, size, c] or [v, size, size, c] in [0, 1].
   """
-  h, w, c = image.shape
-  if h is not None and w is not None and max(h, w) <= size:
-    many = boxes if boxes.shape.rank == 2 else boxes[None]
-    top, left, height, width = tf.unstack(tf.cast(many, tf.float32), axis=-1)
-    # crop_and_resize maps box corners onto the first and last pixel centres.
-    norm = [tf.maximum(h - 1.0, 1.0), tf.maximum(w - 1.0, 1.0)]
-    corners = tf.stack(
-      [
-        top / norm[0],
-        left / norm[1],
-        (top + height - 1.0) / norm[0],
-        (left + width - 1.0) / norm[1],
-      ],
-      axis=-1,
+  many = boxes if boxes.shape.rank == 2 else boxes[None]
+  h, w = image.shape[0], image.shape[1]
+  if h is not None and w is not None:
+    small = max(h, w) <= size
+    out = _enlarge_all(image, many, size) if small else _each(image, many, size)
+  else:
+    shape = tf.shape(image)
+    out = tf.cond(
+      tf.maximum(shape[0], shape[1]) <= size,
+      lambda: _enlarge_all(image, many, size),
+      lambda: _each(image, many, size),
     )
-    out = tf.image.crop_and_resize(
-      image[None], corners, tf.zeros_like(many[:, 0]), [size, size]
-    )
-    out = tf.clip_by_value(out, 0.0, 1.0)
-    return out if boxes.shape.rank == 2 else out[0]
-  if boxes.shape.rank == 2:
-    return tf.stack(
-      [apply_crop(image, boxes[i], size=size) for i in range(boxes.shape[0])]
-    )
-  crop = tf.slice(
-    image, tf.stack([boxes[0], boxes[1], 0]), tf.stack([boxes[2], boxes[3], -1])
+  return out if boxes.shape.rank == 2 else out[0]
+
+
+def _enlarge_all(image: tf.Tensor, many: tf.Tensor, size: int) -> tf.Tensor:
+  """All boxes [v, 4] of a small image in one `crop_and_resize`."""
+  top, left, height, width = tf.unstack(tf.cast(many, tf.float32), axis=-1)
+  hw = tf.cast(tf.shape(image)[:2], tf.float32)
+  # crop_and_resize maps box corners onto the first and last pixel centres.
+  norm = tf.maximum(hw - 1.0, 1.0)
+  corners = tf.stack(
+    [
+      top / norm[0],
+      left / norm[1],
+      (top + height - 1.0) / norm[0],
+      (left + width - 1.0) / norm[1],
+    ],
+    axis=-1,
   )
-  out = tf.image.resize(crop, [size, size], method="bilinear", antialias=True)
-  out.set_shape([size, size, c])
+  out = tf.image.crop_and_resize(
+    image[None], corners, tf.zeros_like(many[:, 0]), [size, size]
+  )
   return tf.clip_by_value(out, 0.0, 1.0)
+
+
+def _each(image: tf.Tensor, many: tf.Tensor, size: int) -> tf.Tensor:
+  """Each box [v, 4] sliced, then resized with antialiasing."""
+  c = image.shape[-1]
+  outs = []
+  for i in range(many.shape[0]):
+    box = many[i]
+    crop = tf.slice(
+      image, tf.stack([box[0], box[1], 0]), tf.stack([box[2], box[3], -1])
+    )
+    out = tf.image.resize(crop, [size, size], method="bilinear", antialias=True)
+    out.set_shape([size, size, c])
+    outs.append(tf.clip_by_value(out, 0.0, 1.0))
+  return tf.stack(outs)
 
 
 def random_resized_crop(

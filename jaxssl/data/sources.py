@@ -133,9 +133,27 @@ def clear_cache() -> None:
   _CACHE.clear()
 
 
+def _read_only(value: Any) -> Any:
+  """Marks the numpy arrays of a cached value read-only, in place.
+
+  Cached examples are views of one split array shared by every pipeline,
+  evaluation and baseline of the process: a write through any of them would
+  silently change the data of all later users (e.g. the next run of a sweep).
+  """
+  if isinstance(value, np.ndarray):
+    value.setflags(write=False)
+  elif isinstance(value, dict):
+    for v in value.values():
+      _read_only(v)
+  elif isinstance(value, Examples):
+    _read_only(value.images)
+    _read_only(value.labels)
+  return value
+
+
 def _cached(key: tuple, fn: Callable[[], Any]) -> Any:
   if key not in _CACHE:
-    _CACHE[key] = fn()
+    _CACHE[key] = _read_only(fn())
   return _CACHE[key]
 
 

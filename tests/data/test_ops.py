@@ -109,6 +109,29 @@ def test_enlarging_crops_map_box_corners_to_corner_pixels():
   np.testing.assert_allclose(out[1], image, atol=1e-6)
 
 
+@pytest.mark.parametrize("side", [8, 20])  # enlarged only / shrunk too
+def test_crops_do_not_depend_on_the_static_shape(side):
+  # A traced function that has seen other image sizes is relaxed to unknown
+  # sizes (reduce_retracing); the views must be the ones a fresh trace with
+  # the static shape gives (the 2-process CI test caught a worker whose
+  # augmentations had changed this way).
+  image = _image(side, side)
+  boxes = tf.constant([[2, 3, 4, 5], [0, 1, 7, 6]])
+  static = ops.apply_crop(image, boxes, size=12).numpy()
+  unknown = tf.function(
+    lambda x: ops.apply_crop(x, boxes, size=12),
+    input_signature=[tf.TensorSpec([None, None, 3], tf.float32)],
+  )
+  np.testing.assert_array_equal(unknown(image).numpy(), static)
+  relaxed = views.compiled(_two_group_config().data)[0]
+  for other in (28, 40):
+    relaxed(_image(other, other), SEED)
+  fresh = views.draw_example(_two_group_config().data, image, SEED)
+  again = relaxed(image, SEED)
+  for x, y in zip(tf.nest.flatten(fresh), tf.nest.flatten(again)):
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(x))
+
+
 def test_coin_rate_and_per_view_probabilities():
   flips = ops.draw_coin(SEED, shape=(4000,), prob=0.3).numpy()
   assert abs(flips.mean() - 0.3) < 0.03
