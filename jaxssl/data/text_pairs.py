@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxssl.data import text_corpus, text_sources
+from jaxssl.data import text_corpus, text_sources, tokenizer
 
 Document = text_corpus.Document
 PAIRS_FILE = text_sources.PAIRS_FILE
@@ -325,26 +325,6 @@ def documents(data_config, split: str) -> list[Document]:
   ]
 
 
-def encode(tok, specials, texts, *, kind: str, seq_len: int) -> dict:
-  """{"tokens" int32 [n, l], "is_pad" bool [n, l]}: one window per text.
-
-  wordpiece: `[CLS] tokens [SEP] [PAD]...`, bpe: the tokens then padding;
-  truncated to `seq_len` (the official SimCSE truncates to
-  `max_seq_length` 32).
-  """
-  tokens = np.full((len(texts), seq_len), specials.pad, np.int32)
-  is_pad = np.ones((len(texts), seq_len), bool)
-  encoded = tok.encode_batch(list(texts), add_special_tokens=False)
-  for i, e in enumerate(encoded):
-    if kind == "wordpiece":
-      ids = [specials.cls, *e.ids[: seq_len - 2], specials.sep]
-    else:
-      ids = e.ids[:seq_len]
-    tokens[i, : len(ids)] = ids
-    is_pad[i, : len(ids)] = False
-  return {"tokens": tokens, "is_pad": is_pad}
-
-
 def pack(p: Pairs, tok, specials, kind: str, seq_len: int) -> dict:
   """The windows of pairs `p`.
 
@@ -358,7 +338,9 @@ def pack(p: Pairs, tok, specials, kind: str, seq_len: int) -> dict:
   if p.negative is not None:
     parts.append(("negative_", p.negative))
   for prefix, texts in parts:
-    windows = encode(tok, specials, texts, kind=kind, seq_len=seq_len)
+    windows = tokenizer.encode_texts(
+      tok, specials, texts, kind=kind, seq_len=seq_len
+    )
     out[prefix + "tokens"] = windows["tokens"]
     out[prefix + "is_pad"] = windows["is_pad"]
   out["label"] = np.asarray(p.label, np.int32)

@@ -26,6 +26,8 @@ import hashlib
 import os
 from collections.abc import Sequence
 
+import numpy as np
+
 KINDS = ("wordpiece", "bpe")
 DEFAULT_VOCAB_SIZE = 8192
 WORDPIECE_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -174,6 +176,32 @@ def _train_wordpiece(vocab_size: int, texts: Sequence[str]):
   tok.decoder = decoders.WordPiece(prefix="##")
   tok.add_special_tokens(list(WORDPIECE_SPECIALS))
   return tok
+
+
+def encode_texts(
+  tok, specials, texts, *, kind: str, seq_len: int, end_of_text: bool = False
+) -> dict:
+  """{"tokens" int32 [n, l], "is_pad" bool [n, l]}: one window per text.
+
+  wordpiece: `[CLS] tokens [SEP] [PAD]...`, bpe: the tokens (then
+  `<|endoftext|>` if `end_of_text`, as CLIP's text tower reads it) then
+  padding; truncated to `seq_len`, the closing special kept (the official
+  SimCSE truncates to `max_seq_length` 32). Used by the sentence protocol,
+  the pair sources and the captions.
+  """
+  tokens = np.full((len(texts), seq_len), specials.pad, np.int32)
+  is_pad = np.ones((len(texts), seq_len), bool)
+  encoded = tok.encode_batch(list(texts), add_special_tokens=False)
+  for i, e in enumerate(encoded):
+    if kind == "wordpiece":
+      ids = [specials.cls, *e.ids[: seq_len - 2], specials.sep]
+    elif end_of_text:
+      ids = [*e.ids[: seq_len - 1], specials.eot]
+    else:
+      ids = e.ids[:seq_len]
+    tokens[i, : len(ids)] = ids
+    is_pad[i, : len(ids)] = False
+  return {"tokens": tokens, "is_pad": is_pad}
 
 
 def corpus_key(texts: Sequence[str]) -> str:

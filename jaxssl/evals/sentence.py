@@ -61,6 +61,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxssl.data.tokenizer import encode_texts
 from jaxssl.evals import knn, linear, sharded
 from jaxssl.evals.base import Context
 from jaxssl.train import mesh as mesh_lib
@@ -82,24 +83,6 @@ def paragraph_halves(documents, min_words: int) -> tuple[list, list]:
         first.append(" ".join(words[:cut]))
         second.append(" ".join(words[cut:]))
   return first, second
-
-
-def encode(tok, specials, texts, *, kind: str, seq_len: int) -> dict:
-  """{"tokens" int32 [n, l], "is_pad" bool [n, l]}: one window per text.
-
-  wordpiece: `[CLS] tokens [SEP]`, bpe: the tokens; truncated to `seq_len`.
-  """
-  tokens = np.full((len(texts), seq_len), specials.pad, np.int32)
-  is_pad = np.ones((len(texts), seq_len), bool)
-  encoded = tok.encode_batch(list(texts), add_special_tokens=False)
-  for i, e in enumerate(encoded):
-    if kind == "wordpiece":
-      ids = [specials.cls, *e.ids[: seq_len - 2], specials.sep]
-    else:
-      ids = e.ids[:seq_len]
-    tokens[i, : len(ids)] = ids
-    is_pad[i, : len(ids)] = False
-  return {"tokens": tokens, "is_pad": is_pad}
 
 
 def _normalize(x):
@@ -188,7 +171,11 @@ class Sentence:
         "words; the retrieval needs at least 2"
       )
     enc = functools.partial(
-      encode, self._tok, self._specials, kind=d.tokenizer, seq_len=d.seq_len
+      encode_texts,
+      self._tok,
+      self._specials,
+      kind=d.tokenizer,
+      seq_len=d.seq_len,
     )
     self.halves = enc(first + second)
     self.bank = self.queries = None

@@ -7,7 +7,7 @@ from scipy.spatial import distance
 from sklearn.feature_extraction import text as sk_text
 from text_testing import V, text_toy  # noqa: F401 (fixture)
 
-from jaxssl.data import text_sources
+from jaxssl.data import text_sources, tokenizer
 from jaxssl.data.kinds import tokens
 from jaxssl.evals import knn, sentence
 
@@ -58,7 +58,7 @@ def test_paragraph_halves_and_windows():
   assert second == ["five six seven eight nine"]
   c = text_testing.config()
   tok, specials = tokens.get_tokenizer(c)
-  rows = sentence.encode(
+  rows = tokenizer.encode_texts(
     tok, specials, ["the cat " * 40, "a"], kind="wordpiece", seq_len=32
   )
   t, pad = rows["tokens"], rows["is_pad"]
@@ -68,7 +68,7 @@ def test_paragraph_halves_and_windows():
   n = (~pad[1]).sum()
   assert t[1, 0] == specials.cls and t[1, n - 1] == specials.sep
   assert (t[1, n:] == specials.pad).all() and pad[1, n:].all()
-  rows = sentence.encode(tok, specials, ["a"], kind="bpe", seq_len=32)
+  rows = tokenizer.encode_texts(tok, specials, ["a"], kind="bpe", seq_len=32)
   assert (
     rows["tokens"][0, 0] == tok.encode("a", add_special_tokens=False).ids[0]
   )

@@ -363,18 +363,14 @@ def encode_texts(config, texts) -> dict[str, np.ndarray]:
   `config.data.seq_len` (the closing special kept), then padding.
   """
   tok, specials = get_tokenizer(config)
-  kind, seq_len = config.data.tokenizer, config.data.seq_len
-  tokens = np.full((len(texts), seq_len), specials.pad, np.int32)
-  is_pad = np.ones((len(texts), seq_len), bool)
-  encoded = tok.encode_batch(list(texts), add_special_tokens=False)
-  for i, e in enumerate(encoded):
-    if kind == "wordpiece":
-      ids = [specials.cls, *e.ids[: seq_len - 2], specials.sep]
-    else:
-      ids = [*e.ids[: seq_len - 1], specials.eot]
-    tokens[i, : len(ids)] = ids
-    is_pad[i, : len(ids)] = False
-  return {"tokens": tokens, "is_pad": is_pad}
+  return tokenizer_lib.encode_texts(
+    tok,
+    specials,
+    texts,
+    kind=config.data.tokenizer,
+    seq_len=config.data.seq_len,
+    end_of_text=True,
+  )
 
 
 def caption_tokens(config, split: str) -> dict[str, np.ndarray]:
