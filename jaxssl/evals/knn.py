@@ -18,10 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-
-def _normalize(x):
-  x = x.astype(jnp.float32)
-  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+from jaxssl.losses import l2_normalize
 
 
 @functools.partial(jax.jit, static_argnames=("k", "num_classes"))
@@ -29,7 +26,8 @@ def knn_scores(
   bank, bank_labels, queries, *, k: int, temperature: float, num_classes: int
 ) -> jax.Array:
   """Class scores [q, num_classes] of `queries` [q, d] against `bank` [m, d]."""
-  sims = _normalize(queries) @ _normalize(bank).T
+  unit = [l2_normalize(x.astype(jnp.float32)) for x in (queries, bank)]
+  sims = unit[0] @ unit[1].T
   top_sims, top_idx = jax.lax.top_k(sims, k)
   weights = jnp.exp(top_sims / temperature)
   votes = jax.nn.one_hot(bank_labels[top_idx], num_classes) * weights[..., None]

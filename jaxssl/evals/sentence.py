@@ -64,6 +64,7 @@ import numpy as np
 from jaxssl.data.tokenizer import encode_texts
 from jaxssl.evals import knn, linear, sharded
 from jaxssl.evals.base import Context
+from jaxssl.losses import l2_normalize
 from jaxssl.train import mesh as mesh_lib
 
 TFIDF_MAX_FEATURES = 4096  # dense TF-IDF rows for the kNN and linear probe
@@ -83,11 +84,6 @@ def paragraph_halves(documents, min_words: int) -> tuple[list, list]:
         first.append(" ".join(words[:cut]))
         second.append(" ".join(words[cut:]))
   return first, second
-
-
-def _normalize(x):
-  x = jnp.asarray(x, jnp.float32)
-  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 @jax.jit
@@ -114,7 +110,8 @@ def pair_scores(first, second) -> dict[str, float]:
     {"eval/retrieval_top1", "eval/alignment", "eval/uniformity"}, as
     defined in the module docstring.
   """
-  a, b = _normalize(first), _normalize(second)
+  a = l2_normalize(jnp.asarray(first, jnp.float32))
+  b = l2_normalize(jnp.asarray(second, jnp.float32))
   p = a.shape[0]
   if p < 2 or b.shape != a.shape:
     raise ValueError(

@@ -4,7 +4,8 @@ Flat public API (one import path per function; the private modules may move).
 Every loss takes arrays first and keyword-only hyper-parameters, returns a
 float32 scalar, and with `axis_name` set runs inside `jax.shard_map`.
 Diagnostics for the metrics dict (contrastive_accuracy, embedding_std,
-mean_entropy, marginal_entropy) sit beside the losses. This package depends
+mean_entropy, marginal_entropy) and `l2_normalize` (the one the losses use)
+sit beside the losses. This package depends
 only on JAX.
 """
 
@@ -15,6 +16,7 @@ from jaxssl.losses._blockwise import (
   siglip_blockwise,
 )
 from jaxssl.losses._clustering import sinkhorn, swav
+from jaxssl.losses._common import l2_normalize
 from jaxssl.losses._contrastive import (
   clip,
   info_nce,
@@ -59,6 +61,7 @@ __all__ = [
   "embedding_std",
   "info_nce",
   "info_nce_blockwise",
+  "l2_normalize",
   "lifted_structured",
   "mae",
   "marginal_entropy",

@@ -183,11 +183,6 @@ def text_tower(config) -> models.TextTransformer:
   return models.text_model(m.text_model, vocab, **kwargs)
 
 
-def _normalize(x):
-  x = x.astype(jnp.float32)
-  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def _build(config, loss_name: str) -> base.Method:
   m = config.method
   image_tower = common.backbone(config)
@@ -234,7 +229,7 @@ def _build(config, loss_name: str) -> base.Method:
     else:
       out, new_extra = image_tower.apply(variables, images, train=False), extra
     z = image_proj.apply({"params": params["image_proj"]}, out["feats"])
-    return _normalize(z), new_extra
+    return losses.l2_normalize(z.astype(jnp.float32)), new_extra
 
   def text_embed(params, batch, *, rng=None):
     train = rng is not None and dropout
@@ -246,7 +241,7 @@ def _build(config, loss_name: str) -> base.Method:
       rngs={"dropout": rng} if train else None,
     )
     z = text_proj.apply({"params": params["text_proj"]}, out["feats"])
-    return _normalize(z)
+    return losses.l2_normalize(z.astype(jnp.float32))
 
   def loss(params, extra, batch, rng, step):
     del step

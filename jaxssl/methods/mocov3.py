@@ -83,12 +83,6 @@ def check_config(config) -> None:
     )
 
 
-def _normalize(x: jax.Array) -> jax.Array:
-  """x / max(||x||, 1e-12) per row (torch.nn.functional.normalize)."""
-  norm = jnp.linalg.norm(x, axis=-1, keepdims=True)
-  return x / jnp.maximum(norm, 1e-12)
-
-
 def _top1(q: jax.Array, k: jax.Array) -> jax.Array:
   """Fraction of rows i whose most similar key is k[i]."""
   hits = jnp.argmax(q @ k.T, axis=1) == jnp.arange(q.shape[0])
@@ -143,8 +137,8 @@ def build(config) -> base.Method:
     keys, _ = online_target.encode_views(
       encoder, teacher["params"], teacher["batch_stats"], views
     )
-    q1, q2 = (_normalize(o["p"]) for o in outs)
-    k1, k2 = (_normalize(jax.lax.stop_gradient(k["z"])) for k in keys)
+    q1, q2 = (losses.l2_normalize(o["p"]) for o in outs)
+    k1, k2 = (losses.l2_normalize(jax.lax.stop_gradient(k["z"])) for k in keys)
     value = (
       2
       * temperature

@@ -122,11 +122,6 @@ def check_config(config) -> None:
     )
 
 
-def _normalize(z):
-  z = z.astype(jnp.float32)
-  return z / jnp.maximum(jnp.linalg.norm(z, axis=-1, keepdims=True), 1e-12)
-
-
 def build(config) -> base.Method:
   """simcse from `config.model.name` (a bert_* model) and `config.method`
   (temperature and the text model keys)."""
@@ -164,7 +159,9 @@ def build(config) -> base.Method:
       key: jnp.concatenate([batch[p + key] for p in prefixes])
       for key in ("tokens", "is_pad")
     }
-    z = _normalize(project(params, both, rng))  # [(2 or 3) n, d]
+    z = losses.l2_normalize(
+      project(params, both, rng).astype(jnp.float32)
+    )  # [(2 or 3) n, d]
     za, zp, *zn = jnp.split(z, len(prefixes))
     hard = zn[0] if zn else None
     value = losses.info_nce(
@@ -186,8 +183,8 @@ def build(config) -> base.Method:
     if supervised:
       return supervised_loss(params, extra, batch, rng)
     k1, k2 = jax.random.split(rng)
-    z1 = _normalize(project(params, batch, k1))
-    z2 = _normalize(project(params, batch, k2))
+    z1 = losses.l2_normalize(project(params, batch, k1).astype(jnp.float32))
+    z2 = losses.l2_normalize(project(params, batch, k2).astype(jnp.float32))
     if block:
       value, accuracy = contrastive_block.info_nce(
         z1, z2, temperature=temperature, block_size=block

@@ -164,7 +164,7 @@ def build(config) -> base.Method:
       codes = jax.vmap(sinkhorn)(high)  # For the metrics only.
     else:
       queue = extra["queue"]
-      prototypes = prototype_heads.l2_normalize(
+      prototypes = losses.l2_normalize(
         jax.lax.stop_gradient(params["head"]["prototypes"]["kernel"]), axis=0
       )
       queue_scores = queue @ prototypes  # [num_global, queue_size, k]

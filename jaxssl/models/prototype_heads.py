@@ -27,6 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxssl.losses import l2_normalize
 from jaxssl.models.norm import batch_norm
 
 # PyTorch nn.Linear's default kernel init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)):
@@ -36,12 +37,6 @@ _torch_linear_init = nn.initializers.variance_scaling(
 )
 # DINO's `_init_weights`: truncated normal, std 0.02, zero bias.
 _dino_dense = nn.initializers.truncated_normal(0.02)
-
-
-def l2_normalize(x: jax.Array, axis: int = -1, eps: float = 1e-12):
-  """x / max(||x||_2, eps) along `axis` (torch.nn.functional.normalize)."""
-  norm = jnp.sqrt(jnp.sum(x * x, axis=axis, keepdims=True))
-  return x / jnp.maximum(norm, eps)
 
 
 class WeightNormDense(nn.Module):
