@@ -7,6 +7,8 @@ import pkgutil
 import subprocess
 import sys
 
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 import jaxssl
@@ -141,3 +143,13 @@ def test_doctests(module_name):
     if not any(t.examples for k, t in tests.items() if k.endswith("." + n))
   ]
   assert not missing, f"no doctested example: {missing}"
+
+
+def test_l2_normalize_against_numpy():
+  x = np.random.default_rng(0).normal(size=(5, 7))
+  x[2] = 0.0  # a zero row stays zero (the eps floor), as torch's normalize
+  want = x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+  got = losses.l2_normalize(jnp.asarray(x, jnp.float32))
+  np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+  cols = losses.l2_normalize(jnp.asarray(x, jnp.float32), axis=0)
+  np.testing.assert_allclose(np.linalg.norm(cols, axis=0), 1.0, rtol=1e-6)

@@ -98,15 +98,19 @@ def test_clip_loss_is_symmetric_info_nce_at_1_over_0_07(setups):
   )
 
 
-def test_siglip_loss_is_the_sigmoid_loss_at_t10_b_minus10(setups):
+def test_siglip_loss_is_the_sigmoid_loss_at_its_init(setups):
   config, batch, method, params, extra = setups["siglip"]
+  # The method's defaults are the paper's (t = 10, b = -10); siglip_quick
+  # starts b at log(1 / its batch of 128).
+  assert configs_lib.base_config("siglip").method.b_init == -10.0
+  assert config.method.b_init == -5.0
   np.testing.assert_allclose(params["t_prime"], np.log(10.0), rtol=1e-6)
-  np.testing.assert_allclose(params["b"], -10.0)
+  np.testing.assert_allclose(params["b"], -5.0)
   value, (_, metrics) = jax.jit(method.loss)(
     params, extra, batch, jax.random.key(1), 0
   )
   x, y = _np_embeddings(config, params, extra, batch)
-  np.testing.assert_allclose(value, _np_sigmoid(x, y, 10.0, -10.0), rtol=1e-4)
+  np.testing.assert_allclose(value, _np_sigmoid(x, y, 10.0, -5.0), rtol=1e-4)
   np.testing.assert_allclose(metrics["t"], 10.0, rtol=1e-6)
   # Another point: t = e^1, b = 2.
   moved = {**params, "t_prime": jnp.asarray(1.0), "b": jnp.asarray(2.0)}
