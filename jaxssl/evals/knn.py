@@ -26,8 +26,9 @@ def knn_scores(
   bank, bank_labels, queries, *, k: int, temperature: float, num_classes: int
 ) -> jax.Array:
   """Class scores [q, num_classes] of `queries` [q, d] against `bank` [m, d]."""
-  unit = [l2_normalize(x.astype(jnp.float32)) for x in (queries, bank)]
-  sims = unit[0] @ unit[1].T
+  queries = l2_normalize(queries.astype(jnp.float32))
+  bank = l2_normalize(bank.astype(jnp.float32))
+  sims = queries @ bank.T
   top_sims, top_idx = jax.lax.top_k(sims, k)
   weights = jnp.exp(top_sims / temperature)
   votes = jax.nn.one_hot(bank_labels[top_idx], num_classes) * weights[..., None]

@@ -5,8 +5,7 @@ Every loss takes arrays first and keyword-only hyper-parameters, returns a
 float32 scalar, and with `axis_name` set runs inside `jax.shard_map`.
 Diagnostics for the metrics dict (contrastive_accuracy, embedding_std,
 mean_entropy, marginal_entropy) and `l2_normalize` (the one the losses use)
-sit beside the losses. This package depends
-only on JAX.
+sit beside the losses. This package depends only on JAX.
 """
 
 from jaxssl.losses._blockwise import (

@@ -159,9 +159,8 @@ def build(config) -> base.Method:
       key: jnp.concatenate([batch[p + key] for p in prefixes])
       for key in ("tokens", "is_pad")
     }
-    z = losses.l2_normalize(
-      project(params, both, rng).astype(jnp.float32)
-    )  # [(2 or 3) n, d]
+    z = project(params, both, rng).astype(jnp.float32)  # [(2 or 3) n, d]
+    z = losses.l2_normalize(z)
     za, zp, *zn = jnp.split(z, len(prefixes))
     hard = zn[0] if zn else None
     value = losses.info_nce(
