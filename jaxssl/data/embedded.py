@@ -118,6 +118,11 @@ class _Recipe:
   digit_delta: tuple[float, float] = (0.35, 0.45)  # |digit - backdrop| value
   noise_std: float = 0.03  # Gaussian pixel noise, in [0, 1] units
   stroke_gain: float = 1.6  # >1 sharpens the upsampled stroke edges
+  darker_prob: float = 0.5  # chance the digit is darker than its backdrop
+  rotation: float = 0.0  # max |angle| of the digit, degrees
+  clutter: int = 0  # distractor stroke fragments per image (at most)
+  clutter_window: tuple[int, int] = (3, 5)  # fragment side, source pixels
+  clutter_delta: tuple[float, float] = (0.2, 0.35)  # |fragment - backdrop|
 
 
 _RECIPE = _Recipe()
@@ -387,13 +392,26 @@ def _composite(
   width = np.minimum(size * np.sqrt(aspect), side)
   top_frac = rng.uniform(size=n)
   left_frac = rng.uniform(size=n)
-  top = top_frac * (side - height)
-  left = left_frac * (side - width)
+  # Rotation (off in v3, which draws no angle): the rotated box's extent
+  # must fit inside the image.
+  angle = np.zeros(n)
+  if recipe.rotation:
+    angle = np.deg2rad(recipe.rotation) * rng.uniform(-1, 1, n)
+  cos, sin = np.abs(np.cos(angle)), np.abs(np.sin(angle))
+  ext_y = np.minimum(cos * height + sin * width, side)
+  ext_x = np.minimum(sin * height + cos * width, side)
+  top = top_frac * (side - ext_y)
+  left = left_frac * (side - ext_x)
+  centre_y, centre_x = top + ext_y / 2, left + ext_x / 2
   # Colour: one random tint (hue, saturation) for the whole image.
   hue = rng.uniform(size=n)
   tint = _hsv_tint(hue, rng.uniform(*recipe.tint_saturation, n))
   delta = rng.uniform(*recipe.digit_delta, n)
-  darker = rng.integers(2, size=n).astype(bool)
+  darker = (
+    rng.integers(2, size=n).astype(bool)
+    if recipe.darker_prob == 0.5
+    else rng.uniform(size=n) < recipe.darker_prob
+  )
 
   images = np.empty((n,) + IMAGE_SHAPE, np.uint8)
   is_darker = np.empty(n, bool)
@@ -402,12 +420,25 @@ def _composite(
     value = _crop_backgrounds(backgrounds, which[sl], corner[sl], flip[sl])
     mean = value.mean(axis=(1, 2), keepdims=True)
     value = bg_level[sl, None, None] + recipe.bg_contrast * (value - mean)
+    if recipe.clutter:
+      value = _add_clutter(value, strokes, recipe, rng)
     # Separable bilinear resampling, alpha = Wy @ strokes @ Wx^T, where W
     # maps output pixels to the 8 source pixels by a tent kernel.
-    w_y = _tent_weights(top[sl], height[sl], side)
-    w_x = _tent_weights(left[sl], width[sl], side)
-    alpha = np.einsum("nuk,nkl->nul", w_y, strokes[sl])
-    alpha = np.einsum("nul,nvl->nuv", alpha, w_x)
+    if recipe.rotation:
+      alpha = _affine_alpha(
+        strokes[sl],
+        centre_y[sl],
+        centre_x[sl],
+        height[sl],
+        width[sl],
+        angle[sl],
+        side,
+      )
+    else:
+      w_y = _tent_weights(top[sl], height[sl], side)
+      w_x = _tent_weights(left[sl], width[sl], side)
+      alpha = np.einsum("nuk,nkl->nul", w_y, strokes[sl])
+      alpha = np.einsum("nul,nvl->nuv", alpha, w_x)
     # Bilinear upsampling blurs the 8x8 strokes; a gain about the mid level
     # crisps their edges without aliasing.
     alpha = np.clip((alpha - 0.5) * recipe.stroke_gain + 0.5, 0, 1)
@@ -428,6 +459,46 @@ def _composite(
     "darker": is_darker,
   }
   return images, draws
+
+
+def _add_clutter(
+  value: np.ndarray,
+  strokes: np.ndarray,
+  recipe: _Recipe,
+  rng: np.random.Generator,
+) -> np.ndarray:
+  """`value` [m, 32, 32] with up to `recipe.clutter` stroke fragments each.
+
+  A fragment is a random window of a random source digit (any class),
+  upsampled like a digit and pasted anywhere, lighter or darker than the
+  background under it: pieces of strokes that look like the digits' own
+  but carry no label.
+  """
+  m, side = len(value), IMAGE_SHAPE[0]
+  out = value.copy()
+  count = rng.integers(0, recipe.clutter + 1, size=m)
+  for j in range(recipe.clutter):
+    rows = rng.integers(len(strokes), size=m)
+    lo, hi = recipe.clutter_window
+    win = rng.integers(lo, hi + 1, size=(m, 2))
+    start = (rng.uniform(size=(m, 2)) * (9 - win)).astype(int)
+    grid = np.arange(8)
+    mask_y = (grid >= start[:, :1]) & (grid < start[:, :1] + win[:, :1])
+    mask_x = (grid >= start[:, 1:]) & (grid < start[:, 1:] + win[:, 1:])
+    frag = strokes[rows] * (mask_y[:, :, None] & mask_x[:, None, :])
+    size = np.exp(rng.uniform(*np.log(recipe.size_range), m))
+    top = rng.uniform(-0.3, 1.0, m) * (side - 0.7 * size)
+    left = rng.uniform(-0.3, 1.0, m) * (side - 0.7 * size)
+    w_y = _tent_weights(top, size, side)
+    w_x = _tent_weights(left, size, side)
+    alpha = np.einsum("nuk,nkl,nvl->nuv", w_y, frag, w_x)
+    alpha = np.clip((alpha - 0.5) * recipe.stroke_gain + 0.5, 0, 1)
+    alpha *= (j < count)[:, None, None]
+    delta = rng.uniform(*recipe.clutter_delta, m)
+    sign = np.where(rng.integers(2, size=m) == 1, -1.0, 1.0)
+    frag_value = np.clip(out.mean(axis=(1, 2)) + sign * delta, 0, 1)
+    out = out + alpha * (frag_value[:, None, None] - out)
+  return out.astype(np.float32)
 
 
 def _hsv_tint(hue: np.ndarray, saturation: np.ndarray) -> np.ndarray:
@@ -453,6 +524,35 @@ def _digit_value(
   darker = np.where(backdrop + delta > 1.0, True, darker)
   value = np.where(darker, backdrop - delta, backdrop + delta)
   return np.clip(value, 0, 1), darker
+
+
+def _affine_alpha(
+  strokes: np.ndarray,
+  centre_y: np.ndarray,
+  centre_x: np.ndarray,
+  height: np.ndarray,
+  width: np.ndarray,
+  angle: np.ndarray,
+  side: int,
+) -> np.ndarray:
+  """[n, side, side] bilinear samples of 8x8 strokes in a rotated box.
+
+  The box of `height` x `width` pixels is centred at (`centre_y`,
+  `centre_x`) and turned by `angle` (radians); at angle 0 this equals the
+  separable `_tent_weights` resampling of the same box.
+  """
+  cy, cx = centre_y, centre_x
+  centers = np.arange(side) + 0.5
+  dy = centers[None, :, None] - cy[:, None, None]
+  dx = centers[None, None, :] - cx[:, None, None]
+  c, s = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
+  # Rotate the output offset by -angle into the digit's frame.
+  uy = (c * dy + s * dx) * (8 / height[:, None, None]) + 3.5
+  ux = (-s * dy + c * dx) * (8 / width[:, None, None]) + 3.5
+  grid = np.arange(8)
+  w_y = np.maximum(0, 1 - np.abs(uy[..., None] - grid)).astype(np.float32)
+  w_x = np.maximum(0, 1 - np.abs(ux[..., None] - grid)).astype(np.float32)
+  return np.einsum("nijk,nijl,nkl->nij", w_y, w_x, strokes, optimize=True)
 
 
 def _tent_weights(
