@@ -69,6 +69,17 @@ def saved_config(workdir: str) -> ml_collections.ConfigDict:
 
 def _merge(config, saved: dict, prefix: str = "") -> None:
   for key, value in saved.items():
+    if prefix == "data." and key == "views" and isinstance(value, dict):
+      # View groups are named by the run (global_crops, local_crops, ...):
+      # the saved groups replace the defaults' "views" group, each rebuilt
+      # on `view_group()` so its tuples come back as tuples.
+      groups = {}
+      for name, group in value.items():
+        groups[name] = configs_lib.view_group()
+        _merge(groups[name], group, f"data.views.{name}.")
+      with config.ignore_type():
+        config[key] = ml_collections.ConfigDict(groups)
+      continue
     if (
       isinstance(value, dict)
       and key in config
@@ -77,8 +88,10 @@ def _merge(config, saved: dict, prefix: str = "") -> None:
       _merge(config[key], value, f"{prefix}{key}.")
       continue
     default = config.get(key)
-    if isinstance(default, tuple) and isinstance(value, list):
-      value = tuple(value)
+    if isinstance(value, list) and (
+      isinstance(default, tuple) or prefix.startswith("data.views.")
+    ):
+      value = tuple(value)  # per-view probabilities: a tuple, never a list
     if isinstance(value, dict):
       value = ml_collections.ConfigDict(value)
     with config.ignore_type():
