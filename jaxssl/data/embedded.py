@@ -407,6 +407,7 @@ def _composite(
   hue = rng.uniform(size=n)
   tint = _hsv_tint(hue, rng.uniform(*recipe.tint_saturation, n))
   delta = rng.uniform(*recipe.digit_delta, n)
+  # A coin flip draws as v3 did (its pixels stay bit-identical).
   darker = (
     rng.integers(2, size=n).astype(bool)
     if recipe.darker_prob == 0.5
@@ -439,10 +440,7 @@ def _composite(
       w_x = _tent_weights(left[sl], width[sl], side)
       alpha = np.einsum("nuk,nkl->nul", w_y, strokes[sl])
       alpha = np.einsum("nul,nvl->nuv", alpha, w_x)
-    # Bilinear upsampling blurs the 8x8 strokes; a gain about the mid level
-    # crisps their edges without aliasing.
-    alpha = np.clip((alpha - 0.5) * recipe.stroke_gain + 0.5, 0, 1)
-    alpha = alpha.astype(np.float32)
+    alpha = _crisp(alpha, recipe.stroke_gain).astype(np.float32)
     digit_value, is_darker[sl] = _digit_value(
       value, alpha, delta[sl], darker[sl]
     )
@@ -477,12 +475,12 @@ def _add_clutter(
   m, side = len(value), IMAGE_SHAPE[0]
   out = value.copy()
   count = rng.integers(0, recipe.clutter + 1, size=m)
+  lo, hi = recipe.clutter_window
+  grid = np.arange(8)
   for j in range(recipe.clutter):
     rows = rng.integers(len(strokes), size=m)
-    lo, hi = recipe.clutter_window
     win = rng.integers(lo, hi + 1, size=(m, 2))
     start = (rng.uniform(size=(m, 2)) * (9 - win)).astype(int)
-    grid = np.arange(8)
     mask_y = (grid >= start[:, :1]) & (grid < start[:, :1] + win[:, :1])
     mask_x = (grid >= start[:, 1:]) & (grid < start[:, 1:] + win[:, 1:])
     frag = strokes[rows] * (mask_y[:, :, None] & mask_x[:, None, :])
@@ -492,13 +490,18 @@ def _add_clutter(
     w_y = _tent_weights(top, size, side)
     w_x = _tent_weights(left, size, side)
     alpha = np.einsum("nuk,nkl,nvl->nuv", w_y, frag, w_x)
-    alpha = np.clip((alpha - 0.5) * recipe.stroke_gain + 0.5, 0, 1)
-    alpha *= (j < count)[:, None, None]
+    alpha = _crisp(alpha, recipe.stroke_gain) * (j < count)[:, None, None]
     delta = rng.uniform(*recipe.clutter_delta, m)
     sign = np.where(rng.integers(2, size=m) == 1, -1.0, 1.0)
     frag_value = np.clip(out.mean(axis=(1, 2)) + sign * delta, 0, 1)
     out = out + alpha * (frag_value[:, None, None] - out)
   return out.astype(np.float32)
+
+
+def _crisp(alpha: np.ndarray, gain: float) -> np.ndarray:
+  """Bilinear upsampling blurs the 8x8 strokes; a gain about the mid level
+  crisps their edges without aliasing."""
+  return np.clip((alpha - 0.5) * gain + 0.5, 0, 1)
 
 
 def _hsv_tint(hue: np.ndarray, saturation: np.ndarray) -> np.ndarray:
@@ -541,10 +544,9 @@ def _affine_alpha(
   `centre_x`) and turned by `angle` (radians); at angle 0 this equals the
   separable `_tent_weights` resampling of the same box.
   """
-  cy, cx = centre_y, centre_x
   centers = np.arange(side) + 0.5
-  dy = centers[None, :, None] - cy[:, None, None]
-  dx = centers[None, None, :] - cx[:, None, None]
+  dy = centers[None, :, None] - centre_y[:, None, None]
+  dx = centers[None, None, :] - centre_x[:, None, None]
   c, s = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
   # Rotate the output offset by -angle into the digit's frame.
   uy = (c * dy + s * dx) * (8 / height[:, None, None]) + 3.5
