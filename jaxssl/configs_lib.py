@@ -195,6 +195,11 @@ def base_config(
   c.eval.finetune_batch_size = 64
   c.eval.finetune_lr = 0.01
   c.eval.finetune_optimizer = "sgd"  # sgd (Nesterov 0.9) or adamw; cosine
+  c.eval.finetune_warmup_steps = 0  # linear warm-up, then the cosine
+  # The head starts as the linear probe on the subset's frozen features
+  # ("probe", LP-FT) or at zero ("zeros").
+  c.eval.finetune_head = "probe"
+  c.eval.finetune_backbone_lr_scale = 1.0  # the backbone's lr / the head's
   c.eval.finetune_seed = 0
   # Protocol linear_sgd (jaxssl.evals.linear_sgd; opt-in via eval.protocols):
   # the papers' linear evaluation, a head trained by SGD on the frozen
@@ -485,6 +490,16 @@ def validate(config: ConfigDict) -> ConfigDict:
     _fail("eval.finetune_lr", e.finetune_lr, "must be > 0")
   if e.finetune_optimizer not in ("sgd", "adamw"):
     _fail("eval.finetune_optimizer", e.finetune_optimizer, "sgd or adamw")
+  if e.finetune_warmup_steps < 0:
+    _fail("eval.finetune_warmup_steps", e.finetune_warmup_steps, "must be >= 0")
+  if e.finetune_head not in ("probe", "zeros"):
+    _fail("eval.finetune_head", e.finetune_head, "probe or zeros")
+  if e.finetune_backbone_lr_scale < 0:
+    _fail(
+      "eval.finetune_backbone_lr_scale",
+      e.finetune_backbone_lr_scale,
+      "must be >= 0",
+    )
   _check_linear_sgd(e)
   if e.pca_components < 1:
     _fail("eval.pca_components", e.pca_components, "must be >= 1")

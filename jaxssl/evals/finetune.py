@@ -6,12 +6,25 @@ for each fraction f of `config.eval.finetune_fractions` (default 1%, 10%,
 train_split`; per class `max(1, round(f * count))` examples, drawn by a
 permutation seeded with `eval.finetune_seed`, so the subset is fixed per
 seed and nested neither by accident nor design) trains the backbone and a
-new zero-initialised linear head together for `eval.finetune_steps` steps
-of `eval.finetune_batch_size` images (drawn with replacement from the
-subset), with random crop (reflect-pad by h/8, crop back) and horizontal
-flip done in JAX on the evaluation images, by optax SGD with Nesterov
-momentum 0.9 (or AdamW) on a cosine schedule from `eval.finetune_lr`.
+linear head together for `eval.finetune_steps` steps of
+`eval.finetune_batch_size` images (drawn with replacement from the subset),
+with random crop (reflect-pad by h/8, crop back) and horizontal flip done
+in JAX on the evaluation images, by optax SGD with Nesterov momentum 0.9
+(or AdamW) on a cosine schedule from `eval.finetune_lr` after
+`eval.finetune_warmup_steps` of linear warm-up; the backbone's updates are
+scaled by `eval.finetune_backbone_lr_scale`.
 The metric is the top-1 (%) of the fine-tuned model on `data.eval_split`.
+
+The head starts (`eval.finetune_head="probe"`, the default) as the offline
+linear probe of `evals.linear` fitted on the subset's frozen, un-augmented
+features, its standardisation folded into the weights: LP-FT (Kumar et al.
+2022, arXiv:2202.10054). Fine-tuning then starts from the probe's
+predictions, and the first gradients reaching the backbone carry the
+probe's signal instead of a random (or, from a zero head, no) direction; at
+the short budgets of a CPU run a zero-initialised head (`"zeros"`, the
+SimCLRv2 recipe over 30-60 epochs of ImageNet) spends them learning what
+the probe already knows, and fine-tuned encoders scored below their frozen
+probes.
 
 Gradients flow through `Method.features(params, extra, batch)`, the pure
 inference-mode feature function every method declares: BatchNorm layers
@@ -42,11 +55,13 @@ import numpy as np
 import optax
 from jax.experimental import multihost_utils
 
+from jaxssl.evals import linear
 from jaxssl.evals.base import Context
 from jaxssl.evals.supervised_head import (
   apply_head,
   augment,
   balanced_subset,
+  flat,
   init_head,
   optimizer,
 )
@@ -79,8 +94,14 @@ class Finetune:
     )
     features = context.method.features
     num_classes = self._num_classes
-    opt = optimizer(e.finetune_optimizer, e.finetune_lr, e.finetune_steps)
+    opt = optimizer(
+      e.finetune_optimizer,
+      e.finetune_lr,
+      e.finetune_steps,
+      warmup_steps=e.finetune_warmup_steps,
+    )
     self._opt = opt
+    backbone_scale = e.finetune_backbone_lr_scale
 
     def logits_fn(params, head, extra, images):
       return apply_head(head, features(params, extra, {"image": images}))
@@ -96,6 +117,9 @@ class Finetune:
         trainable, extra, images, labels, rng
       )
       updates, opt_state = opt.update(grads, opt_state, trainable)
+      backbone, head = updates
+      backbone = jax.tree.map(lambda u: backbone_scale * u, backbone)
+      updates = (backbone, head)
       return optax.apply_updates(trainable, updates), opt_state, loss
 
     def new_head(params, extra, images):
@@ -104,6 +128,10 @@ class Finetune:
 
     self._init_head = new_head
     self._step = jax.jit(step)
+    self._features = jax.jit(
+      lambda p, x, b: flat(features(p, x, b)),
+      out_shardings=mesh_lib.data_sharding(self._mesh),
+    )
     self._predict = jax.jit(
       lambda p, h, x, b: jnp.argmax(logits_fn(p, h, x, b["image"]), -1),
       out_shardings=mesh_lib.data_sharding(self._mesh),
@@ -146,16 +174,47 @@ class Finetune:
     i = jax.process_index()
     return mesh_lib.to_global(x[i * local : (i + 1) * local], self._mesh)
 
-  def finetune_top1(self, state, fraction: float) -> float:
-    """Top-1 (%) on the eval split after fine-tuning on `fraction`."""
+  def _batched(self, fn, x: np.ndarray) -> np.ndarray:
+    """fn({"image": batch}) over `x` in eval.batch_size batches (the last
+    padded with zeros, its padding dropped), gathered to the host."""
+    bs = self._config.eval.batch_size
+    out = []
+    for start in range(0, len(x), bs):
+      chunk = x[start : start + bs]
+      real = len(chunk)
+      if real < bs:
+        pad = np.zeros((bs - real,) + chunk.shape[1:], chunk.dtype)
+        chunk = np.concatenate([chunk, pad])
+      y = fn({"image": self._global(chunk)})
+      out.append(
+        np.asarray(multihost_utils.process_allgather(y, tiled=True))[:real]
+      )
+    return np.concatenate(out)
+
+  def _head(self, params, extra, images, labels):
+    """The head fine-tuning starts from (eval.finetune_head)."""
+    if self._config.eval.finetune_head == "zeros":
+      return self._init_head(params, extra, jnp.asarray(images[:1]))
+    feats = self._batched(lambda b: self._features(params, extra, b), images)
+    return linear.probe_head(
+      feats,
+      labels,
+      num_classes=self._num_classes,
+      steps=self._config.eval.linear_steps,
+      seed=self._config.eval.finetune_seed,
+    )
+
+  def finetune(self, state, fraction: float):
+    """(params, head) fine-tuned from copies of `state.params` on the
+    class-balanced `fraction` of the training split."""
     e = self._config.eval
-    (train_x, train_y), (test_x, test_y) = self._splits()
+    (train_x, train_y), _ = self._splits()
     subset = balanced_subset(train_y, fraction, seed=e.finetune_seed)
     rep = mesh_lib.replicated(self._mesh)
     params = jax.tree.map(jnp.copy, state.params)
     extra = state.extra
     head = jax.device_put(
-      self._init_head(params, extra, jnp.asarray(train_x[:1])), rep
+      self._head(params, extra, train_x[subset], train_y[subset]), rep
     )
     trainable = (params, head)
     opt_state = self._opt.init(trainable)
@@ -172,18 +231,17 @@ class Finetune:
         self._global(train_y[idx].astype(np.int32)),
         jax.random.fold_in(base, i),
       )
-    params, head = trainable
-    correct = 0
-    bs = self._config.eval.batch_size
-    for start in range(0, len(test_x), bs):
-      x = test_x[start : start + bs]
-      real = len(x)
-      if real < bs:
-        x = np.concatenate([x, np.zeros((bs - real,) + x.shape[1:], x.dtype)])
-      pred = self._predict(params, head, extra, {"image": self._global(x)})
-      pred = np.asarray(multihost_utils.process_allgather(pred, tiled=True))
-      correct += int(np.sum(pred[:real] == test_y[start : start + real]))
-    return 100.0 * correct / len(test_x)
+    return trainable
+
+  def finetune_top1(self, state, fraction: float) -> float:
+    """Top-1 (%) on the eval split after fine-tuning on `fraction`."""
+    _, (test_x, test_y) = self._splits()
+    params, head = self.finetune(state, fraction)
+    extra = state.extra
+    pred = self._batched(
+      lambda b: self._predict(params, head, extra, b), test_x
+    )
+    return 100.0 * float(np.mean(pred == test_y))
 
   def evaluate(self, state, *, final: bool = False) -> dict[str, float]:
     """{eval/finetune_<p>pct: top-1 %} for each of eval.finetune_fractions."""

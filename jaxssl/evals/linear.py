@@ -126,6 +126,87 @@ def standardize(train: np.ndarray, *others: np.ndarray):
   return out
 
 
+def choose_l2(
+  x,
+  y,
+  *,
+  num_classes: int,
+  l2_grid=L2_GRID,
+  holdout: float = 0.1,
+  steps: int = 100,
+  seed: int = 0,
+) -> tuple[float, float]:
+  """(l2, held-out top-1 %) of the best of `l2_grid` on standardised `x`.
+
+  A held-out `holdout` fraction of `x` (a fixed permutation seeded with
+  `seed`) scores one fit per grid value on the rest; with a one-value grid
+  that value is returned with a NaN score, unfitted.
+  """
+  if len(l2_grid) == 1:
+    return float(l2_grid[0]), float("nan")
+  x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32)
+  hold = np.random.default_rng(seed).permutation(len(x))
+  hold = hold[: round(holdout * len(x))]
+  weights = np.ones(len(x), np.float32)
+  weights[hold] = 0.0
+  fits = fit(
+    x,
+    y,
+    np.asarray(l2_grid, np.float32),
+    num_classes=num_classes,
+    steps=steps,
+    weights=jnp.asarray(weights),
+  )
+  accs = [
+    _accuracy(jax.tree.map(lambda p, i=i: p[i], fits), x[hold], y[hold])
+    for i in range(len(l2_grid))
+  ]
+  best = int(np.argmax(accs))
+  return float(l2_grid[best]), accs[best]
+
+
+def probe_head(
+  train_x,
+  train_y,
+  *,
+  num_classes: int,
+  l2_grid=L2_GRID,
+  holdout: float = 0.1,
+  steps: int = 100,
+  seed: int = 0,
+) -> dict[str, jax.Array]:
+  """The linear probe's classifier as a head on the raw features.
+
+  Fits `linear_probe`'s classifier (standardised features, L2 chosen on a
+  held-out part, refit on all of `train_x`) and folds the standardisation
+  into it: `x @ w + b` on raw [n, d] features equals the probe's logits.
+  When the held-out part would hold fewer examples than classes (few-shot
+  subsets) it cannot rank the grid: the strongest L2 of `l2_grid` is used.
+
+  Returns:
+    {"w": [d, num_classes], "b": [num_classes]} float32.
+  """
+  raw = np.asarray(train_x, np.float64)
+  mean, std = raw.mean(axis=0), raw.std(axis=0) + 1e-6
+  (x,) = standardize(raw)
+  y = jnp.asarray(train_y, jnp.int32)
+  if round(holdout * len(x)) < num_classes:
+    l2_grid = (max(l2_grid),)
+  l2, _ = choose_l2(
+    x,
+    y,
+    num_classes=num_classes,
+    l2_grid=l2_grid,
+    holdout=holdout,
+    steps=steps,
+    seed=seed,
+  )
+  params = fit(x, y, l2, num_classes=num_classes, steps=steps)
+  w = np.asarray(params["w"], np.float64) / std[:, None]
+  b = np.asarray(params["b"], np.float64) - mean @ w
+  return {"w": jnp.asarray(w, jnp.float32), "b": jnp.asarray(b, jnp.float32)}
+
+
 def linear_probe(
   train_x,
   train_y,
@@ -182,28 +263,15 @@ def linear_probe(
     )
   x, tx = standardize(train_x, test_x)
   y, ty = jnp.asarray(train_y, jnp.int32), jnp.asarray(test_y, jnp.int32)
-
-  grid = np.asarray(l2_grid, np.float32)
-  best_l2, best_acc = float(l2_grid[0]), float("nan")
-  if len(grid) > 1:
-    perm = np.random.default_rng(seed).permutation(len(x))
-    hold = perm[:n_hold]
-    weights = np.ones(len(x), np.float32)
-    weights[hold] = 0.0
-    fits = fit(
-      x,
-      y,
-      grid,
-      num_classes=num_classes,
-      steps=steps,
-      weights=jnp.asarray(weights),
-    )
-    accs = [
-      _accuracy(jax.tree.map(lambda p, i=i: p[i], fits), x[hold], y[hold])
-      for i in range(len(grid))
-    ]
-    best = int(np.argmax(accs))
-    best_l2, best_acc = float(l2_grid[best]), accs[best]
+  best_l2, best_acc = choose_l2(
+    x,
+    y,
+    num_classes=num_classes,
+    l2_grid=l2_grid,
+    holdout=holdout,
+    steps=steps,
+    seed=seed,
+  )
   params = fit(x, y, best_l2, num_classes=num_classes, steps=steps)
   logits = tx @ params["w"] + params["b"]
   return {

@@ -73,8 +73,9 @@ def optimizer(
   *,
   weight_decay: float | None = None,
   nesterov: bool = True,
+  warmup_steps: int = 0,
 ) -> optax.GradientTransformation:
-  """`name` on a cosine schedule from `lr` to 0 over `steps`, no warm-up.
+  """`name` on a cosine schedule from `lr` to 0 over `steps`.
 
   Args:
     name: "sgd" (momentum 0.9), "adamw" or "lars" (momentum 0.9, trust
@@ -85,11 +86,18 @@ def optimizer(
       lars), on the kernels only (ndim > 1; lars's trust ratio too); None:
       1e-4 for adamw, 0 otherwise.
     nesterov: Nesterov momentum (sgd, lars).
+    warmup_steps: a linear warm-up from 0 to `lr` over the first this many
+      of the `steps` (0: none), then the cosine over the rest.
 
   Raises:
     ValueError: an unknown `name`.
   """
-  schedule = optax.cosine_decay_schedule(lr, steps)
+  if warmup_steps > 0:
+    schedule = optax.warmup_cosine_decay_schedule(
+      0.0, lr, min(warmup_steps, steps), steps
+    )
+  else:
+    schedule = optax.cosine_decay_schedule(lr, steps)
   if name == "adamw":
     wd = 1e-4 if weight_decay is None else weight_decay
     return optax.adamw(schedule, weight_decay=wd)

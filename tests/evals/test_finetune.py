@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jaxssl import configs_lib, evals
-from jaxssl.evals import finetune
+from jaxssl.evals import finetune, linear, supervised_head
 from jaxssl.methods import base
 from jaxssl.train import mesh as mesh_lib
 
@@ -137,6 +137,9 @@ def test_finetuning_learns_a_separable_toy_set_and_leaves_params_untouched():
     ("finetune_lr", 0.0, "config.eval.finetune_lr"),
     ("finetune_optimizer", "lars", "config.eval.finetune_optimizer"),
     ("finetune_batch_size", 0, "config.eval.finetune_batch_size"),
+    ("finetune_warmup_steps", -1, "config.eval.finetune_warmup_steps"),
+    ("finetune_head", "random", "config.eval.finetune_head"),
+    ("finetune_backbone_lr_scale", -0.1, "config.eval.finetune_backbone_lr"),
   ],
 )
 def test_bad_keys_one_line_errors(key, value, match):
@@ -165,3 +168,79 @@ def test_opt_in_and_fit():
   config.eval.protocols = ("finetune",)
   with pytest.raises(ValueError, match="'finetune' does not fit method 'text'"):
     evals.selected(config, text)
+
+
+def test_probe_head_folds_the_standardisation_into_the_weights():
+  rng = np.random.default_rng(0)
+  x = rng.normal(3.0, 5.0, (200, 6)).astype(np.float32)
+  y = (x[:, 0] + 0.5 * x[:, 1] > 3.0).astype(np.int32)
+  head = linear.probe_head(x, y, num_classes=2, l2_grid=(1e-3,))
+  (xs,) = linear.standardize(x)
+  ref = linear.fit(jnp.asarray(xs), jnp.asarray(y), 1e-3, num_classes=2)
+  np.testing.assert_allclose(
+    x @ np.asarray(head["w"]) + np.asarray(head["b"]),
+    xs @ np.asarray(ref["w"]) + np.asarray(ref["b"]),
+    rtol=1e-4,
+    atol=1e-4,
+  )
+
+
+def test_fine_tuning_starts_from_the_linear_probe():
+  # With a vanishing learning rate the fine-tuned model is its start: the
+  # probe's accuracy (LP-FT), where a zero head predicts one class.
+  kind, info = _toy()
+  w = jax.random.normal(jax.random.key(0), (3, 16)) * 0.1
+  state = types.SimpleNamespace(params={"w": w, "b": jnp.zeros(16)}, extra={})
+  method = _method()
+  scores = {}
+  for head in ("probe", "zeros"):
+    config = _config(finetune_lr=1e-9, finetune_steps=2, finetune_head=head)
+    config.eval.finetune_fractions = (1.0,)
+    mesh = mesh_lib.make_mesh(config.mesh)
+    evaluator = finetune.build(evals.Context(config, method, mesh, info, kind))
+    scores[head] = evaluator.evaluate(state)["eval/finetune_100pct"]
+  batches = {
+    split: next(kind.eval_batches(None, split, batch_size=256, max_examples=0))
+    for split in ("train", "test")
+  }
+  feats = {
+    split: np.asarray(
+      method.features(state.params, {}, {"image": jnp.asarray(b["image"])})
+    )[b["valid"]]
+    for split, b in batches.items()
+  }
+  probe = linear.probe_head(
+    feats["train"], batches["train"]["label"], num_classes=4
+  )
+  pred = np.argmax(feats["test"] @ np.asarray(probe["w"]) + probe["b"], -1)
+  test_y = batches["test"]["label"][batches["test"]["valid"]]
+  want = 100.0 * np.mean(pred == test_y)
+  assert scores["probe"] == pytest.approx(want, abs=1.0)
+  assert scores["probe"] > 90.0
+  assert scores["zeros"] < 50.0  # every logit 0: one class for all
+
+
+def test_backbone_lr_scale_zero_trains_the_head_alone():
+  kind, info = _toy()
+  w = jax.random.normal(jax.random.key(0), (3, 16)) * 0.1
+  state = types.SimpleNamespace(params={"w": w, "b": jnp.zeros(16)}, extra={})
+  for scale, moved in ((0.0, False), (1.0, True)):
+    config = _config(finetune_backbone_lr_scale=scale, finetune_head="zeros")
+    mesh = mesh_lib.make_mesh(config.mesh)
+    evaluator = finetune.build(
+      evals.Context(config, _method(), mesh, info, kind)
+    )
+    params, head = evaluator.finetune(state, 1.0)
+    assert np.any(np.asarray(head["w"]) != 0)
+    assert (not np.array_equal(params["w"], w)) == moved
+
+
+def test_warmup_starts_the_schedule_at_zero():
+  opt = supervised_head.optimizer("sgd", 0.1, 10, warmup_steps=4)
+  params = {"w": jnp.ones((2, 2))}
+  grads = {"w": jnp.ones((2, 2))}
+  state = opt.init(params)
+  first, state = opt.update(grads, state, params)
+  second, _ = opt.update(grads, state, params)
+  assert float(jnp.abs(first["w"]).max()) == 0.0
+  assert float(jnp.abs(second["w"]).max()) > 0.0
