@@ -196,9 +196,9 @@ def base_config(
   c.eval.finetune_lr = 0.01
   c.eval.finetune_optimizer = "sgd"  # sgd (Nesterov 0.9) or adamw; cosine
   c.eval.finetune_warmup_steps = 0  # linear warm-up, then the cosine
-  # The head starts as the linear probe on the subset's frozen features
-  # ("probe", LP-FT) or at zero ("zeros").
-  c.eval.finetune_head = "probe"
+  # The head starts at zero ("zeros") or as the linear probe on the subset's
+  # frozen features ("probe", LP-FT; see jaxssl.evals.finetune).
+  c.eval.finetune_head = "zeros"
   c.eval.finetune_backbone_lr_scale = 1.0  # the backbone's lr / the head's
   c.eval.finetune_seed = 0
   # Protocol linear_sgd (jaxssl.evals.linear_sgd; opt-in via eval.protocols):

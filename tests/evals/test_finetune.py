@@ -225,7 +225,7 @@ def test_backbone_lr_scale_zero_trains_the_head_alone():
   w = jax.random.normal(jax.random.key(0), (3, 16)) * 0.1
   state = types.SimpleNamespace(params={"w": w, "b": jnp.zeros(16)}, extra={})
   for scale, moved in ((0.0, False), (1.0, True)):
-    config = _config(finetune_backbone_lr_scale=scale, finetune_head="zeros")
+    config = _config(finetune_backbone_lr_scale=scale)
     mesh = mesh_lib.make_mesh(config.mesh)
     evaluator = finetune.build(
       evals.Context(config, _method(), mesh, info, kind)
