@@ -12,8 +12,26 @@ and each protocol (`jaxssl.evals.PROTOCOLS`; any the method declares in
 `jaxssl.evals.ON_REQUEST`), scores the state as the end of a run does
 (`evaluate(state, final=True)`), prints the metrics and appends them as one
 row `{"step": N, "eval/...": ...}` to `<workdir>/metrics.jsonl` (and to its
-TensorBoard events), the loop's format. No baseline is scored, and nothing
-is trained or written to the checkpoints.
+TensorBoard events), the loop's format. Nothing is trained or written to
+the checkpoints.
+
+Baselines (when the run has `eval.baselines` on, or with `--baselines`): a
+protocol the run was not trained with gets its baselines (the random-init
+encoder, raw pixels, ...) scored from the run's random init, rebuilt from
+its seed, and merged into `<workdir>/baselines.json`, as the loop keeps them
+(`jaxssl.train.baselines`); they are printed beside the metrics.
+
+Trying an evaluation recipe: `--set KEY=VALUE` (repeatable; `eval.*` keys
+only, the keys that do not change the trained run) scores the run with the
+changed keys, e.g.
+
+  python -m jaxssl.eval --workdir /tmp/mae --protocol finetune \
+      --set eval.finetune_head=probe --set eval.finetune_steps=600
+
+The results then are not the run's own: `metrics.jsonl` and
+`baselines.json` are left as they are, the baselines are scored afresh
+under the same keys, and `--output FILE` appends one JSON line
+`{"workdir", "step", "set", "metrics"}` per call.
 
 Bad input (no run or checkpoint in the workdir, an unknown protocol, one
 that does not fit the method) exits with one line `jaxssl: error: ...`
@@ -23,6 +41,7 @@ that does not fit the method) exits with one line `jaxssl: error: ...`
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -62,22 +81,63 @@ def parser() -> argparse.ArgumentParser:
     default=None,
     help="the checkpointed step to score (default: the newest)",
   )
+  p.add_argument(
+    "--set",
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="an eval.* config key changed for this evaluation (repeatable), "
+    "e.g. eval.finetune_head=probe; the run's metrics.jsonl and "
+    "baselines.json are then left untouched",
+  )
+  p.add_argument(
+    "--baselines",
+    action=argparse.BooleanOptionalAction,
+    default=None,
+    help="score the protocols' baselines too (default: as the run's "
+    "eval.baselines); those already in <workdir>/baselines.json are reused "
+    "unless --set is given",
+  )
+  p.add_argument(
+    "--output",
+    default=None,
+    metavar="FILE",
+    help="append {workdir, step, set, metrics} as one JSON line to FILE",
+  )
   return p
 
 
 def evaluate(
-  workdir: str, protocols, *, step: int | None = None, write: bool = True
+  workdir: str,
+  protocols,
+  *,
+  step: int | None = None,
+  write: bool = True,
+  overrides: dict[str, object] | None = None,
+  baselines: bool | None = None,
 ) -> tuple[int, dict[str, float]]:
   """(step, metrics) of the run in `workdir` under `protocols`.
 
+  Args:
+    workdir: the run's `--workdir`.
+    protocols: names in `jaxssl.evals.PROTOCOLS`.
+    step: the checkpointed step to score (default: the newest).
+    write: append the metrics to the run's `metrics.jsonl` (and merge new
+      baselines into `baselines.json`); ignored with `overrides`.
+    overrides: dotted `eval.*` keys changed for this evaluation.
+    baselines: also score (or reuse) the protocols' baselines, returned
+      among the metrics; default the run's `eval.baselines`.
+
   Raises:
     ValueError: a protocol unknown or unfit to the run's method (naming
-      --protocol).
+      --protocol), or an override that is not an `eval.*` key (naming --set).
     FileNotFoundError: no run, checkpoint or `step` in `workdir`.
   """
   # pylint: disable=g-import-not-at-top
   from jaxssl import evals, methods
+  from jaxssl import overrides as overrides_lib
   from jaxssl.data import kinds
+  from jaxssl.train import baselines as baselines_lib
   from jaxssl.train import restored, writer
 
   protocols = tuple(dict.fromkeys(protocols))  # once each, in order
@@ -86,7 +146,16 @@ def evaluate(
       raise ValueError(
         f"--protocol: {name!r} is not one of {sorted(evals.PROTOCOLS)}"
       )
+  overrides = dict(overrides or {})
+  for key in overrides:
+    if not key.startswith("eval."):
+      raise ValueError(
+        f"--set {key}: only eval.* keys can change after training"
+      )
   config = restored.saved_config(workdir)
+  if overrides:
+    config = overrides_lib.apply(config, overrides, flag="--set")
+    write = False  # another recipe's scores are not the run's own
   evals.check(protocols, methods.build(config), key="--protocol")
   run = restored.restore(workdir, config, step=step)
   kind = kinds.get(run.config.data.kind)
@@ -103,14 +172,37 @@ def evaluate(
       out.write(run.step, metrics)
     finally:
       out.close()
+  if run.config.eval.baselines if baselines is None else baselines:
+    if overrides:  # the kept baselines are of the run's own recipe
+      state = run.init_state()
+      for evaluator in built.values():
+        metrics.update(evaluator.baselines(state))
+    else:
+      metrics.update(
+        baselines_lib.ensure(workdir, built, run.init_state, write=write)
+      )
   return run.step, metrics
 
 
 def main(argv=None) -> dict[str, float]:
   """Parses `argv` (default sys.argv[1:]), evaluates, prints the metrics."""
+  # pylint: disable=g-import-not-at-top
+  from jaxssl import overrides as overrides_lib
+
   args = parser().parse_args(argv)
   try:
-    step, metrics = evaluate(args.workdir, args.protocol, step=args.step)
+    sets = dict(overrides_lib.parse(s, flag="--set") for s in args.set)
+    step, metrics = evaluate(
+      args.workdir,
+      args.protocol,
+      step=args.step,
+      overrides=sets,
+      baselines=args.baselines,
+    )
+    if args.output:
+      row = {"workdir": args.workdir, "step": step, "set": sets}
+      with open(args.output, "a", encoding="utf-8") as f:
+        f.write(json.dumps({**row, "metrics": metrics}) + "\n")
   except (ValueError, OSError) as e:
     if os.environ.get("JAXSSL_TRACEBACK"):
       raise

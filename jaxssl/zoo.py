@@ -45,12 +45,12 @@ top-5, few-shot 1 / 5 / 10 / 25 and fine-tune 1 / 10 / 100 %.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import sys
 
 from jaxssl import config_paths
+from jaxssl import overrides as overrides_lib
 
 # `--data` presets: config overrides that set a benchmark dataset.
 DATA_PRESETS = {
@@ -68,32 +68,9 @@ SUPERVISED = "supervised"
 IMAGE_KINDS = {"views", "images"}
 
 
-def parse_override(text: str) -> tuple[str, object]:
-  """`"a.b=1"` -> ("a.b", 1): Python literals, else the text as a str."""
-  key, eq, value = text.partition("=")
-  if not eq or not key:
-    raise ValueError(f"--override {text!r}: expected KEY=VALUE")
-  try:
-    return key, ast.literal_eval(value)
-  except (ValueError, SyntaxError):
-    return key, value
-
-
-def apply_overrides(config, overrides: dict[str, object]):
-  """Sets dotted `overrides` on `config` in place, then validates it."""
-  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
-
-  for key, value in overrides.items():
-    *path, leaf = key.split(".")
-    node = config
-    for part in path:
-      if part not in node:
-        raise ValueError(f"--override {key}: config has no section {part!r}")
-      node = node[part]
-    if leaf not in node:
-      raise ValueError(f"--override {key}: unknown config key")
-    node[leaf] = value
-  return configs_lib.validate(config)
+# `--override KEY=VALUE` (kept under these names for scripts and tests).
+parse_override = overrides_lib.parse
+apply_overrides = overrides_lib.apply
 
 
 def supervised_key(config) -> str:

@@ -11,6 +11,7 @@ import pytest
 from jaxssl import configs_lib, train
 from jaxssl import eval as eval_cli
 from jaxssl.evals import diagnostics
+from jaxssl.train import baselines as baselines_lib
 
 pytestmark = pytest.mark.slow  # one smoke training run, then evaluations
 
@@ -84,6 +85,41 @@ def test_an_earlier_step(workdir):
   assert step == 2 and "eval/knn_top5" in metrics
 
 
+def test_set_scores_another_recipe_without_touching_the_run(workdir, tmp_path):
+  before = _rows(workdir)
+  out = tmp_path / "tries.jsonl"
+  argv = ["--workdir", workdir, "--protocol", "representation"]
+  got = eval_cli.main(
+    [*argv, "--set", "eval.linear_probe=False", "--baselines"]
+    + ["--output", str(out)]
+  )
+  assert _rows(workdir) == before  # another recipe: not the run's row
+  assert not os.path.exists(os.path.join(workdir, baselines_lib.FILE))
+  assert "eval/knn_top1" in got and "eval/knn_top1_random_init" in got
+  assert not any(k.startswith("eval/linear") for k in got)  # probe off
+  (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+  assert row["set"] == {"eval.linear_probe": False} and row["step"] == 4
+  assert row["metrics"] == pytest.approx(got)
+
+
+def test_baselines_of_the_run_recipe_are_kept(workdir):
+  path = os.path.join(workdir, baselines_lib.FILE)
+  _, got = eval_cli.evaluate(
+    workdir, ["representation"], write=False, baselines=True
+  )
+  assert not os.path.exists(path)
+  _, kept = eval_cli.evaluate(workdir, ["representation"], baselines=True)
+  try:
+    saved = baselines_lib.load(workdir)
+    assert "eval/linear_top1_random_init" in saved
+    for key, value in saved.items():
+      assert kept[key] == pytest.approx(got[key]) == pytest.approx(value)
+    # The row appended to metrics.jsonl holds the run's metrics only.
+    assert not set(saved) & set(_rows(workdir)[-1])
+  finally:
+    os.remove(path)
+
+
 def _error(argv):
   with pytest.raises(SystemExit) as e:
     eval_cli.main(argv)
@@ -113,6 +149,13 @@ def test_bad_input_is_one_line(workdir, tmp_path):
   )
   assert "no checkpoint at step 3" in got
   assert "--workdir" in _error(["--protocol", "representation"])
+  argv = ["--workdir", workdir, "--protocol", "representation", "--set"]
+  got = _error([*argv, "train.total_steps=3"])
+  assert "--set train.total_steps: only eval.* keys" in got
+  assert "--set eval.nope: unknown config key" in _error([*argv, "eval.nope=1"])
+  got = _error([*argv, "eval.knn_k"])
+  assert "--set 'eval.knn_k': expected KEY=VALUE" in got
+  assert "eval.knn_k" in _error([*argv, "eval.knn_k=0"])
 
 
 def test_help_names_the_flags():
@@ -122,5 +165,5 @@ def test_help_names_the_flags():
     text=True,
     check=True,
   ).stdout
-  for flag in ("--workdir", "--protocol", "--step"):
+  for flag in ("--workdir", "--protocol", "--step", "--set", "--baselines"):
     assert flag in out

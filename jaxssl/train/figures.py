@@ -29,14 +29,13 @@ line and never fails the finished run.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
+from jaxssl.train import baselines as baselines_lib
 from jaxssl.train import mesh as mesh_lib
 from jaxssl.train import writer as writer_lib
 
@@ -335,13 +334,6 @@ def _captions(config, split):
   return image_text.captions(config, split)
 
 
-def _read_json(path: str) -> dict:
-  if not os.path.exists(path):
-    return {}
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
-
-
 def _draw(name: str, fn: Callable, log: Callable[[str], None]):
   """`fn()` -> an RGB array, or None after logging one line on error."""
   try:
@@ -406,7 +398,7 @@ def write_run_figures(
     return []
 
   rows = writer_lib.read_metrics(workdir)
-  baselines = _read_json(os.path.join(workdir, "baselines.json"))
+  baselines = baselines_lib.load(workdir)
   images["learning_curves"] = _draw(
     "learning_curves", lambda: plot_curves(rows, baselines), log
   )

@@ -11,7 +11,6 @@ same workdir resumes.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -22,6 +21,7 @@ from absl import logging
 
 from jaxssl import configs_lib, evals
 from jaxssl.data import kinds
+from jaxssl.train import baselines as baselines_lib
 from jaxssl.train import checkpoint as ckpt_lib
 from jaxssl.train import figures as figures_lib
 from jaxssl.train import guards, init_from, resume
@@ -99,26 +99,6 @@ def _progress(config, start: int):
     dynamic_ncols=True,
     desc="train",
   )
-
-
-def _baselines(workdir, evaluators, state):
-  """Each protocol's baselines, computed once and kept in the workdir."""
-  path = os.path.join(workdir, "baselines.json")
-  if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      return json.load(f)
-  if int(state.step) != 0:
-    return {}  # Resumed without baselines: the random init is gone.
-  _log(f"Scoring the baselines of {', '.join(evaluators)}...")
-  result = {}
-  for evaluator in evaluators.values():
-    result.update(evaluator.baselines(state))
-  if jax.process_index() == 0:
-    tmp = f"{path}.tmp{os.getpid()}"  # atomic: a kill leaves none or all
-    with open(tmp, "w", encoding="utf-8") as f:
-      json.dump(result, f, indent=2)
-    os.replace(tmp, path)
-  return result
 
 
 def _figure_batch(config, kind, method):
@@ -210,7 +190,7 @@ def run(config, workdir: str) -> dict:
     # The newest checkpoint that restores and matches its fingerprint; bad
     # newer ones are moved aside with a warning (jaxssl.train.checkpoint).
     state, start = checkpointer.restore_latest(run.abstract_state())
-    baseline_state = state
+    baseline_state = None
     if state is None:
       state = baseline_state = run.init(run.init_key)
       # The baselines' "random-init encoder" stays the random init; the
@@ -237,12 +217,20 @@ def run(config, workdir: str) -> dict:
     evaluators = evals.build(evals.Context(config, method, mesh, info, kind))
     # Method figures (e.g. MAE reconstructions) on a fixed eval batch.
     figure_batch = _figure_batch(config, kind, method)
+    # The random init: at step 0 the state built above; on resume the same
+    # arrays rebuilt from the seed, only if a protocol's baselines are missing.
+    init_state = (
+      (lambda s=baseline_state: s)
+      if baseline_state is not None
+      else (lambda: run.init(run.init_key))
+    )
+    del baseline_state
     baselines = (
-      _baselines(workdir, evaluators, baseline_state)
+      baselines_lib.ensure(workdir, evaluators, init_state, log=_log)
       if config.eval.baselines
       else {}
     )
-    del baseline_state
+    del init_state
 
   except BaseException:
     # Orbax's threads (the temporary-directory cleanup, a restore) end

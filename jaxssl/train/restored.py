@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import ml_collections
@@ -37,6 +38,8 @@ class Restored:
     state: the `TrainState` (params, extra, opt_state, step) on `mesh`.
     step: the checkpoint's step.
     mesh: the device mesh the state lives on.
+    init_state: returns the run's random-init state (step 0, rebuilt from
+      `config.seed` on `mesh`), the state its baselines are scored on.
   """
 
   config: Any
@@ -44,6 +47,7 @@ class Restored:
   state: Any
   step: int
   mesh: Any
+  init_state: Callable[[], Any]
 
 
 def saved_config(workdir: str) -> ml_collections.ConfigDict:
@@ -133,4 +137,11 @@ def restore(workdir: str, config=None, *, step: int | None = None) -> Restored:
     state = checkpointer.restore(run.abstract_state(), step)
   finally:
     checkpointer.close()
-  return Restored(config, run.method, state, int(step), run.mesh)
+  return Restored(
+    config,
+    run.method,
+    state,
+    int(step),
+    run.mesh,
+    lambda: run.init(run.init_key),
+  )

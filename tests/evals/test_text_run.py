@@ -6,7 +6,6 @@ corpus on the 8-device mesh with an evaluation midway and at the end.
 """
 
 import glob
-import json
 import os
 
 import pytest
@@ -14,6 +13,7 @@ import text_testing
 from text_testing import text_toy  # noqa: F401 (fixture)
 
 from jaxssl import train
+from jaxssl.train import baselines as baselines_lib
 from jaxssl.train import loop, writer
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("text_toy")]
@@ -78,8 +78,7 @@ def test_text_protocols_write_every_metric_baseline_and_sample(
   for r in rows:
     assert set(r) >= METRICS, METRICS - set(r)
   assert set(summary) >= METRICS | BASELINES
-  with open(os.path.join(workdir, "baselines.json"), encoding="utf-8") as f:
-    assert set(json.load(f)) == BASELINES
+  assert set(baselines_lib.load(workdir)) == BASELINES
   assert summary["eval/perplexity_bigram"] < summary["eval/perplexity_unigram"]
   table = loop.format_summary(summary, "text_toy", c)
   for label in ("unigram", "bigram (add-one)", "TF-IDF", "random-init"):

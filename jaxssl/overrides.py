@@ -1,0 +1,42 @@
+"""`KEY=VALUE` config overrides of the command-line tools (`jaxssl.zoo
+--override`, `jaxssl.eval --set`): dotted keys, Python-literal values.
+
+Only the standard library is imported at module level.
+"""
+
+from __future__ import annotations
+
+import ast
+
+
+def parse(text: str, flag: str = "--override") -> tuple[str, object]:
+  """`"a.b=1"` -> ("a.b", 1): Python literals, else the text as a str."""
+  key, eq, value = text.partition("=")
+  if not eq or not key:
+    raise ValueError(f"{flag} {text!r}: expected KEY=VALUE")
+  try:
+    return key, ast.literal_eval(value)
+  except (ValueError, SyntaxError):
+    return key, value
+
+
+def apply(config, overrides: dict[str, object], flag: str = "--override"):
+  """Sets dotted `overrides` on `config` in place, then validates it.
+
+  Raises:
+    ValueError: naming `flag` and the key, for a key the config lacks (or a
+      value `configs_lib.validate` rejects).
+  """
+  from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
+
+  for key, value in overrides.items():
+    *path, leaf = key.split(".")
+    node = config
+    for part in path:
+      if part not in node:
+        raise ValueError(f"{flag} {key}: config has no section {part!r}")
+      node = node[part]
+    if leaf not in node:
+      raise ValueError(f"{flag} {key}: unknown config key")
+    node[leaf] = value
+  return configs_lib.validate(config)
