@@ -49,6 +49,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
+# jaxssl.evals.PROTOCOLS' names, for --help without importing JAX (a test
+# keeps the two equal).
+PROTOCOL_NAMES = (
+  "representation",
+  "fewshot",
+  "finetune",
+  "linear_sgd",
+  "diagnostics",
+  "zeroshot",
+  "mlm",
+  "next_token",
+  "sentence",
+)
+
+
 class _Parser(argparse.ArgumentParser):
   def error(self, message):
     sys.exit(f"jaxssl: error: {message} (see --help)")
@@ -72,8 +87,7 @@ def parser() -> argparse.ArgumentParser:
     required=True,
     metavar="NAME",
     help="a protocol of jaxssl.evals.PROTOCOLS that the run's method "
-    "declares (representation, fewshot, diagnostics, zeroshot, mlm, "
-    "next_token, sentence); repeat for several",
+    f"declares ({', '.join(PROTOCOL_NAMES)}); repeat for several",
   )
   p.add_argument(
     "--step",

@@ -73,18 +73,37 @@ parse_override = overrides_lib.parse
 apply_overrides = overrides_lib.apply
 
 
+# The supervised baseline of a ViT row: supervised ViTs train with AdamW
+# (DeiT, arXiv:2012.12877: lr 5e-4 x B/512, weight decay 0.05, warm-up;
+# here lr 1e-3 x B/256 for the short budget), not the ResNet recipe's SGD
+# 0.1, under which the Fashion-MNIST ViT-Ti/8 baseline read 72.1 / 74.5.
+VIT_OPTIM = {
+  "name": "adamw",
+  "lr": 1e-3,
+  "lr_scaling": "linear",
+  "b1": 0.9,
+  "b2": 0.999,
+  "weight_decay": 0.05,
+  "warmup_steps": 20,
+}
+
+
+def _is_vit(config) -> bool:
+  return config.model.name.startswith("vit")
+
+
 def supervised_key(config) -> str:
   """Names the backbone and budget a supervised baseline must share."""
   m, t = config.model, config.train
   return (
     f"{m.name}-p{m.patch_size}{m.vit_pool}-{config.data.image_size}px-"
-    f"{t.total_steps}x{t.batch_size}"
+    f"{t.total_steps}x{t.batch_size}" + ("-adamw" if _is_vit(config) else "")
   )
 
 
 def supervised_config(config, base):
   """`base` (the supervised quick config) with `config`'s backbone, image
-  size and budget."""
+  size and budget; a ViT's with AdamW (`VIT_OPTIM`)."""
   with base.unlocked():
     for key in ("name", "patch_size", "vit_pool"):
       base.model[key] = config.model[key]
@@ -93,6 +112,8 @@ def supervised_config(config, base):
       group.size = config.data.image_size
     base.train.total_steps = config.train.total_steps
     base.train.batch_size = config.train.batch_size
+    if _is_vit(config):
+      base.optim.update(VIT_OPTIM)
     base.optim.warmup_steps = min(
       base.optim.warmup_steps, config.train.total_steps
     )
@@ -358,7 +379,8 @@ def main(argv=None) -> int:
       baselines[name] = name
       continue
     _, base = load(SUPERVISED)
-    sup = apply_overrides(supervised_config(config, base), {})
+    # --override keys win over supervised_config's, as on every run.
+    sup = apply_overrides(supervised_config(config, base), overrides)
     run_name = f"{SUPERVISED}-{supervised_key(sup)}"
     if run_name not in baselines.values():  # one run per backbone and budget
       print(f"== {run_name} (the supervised baseline of {name})", flush=True)

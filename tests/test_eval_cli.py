@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from jaxssl import configs_lib, train
+from jaxssl import configs_lib, evals, train
 from jaxssl import eval as eval_cli
 from jaxssl.evals import diagnostics
 from jaxssl.train import baselines as baselines_lib
@@ -167,3 +167,6 @@ def test_help_names_the_flags():
   ).stdout
   for flag in ("--workdir", "--protocol", "--step", "--set", "--baselines"):
     assert flag in out
+  assert sorted(eval_cli.PROTOCOL_NAMES) == sorted(evals.PROTOCOLS)
+  for name in evals.PROTOCOLS:
+    assert name in out, name

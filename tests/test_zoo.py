@@ -155,6 +155,13 @@ def test_supervised_baseline_shares_backbone_and_budget():
   assert zoo.supervised_key(sup) != zoo.supervised_key(
     configs_lib.load("quickstart")
   )
+  # A ViT trains supervised with AdamW (DeiT), a ResNet keeps SGD 0.1.
+  assert sup.optim.name == "adamw" and sup.optim.weight_decay == 0.05
+  assert sup.optim.lr == zoo.VIT_OPTIM["lr"]
+  res = zoo.supervised_config(
+    configs_lib.load("quickstart"), configs_lib.load("supervised_quick")
+  )
+  assert (res.optim.name, res.optim.lr) == ("sgd", 0.1)
 
 
 @pytest.mark.slow
