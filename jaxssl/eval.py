@@ -22,8 +22,8 @@ its seed, and merged into `<workdir>/baselines.json`, as the loop keeps them
 (`jaxssl.train.baselines`); they are printed beside the metrics.
 
 Trying an evaluation recipe: `--set KEY=VALUE` (repeatable; `eval.*` keys
-only, the keys that do not change the trained run) scores the run with the
-changed keys, e.g.
+and `model.vit_pool`, the keys that leave the trained parameters as they
+are) scores the run with the changed keys, e.g.
 
   python -m jaxssl.eval --workdir /tmp/mae --protocol finetune \
       --set eval.finetune_head=probe --set eval.finetune_steps=600
@@ -64,6 +64,12 @@ PROTOCOL_NAMES = (
 )
 
 
+# Keys beside eval.* that --set may change: they leave the trained
+# parameters as they are. model.vit_pool picks what a ViT's features read
+# (the cls token or the mean patch token; MAE fine-tunes on the mean).
+AFTER_TRAINING = ("model.vit_pool",)
+
+
 class _Parser(argparse.ArgumentParser):
   def error(self, message):
     sys.exit(f"jaxssl: error: {message} (see --help)")
@@ -100,8 +106,9 @@ def parser() -> argparse.ArgumentParser:
     action="append",
     default=[],
     metavar="KEY=VALUE",
-    help="an eval.* config key changed for this evaluation (repeatable), "
-    "e.g. eval.finetune_head=probe; the run's metrics.jsonl and "
+    help="an eval.* config key (or model.vit_pool) changed for this "
+    "evaluation (repeatable), e.g. eval.finetune_head=probe; the run's "
+    "metrics.jsonl and "
     "baselines.json are then left untouched",
   )
   p.add_argument(
@@ -162,9 +169,10 @@ def evaluate(
       )
   overrides = dict(overrides or {})
   for key in overrides:
-    if not key.startswith("eval."):
+    if not (key.startswith("eval.") or key in AFTER_TRAINING):
       raise ValueError(
-        f"--set {key}: only eval.* keys can change after training"
+        f"--set {key}: only eval.* keys and {', '.join(AFTER_TRAINING)} "
+        "can change after training"
       )
   config = restored.saved_config(workdir)
   if overrides:

@@ -151,7 +151,7 @@ def test_bad_input_is_one_line(workdir, tmp_path):
   assert "--workdir" in _error(["--protocol", "representation"])
   argv = ["--workdir", workdir, "--protocol", "representation", "--set"]
   got = _error([*argv, "train.total_steps=3"])
-  assert "--set train.total_steps: only eval.* keys" in got
+  assert "--set train.total_steps: only eval.* keys and model.vit_pool" in got
   assert "--set eval.nope: unknown config key" in _error([*argv, "eval.nope=1"])
   got = _error([*argv, "eval.knn_k"])
   assert "--set 'eval.knn_k': expected KEY=VALUE" in got

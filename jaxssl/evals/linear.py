@@ -113,17 +113,21 @@ def topk_accuracy(logits, y, k: int) -> float:
   return float(100.0 * np.mean(np.sum(logits > true[:, None], axis=-1) < k))
 
 
+def moments(train) -> tuple[np.ndarray, np.ndarray]:
+  """Per-dimension (mean, std + 1e-6) of [n, d] features, float64: the
+  statistics `standardize` uses."""
+  train = np.asarray(train, np.float64)
+  return train.mean(axis=0), train.std(axis=0) + 1e-6
+
+
+def _scaled(x, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+  return ((np.asarray(x, np.float64) - mean) / std).astype(np.float32)
+
+
 def standardize(train: np.ndarray, *others: np.ndarray):
   """Standardises `train` and `others` with `train`'s per-dimension stats."""
-  train = np.asarray(train, np.float64)
-  mean = train.mean(axis=0)
-  std = train.std(axis=0) + 1e-6
-  out = [((train - mean) / std).astype(np.float32)]
-  out += [
-    ((np.asarray(o, np.float64) - mean) / std).astype(np.float32)
-    for o in others
-  ]
-  return out
+  mean, std = moments(train)
+  return [_scaled(x, mean, std) for x in (train, *others)]
 
 
 def choose_l2(
@@ -186,9 +190,8 @@ def probe_head(
   Returns:
     {"w": [d, num_classes], "b": [num_classes]} float32.
   """
-  raw = np.asarray(train_x, np.float64)
-  mean, std = raw.mean(axis=0), raw.std(axis=0) + 1e-6
-  (x,) = standardize(raw)
+  mean, std = moments(train_x)
+  x = _scaled(train_x, mean, std)
   y = jnp.asarray(train_y, jnp.int32)
   if round(holdout * len(x)) < num_classes:
     l2_grid = (max(l2_grid),)
