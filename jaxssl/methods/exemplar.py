@@ -19,6 +19,13 @@ train split of about N images). The paper samples 100 transformations per
 class once; here every step draws new views, so no two epochs see the same
 transformation.
 
+Classifier: the paper's linear (or MLP) softmax, or with
+`method.temperature` t > 0 cosine logits / t between the head's normalised
+`embed_dim` output and normalised class weights (`models.CosineClassifier`,
+parametric instance classification, Cao et al. 2020, arXiv:2006.14618, t =
+0.2): with thousands of classes each seen a few times, the plain softmax
+stays at chance (see `configs/exemplar_quick.py`).
+
 Features for evaluation: the backbone's pooled features of the
 un-augmented image in inference mode. Metrics: `loss`, `accuracy`
 (surrogate-class top-1 over the views), `z_std` of the features and
@@ -35,6 +42,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import ml_collections
 
+from jaxssl import models
 from jaxssl.methods import base, common
 from jaxssl.methods import pretext_common as pc
 
@@ -48,6 +56,11 @@ def default_config() -> ml_collections.ConfigDict:
       "num_exemplars": 0,
       # Classifier on the pooled features (paper: one 512-unit layer).
       "head_hidden_dim": 512,
+      # 0: the paper's linear softmax over the surrogate classes. t > 0:
+      # cosine logits / t (`models.CosineClassifier`; PIC's t = 0.2), the
+      # head's MLP ending in `embed_dim` normalised features.
+      "temperature": 0.0,
+      "embed_dim": 128,
     }
   )
 
@@ -55,6 +68,14 @@ def default_config() -> ml_collections.ConfigDict:
 def check_config(config) -> None:
   """Raises ValueError naming the first bad `config.method` key."""
   pc.check_head(config)
+  if config.method.temperature < 0:
+    pc.fail(
+      "temperature",
+      config.method.temperature,
+      "must be >= 0 (0: the linear softmax, > 0: cosine logits / t)",
+    )
+  if config.method.embed_dim < 1:
+    pc.fail("embed_dim", config.method.embed_dim, "must be >= 1")
   if config.method.num_exemplars < 0:
     pc.fail(
       "num_exemplars",
@@ -92,7 +113,19 @@ def build(config) -> base.Method:
       f"got {spec.num_views}"
     )
   classes = num_classes(config)
-  encoder = pc.classifier(config, num_classes=classes)
+  m = config.method
+  if m.temperature > 0:
+    encoder = models.Encoder(
+      common.backbone(config),
+      models.CosineClassifier(
+        pc.hidden_dims(m.head_hidden_dim),
+        m.embed_dim,
+        classes,
+        m.temperature,
+      ),
+    )
+  else:
+    encoder = pc.classifier(config, num_classes=classes)
 
   def init(rng, batch):
     return common.init_encoder(encoder, rng, batch[group])

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 
 from jaxssl.models import resnet, vit
 from jaxssl.models.conv import Conv
-from jaxssl.models.heads import MLP, Encoder
+from jaxssl.models.heads import MLP, CosineClassifier, Encoder
 from jaxssl.models.resnet import ResNet
 from jaxssl.models.text import TEXT_MODELS, TextTransformer
 from jaxssl.models.vit import ViT
@@ -39,6 +39,7 @@ __all__ = [
   "MLP",
   "TEXT_MODELS",
   "Conv",
+  "CosineClassifier",
   "Encoder",
   "ResNet",
   "TextTransformer",

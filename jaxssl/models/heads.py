@@ -1,8 +1,10 @@
 """Projection/prediction heads and the backbone + projector `Encoder`.
 
 `MLP` is the Linear-BN-ReLU ... Linear head of SimCLR, BYOL, SimSiam and
-MoCo v3; `Encoder` chains a backbone and an optional projector and returns
-the dict the methods consume.
+MoCo v3; `CosineClassifier` the normalised classifier of instance
+classification (Exemplar with `method.temperature`); `Encoder` chains a
+backbone and an optional projector and returns the dict the methods
+consume.
 """
 
 from __future__ import annotations
@@ -81,6 +83,47 @@ class MLP(nn.Module):
         name=f"bn{i}",
       )(x)
     return jnp.asarray(x, jnp.float32)
+
+
+class CosineClassifier(nn.Module):
+  """Cosine logits over classes: cos(embedding, class weight) / temperature.
+
+  The features (through an MLP when `hidden_dims` is not empty) and one
+  weight vector per class are L2-normalised, so every logit lies in
+  [-1/t, 1/t]: the weight-normalised softmax of NormFace (Wang et al.
+  2017, arXiv:1704.06369) and of parametric instance classification (PIC,
+  Cao et al. 2020, arXiv:2006.14618: a 2-layer MLP to 128-d, t = 0.2), with
+  which a classifier over one class per training image learns where the
+  plain linear softmax stalls at chance.
+
+  Attributes:
+    hidden_dims: hidden widths of the MLP before the embedding; () uses the
+      features themselves as the embedding.
+    embed_dim: the MLP's output width (ignored without hidden layers).
+    num_classes: number of classes.
+    temperature: t > 0.
+  """
+
+  hidden_dims: Sequence[int]
+  embed_dim: int
+  num_classes: int
+  temperature: float
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    """[n, d] features -> [n, num_classes] float32 logits."""
+    x = jnp.asarray(x, jnp.float32)
+    if self.hidden_dims:
+      x = MLP(self.hidden_dims, self.embed_dim, name="mlp")(x, train=train)
+    x = x * jax.lax.rsqrt(jnp.sum(x * x, -1, keepdims=True) + 1e-12)
+    w = self.param(
+      "classes",
+      nn.initializers.normal(1.0),
+      (x.shape[-1], self.num_classes),
+      jnp.float32,
+    )
+    w = w * jax.lax.rsqrt(jnp.sum(w * w, 0, keepdims=True) + 1e-12)
+    return (x @ w) / self.temperature
 
 
 class Encoder(nn.Module):
