@@ -30,6 +30,15 @@ foliage, skin in natural photos); on this dataset no amount of training
 makes digit shape the way to predict ab. The random-init baseline's 13.4%
 kNN (10.3% for the RGB methods' random init) is the lightness input alone
 removing the tint.
+
+On real images (2026-12-04, cores shared): Fashion-MNIST is grayscale, so
+ab is 0 everywhere and there is nothing to predict: kNN / linear 62.7% /
+69.1% against 58.5% / 61.3% at random init (the zoo's `--data
+fashion_mnist`). Debian's colour clip art (`python -m
+jaxssl.data.image_text_sources openclipart /tmp/openclipart 32`, 22
+categories; `--config.data.name=image_folder
+--config.data.data_dir=/tmp/openclipart`): 59.7% / 55.8% against 53.3% /
+50.2% (+6.4 / +5.6; raw pixels 58.9% / 57.5%) in 300 steps, 221 s.
 """
 
 from jaxssl import configs_lib, recipes

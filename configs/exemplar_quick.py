@@ -31,6 +31,15 @@ linear 9.8% / 9.9%. What it needs, untested here: many epochs of a smaller
 train split (`method.num_exemplars` = N with a split of N images; the
 embedded source has no sliced split today), or normalised logits with a
 temperature (what the later instance-discrimination methods use).
+
+Normalised logits, measured since (`method.temperature=0.2
+method.head_hidden_dim=512`: cosine logits / 0.2 over a 128-d embedding,
+`models.CosineClassifier`) on Fashion-MNIST (the zoo's `--data
+fashion_mnist` flags, 14,000 surrogate classes, 2026-12-04): kNN / linear
+63.7% / 65.6% against 59.8% / 61.0% at random init (this recipe: 59.9% /
+65.7%); the loss moves from 9.70 to 9.46 (ln 14000 = 9.55). Better on kNN,
+far from learning: instance classification needs many epochs (PIC,
+arXiv:2006.14618, trains 200), so the paper's softmax stays the default.
 """
 
 from jaxssl import configs_lib, recipes

@@ -116,9 +116,11 @@ class CosineClassifier(nn.Module):
     if self.hidden_dims:
       x = MLP(self.hidden_dims, self.embed_dim, name="mlp")(x, train=train)
     x = x * jax.lax.rsqrt(jnp.sum(x * x, -1, keepdims=True) + 1e-12)
+    # Dense's init (norm ~1 per class): an Adam step of lr then turns a
+    # class weight by ~lr * sqrt(d) radians, as it moves a Dense kernel.
     w = self.param(
       "classes",
-      nn.initializers.normal(1.0),
+      nn.initializers.lecun_normal(),
       (x.shape[-1], self.num_classes),
       jnp.float32,
     )
