@@ -195,11 +195,21 @@ def base_config(
   c.eval.finetune_batch_size = 64
   c.eval.finetune_lr = 0.01
   c.eval.finetune_optimizer = "sgd"  # sgd (Nesterov 0.9) or adamw; cosine
-  c.eval.finetune_warmup_steps = 0  # linear warm-up, then the cosine
-  # The head starts at zero ("zeros") or as the linear probe on the subset's
-  # frozen features ("probe", LP-FT; see jaxssl.evals.finetune).
-  c.eval.finetune_head = "zeros"
-  c.eval.finetune_backbone_lr_scale = 1.0  # the backbone's lr / the head's
+  # The defaults are the recipe measured best in this 300-step budget on
+  # Fashion-MNIST's MAE run (jaxssl.evals.finetune has the numbers): LP-FT
+  # with a 10x smaller backbone lr and a warm-up, without augmentation.
+  c.eval.finetune_warmup_steps = 30  # linear warm-up, then the cosine
+  # The head starts as the linear probe on the subset's frozen features
+  # ("probe", LP-FT) or at zero ("zeros", SimCLRv2's start).
+  c.eval.finetune_head = "probe"
+  # The head reads the features standardised by the subset's frozen-feature
+  # mean / std, fixed while fine-tuning (as the offline probe's inputs).
+  c.eval.finetune_standardize = True
+  # Random crop (reflect-pad h/8) + flip of the training images; off by
+  # default: in a budget this short the shifted views cost more than they
+  # teach (MAE's ViT/8, 100% of Fashion-MNIST: 68.4% with, 80.1% without).
+  c.eval.finetune_augment = False
+  c.eval.finetune_backbone_lr_scale = 0.1  # the backbone's lr / the head's
   c.eval.finetune_seed = 0
   # Protocol linear_sgd (jaxssl.evals.linear_sgd; opt-in via eval.protocols):
   # the papers' linear evaluation, a head trained by SGD on the frozen

@@ -87,15 +87,15 @@ def optimizer(
       1e-4 for adamw, 0 otherwise.
     nesterov: Nesterov momentum (sgd, lars).
     warmup_steps: a linear warm-up from 0 to `lr` over the first this many
-      of the `steps` (0: none), then the cosine over the rest.
+      of the `steps` (0: none; at most `steps - 1`), then the cosine over
+      the rest.
 
   Raises:
     ValueError: an unknown `name`.
   """
+  warmup_steps = min(warmup_steps, steps - 1)  # the cosine keeps a step
   if warmup_steps > 0:
-    schedule = optax.warmup_cosine_decay_schedule(
-      0.0, lr, min(warmup_steps, steps), steps
-    )
+    schedule = optax.warmup_cosine_decay_schedule(0.0, lr, warmup_steps, steps)
   else:
     schedule = optax.cosine_decay_schedule(lr, steps)
   if name == "adamw":
