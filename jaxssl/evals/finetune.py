@@ -15,30 +15,43 @@ momentum 0.9 (or AdamW) on a cosine schedule from `eval.finetune_lr` after
 scaled by `eval.finetune_backbone_lr_scale`.
 The metric is the top-1 (%) of the fine-tuned model on `data.eval_split`.
 
-The head reads the features standardised by the subset's frozen-feature
-mean and std (`eval.finetune_standardize`, fixed while fine-tuning, folded
-into the returned head), and starts (`eval.finetune_head`) as the offline
-linear probe of `evals.linear` fitted on those features, "probe": LP-FT
-(Kumar et al. 2022, arXiv:2202.10054), which starts fine-tuning from the
-probe's predictions; or at zero, "zeros" (SimCLRv2's start).
+The head reads the features, or (`eval.finetune_standardize`) the features
+standardised by the subset's frozen-feature mean and std (fixed while
+fine-tuning, folded into the returned head), and starts
+(`eval.finetune_head`) at zero, "zeros" (SimCLRv2's start), or as the
+offline linear probe of `evals.linear` fitted on the subset's frozen
+features, "probe": LP-FT (Kumar et al. 2022, arXiv:2202.10054), which starts
+fine-tuning from the probe's predictions.
 
-The defaults (probe head, backbone lr x 0.1, 30 warm-up steps, SGD 0.01,
-no augmentation) are the recipe measured best in the 300-step budget on
-Fashion-MNIST's MAE run (the zoo's ViT-Ti/8, its linear probe 77.1%;
-`python -m jaxssl.eval --protocol finetune --set ...`, top-1 at 10% / 100%
-of the labels, 2026-12-04):
+Measured in the 300-step budget on Fashion-MNIST (`python -m jaxssl.eval
+--protocol finetune --set ...` on the zoo's runs, 2026-12-04; top-1 % at
+1 / 10 / 100% of the labels, `-`: not run). MAE's ViT-Ti/8 (its linear
+probe 77.1%):
 
-  zero head, crop + flip, backbone x 1 (the old default)   59.4 / 62.3
-  zero head, AdamW 2.5e-4, 30 warm-up, mean token          49.0 / 51.8
-  probe head, crop + flip, backbone x 0.1, 30 warm-up      46.2 / 68.4
-  probe head, crop + flip, head only (backbone x 0)           - / 70.9
-  zero head, no augmentation, backbone x 1                 67.9 / 77.8
-  probe head, no augmentation, backbone x 0.1, 30 warm-up  69.1 / 80.1
+  zero head, crop + flip, no warm-up (the old default)     47.0 / 59.4 / 62.3
+  zero head, AdamW 2.5e-4, 30 warm-up, mean token             - / 49.0 / 51.8
+  probe head, crop + flip, backbone x 0.1, 30 warm-up         - / 46.2 / 68.4
+  probe head, crop + flip, head only (backbone x 0)           - /    - / 70.9
+  zero head, no augmentation, no warm-up                      - / 67.9 / 77.8
+  probe head, no augmentation, backbone x 0.1, 30 warm-up  54.4 / 69.1 / 80.1
+    the same from random init                              46.0 / 65.8 / 63.3
 
-The crops were what hurt: a 4-pixel shift is half a patch of the ViT/8,
-and even training the head alone on the probe's start fell from 77.0% to
-70.9%. In a budget this short (1.4 epochs of 100%) shifted views cost
-more than they teach; SimCLRv2 fine-tunes for 30-60 epochs with them.
+SimCLR's tiny ResNet (the quickstart; its linear probe 81.7%):
+
+  zero head, crop + flip, no warm-up (the old default)     64.6 / 60.0 / 70.3
+  zero head, no augmentation, 30 warm-up (the default)     63.1 / 73.2 / 72.5
+  probe head on standardised features, backbone x 0.1     10.0 / 10.0 / 10.0
+
+The crops were what hurt most: a 4-pixel shift is half a patch of the
+ViT/8, and even training the head alone from the probe's start fell from
+77.0% to 70.9%; in a budget this short (1.4 epochs of 100%) shifted views
+cost more than they teach (SimCLRv2 fine-tunes for 30-60 epochs with
+them), so `eval.finetune_augment` is off by default. The probe start
+diverges on the ResNet: its pooled ReLU features have dimensions of tiny
+variance, and the probe's weights on them (1/std once folded or
+standardised) send huge gradients into the backbone; on the ViT's
+LayerNorm-ed features it is the best start. The default is therefore the
+zero head with a 30-step warm-up; MAE's README row uses the probe recipe.
 
 Gradients flow through `Method.features(params, extra, batch)`, the pure
 inference-mode feature function every method declares: BatchNorm layers
