@@ -33,7 +33,8 @@ probe 77.1%):
   probe head, crop + flip, backbone x 0.1, 30 warm-up         - / 46.2 / 68.4
   probe head, crop + flip, head only (backbone x 0)           - /    - / 70.9
   zero head, no augmentation, no warm-up                      - / 67.9 / 77.8
-  probe head, no augmentation, backbone x 0.1, 30 warm-up  54.4 / 69.1 / 80.1
+  probe head (standardised), no augmentation, backbone x 0.1,
+    30 warm-up                                             54.4 / 69.1 / 80.1
     the same from random init                              46.0 / 65.8 / 63.3
 
 SimCLR's tiny ResNet (the quickstart; its linear probe 81.7%):
