@@ -287,9 +287,13 @@ class Finetune:
         jax.random.fold_in(base, i),
       )
     params, head = trainable
-    mean, std = norm  # folded: (f - mean) / std @ w + b == f @ w' + b'
-    w = head["w"] / std[:, None]
-    return params, {"w": w, "b": head["b"] - mean @ w}
+    # Folded on the host (a small head): (f - mean) / std @ w + b equals
+    # f @ w' + b'.
+    mean, std = (np.asarray(a, np.float64) for a in norm)
+    w = np.asarray(head["w"], np.float64) / std[:, None]
+    b = np.asarray(head["b"], np.float64) - mean @ w
+    folded = {"w": w.astype(np.float32), "b": b.astype(np.float32)}
+    return params, jax.device_put(folded, rep)
 
   def finetune_top1(self, state, fraction: float) -> float:
     """Top-1 (%) on the eval split after fine-tuning on `fraction`."""
