@@ -194,7 +194,9 @@ def evaluate(
       out.write(run.step, metrics)
     finally:
       out.close()
-  if run.config.eval.baselines if baselines is None else baselines:
+  if baselines is None:
+    baselines = run.config.eval.baselines
+  if baselines:
     if overrides:  # the kept baselines are of the run's own recipe
       state = run.init_state()
       for evaluator in built.values():

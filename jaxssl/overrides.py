@@ -20,6 +20,23 @@ def parse(text: str, flag: str = "--override") -> tuple[str, object]:
     return key, value
 
 
+def locate(config, key: str):
+  """(section, leaf) of the dotted `key` in `config`: `section[leaf]` is it.
+
+  Raises:
+    ValueError: "config has no section 'x'" or "unknown config key".
+  """
+  *path, leaf = key.split(".")
+  node = config
+  for part in path:
+    if part not in node:
+      raise ValueError(f"config has no section {part!r}")
+    node = node[part]
+  if leaf not in node:
+    raise ValueError("unknown config key")
+  return node, leaf
+
+
 def apply(config, overrides: dict[str, object], flag: str = "--override"):
   """Sets dotted `overrides` on `config` in place, then validates it.
 
@@ -30,13 +47,9 @@ def apply(config, overrides: dict[str, object], flag: str = "--override"):
   from jaxssl import configs_lib  # pylint: disable=g-import-not-at-top
 
   for key, value in overrides.items():
-    *path, leaf = key.split(".")
-    node = config
-    for part in path:
-      if part not in node:
-        raise ValueError(f"{flag} {key}: config has no section {part!r}")
-      node = node[part]
-    if leaf not in node:
-      raise ValueError(f"{flag} {key}: unknown config key")
+    try:
+      node, leaf = locate(config, key)
+    except ValueError as e:
+      raise ValueError(f"{flag} {key}: {e}") from None
     node[leaf] = value
   return configs_lib.validate(config)

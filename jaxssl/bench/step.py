@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxssl import overrides
 from jaxssl.bench.timing import matmul_gflops, median_seconds
 
 
@@ -280,14 +281,10 @@ def set_key(config, item: str) -> None:
   key, eq, text = item.partition("=")
   if not eq:
     raise ValueError("expected KEY=VALUE, e.g. mesh.fsdp=true")
-  *parents, leaf = key.split(".")
-  section = config
-  for name in parents:
-    if name not in section:
-      raise ValueError(f"unknown config key {key!r}")
-    section = section[name]
-  if leaf not in section:
-    raise ValueError(f"unknown config key {key!r}")
+  try:
+    section, leaf = overrides.locate(config, key)
+  except ValueError:
+    raise ValueError(f"unknown config key {key!r}") from None
   old = section[leaf]
   if isinstance(old, bool):
     if text.lower() not in ("true", "false", "1", "0"):
