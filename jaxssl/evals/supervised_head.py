@@ -74,6 +74,7 @@ def optimizer(
   weight_decay: float | None = None,
   nesterov: bool = True,
   warmup_steps: int = 0,
+  clip_norm: float = 0.0,
 ) -> optax.GradientTransformation:
   """`name` on a cosine schedule from `lr` to 0 over `steps`.
 
@@ -89,10 +90,19 @@ def optimizer(
     warmup_steps: a linear warm-up from 0 to `lr` over the first this many
       of the `steps` (0: none; at most `steps - 1`), then the cosine over
       the rest.
+    clip_norm: > 0: the gradients are first clipped to this global norm
+      (`optax.clip_by_global_norm`, over every trained array); 0: no clip.
 
   Raises:
     ValueError: an unknown `name`.
   """
+  opt = _optimizer(name, lr, steps, weight_decay, nesterov, warmup_steps)
+  if clip_norm > 0:
+    return optax.chain(optax.clip_by_global_norm(clip_norm), opt)
+  return opt
+
+
+def _optimizer(name, lr, steps, weight_decay, nesterov, warmup_steps):
   warmup_steps = min(warmup_steps, steps - 1)  # the cosine keeps a step
   if warmup_steps > 0:
     schedule = optax.warmup_cosine_decay_schedule(0.0, lr, warmup_steps, steps)

@@ -6,6 +6,7 @@ import types
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxssl import configs_lib, evals
@@ -140,6 +141,7 @@ def test_finetuning_learns_a_separable_toy_set_and_leaves_params_untouched():
     ("finetune_warmup_steps", -1, "config.eval.finetune_warmup_steps"),
     ("finetune_head", "random", "config.eval.finetune_head"),
     ("finetune_backbone_lr_scale", -0.1, "config.eval.finetune_backbone_lr"),
+    ("finetune_clip_norm", -1.0, "config.eval.finetune_clip_norm"),
   ],
 )
 def test_bad_keys_one_line_errors(key, value, match):
@@ -283,6 +285,33 @@ def test_standardised_head_is_folded_back_onto_the_raw_features():
     rtol=1e-3,
     atol=1e-3,
   )
+
+
+@pytest.mark.parametrize("name", ["sgd", "adamw"])
+def test_clip_norm_bounds_each_steps_gradient(name):
+  # A gradient of global norm 1e4 is first scaled to the clip norm: the
+  # update equals the one of the gradient rescaled by hand.
+  params = {"w": jnp.ones((3, 2)), "b": jnp.zeros(2)}
+  grads = {"w": jnp.full((3, 2), 1e4), "b": jnp.full(2, -1e4)}
+  norm = float(optax.global_norm(grads))
+  clipped = supervised_head.optimizer(name, 0.1, 10, clip_norm=2.0)
+  plain = supervised_head.optimizer(name, 0.1, 10)
+  got, _ = clipped.update(grads, clipped.init(params), params)
+  scaled = jax.tree.map(lambda g: g * 2.0 / norm, grads)
+  want, _ = plain.update(scaled, plain.init(params), params)
+  for k in params:
+    np.testing.assert_allclose(got[k], want[k], rtol=1e-5)
+  unclipped, _ = plain.update(grads, plain.init(params), params)
+  if name == "sgd":  # adam's update is scale-free
+    assert float(optax.global_norm(unclipped)) > 100 * float(
+      optax.global_norm(got)
+    )
+  # Below the clip norm the gradient is untouched.
+  small = jax.tree.map(lambda g: g * 1e-5, grads)
+  got, _ = clipped.update(small, clipped.init(params), params)
+  want, _ = plain.update(small, plain.init(params), params)
+  for k in params:
+    np.testing.assert_allclose(got[k], want[k], rtol=1e-6)
 
 
 def test_warmup_starts_the_schedule_at_zero():
