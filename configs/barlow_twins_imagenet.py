@@ -35,6 +35,8 @@ def get_config(arg=None):
   )
   config.data.views = {"views": recipes.byol_views(size=224)}
   config.model.name = "resnet50"
+  # official code: torchvision resnet50(zero_init_residual=True).
+  config.model.zero_init_residual = True
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 8192
   config.model.proj_dim = 8192

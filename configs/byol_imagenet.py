@@ -33,6 +33,8 @@ def get_config(arg=None):
   )
   config.data.views = {"views": recipes.byol_views(size=224)}
   config.model.name = "resnet50"
+  # BYOL's haiku ResNet: scale_init=jnp.zeros on each block's last BN.
+  config.model.zero_init_residual = True
   config.model.proj_hidden_dim = 4096
   config.model.proj_dim = 256
   config.model.pred_hidden_dim = 4096

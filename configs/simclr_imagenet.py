@@ -34,6 +34,8 @@ def get_config(arg=None):
   )
   config.data.views = {"views": recipes.simclr_views(size=224)}
   config.model.name = "resnet50"
+  # google-research/simclr's ResNet: init_zero on each block's last BN.
+  config.model.zero_init_residual = True
   config.model.proj_hidden_dim = 2048
   config.model.proj_dim = 128
   config.method.temperature = 0.1

@@ -49,6 +49,8 @@ def get_config(arg=None):
     )
   }
   config.model.name = "resnet50"
+  # official code: base_encoder(zero_init_residual=True).
+  config.model.zero_init_residual = True
   config.model.proj_layers = 3
   config.model.proj_hidden_dim = 2048
   config.model.proj_dim = 2048

@@ -5,13 +5,14 @@ r"""`python -m jaxssl.bench torch_step`: jaxssl's train step against PyTorch.
       --batch_size 128 --variant f32 --variant bf16:model.dtype=bfloat16
 
 Builds the model of a SimCLR ResNet config in plain PyTorch (CIFAR ResNet:
-3x3 stride-1 stem, no max pool, BasicBlocks, gamma = 0 on each block's last
-BatchNorm; the config's projector: Linear(-BN)-ReLU-Linear), asserts that it
-has exactly as many parameters as jaxssl's, and times in ONE process,
-round after round, alternately: a PyTorch eager train step (NT-Xent over the
-2 x B projections, the config's temperature, each view in its own forward
-when `method.bn_per_view`, LARS as optax's for the kernels and momentum SGD
-for biases / BatchNorm, as jaxssl's parameter groups) with contiguous
+3x3 stride-1 stem, no max pool, BasicBlocks, each block's last BatchNorm
+gamma at 0 under `model.zero_init_residual`; the config's projector:
+Linear(-BN)-ReLU-Linear), asserts that it has exactly as many parameters
+as jaxssl's, and times in ONE process, round after round, alternately: a
+PyTorch eager train step (NT-Xent over the 2 x B projections, the
+config's temperature, each view in its own forward when
+`method.bn_per_view`, LARS as optax's for the kernels and momentum SGD for
+biases / BatchNorm, as jaxssl's parameter groups) with contiguous
 (NCHW) and with channels-last tensors, and jaxssl's real compiled train step
 (`jaxssl.train.setup.build`, as `python -m jaxssl.bench step`) of each
 `--variant`: a label, then `:` and comma-separated `key=value` config
@@ -79,7 +80,8 @@ def torch_model(config):
       self.bn1 = nn.BatchNorm2d(c_out)
       self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
       self.bn2 = nn.BatchNorm2d(c_out)
-      nn.init.zeros_(self.bn2.weight)
+      if config.model.zero_init_residual:
+        nn.init.zeros_(self.bn2.weight)
       self.proj = None
       if stride != 1 or c_in != c_out:
         self.proj = nn.Sequential(

@@ -45,6 +45,7 @@ def backbone(config, **overrides) -> nn.Module:
     "remat": bool(config.model.remat),
     "dtype": config.model.dtype,
     "conv_impl": config.model.conv_impl,
+    "zero_init_residual": bool(config.model.zero_init_residual),
   }
   conv = models.BACKBONES[name]().kind == "conv"
   if config.model.dtype != "float32" and not conv:

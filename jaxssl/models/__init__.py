@@ -75,6 +75,7 @@ def backbone(
   remat: bool = False,
   dtype: str = "float32",
   conv_impl: str | None = None,
+  zero_init_residual: bool = False,
 ) -> nn.Module:
   """Builds the backbone `BACKBONES[name]`.
 
@@ -95,6 +96,8 @@ def backbone(
       see `jaxssl.models.resnet.ResNet`).
     conv_impl: ResNets: "xla", "matmul" or "auto" (`jaxssl.models.conv`);
       None keeps the factory's default ("xla").
+    zero_init_residual: ResNets: every residual block's last BatchNorm
+      scale starts at 0 instead of 1 (`jaxssl.models.resnet.ResNet`).
 
   Returns:
     The backbone module.
@@ -112,6 +115,8 @@ def backbone(
       module = module.clone(dtype=jnp.dtype(dtype))
     if conv_impl is not None:
       module = module.clone(conv_impl=conv_impl)
+    if zero_init_residual:
+      module = module.clone(zero_init_residual=True)
   elif dtype != "float32":
     raise ValueError(
       f"backbone {name!r}: dtype={dtype!r} is implemented for ResNets only"

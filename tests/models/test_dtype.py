@@ -155,14 +155,23 @@ def _simclr_loss(encoder, variables, views):
   return jax.jit(jax.value_and_grad(loss))(variables["params"])
 
 
-def test_bf16_resnet_loss_and_grads_close_to_f32_params_f32():
+# Gradient cosine floor: with the residual branches at zero (the blocks
+# start as their shortcuts) the gradient crosses few bf16 convolutions;
+# with every branch live it crosses all seven (measured 0.992 and 0.985).
+@pytest.mark.parametrize("zero_init, min_cos", [(True, 0.99), (False, 0.98)])
+def test_bf16_resnet_loss_and_grads_close_to_f32_params_f32(zero_init, min_cos):
   # 40x40: tiny_resnet's stem and first stage output 20x20 (> 16x16: "auto"
   # runs XLA's convolution), the later stages 10x10 and 5x5 (im2col matmul).
   views = jax.random.normal(jax.random.key(0), (8, 2, 40, 40, 3))
 
   def encoder(dtype, impl="xla"):
     return models.Encoder(
-      models.backbone("tiny_resnet", dtype=dtype, conv_impl=impl),
+      models.backbone(
+        "tiny_resnet",
+        dtype=dtype,
+        conv_impl=impl,
+        zero_init_residual=zero_init,
+      ),
       models.projector(num_layers=2, hidden_dim=64, out_dim=32, dtype=dtype),
     )
 
@@ -185,7 +194,7 @@ def test_bf16_resnet_loss_and_grads_close_to_f32_params_f32():
     a = np.concatenate([np.ravel(x) for x in flat32])
     b = np.concatenate([np.ravel(x) for x in flat16])
     cos = a @ b / np.linalg.norm(a) / np.linalg.norm(b)
-    assert cos > 0.99, (impl, cos)
+    assert cos > min_cos, (impl, cos)
     np.testing.assert_allclose(np.linalg.norm(b), np.linalg.norm(a), rtol=0.05)
 
 

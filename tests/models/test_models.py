@@ -121,20 +121,42 @@ def test_block_impls_match_values_and_grads():
 # --- ResNets ---------------------------------------------------------------
 
 
-def test_tiny_resnet_size_dtypes_and_zero_init():
+def test_tiny_resnet_size_dtypes_and_residual_init():
   model = models.backbone("tiny_resnet")
   assert model.conv_impl == "xla" and model.num_features == 128
+  assert not model.zero_init_residual  # torchvision's default
   variables = _abstract_init(model, (3, 32, 32, 3), train=False)
   assert 0.2e6 < models.num_params(variables["params"]) < 1e6
   for leaf in jax.tree.leaves(variables):
     assert leaf.dtype == jnp.float32
-  # The last BN of each residual block starts at gamma = 0 (block = identity).
+  # The last BN of each residual block starts at gamma = 1, or 0 (the block
+  # = its shortcut) with zero_init_residual; the others always at 1.
   x = _images(n=1, size=4)
   for block, last in [(resnet.BasicBlock, 1), (resnet.Bottleneck, 2)]:
-    params = _init(block(4, strides=2), x, train=False)["params"]
-    np.testing.assert_array_equal(params[f"BatchNorm_{last}"]["scale"], 0.0)
-    np.testing.assert_array_equal(params["BatchNorm_0"]["scale"], 1.0)
-    np.testing.assert_array_equal(params["proj_bn"]["scale"], 1.0)
+    for zero in (False, True):
+      module = block(4, strides=2, zero_init_residual=zero)
+      params = _init(module, x, train=False)["params"]
+      np.testing.assert_array_equal(
+        params[f"BatchNorm_{last}"]["scale"], 0.0 if zero else 1.0
+      )
+      np.testing.assert_array_equal(params["BatchNorm_0"]["scale"], 1.0)
+      np.testing.assert_array_equal(params["proj_bn"]["scale"], 1.0)
+
+
+@pytest.mark.parametrize("zero", [False, True])
+def test_zero_init_residual_from_the_config_reaches_every_block(zero):
+  config = configs_lib.base_config("simclr")
+  config.model.zero_init_residual = zero
+  model = common.backbone(config)
+  params = _init(model, _images(n=2, size=32), train=False)["params"]
+  scales = {
+    block: np.asarray(p["BatchNorm_1"]["scale"])
+    for block, p in params.items()
+    if block.startswith("stage")
+  }
+  assert sorted(scales) == ["stage1_block1", "stage2_block1", "stage3_block1"]
+  for scale in scales.values():
+    np.testing.assert_array_equal(scale, 0.0 if zero else 1.0)
 
 
 def test_batchnorm_train_uses_batch_stats_eval_uses_running():
