@@ -252,7 +252,7 @@ def assert_features_are_backbone_in_inference_mode(
   path=(),
   network="student",
   rtol=1e-5,
-  atol=1e-6,
+  atol=1e-5,
 ):
   """`method.features` is the backbone in inference mode; returns them.
 
@@ -261,7 +261,9 @@ def assert_features_are_backbone_in_inference_mode(
   `common.backbone(config)` applied in inference mode with the params
   and BatchNorm statistics under `path` (e.g. ("encoder",)) + ("backbone",)
   of the trained network (`network="student"`), or under ("backbone",) of
-  the EMA teacher `extra["teacher"]` (`network="teacher"`).
+  the EMA teacher `extra["teacher"]` (`network="teacher"`). The default
+  atol is float32 noise of the batch-size dependent convolutions (up to
+  ~2e-6 on features of order 1-10 with every residual branch live).
   """
   features = jax.jit(method.features)
   feats = features(params, extra, {"image": images})
