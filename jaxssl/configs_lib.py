@@ -102,10 +102,10 @@ def base_config(
   # ResNet convolutions: "xla" (lax.conv), "matmul" (im2col + matmul) or
   # "auto" (matmul for outputs of <= 16x16 pixels); see jaxssl.models.conv.
   c.model.conv_impl = "xla"
-  # ResNets: each residual block's last BatchNorm scale starts at 0 (each
-  # block starts as its shortcut; Goyal et al.) instead of 1 (torchvision's
-  # default, as in lightly and solo-learn). Off: at init the network would
-  # be its stem and 1x1 projections only (jaxssl.models.resnet.ResNet).
+  # ResNets: True starts each residual block's last BatchNorm scale at 0
+  # (each block starts as its shortcut; Goyal et al.); False (torchvision's
+  # default, as in lightly and solo-learn) at 1. With True the network at
+  # init is its stem and 1x1 projections only (jaxssl.models.resnet.ResNet).
   c.model.zero_init_residual = False
 
   c.method = ConfigDict({"name": method, **spec.config()})

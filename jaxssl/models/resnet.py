@@ -128,7 +128,7 @@ class ResNet(nn.Module):
     zero_init_residual: each block's last BatchNorm scale starts at 0
       (Goyal et al., arXiv:1706.02677; torchvision's `zero_init_residual`),
       so that every block starts as its shortcut. Off by default, as in
-      torchvision: at init the network is then its stem and its 1x1
+      torchvision: with it the network at init is its stem and its 1x1
       projection shortcuts, a bag of 3x3-pixel features (tiny_resnet, one
       block per stage, has no other path), and on the embedded digits a
       supervised tiny_resnet stays at chance for ~600 steps of batch 128
